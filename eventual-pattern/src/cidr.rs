@@ -109,7 +109,8 @@ pub(crate) fn parse_cidr(text: &str) -> Result<IpRange, String> {
 impl IpRange {
     /// Whether the address text `value` falls inside the range.
     pub(crate) fn contains(&self, value: &str) -> bool {
-        parse_ip(value).is_some_and(|ip| ip.v6 == self.v6 && self.low <= ip.bits && ip.bits <= self.high)
+        parse_ip(value)
+            .is_some_and(|ip| ip.v6 == self.v6 && self.low <= ip.bits && ip.bits <= self.high)
     }
 }
 

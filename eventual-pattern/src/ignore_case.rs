@@ -33,7 +33,8 @@ impl IgnoreCase {
             let mut next = Vec::with_capacity(positions.len());
             for &pos in &positions {
                 for alt in [lower, upper] {
-                    if value[pos..].starts_with(alt.as_str()) && !next.contains(&(pos + alt.len())) {
+                    if value[pos..].starts_with(alt.as_str()) && !next.contains(&(pos + alt.len()))
+                    {
                         next.push(pos + alt.len());
                     }
                 }

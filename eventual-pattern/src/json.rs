@@ -230,7 +230,9 @@ impl Reader<'_> {
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    let escaped = self.peek().ok_or_else(|| self.error("Unexpected end of input"))?;
+                    let escaped = self
+                        .peek()
+                        .ok_or_else(|| self.error("Unexpected end of input"))?;
                     self.pos += 1;
                     match escaped {
                         b'"' => out.push('"'),
@@ -287,7 +289,10 @@ mod tests {
         assert_eq!(members.len(), 2);
         assert_eq!(
             members[0].1,
-            Json::Array(vec![Json::Number("3e2".into()), Json::Number("1.50".into())])
+            Json::Array(vec![
+                Json::Number("3e2".into()),
+                Json::Number("1.50".into())
+            ])
         );
     }
 

@@ -26,6 +26,7 @@
 
 mod cidr;
 mod error;
+mod hash;
 mod ignore_case;
 mod json;
 mod matcher;
@@ -47,27 +48,27 @@ pub use set::{PatternSet, RuleId};
 pub struct EventPattern {
     source: json::Json,
     branches: Vec<model::Branch>,
-    filter: matcher::PathFilter,
+    paths: matcher::PathTable,
 }
 
 impl EventPattern {
     /// Parses and validates pattern text, refusing what EventBridge refuses.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
-        let (source, branches) = parse::parse(text)?;
-        let mut filter = matcher::PathFilter::default();
-        for condition in branches.iter().flat_map(|b| &b.conditions) {
-            filter.add(&condition.path);
+        let (source, mut branches) = parse::parse(text)?;
+        let mut paths = matcher::PathTable::default();
+        for branch in &mut branches {
+            paths.assign(branch);
         }
         Ok(Self {
             source,
             branches,
-            filter,
+            paths,
         })
     }
 
     /// Whether `event` matches. Events that are not JSON objects never match.
     pub fn matches(&self, event: &Value) -> bool {
-        matcher::flatten(event, &self.filter)
+        matcher::flatten(event, &self.paths)
             .is_some_and(|flat| matcher::any_branch_matches(&self.branches, &flat))
     }
 

@@ -5,9 +5,9 @@
 //! element index, recorded only for objects and arrays inside arrays). A branch matches when
 //! each condition can pick a value so that all picked values agree on shared arrays.
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::Value;
+
+use crate::hash::FastMap;
 
 use crate::model::{Branch, Condition};
 
@@ -21,106 +21,145 @@ pub(crate) struct Leaf<'a> {
     pub(crate) membership: Membership,
 }
 
-/// An event flattened into path → leaves.
+/// An event flattened into the leaves of the paths a [`PathTable`] asks for, grouped by
+/// path id.
 #[derive(Debug, Default)]
 pub(crate) struct FlatEvent<'a> {
-    pub(crate) fields: HashMap<String, Vec<Leaf<'a>>>,
+    leaves: Vec<(u32, Leaf<'a>)>,
+    starts: Vec<usize>,
 }
 
-/// Which paths (and path prefixes) the patterns look at; the rest of an event is skipped.
+impl<'a> FlatEvent<'a> {
+    /// The leaves filed under path `id`.
+    pub(crate) fn field(&self, id: u32) -> &[(u32, Leaf<'a>)] {
+        let id = id as usize;
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.leaves[start..end],
+            _ => &[],
+        }
+    }
+}
+
+/// The field paths some patterns test, numbered, plus every prefix of them ending before a
+/// `.` so that the walk knows which parts of an event to enter and which to skip.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct PathFilter {
-    prefixes: HashSet<String>,
+pub(crate) struct PathTable {
+    entries: FastMap<String, Option<u32>>,
+    count: u32,
 }
 
-impl PathFilter {
-    /// Registers `path` and every prefix of it ending before a `.`.
-    pub(crate) fn add(&mut self, path: &str) {
+impl PathTable {
+    /// The id of `path`, numbering it if it is new.
+    pub(crate) fn id(&mut self, path: &str) -> u32 {
+        if let Some(Some(id)) = self.entries.get(path) {
+            return *id;
+        }
         for (i, b) in path.bytes().enumerate() {
             if b == b'.' {
-                self.prefixes.insert(path[..i].to_owned());
+                self.entries.entry(path[..i].to_owned()).or_insert(None);
             }
         }
-        self.prefixes.insert(path.to_owned());
+        let id = self.count;
+        self.count += 1;
+        self.entries.insert(path.to_owned(), Some(id));
+        id
     }
 
-    fn wants(&self, path: &str) -> bool {
-        self.prefixes.contains(path)
+    /// How many paths are numbered.
+    pub(crate) fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Numbers the paths of `branch` in this table.
+    pub(crate) fn assign(&mut self, branch: &mut Branch) {
+        for condition in &mut branch.conditions {
+            condition.path_id = self.id(&condition.path);
+        }
     }
 }
 
 /// Flattens `event`; `None` when it is not a JSON object (such events match nothing).
-pub(crate) fn flatten<'a>(event: &'a Value, filter: &PathFilter) -> Option<FlatEvent<'a>> {
+pub(crate) fn flatten<'a>(event: &'a Value, table: &PathTable) -> Option<FlatEvent<'a>> {
     let Value::Object(map) = event else {
         return None;
     };
     let mut walker = Walker {
-        filter,
-        flat: FlatEvent::default(),
+        table,
+        leaves: Vec::new(),
         path: String::new(),
         membership: Vec::new(),
         arrays: 0,
     };
-    walker.object(map);
-    Some(walker.flat)
+    walker.object(map, None);
+    let mut leaves = walker.leaves;
+    leaves.sort_by_key(|(id, _)| *id);
+    let mut starts = Vec::with_capacity(table.len() as usize + 1);
+    let mut next = 0;
+    for id in 0..=table.len() {
+        while leaves.get(next).is_some_and(|(leaf_id, _)| *leaf_id < id) {
+            next += 1;
+        }
+        starts.push(next);
+    }
+    Some(FlatEvent { leaves, starts })
 }
 
-struct Walker<'a, 'f> {
-    filter: &'f PathFilter,
-    flat: FlatEvent<'a>,
+struct Walker<'a, 't> {
+    table: &'t PathTable,
+    leaves: Vec<(u32, Leaf<'a>)>,
     path: String,
     membership: Membership,
     arrays: u32,
 }
 
 impl<'a> Walker<'a, '_> {
-    fn object(&mut self, map: &'a serde_json::Map<String, Value>) {
+    fn object(&mut self, map: &'a serde_json::Map<String, Value>, _field: Option<u32>) {
         for (key, value) in map {
             let saved = self.path.len();
             if !self.path.is_empty() {
                 self.path.push('.');
             }
             self.path.push_str(key);
-            if self.filter.wants(&self.path) {
-                self.value(value);
+            if let Some(&field) = self.table.entries.get(self.path.as_str()) {
+                self.value(value, field);
             }
             self.path.truncate(saved);
         }
     }
 
-    fn value(&mut self, value: &'a Value) {
+    fn value(&mut self, value: &'a Value, field: Option<u32>) {
         match value {
-            Value::Object(map) => self.object(map),
-            Value::Array(items) => self.array(items),
-            leaf => self.leaf(leaf),
+            Value::Object(map) => self.object(map, field),
+            Value::Array(items) => self.array(items, field),
+            leaf => self.leaf(leaf, field),
         }
     }
 
-    fn leaf(&mut self, value: &'a Value) {
-        let leaf = Leaf {
-            value,
-            membership: self.membership.clone(),
-        };
-        match self.flat.fields.get_mut(self.path.as_str()) {
-            Some(leaves) => leaves.push(leaf),
-            None => {
-                self.flat.fields.insert(self.path.clone(), vec![leaf]);
-            }
+    fn leaf(&mut self, value: &'a Value, field: Option<u32>) {
+        if let Some(id) = field {
+            self.leaves.push((
+                id,
+                Leaf {
+                    value,
+                    membership: self.membership.clone(),
+                },
+            ));
         }
     }
 
-    fn array(&mut self, items: &'a [Value]) {
+    fn array(&mut self, items: &'a [Value], field: Option<u32>) {
         let id = self.arrays;
         self.arrays += 1;
         for (index, item) in items.iter().enumerate() {
             match item {
                 Value::Object(_) | Value::Array(_) => {
                     // Array ids grow as the walk goes, so pushing keeps the membership sorted.
-                    self.membership.push((id, u32::try_from(index).unwrap_or(u32::MAX)));
-                    self.value(item);
+                    self.membership
+                        .push((id, u32::try_from(index).unwrap_or(u32::MAX)));
+                    self.value(item, field);
                     self.membership.pop();
                 }
-                leaf => self.leaf(leaf),
+                leaf => self.leaf(leaf, field),
             }
         }
     }
@@ -165,23 +204,38 @@ fn search(conditions: &[Condition], flat: &FlatEvent<'_>, so_far: &Membership) -
     let Some((condition, rest)) = conditions.split_first() else {
         return true;
     };
-    let leaves: &[Leaf<'_>] = flat.fields.get(condition.path.as_str()).map_or(&[], Vec::as_slice);
+    let leaves = flat.field(condition.path_id);
     // `exists: false` holds when no value of the field sits in the array elements chosen so
     // far (event-ruler's absence check is array-aware in the same way).
     if condition.absent_ok
-        && !leaves.iter().any(|leaf| consistent(so_far, &leaf.membership))
+        && !leaves
+            .iter()
+            .any(|(_, leaf)| consistent(so_far, &leaf.membership))
         && search(rest, flat, so_far)
     {
         return true;
     }
     // Many leaves lead to the same membership (e.g. every value of a primitive array); a
     // failed continuation need not be retried with the same membership.
+    let mut unchanged_failed = false;
     let mut tried: Vec<Membership> = Vec::new();
-    for leaf in leaves {
+    for (_, leaf) in leaves {
+        if leaf.membership.is_empty() && unchanged_failed
+            || !condition.matchers.iter().any(|m| m.matches(leaf.value))
+        {
+            continue;
+        }
+        if leaf.membership.is_empty() {
+            if search(rest, flat, so_far) {
+                return true;
+            }
+            unchanged_failed = true;
+            continue;
+        }
         let Some(next) = merge(so_far, &leaf.membership) else {
             continue;
         };
-        if tried.contains(&next) || !condition.matchers.iter().any(|m| m.matches(leaf.value)) {
+        if tried.contains(&next) {
             continue;
         }
         if search(rest, flat, &next) {

@@ -150,6 +150,8 @@ fn excluded(exclusion: &Exclusion, value: &Value) -> bool {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Condition {
     pub(crate) path: String,
+    /// The path's id in the [`crate::matcher::PathTable`] the branch is evaluated with.
+    pub(crate) path_id: u32,
     pub(crate) matchers: Vec<ValueMatcher>,
     pub(crate) absent_ok: bool,
 }

@@ -6,7 +6,9 @@ use crate::cidr;
 use crate::error::PatternError;
 use crate::ignore_case::IgnoreCase;
 use crate::json::{self, Json};
-use crate::model::{Bound, Branch, Condition, Exclusion, NumberLiteral, NumericRange, ValueMatcher};
+use crate::model::{
+    Bound, Branch, Condition, Exclusion, NumberLiteral, NumericRange, ValueMatcher,
+};
 use crate::number;
 use crate::wildcard::Wildcard;
 
@@ -69,7 +71,10 @@ fn compile_object(
     in_or: bool,
 ) -> Result<(), PatternError> {
     if members.is_empty() {
-        return Err(PatternError::new("Empty objects are not allowed", &path.join(".")));
+        return Err(PatternError::new(
+            "Empty objects are not allowed",
+            &path.join("."),
+        ));
     }
     for (key, value) in members {
         if key == "$or" {
@@ -110,10 +115,17 @@ fn dotted(path: &[String], key: &str) -> String {
     }
 }
 
-fn compile_or(value: &Json, path: &mut Vec<String>, drafts: &mut Vec<Draft>) -> Result<(), PatternError> {
+fn compile_or(
+    value: &Json,
+    path: &mut Vec<String>,
+    drafts: &mut Vec<Draft>,
+) -> Result<(), PatternError> {
     let here = path.join(".");
     let Json::Array(alternatives) = value else {
-        return Err(PatternError::new("It must be an Array followed with $or.", &here));
+        return Err(PatternError::new(
+            "It must be an Array followed with $or.",
+            &here,
+        ));
     };
     let before = std::mem::take(drafts);
     for alternative in alternatives {
@@ -145,9 +157,14 @@ fn compile_or(value: &Json, path: &mut Vec<String>, drafts: &mut Vec<Draft>) -> 
     Ok(())
 }
 
-fn add_condition(items: &[Json], path: String, drafts: &mut Vec<Draft>) -> Result<(), PatternError> {
+fn add_condition(
+    items: &[Json],
+    path: String,
+    drafts: &mut Vec<Draft>,
+) -> Result<(), PatternError> {
     let mut condition = Condition {
         path,
+        path_id: 0,
         matchers: Vec::with_capacity(items.len()),
         absent_ok: false,
     };
@@ -176,7 +193,10 @@ fn add_condition(items: &[Json], path: String, drafts: &mut Vec<Draft>) -> Resul
         }
     }
     if items.is_empty() {
-        return Err(PatternError::new("Empty arrays are not allowed", &condition.path));
+        return Err(PatternError::new(
+            "Empty arrays are not allowed",
+            &condition.path,
+        ));
     }
     if drafts.is_empty() {
         drafts.push(Draft::new());
@@ -188,7 +208,11 @@ fn add_condition(items: &[Json], path: String, drafts: &mut Vec<Draft>) -> Resul
 }
 
 /// The single member of an operator object, or the error event-ruler gives.
-fn single<'a>(members: &'a [(String, Json)], missing: &str, extra: &str) -> Result<(&'a str, &'a Json), String> {
+fn single<'a>(
+    members: &'a [(String, Json)],
+    missing: &str,
+    extra: &str,
+) -> Result<(&'a str, &'a Json), String> {
     match members {
         [] => Err(missing.to_owned()),
         [(name, value)] => Ok((name, value)),
@@ -209,7 +233,11 @@ fn string_operand<'a>(value: &'a Json, operator: &str) -> Result<&'a str, String
 /// Compiles `{operator: operand}`; `Ok(None)` stands for `{"exists": false}`.
 fn match_expression(members: &[(String, Json)]) -> Result<Option<ValueMatcher>, String> {
     let name = members.first().map(|(name, _)| name.as_str()).unwrap_or("");
-    let extra = if matches!(name, "numeric" | "anything-but") { TOO_MANY } else { ONE_KEY };
+    let extra = if matches!(name, "numeric" | "anything-but") {
+        TOO_MANY
+    } else {
+        ONE_KEY
+    };
     let (name, operand) = single(members, "Match expression name not found", extra)?;
     let matcher = match name {
         "exactly" => ValueMatcher::String(string_operand(operand, "exact")?.to_owned()),
@@ -242,7 +270,11 @@ fn affix(name: &str, operand: &Json) -> Result<ValueMatcher, String> {
         Json::String(s) => Ok(ValueMatcher::Suffix(s.clone())),
         Json::Object(members) => {
             let label = if is_prefix { "Prefix" } else { "Suffix" };
-            let (op, value) = single(members, &format!("{label} expression name not found"), ONE_KEY)?;
+            let (op, value) = single(
+                members,
+                &format!("{label} expression name not found"),
+                ONE_KEY,
+            )?;
             if op != "equals-ignore-case" {
                 return Err(format!("Unsupported {name} pattern: {op}"));
             }
@@ -271,7 +303,12 @@ fn numeric_value(item: Option<&Json>, operator: &str) -> Result<f64, String> {
 fn numeric(items: &[Json]) -> Result<NumericRange, String> {
     let operator = match items.first() {
         Some(Json::String(op)) => op.as_str(),
-        Some(other) => return Err(format!("Invalid member in numeric match: {}", other.describe())),
+        Some(other) => {
+            return Err(format!(
+                "Invalid member in numeric match: {}",
+                other.describe()
+            ))
+        }
         None => return Err("Invalid member in numeric match: ]".to_owned()),
     };
     let bound = |inclusive| -> Result<Bound, String> {
@@ -349,7 +386,12 @@ fn anything_but(operand: &Json) -> Result<Exclusion, String> {
                     })
                     .collect::<Result<_, _>>()?,
                 Json::Number(_) => return Err(set_type_error(op)),
-                _ => return Err("Value of anything-but must be an array or single string/number value.".to_owned()),
+                _ => {
+                    return Err(
+                        "Value of anything-but must be an array or single string/number value."
+                            .to_owned(),
+                    )
+                }
             };
             if texts.is_empty() {
                 return Err("Empty arrays are not allowed".to_owned());
@@ -361,14 +403,23 @@ fn anything_but(operand: &Json) -> Result<Exclusion, String> {
             Ok(match op {
                 "prefix" => Exclusion::Prefixes(owned()),
                 "suffix" => Exclusion::Suffixes(owned()),
-                "equals-ignore-case" => Exclusion::IgnoreCase(texts.iter().map(|t| IgnoreCase::new(t)).collect()),
-                _ => Exclusion::Wildcards(texts.iter().map(|t| Wildcard::parse(t)).collect::<Result<_, _>>()?),
+                "equals-ignore-case" => {
+                    Exclusion::IgnoreCase(texts.iter().map(|t| IgnoreCase::new(t)).collect())
+                }
+                _ => Exclusion::Wildcards(
+                    texts
+                        .iter()
+                        .map(|t| Wildcard::parse(t))
+                        .collect::<Result<_, _>>()?,
+                ),
             })
         }
         Json::String(s) => Ok(Exclusion::Strings(vec![s.clone()])),
         Json::Number(text) => Ok(Exclusion::Numbers(vec![comparable(text)?])),
         Json::Array(items) => anything_but_list(items),
-        _ => Err("Value of anything-but must be an array or single string/number value.".to_owned()),
+        _ => {
+            Err("Value of anything-but must be an array or single string/number value.".to_owned())
+        }
     }
 }
 
@@ -389,7 +440,11 @@ fn anything_but_list(items: &[Json]) -> Result<Exclusion, String> {
         match item {
             Json::String(s) => strings.push(s.clone()),
             Json::Number(text) => numbers.push(comparable(text)?),
-            _ => return Err("Inside anything but list, start|null|boolean is not supported.".to_owned()),
+            _ => {
+                return Err(
+                    "Inside anything but list, start|null|boolean is not supported.".to_owned(),
+                )
+            }
         }
     }
     match (strings.is_empty(), numbers.is_empty()) {

@@ -5,11 +5,10 @@
 //! carries select the candidate alternatives, and only those are evaluated in full — with
 //! the same code as [`EventPattern::matches`], so the answers agree rule by rule.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
-use crate::matcher::{self, FlatEvent, PathFilter};
+use crate::hash::FastMap;
+use crate::matcher::{self, FlatEvent, PathTable};
 use crate::model::{Branch, Condition, ValueMatcher};
 use crate::number;
 use crate::EventPattern;
@@ -19,7 +18,7 @@ pub type RuleId = usize;
 
 /// An exact value as an index key; numbers that are exactly a double key by their value so
 /// that `300`, `300.0` and `3e2` meet.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq)]
 enum ValueKey {
     Str(String),
     Num(u64),
@@ -41,19 +40,61 @@ fn matcher_key(matcher: &ValueMatcher) -> Option<ValueKey> {
     }
 }
 
-/// The keys under which an event value can be found.
-fn event_keys(value: &Value, out: &mut Vec<ValueKey>) {
-    match value {
-        Value::String(s) => out.push(ValueKey::Str(s.clone())),
-        Value::Number(n) => {
-            if let Some(v) = number::event_comparable(n) {
-                out.push(ValueKey::Num(number::index_key(v)));
-            }
-            out.push(ValueKey::NumText(n.to_string()));
+/// Alternatives filed by the exact values of one path, split by type so that event values
+/// can be looked up without allocating a key.
+#[derive(Clone, Debug, Default)]
+struct ValueIndex {
+    strings: FastMap<String, Vec<u32>>,
+    numbers: FastMap<u64, Vec<u32>>,
+    number_texts: FastMap<String, Vec<u32>>,
+    trues: Vec<u32>,
+    falses: Vec<u32>,
+    nulls: Vec<u32>,
+}
+
+impl ValueIndex {
+    fn bucket_mut(&mut self, key: ValueKey) -> &mut Vec<u32> {
+        match key {
+            ValueKey::Str(s) => self.strings.entry(s).or_default(),
+            ValueKey::Num(n) => self.numbers.entry(n).or_default(),
+            ValueKey::NumText(t) => self.number_texts.entry(t).or_default(),
+            ValueKey::Bool(true) => &mut self.trues,
+            ValueKey::Bool(false) => &mut self.falses,
+            ValueKey::Null => &mut self.nulls,
         }
-        Value::Bool(b) => out.push(ValueKey::Bool(*b)),
-        Value::Null => out.push(ValueKey::Null),
-        Value::Array(_) | Value::Object(_) => {}
+    }
+
+    fn bucket_len(&self, key: &ValueKey) -> usize {
+        let bucket = match key {
+            ValueKey::Str(s) => self.strings.get(s),
+            ValueKey::Num(n) => self.numbers.get(n),
+            ValueKey::NumText(t) => self.number_texts.get(t),
+            ValueKey::Bool(true) => Some(&self.trues),
+            ValueKey::Bool(false) => Some(&self.falses),
+            ValueKey::Null => Some(&self.nulls),
+        };
+        bucket.map_or(0, Vec::len)
+    }
+
+    /// The alternatives filed under the value of `value`.
+    fn lookup(&self, value: &Value) -> &[u32] {
+        let bucket = match value {
+            Value::String(s) => self.strings.get(s.as_str()),
+            Value::Number(n) => match number::event_comparable(n) {
+                Some(v) => self.numbers.get(&number::index_key(v)),
+                // A pattern number without a double form can only equal an event number
+                // with the same text, which then has no double form either.
+                None if !self.number_texts.is_empty() => {
+                    self.number_texts.get(n.to_string().as_str())
+                }
+                None => None,
+            },
+            Value::Bool(true) => Some(&self.trues),
+            Value::Bool(false) => Some(&self.falses),
+            Value::Null => Some(&self.nulls),
+            Value::Array(_) | Value::Object(_) => None,
+        };
+        bucket.map_or(&[], Vec::as_slice)
     }
 }
 
@@ -61,12 +102,14 @@ fn event_keys(value: &Value, out: &mut Vec<ValueKey>) {
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
     branches: Vec<(RuleId, Branch)>,
-    by_value: HashMap<String, HashMap<ValueKey, Vec<u32>>>,
-    by_path: HashMap<String, Vec<u32>>,
+    /// Indexed by path id.
+    by_value: Vec<ValueIndex>,
+    /// Indexed by path id.
+    by_path: Vec<Vec<u32>>,
     /// Alternatives made only of `exists: false` conditions can match an event that has
     /// none of the indexed fields, so they are always evaluated.
     always: Vec<u32>,
-    filter: PathFilter,
+    paths: PathTable,
 }
 
 impl PatternSet {
@@ -90,11 +133,13 @@ impl PatternSet {
     pub fn insert(&mut self, id: RuleId, pattern: &EventPattern) {
         for branch in pattern.branches() {
             let index = u32::try_from(self.branches.len()).unwrap_or(u32::MAX);
-            for condition in &branch.conditions {
-                self.filter.add(&condition.path);
-            }
-            self.file(index, branch);
-            self.branches.push((id, branch.clone()));
+            let mut branch = branch.clone();
+            self.paths.assign(&mut branch);
+            let width = self.paths.len() as usize;
+            self.by_value.resize_with(width, ValueIndex::default);
+            self.by_path.resize_with(width, Vec::new);
+            self.file(index, &branch);
+            self.branches.push((id, branch));
         }
     }
 
@@ -107,15 +152,15 @@ impl PatternSet {
             })
             .min_by_key(|(c, keys)| self.crowding(c, keys));
         if let Some((condition, keys)) = exact {
-            let buckets = self.by_value.entry(condition.path.clone()).or_default();
+            let buckets = &mut self.by_value[condition.path_id as usize];
             for key in keys {
-                buckets.entry(key).or_default().push(index);
+                buckets.bucket_mut(key).push(index);
             }
             return;
         }
-        let path_only = required().min_by_key(|c| self.by_path.get(&c.path).map_or(0, Vec::len));
+        let path_only = required().min_by_key(|c| self.by_path[c.path_id as usize].len());
         match path_only {
-            Some(condition) => self.by_path.entry(condition.path.clone()).or_default().push(index),
+            Some(condition) => self.by_path[condition.path_id as usize].push(index),
             None => self.always.push(index),
         }
     }
@@ -123,17 +168,26 @@ impl PatternSet {
     /// How many alternatives already share these keys: filing under the least crowded
     /// keys keeps candidate lists short.
     fn crowding(&self, condition: &Condition, keys: &[ValueKey]) -> usize {
-        let Some(buckets) = self.by_value.get(&condition.path) else {
+        let buckets = &self.by_value[condition.path_id as usize];
+        keys.iter().map(|k| buckets.bucket_len(k)).sum::<usize>()
+    }
+
+    /// How many alternatives `event` would evaluate in full (for tuning the index).
+    #[doc(hidden)]
+    pub fn candidate_count(&self, event: &Value) -> usize {
+        let Some(flat) = matcher::flatten(event, &self.paths) else {
             return 0;
         };
-        keys.iter()
-            .map(|k| buckets.get(k).map_or(0, Vec::len))
-            .sum::<usize>()
+        let mut candidates = self.always.clone();
+        self.collect_candidates(&flat, &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.len()
     }
 
     /// The ids of the rules `event` matches, sorted and without duplicates.
     pub fn matches(&self, event: &Value) -> Vec<RuleId> {
-        let Some(flat) = matcher::flatten(event, &self.filter) else {
+        let Some(flat) = matcher::flatten(event, &self.paths) else {
             return Vec::new();
         };
         let mut candidates = self.always.clone();
@@ -152,22 +206,14 @@ impl PatternSet {
     }
 
     fn collect_candidates(&self, flat: &FlatEvent<'_>, candidates: &mut Vec<u32>) {
-        let mut keys = Vec::new();
-        for (path, leaves) in &flat.fields {
-            if let Some(list) = self.by_path.get(path) {
-                candidates.extend_from_slice(list);
-            }
-            let Some(buckets) = self.by_value.get(path) else {
+        for (id, (by_path, by_value)) in (0u32..).zip(self.by_path.iter().zip(&self.by_value)) {
+            let leaves = flat.field(id);
+            if leaves.is_empty() {
                 continue;
-            };
-            for leaf in leaves {
-                keys.clear();
-                event_keys(leaf.value, &mut keys);
-                for key in &keys {
-                    if let Some(list) = buckets.get(key) {
-                        candidates.extend_from_slice(list);
-                    }
-                }
+            }
+            candidates.extend_from_slice(by_path);
+            for (_, leaf) in leaves {
+                candidates.extend_from_slice(by_value.lookup(leaf.value));
             }
         }
     }

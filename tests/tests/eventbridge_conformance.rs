@@ -35,9 +35,17 @@ struct Invalid<'a> {
 }
 
 fn corpus(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "shared", "conformance", "eventbridge", name]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "shared",
+        "conformance",
+        "eventbridge",
+        name,
+    ]
+    .iter()
+    .collect();
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("conformance corpus {} is required: {e}", path.display()))
 }
@@ -84,7 +92,10 @@ fn run_cases() -> Tally {
                 let from_set = set.matches(&case.event) == vec![1];
                 (
                     single == case.expected && from_set == single,
-                    format!("expected {}, matches {single}, set {from_set}", case.expected),
+                    format!(
+                        "expected {}, matches {single}, set {from_set}",
+                        case.expected
+                    ),
                 )
             }
             Err(e) => (false, format!("rejected: {e}")),
@@ -98,9 +109,11 @@ fn run_invalid() -> Tally {
     let text = corpus("invalid.jsonl");
     let mut tally = Tally::default();
     for line in lines(&text) {
-        let case: Invalid<'_> = serde_json::from_str(line).expect("invalid.jsonl line is valid JSON");
+        let case: Invalid<'_> =
+            serde_json::from_str(line).expect("invalid.jsonl line is valid JSON");
         let pattern_text = if case.raw {
-            serde_json::from_str::<String>(case.pattern.get()).expect("raw pattern is a JSON string")
+            serde_json::from_str::<String>(case.pattern.get())
+                .expect("raw pattern is a JSON string")
         } else {
             case.pattern.get().to_owned()
         };
@@ -118,7 +131,14 @@ fn eventbridge_conformance() {
     let invalid = run_invalid();
     let disputed: Vec<&(String, bool)> = cases.disputed.iter().chain(&invalid.disputed).collect();
     for (id, agrees) in &disputed {
-        println!("disputed {id}: {}", if *agrees { "agrees with corpus" } else { "differs from corpus" });
+        println!(
+            "disputed {id}: {}",
+            if *agrees {
+                "agrees with corpus"
+            } else {
+                "differs from corpus"
+            }
+        );
     }
     for failure in cases.failures.iter().chain(&invalid.failures) {
         println!("FAIL {failure}");
@@ -159,7 +179,9 @@ fn pattern_set_agrees_with_single_matching_on_the_corpus() {
         set.insert(id, pattern);
     }
     for event in &events {
-        let expected: Vec<usize> = (0..patterns.len()).filter(|&id| patterns[id].matches(event)).collect();
+        let expected: Vec<usize> = (0..patterns.len())
+            .filter(|&id| patterns[id].matches(event))
+            .collect();
         assert_eq!(set.matches(event), expected, "event {event}");
     }
 }
