@@ -1,1 +1,51 @@
-//! Procedural macros of eventual-rs.
+//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]` and `#[on_event]`.
+//!
+//! Use them through `eventual_runtime` (`use eventual_runtime::prelude::*;`); the expansions
+//! refer to `::eventual_runtime::__private`.
+//!
+//! Each attribute parses its options and the function into a typed model (`model`), checks it
+//! (`check`), and only then generates code from the model (`expand`). Errors are collected in a
+//! [`ctxt::Ctxt`] so that every mistake in an item is reported at once.
+
+mod attr;
+mod check;
+mod ctxt;
+mod duration;
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn(ctx: WorkflowContext, input: I) -> Result<O, E>` into a durable,
+/// replayable workflow.
+///
+/// Options: `name = "..."` (default: the function's name), `timeout = "1h"`,
+/// `crate = "path"` (where `eventual_runtime` is, when renamed).
+///
+/// The body may not read the wall clock, sleep, spawn, draw random numbers or read the
+/// environment: each such call is a compile error naming the `ctx` replacement.
+#[proc_macro_attribute]
+pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::dispatch(model::Kind::Workflow, args.into(), item.into()).into()
+}
+
+/// Turns an `async fn(input…) -> Result<O, E>` into a task: retried, timed out, run at most
+/// once per attempt. Called inside a workflow, the function schedules the task.
+///
+/// Options: `name`, `timeout = "30s"`, `heartbeat = "10s"`,
+/// `retry(max_attempts = 5, backoff = "exponential" | "fixed", initial = "1s", max = "1m",
+/// multiplier = 2.0, jitter = 0.1)`, `crate`.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::dispatch(model::Kind::Task, args.into(), item.into()).into()
+}
+
+/// Subscribes an `async fn(event: Event<T>) -> Result<(), E>` to bus events matching an
+/// Amazon EventBridge pattern, which is checked at compile time.
+///
+/// Options: `pattern = r#"{...}"#` (required), `name`, `retry(...)` as for `#[task]`,
+/// `dead_letter = true | false` (default `true`), `crate`.
+#[proc_macro_attribute]
+pub fn on_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::dispatch(model::Kind::OnEvent, args.into(), item.into()).into()
+}

@@ -1,0 +1,130 @@
+//! What macro expansions call. Paths here may change without notice.
+
+pub use crate::registry::{
+    HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor, WorkflowDescriptor,
+    SUBSCRIPTIONS, TASKS, WORKFLOWS,
+};
+pub use crate::task::{Backoff, RetryPolicy, Task, TaskOptions};
+pub use crate::workflow::{current_workflow, Workflow, WorkflowContext, WorkflowFuture};
+pub use futures::future::BoxFuture;
+pub use linkme;
+pub use serde_json::Value;
+
+use crate::error::{Failure, StepErrorKind};
+use crate::event::{Event, EventEnvelope};
+use futures::FutureExt;
+use serde::de::DeserializeOwned;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// Deserializes the input and starts the body of workflow `W`.
+pub fn start_workflow<W, F, Fut>(
+    ctx: WorkflowContext,
+    input: Value,
+    body: F,
+) -> Result<WorkflowFuture, String>
+where
+    W: Workflow,
+    F: FnOnce(WorkflowContext, W::Input) -> Fut,
+    Fut: Future<Output = Result<W::Output, W::Error>> + Send + 'static,
+{
+    let input: W::Input = serde_json::from_value(input).map_err(|error| error.to_string())?;
+    let future = body(ctx, input);
+    Ok(Box::pin(async move {
+        match future.await {
+            Ok(output) => serde_json::to_value(&output).map_err(|error| {
+                Failure::new(
+                    StepErrorKind::InvalidOutput,
+                    format!("the output did not serialize: {error}"),
+                )
+            }),
+            Err(error) => Err(Failure::from_error(&error)),
+        }
+    }))
+}
+
+/// Deserializes the input and runs one attempt of task `T`'s body, turning a panic into a
+/// `Panicked` failure.
+pub fn run_task<T, F, Fut>(
+    input: Value,
+    body: F,
+) -> Result<BoxFuture<'static, Result<Value, Failure>>, String>
+where
+    T: crate::task::Task,
+    F: FnOnce(T::Input) -> Fut,
+    Fut: Future<Output = Result<T::Output, T::Error>> + Send + 'static,
+{
+    let input: T::Input = serde_json::from_value(input).map_err(|error| error.to_string())?;
+    let future = body(input);
+    Ok(Box::pin(async move {
+        match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(Ok(output)) => serde_json::to_value(&output).map_err(|error| {
+                Failure::new(
+                    StepErrorKind::InvalidOutput,
+                    format!("the output did not serialize: {error}"),
+                )
+            }),
+            Ok(Err(error)) => Err(Failure::from_error(&error)),
+            Err(panic) => Err(Failure::new(
+                StepErrorKind::Panicked,
+                panic_message(&*panic),
+            )),
+        }
+    }))
+}
+
+/// Decodes the event for a handler and runs it; a `detail` that does not fit is an
+/// `InvalidEvent` failure (it goes to the dead-letter queue), never a panic.
+pub fn run_handler<T, E, F, Fut>(
+    event: EventEnvelope,
+    body: F,
+) -> BoxFuture<'static, Result<(), HandlerFailure>>
+where
+    T: DeserializeOwned,
+    E: Display,
+    F: FnOnce(Event<T>) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+{
+    let event: Event<T> = match event.decode() {
+        Ok(event) => event,
+        Err(error) => {
+            return Box::pin(std::future::ready(Err(HandlerFailure::InvalidEvent(
+                error.to_string(),
+            ))))
+        }
+    };
+    let future = body(event);
+    Box::pin(async move {
+        match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(HandlerFailure::Failed(error.to_string())),
+            Err(panic) => Err(HandlerFailure::Panicked(panic_message(&*panic))),
+        }
+    })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned())
+}
+
+macro_rules! serde_assertions {
+    ($($name:ident: $what:literal),* $(,)?) => {$(
+        #[doc = concat!("Compile-time check, spanned on the type, that ", $what, " serializes both ways.")]
+        pub fn $name<T: serde::Serialize + DeserializeOwned>() {}
+    )*};
+}
+
+serde_assertions! {
+    assert_workflow_input: "a workflow's input",
+    assert_workflow_output: "a workflow's output",
+    assert_workflow_error: "a workflow's error",
+    assert_task_input: "a task's input",
+    assert_task_output: "a task's output",
+    assert_task_error: "a task's error",
+    assert_event_detail: "an event's detail",
+}

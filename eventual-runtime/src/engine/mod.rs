@@ -1,0 +1,82 @@
+//! What every engine shares: execution status, event routing, handler delivery and
+//! dead-letter rules, and the client that handlers use to reach the engine.
+//!
+//! Engines are adapters around the sans-IO replay core (`crate::workflow::replay`): the
+//! in-memory [`TestEnvironment`](crate::testing::TestEnvironment), the embedded local engine and
+//! the AWS engine differ only in where they keep state and how they wait.
+
+pub mod client;
+pub mod delivery;
+pub mod router;
+
+use crate::workflow::Outcome;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where an execution stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Started and not ended.
+    Running,
+    /// Returned `Ok`.
+    Succeeded,
+    /// Returned `Err`.
+    Failed,
+    /// Ran past its timeout.
+    TimedOut,
+    /// Cancelled; its cleanup ran.
+    Cancelled,
+    /// Its code disagrees with its history (non-determinism) or the history is corrupt: it
+    /// waits, history untouched, until the code is fixed.
+    Blocked,
+}
+
+impl ExecutionStatus {
+    /// The status an outcome leaves.
+    pub fn of(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded { .. } => ExecutionStatus::Succeeded,
+            Outcome::Failed { .. } => ExecutionStatus::Failed,
+            Outcome::TimedOut => ExecutionStatus::TimedOut,
+            Outcome::Cancelled { .. } => ExecutionStatus::Cancelled,
+        }
+    }
+
+    /// Whether the execution has ended.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, ExecutionStatus::Running | ExecutionStatus::Blocked)
+    }
+
+    /// The status as stored and shown (`running`, `succeeded`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::TimedOut => "timed_out",
+            ExecutionStatus::Cancelled => "cancelled",
+            ExecutionStatus::Blocked => "blocked",
+        }
+    }
+
+    /// Parses [`as_str`](ExecutionStatus::as_str) text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ExecutionStatus::Running,
+            ExecutionStatus::Succeeded,
+            ExecutionStatus::Failed,
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Cancelled,
+            ExecutionStatus::Blocked,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+impl fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

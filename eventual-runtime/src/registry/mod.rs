@@ -1,0 +1,135 @@
+//! Every workflow, task and subscription of the linked program, collected at link time.
+//!
+//! The macros add one descriptor per item to a linkme distributed slice; engines, the build
+//! script and the CLI look handlers up here, so there is no hand-written registration list.
+
+use crate::error::Failure;
+use crate::event::EventEnvelope;
+use crate::task::{RetryPolicy, TaskOptions};
+use crate::workflow::{WorkflowContext, WorkflowFuture};
+use futures::future::BoxFuture;
+use linkme::distributed_slice;
+use serde_json::Value;
+
+/// Starts a workflow body: deserializes the input (an error names the field) and returns the
+/// body's future.
+pub type StartFn = fn(WorkflowContext, Value) -> Result<WorkflowFuture, String>;
+
+/// Runs one attempt of a task body on JSON input.
+pub type TaskRunFn = fn(Value) -> Result<BoxFuture<'static, Result<Value, Failure>>, String>;
+
+/// Runs an event handler on one event.
+pub type HandlerFn = fn(EventEnvelope) -> BoxFuture<'static, Result<(), HandlerFailure>>;
+
+/// Where an item is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// The Rust path (`crate::module::item`).
+    pub rust_path: &'static str,
+    /// The source file.
+    pub file: &'static str,
+    /// The line.
+    pub line: u32,
+}
+
+/// A `#[workflow]`.
+#[derive(Debug)]
+pub struct WorkflowDescriptor {
+    /// The registered name.
+    pub name: &'static str,
+    /// Where it is defined.
+    pub location: SourceLocation,
+    /// The execution timeout, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Functions the body calls that may be tasks (checked against the task registry).
+    pub calls: &'static [&'static str],
+    /// Child workflows the body starts by type.
+    pub children: &'static [&'static str],
+    /// Signal names the body waits for or reads.
+    pub signals: &'static [&'static str],
+    /// Event types the body emits.
+    pub events: &'static [&'static str],
+    /// Starts the body.
+    pub start: StartFn,
+}
+
+/// A `#[task]`.
+#[derive(Debug)]
+pub struct TaskDescriptor {
+    /// The registered name.
+    pub name: &'static str,
+    /// Where it is defined.
+    pub location: SourceLocation,
+    /// Timeout, heartbeat, retry.
+    pub options: TaskOptions,
+    /// Runs the body.
+    pub run: TaskRunFn,
+}
+
+/// An `#[on_event]` subscription.
+#[derive(Debug)]
+pub struct SubscriptionDescriptor {
+    /// The registered name.
+    pub name: &'static str,
+    /// Where it is defined.
+    pub location: SourceLocation,
+    /// The EventBridge pattern, as JSON text (validated at compile time).
+    pub pattern: &'static str,
+    /// The Rust type of `detail`.
+    pub event_type: &'static str,
+    /// Retries of failed deliveries.
+    pub retry: RetryPolicy,
+    /// Whether deliveries that used up their retries go to the dead-letter queue.
+    pub dead_letter: bool,
+    /// Runs the handler.
+    pub handle: HandlerFn,
+}
+
+/// Why a handler did not take an event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum HandlerFailure {
+    /// `detail` did not deserialize into the handler's type: retrying cannot help.
+    #[error("the event does not fit the handler: {0}")]
+    InvalidEvent(String),
+    /// The handler returned an error.
+    #[error("the handler failed: {0}")]
+    Failed(String),
+    /// The handler panicked.
+    #[error("the handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl HandlerFailure {
+    /// Whether a retry might succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, HandlerFailure::InvalidEvent(_))
+    }
+}
+
+/// Every workflow of the program.
+#[distributed_slice]
+pub static WORKFLOWS: [WorkflowDescriptor];
+
+/// Every task of the program.
+#[distributed_slice]
+pub static TASKS: [TaskDescriptor];
+
+/// Every subscription of the program.
+#[distributed_slice]
+pub static SUBSCRIPTIONS: [SubscriptionDescriptor];
+
+/// The workflow registered as `name`.
+pub fn workflow(name: &str) -> Option<&'static WorkflowDescriptor> {
+    WORKFLOWS.iter().find(|w| w.name == name)
+}
+
+/// The task registered as `name`.
+pub fn task(name: &str) -> Option<&'static TaskDescriptor> {
+    TASKS.iter().find(|t| t.name == name)
+}
+
+/// The subscription registered as `name`.
+pub fn subscription(name: &str) -> Option<&'static SubscriptionDescriptor> {
+    SUBSCRIPTIONS.iter().find(|s| s.name == name)
+}

@@ -1,0 +1,1070 @@
+//! `TestEnvironment`: an in-memory engine on a virtual clock, for testing services.
+//!
+//! Time moves only when the test says so ([`TestEnvironment::advance`]); work that is due runs
+//! when the test calls [`TestEnvironment::run_until_idle`]. Nothing sleeps in real time. Tasks
+//! run their real bodies unless mocked ([`TestEnvironment::mock_task`]); events go through the
+//! same routing, retry and dead-letter rules as on the engines.
+//!
+//! ```
+//! use eventual_runtime::prelude::*;
+//! use eventual_runtime::testing::TestEnvironment;
+//!
+//! #[task(retry(max_attempts = 3, backoff = "fixed", initial = "10s", jitter = 0.0))]
+//! async fn fetch(url: String) -> Result<String, StepError> { Ok(url) }
+//!
+//! #[workflow]
+//! async fn crawl(ctx: WorkflowContext, url: String) -> Result<String, WorkflowError> {
+//!     Ok(fetch(url).await?)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let env = TestEnvironment::new();
+//! env.mock_task("fetch").fail_once_then_succeed(StepError::new(StepErrorKind::Failed, "503"), "page");
+//! let run = env.start::<crawl>("https://example.com".into()).unwrap();
+//! env.run_until_idle().await;
+//! assert!(env.result::<crawl>(&run).is_none()); // waiting 10 s for the retry
+//! env.advance(Duration::from_secs(10)).await;
+//! assert_eq!(env.result::<crawl>(&run).unwrap().unwrap(), "page");
+//! # }
+//! ```
+
+mod mock;
+
+pub use mock::MockBuilder;
+
+use crate::engine::client::{Client, Effect, EffectBuffer, WithClient};
+use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
+use crate::engine::router::Router;
+use crate::engine::ExecutionStatus;
+use crate::error::{Failure, StepError, StepErrorKind};
+use crate::event::{EventEnvelope, OutgoingEvent};
+use crate::registry::{self, HandlerFailure, SubscriptionDescriptor, WorkflowDescriptor};
+use crate::task::{
+    token_claims, AttemptControl, CompletionToken, TaskContext, TokenError, TokenSigner,
+    WithTaskContext,
+};
+use crate::time::Timestamp;
+use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
+use crate::workflow::Workflow;
+use mock::{MockPlan, TaskMock};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Whether executors stay in memory between steps or are rebuilt from history every step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// Keep the live execution between steps (what engines do).
+    Sticky,
+    /// Replay the whole history before every step (what engines do after a restart).
+    FullReplay,
+}
+
+/// A started execution of workflow `W`.
+#[derive(Debug)]
+pub struct ExecutionHandle<W> {
+    id: String,
+    _workflow: PhantomData<fn() -> W>,
+}
+
+impl<W> Clone for ExecutionHandle<W> {
+    fn clone(&self) -> Self {
+        ExecutionHandle {
+            id: self.id.clone(),
+            _workflow: PhantomData,
+        }
+    }
+}
+
+impl<W> ExecutionHandle<W> {
+    /// The execution id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Why an execution could not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// No workflow of that name.
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    /// The input does not fit the workflow.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The input did not serialize.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// One call of an event handler, for assertions on retries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRecord {
+    /// The subscription.
+    pub subscription: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The attempt (1-based).
+    pub attempt: u32,
+    /// When it ran (virtual time).
+    pub at: Timestamp,
+    /// What the handler returned.
+    pub result: Result<(), HandlerFailure>,
+}
+
+/// The in-memory engine. See the [module documentation](self).
+#[derive(Clone)]
+pub struct TestEnvironment {
+    state: Arc<Mutex<EnvState>>,
+}
+
+impl Default for TestEnvironment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+type AttemptKey = (String, Seq, u32);
+
+struct ExecutionRecord {
+    workflow: &'static WorkflowDescriptor,
+    history: Vec<HistoryEvent>,
+    executor: Option<WorkflowExecutor>,
+    inbox: Vec<InboxEvent>,
+    status: ExecutionStatus,
+    outcome: Option<Outcome>,
+    parent: Option<ParentRef>,
+    correlation_id: String,
+    error: Option<ReplayError>,
+}
+
+struct AttemptJob {
+    key: AttemptKey,
+    name: String,
+    input: Value,
+    timeout_ms: Option<u64>,
+    heartbeat_ms: Option<u64>,
+}
+
+struct OpenAttempt {
+    last_heartbeat: Timestamp,
+    heartbeat_ms: Option<u64>,
+    mock_beats: Option<(Duration, u32, Result<Value, Failure>)>,
+}
+
+#[derive(Clone)]
+struct Delivery {
+    subscription: &'static SubscriptionDescriptor,
+    event: EventEnvelope,
+    attempt: u32,
+}
+
+enum Job {
+    Inbox(String, InboxEvent),
+    StartAttempt(AttemptJob),
+    AttemptTimeout(AttemptKey),
+    HeartbeatCheck(AttemptKey),
+    MockBeat(AttemptKey),
+    Deliver(Delivery),
+}
+
+struct EnvState {
+    now: Timestamp,
+    mode: ReplayMode,
+    executions: BTreeMap<String, ExecutionRecord>,
+    ready: VecDeque<String>,
+    timers: BTreeMap<(Timestamp, u64), Job>,
+    next_job: u64,
+    attempts: VecDeque<AttemptJob>,
+    open: HashMap<AttemptKey, OpenAttempt>,
+    claimed: HashSet<AttemptKey>,
+    runs: BTreeMap<String, u32>,
+    mocks: HashMap<String, TaskMock>,
+    router: Option<Router>,
+    deliveries: VecDeque<Delivery>,
+    delivered: HashSet<(String, &'static str)>,
+    delivery_log: Vec<DeliveryRecord>,
+    dead_letters: Vec<DeadLetter>,
+    bus: Vec<EventEnvelope>,
+    signer: TokenSigner,
+    tokens: Vec<(String, CompletionToken)>,
+    next_id: u64,
+    warnings: Vec<String>,
+}
+
+/// 2026-01-01T00:00:00Z: a fixed start so that histories are the same on every run.
+const EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+/// A limit on work per `run_until_idle`, so a workflow that never blocks fails the test
+/// instead of hanging it.
+const MAX_ROUNDS: usize = 1_000_000;
+
+impl TestEnvironment {
+    /// An environment with sticky executions, its clock at 2026-01-01T00:00:00Z.
+    pub fn new() -> Self {
+        Self::with_replay_mode(ReplayMode::Sticky)
+    }
+
+    /// An environment with the given replay mode.
+    pub fn with_replay_mode(mode: ReplayMode) -> Self {
+        let router = match Router::from_registry() {
+            Ok(router) => Some(router),
+            Err((name, error)) => panic!("subscription `{name}` has an invalid pattern: {error}"),
+        };
+        TestEnvironment {
+            state: Arc::new(Mutex::new(EnvState {
+                now: EPOCH,
+                mode,
+                executions: BTreeMap::new(),
+                ready: VecDeque::new(),
+                timers: BTreeMap::new(),
+                next_job: 0,
+                attempts: VecDeque::new(),
+                open: HashMap::new(),
+                claimed: HashSet::new(),
+                runs: BTreeMap::new(),
+                mocks: HashMap::new(),
+                router,
+                deliveries: VecDeque::new(),
+                delivered: HashSet::new(),
+                delivery_log: Vec::new(),
+                dead_letters: Vec::new(),
+                bus: Vec::new(),
+                signer: TokenSigner::new(b"eventual-test-environment"),
+                tokens: Vec::new(),
+                next_id: 0,
+                warnings: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EnvState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Timestamp {
+        self.lock().now
+    }
+
+    // ---- executions --------------------------------------------------------------------------
+
+    /// Starts workflow `W` with `input`. It runs up to its first wait at once; due work
+    /// (tasks, events) runs on [`run_until_idle`](Self::run_until_idle).
+    pub fn start<W: Workflow>(&self, input: W::Input) -> Result<ExecutionHandle<W>, StartError> {
+        self.start_named::<W>(None, input)
+    }
+
+    /// Starts workflow `W` under a caller-chosen execution id; a second start with the same id
+    /// returns the same execution.
+    pub fn start_named<W: Workflow>(
+        &self,
+        execution_id: Option<&str>,
+        input: W::Input,
+    ) -> Result<ExecutionHandle<W>, StartError> {
+        let input =
+            serde_json::to_value(&input).map_err(|e| StartError::InvalidInput(e.to_string()))?;
+        let id = self.start_by_name(W::NAME, execution_id, input)?;
+        Ok(ExecutionHandle {
+            id,
+            _workflow: PhantomData,
+        })
+    }
+
+    /// Starts a workflow by registered name with JSON input.
+    pub fn start_by_name(
+        &self,
+        workflow: &str,
+        execution_id: Option<&str>,
+        input: Value,
+    ) -> Result<String, StartError> {
+        self.lock()
+            .start_execution(workflow, execution_id.map(str::to_owned), input, None, None)
+    }
+
+    /// Sends signal `name` to an execution.
+    pub fn signal(&self, execution_id: &str, name: &str, payload: impl Serialize) {
+        let payload = serde_json::to_value(payload).unwrap_or(Value::Null);
+        self.lock().deliver_inbox(
+            execution_id,
+            InboxEvent::Signal {
+                name: name.to_owned(),
+                payload,
+                id: None,
+            },
+        );
+    }
+
+    /// Asks an execution to cancel: its body stops and its saga compensations run.
+    pub fn cancel(&self, execution_id: &str, reason: Option<&str>) {
+        self.lock().deliver_inbox(
+            execution_id,
+            InboxEvent::Cancel {
+                reason: reason.map(str::to_owned),
+            },
+        );
+    }
+
+    /// Where an execution stands.
+    pub fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
+        self.lock().executions.get(execution_id).map(|e| e.status)
+    }
+
+    /// How an execution ended.
+    pub fn outcome(&self, execution_id: &str) -> Option<Outcome> {
+        self.lock()
+            .executions
+            .get(execution_id)
+            .and_then(|e| e.outcome.clone())
+    }
+
+    /// The typed result of an ended execution.
+    pub fn result<W: Workflow>(
+        &self,
+        handle: &ExecutionHandle<W>,
+    ) -> Option<Result<W::Output, W::Error>>
+    where
+        W::Error: From<StepError>,
+    {
+        let outcome = self.outcome(&handle.id)?;
+        Some(crate::workflow::futures::decode_result(
+            outcome.into_result(),
+        ))
+    }
+
+    /// The history of an execution.
+    pub fn history(&self, execution_id: &str) -> Vec<HistoryEvent> {
+        self.lock()
+            .executions
+            .get(execution_id)
+            .map(|e| e.history.clone())
+            .unwrap_or_default()
+    }
+
+    /// The replay error that blocked an execution, if any.
+    pub fn error(&self, execution_id: &str) -> Option<ReplayError> {
+        self.lock()
+            .executions
+            .get(execution_id)
+            .and_then(|e| e.error.clone())
+    }
+
+    /// Ids of all executions, in id order.
+    pub fn executions(&self) -> Vec<String> {
+        self.lock().executions.keys().cloned().collect()
+    }
+
+    // ---- tasks ---------------------------------------------------------------------------------
+
+    /// Mocks task `name`: its body no longer runs; the builder says what attempts do.
+    pub fn mock_task(&self, name: &str) -> MockBuilder<'_> {
+        MockBuilder {
+            env: self,
+            task: name.to_owned(),
+        }
+    }
+
+    fn set_mock(&self, task: String, mock: TaskMock) {
+        self.lock().mocks.insert(task, mock);
+    }
+
+    /// How many attempts of task `name` have run (mocked or real).
+    pub fn task_runs(&self, name: &str) -> u32 {
+        self.lock().runs.get(name).copied().unwrap_or_default()
+    }
+
+    /// Tokens handed out by attempts of task `name` that complete later, oldest first.
+    pub fn completion_tokens(&self, name: &str) -> Vec<CompletionToken> {
+        self.lock()
+            .tokens
+            .iter()
+            .filter(|(task, _)| task == name)
+            .map(|(_, token)| token.clone())
+            .collect()
+    }
+
+    /// Completes an attempt by its token. A forged token is refused; a token of an attempt
+    /// that already ended (timed out, say) is accepted and ignored, returning `Ok(false)`.
+    pub fn complete_task(
+        &self,
+        token: &CompletionToken,
+        result: Result<Value, Failure>,
+    ) -> Result<bool, TokenError> {
+        let mut state = self.lock();
+        let claims = state.signer.verify(token)?;
+        Ok(state.finish_attempt(&(claims.execution_id, claims.seq, claims.attempt), result))
+    }
+
+    // ---- events --------------------------------------------------------------------------------
+
+    /// Publishes an event on the bus, as an outside producer would.
+    pub fn publish(&self, event: OutgoingEvent) -> String {
+        let mut state = self.lock();
+        let envelope = state.envelope(event, None);
+        let id = envelope.id.clone();
+        state.publish_envelopes(vec![envelope]);
+        id
+    }
+
+    /// Every event that went on the bus, in order.
+    pub fn published_events(&self) -> Vec<EventEnvelope> {
+        self.lock().bus.clone()
+    }
+
+    /// Every handler call, in order.
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.lock().delivery_log.clone()
+    }
+
+    /// The dead-letter queue.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.lock().dead_letters.clone()
+    }
+
+    /// Takes a dead letter out of the queue and delivers its event again, with fresh retries.
+    /// Returns `false` when there is no such entry.
+    pub fn redrive(&self, dead_letter_id: &str) -> bool {
+        let mut state = self.lock();
+        let Some(index) = state
+            .dead_letters
+            .iter()
+            .position(|d| d.id == dead_letter_id)
+        else {
+            return false;
+        };
+        let entry = state.dead_letters.remove(index);
+        match registry::subscription(&entry.subscription) {
+            Some(subscription) => {
+                state.deliveries.push_back(Delivery {
+                    subscription,
+                    event: entry.event,
+                    attempt: 1,
+                });
+                true
+            }
+            None => {
+                state.dead_letters.insert(index, entry);
+                false
+            }
+        }
+    }
+
+    /// Things the engine dropped with a reason (a signal to an unknown execution, say).
+    pub fn warnings(&self) -> Vec<String> {
+        self.lock().warnings.clone()
+    }
+
+    // ---- time ----------------------------------------------------------------------------------
+
+    /// Runs everything that is due now, until nothing is.
+    pub async fn run_until_idle(&self) {
+        for _ in 0..MAX_ROUNDS {
+            let progressed = {
+                let mut state = self.lock();
+                state.fire_due_timer() || state.step_ready_execution()
+            };
+            if progressed || self.run_next_attempt().await || self.run_next_delivery().await {
+                continue;
+            }
+            return;
+        }
+        panic!("run_until_idle did not settle after {MAX_ROUNDS} rounds: does a workflow loop without waiting?");
+    }
+
+    /// Moves the clock forward by `duration`, running everything that falls due on the way at
+    /// its own time.
+    pub async fn advance(&self, duration: Duration) {
+        let target = self.now() + duration;
+        loop {
+            self.run_until_idle().await;
+            let mut state = self.lock();
+            match state.timers.keys().next() {
+                Some((at, _)) if *at <= target => {
+                    let at = *at;
+                    state.now = state.now.max(at);
+                }
+                _ => {
+                    state.now = target;
+                    break;
+                }
+            }
+        }
+        self.run_until_idle().await;
+    }
+
+    async fn run_next_attempt(&self) -> bool {
+        let (job, plan) = {
+            let mut state = self.lock();
+            let Some(job) = state.next_attempt() else {
+                return false;
+            };
+            let plan = state
+                .mocks
+                .get(&job.name)
+                .map(|mock| mock.plan_for(job.key.2));
+            (job, plan)
+        };
+        match plan {
+            Some(plan) => self.lock().run_mock(&job, plan),
+            None => {
+                let result = self.run_real_attempt(&job).await;
+                if let Some(result) = result {
+                    self.lock().finish_attempt(&job.key, result);
+                }
+            }
+        }
+        true
+    }
+
+    /// Runs a real task body with the environment's lock released (the body may heartbeat).
+    /// `None` when the body deferred its result to a completion token.
+    async fn run_real_attempt(&self, job: &AttemptJob) -> Option<Result<Value, Failure>> {
+        let Some(task) = registry::task(&job.name) else {
+            return Some(Err(Failure::new(
+                StepErrorKind::NotRegistered,
+                format!("no task named `{}` is registered", job.name),
+            )));
+        };
+        let body = match (task.run)(job.input.clone()) {
+            Ok(body) => body,
+            Err(reason) => return Some(Err(Failure::new(StepErrorKind::InvalidInput, reason))),
+        };
+        let control = Arc::new(EnvAttemptControl {
+            env: self.clone(),
+            key: job.key.clone(),
+            task: task.name,
+            deferred: AtomicBool::new(false),
+        });
+        let (execution_id, seq, attempt) = job.key.clone();
+        let context = TaskContext::new(task.name, execution_id, seq, attempt, control.clone());
+        let result = WithTaskContext::new(context, body).await;
+        (!control.deferred.load(Ordering::Acquire)).then_some(result)
+    }
+
+    async fn run_next_delivery(&self) -> bool {
+        let Some(delivery) = self.lock().deliveries.pop_front() else {
+            return false;
+        };
+        let scope = format!("{}/{}", delivery.event.id, delivery.subscription.name);
+        let buffer = EffectBuffer::new(scope, delivery.event.correlation_id.clone());
+        let body = (delivery.subscription.handle)(delivery.event.clone());
+        let result = WithClient::new(Client::new(buffer.clone()), body).await;
+        self.lock().finish_delivery(delivery, result, buffer.take());
+        true
+    }
+}
+
+struct EnvAttemptControl {
+    env: TestEnvironment,
+    key: AttemptKey,
+    task: &'static str,
+    deferred: AtomicBool,
+}
+
+impl AttemptControl for EnvAttemptControl {
+    fn heartbeat(&self) {
+        let mut state = self.env.lock();
+        let now = state.now;
+        if let Some(open) = state.open.get_mut(&self.key) {
+            open.last_heartbeat = now;
+        }
+    }
+
+    fn completion_token(&self) -> CompletionToken {
+        let mut state = self.env.lock();
+        state.issue_token(self.task, &self.key)
+    }
+
+    fn defer(&self) {
+        self.deferred.store(true, Ordering::Release);
+    }
+}
+
+impl EnvState {
+    fn schedule(&mut self, at: Timestamp, job: Job) {
+        self.next_job += 1;
+        self.timers.insert((at, self.next_job), job);
+    }
+
+    fn fresh_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{}", self.next_id)
+    }
+
+    fn start_execution(
+        &mut self,
+        workflow: &str,
+        execution_id: Option<String>,
+        input: Value,
+        correlation_id: Option<String>,
+        parent: Option<ParentRef>,
+    ) -> Result<String, StartError> {
+        let descriptor = registry::workflow(workflow)
+            .ok_or_else(|| StartError::UnknownWorkflow(workflow.to_owned()))?;
+        let id = match execution_id {
+            Some(id) => id,
+            None => self.fresh_id(workflow),
+        };
+        if self.executions.contains_key(&id) {
+            return Ok(id);
+        }
+        let request = StartRequest {
+            execution_id: id.clone(),
+            input,
+            correlation_id,
+            parent: parent.clone(),
+        };
+        let (executor, output) = WorkflowExecutor::start(descriptor, request, self.now)?;
+        let correlation_id = executor.context().correlation_id();
+        self.executions.insert(
+            id.clone(),
+            ExecutionRecord {
+                workflow: descriptor,
+                history: Vec::new(),
+                executor: (self.mode == ReplayMode::Sticky).then_some(executor),
+                inbox: Vec::new(),
+                status: ExecutionStatus::Running,
+                outcome: None,
+                parent,
+                correlation_id,
+                error: None,
+            },
+        );
+        self.apply_output(&id, output);
+        Ok(id)
+    }
+
+    fn deliver_inbox(&mut self, execution_id: &str, event: InboxEvent) {
+        match self.executions.get_mut(execution_id) {
+            Some(execution) => {
+                execution.inbox.push(event);
+                if execution.inbox.len() == 1 {
+                    self.ready.push_back(execution_id.to_owned());
+                }
+            }
+            None => self.warnings.push(format!(
+                "dropped {event:?}: execution `{execution_id}` does not exist"
+            )),
+        }
+    }
+
+    fn step_ready_execution(&mut self) -> bool {
+        let Some(id) = self.ready.pop_front() else {
+            return false;
+        };
+        let now = self.now;
+        let mode = self.mode;
+        let Some(execution) = self.executions.get_mut(&id) else {
+            return true;
+        };
+        let inbox = std::mem::take(&mut execution.inbox);
+        if inbox.is_empty() || execution.error.is_some() {
+            return true;
+        }
+        let executor = match execution.executor.take() {
+            Some(executor) => Ok(executor),
+            None => WorkflowExecutor::replay(execution.workflow, &execution.history),
+        };
+        let stepped = executor
+            .and_then(|mut executor| executor.step(now, inbox).map(|output| (executor, output)));
+        match stepped {
+            Ok((executor, output)) => {
+                if mode == ReplayMode::Sticky && executor.outcome().is_none() {
+                    execution.executor = Some(executor);
+                }
+                self.apply_output(&id, output);
+            }
+            Err(error) => {
+                execution.status = ExecutionStatus::Blocked;
+                execution.error = Some(error);
+            }
+        }
+        true
+    }
+
+    /// Appends the step's history, then carries out its commands (the outbox order).
+    fn apply_output(&mut self, id: &str, output: StepOutput) {
+        let Some(execution) = self.executions.get_mut(id) else {
+            return;
+        };
+        execution.history.extend(output.new_events);
+        let correlation_id = execution.correlation_id.clone();
+        for command in output.commands {
+            self.apply_command(id, &correlation_id, command);
+        }
+    }
+
+    fn apply_command(&mut self, id: &str, correlation_id: &str, command: Command) {
+        let now = self.now;
+        match command {
+            Command::ScheduleTask {
+                seq,
+                name,
+                input,
+                attempt,
+                not_before,
+                timeout_ms,
+                heartbeat_ms,
+            } => {
+                let job = AttemptJob {
+                    key: (id.to_owned(), seq, attempt),
+                    name,
+                    input,
+                    timeout_ms,
+                    heartbeat_ms,
+                };
+                match not_before {
+                    Some(at) if at > now => self.schedule(at, Job::StartAttempt(job)),
+                    _ => self.attempts.push_back(job),
+                }
+            }
+            Command::StartTimer { seq, until } => self.schedule(
+                until,
+                Job::Inbox(id.to_owned(), InboxEvent::TimerFired { seq }),
+            ),
+            Command::ScheduleDeadline { at } => {
+                self.schedule(at, Job::Inbox(id.to_owned(), InboxEvent::DeadlineReached))
+            }
+            Command::SendSignal {
+                execution_id,
+                name,
+                payload,
+                signal_id,
+                ..
+            } => self.deliver_inbox(
+                &execution_id,
+                InboxEvent::Signal {
+                    name,
+                    payload,
+                    id: Some(signal_id),
+                },
+            ),
+            Command::EmitEvents { events, .. } => self.publish_envelopes(events),
+            Command::StartChildWorkflow {
+                seq,
+                name,
+                execution_id,
+                input,
+            } => {
+                let parent = ParentRef {
+                    execution_id: id.to_owned(),
+                    seq,
+                };
+                if let Err(error) = self.start_execution(
+                    &name,
+                    Some(execution_id),
+                    input,
+                    Some(correlation_id.to_owned()),
+                    Some(parent),
+                ) {
+                    let kind = match error {
+                        StartError::UnknownWorkflow(_) => StepErrorKind::NotRegistered,
+                        _ => StepErrorKind::InvalidInput,
+                    };
+                    let result = Err(Failure::new(kind, error.to_string()));
+                    self.deliver_inbox(id, InboxEvent::ChildCompleted { seq, result });
+                }
+            }
+            Command::Finish { outcome } => {
+                let Some(execution) = self.executions.get_mut(id) else {
+                    return;
+                };
+                execution.status = ExecutionStatus::of(&outcome);
+                execution.outcome = Some(outcome.clone());
+                execution.executor = None;
+                if let Some(parent) = execution.parent.clone() {
+                    self.deliver_inbox(
+                        &parent.execution_id,
+                        InboxEvent::ChildCompleted {
+                            seq: parent.seq,
+                            result: outcome.into_result(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn fire_due_timer(&mut self) -> bool {
+        let Some(entry) = self.timers.first_entry() else {
+            return false;
+        };
+        if entry.key().0 > self.now {
+            return false;
+        }
+        let job = entry.remove();
+        let now = self.now;
+        match job {
+            Job::Inbox(id, event) => self.deliver_inbox(&id, event),
+            Job::StartAttempt(job) => self.attempts.push_back(job),
+            Job::Deliver(delivery) => self.deliveries.push_back(delivery),
+            Job::AttemptTimeout(key) => {
+                self.finish_attempt(
+                    &key,
+                    Err(Failure::new(
+                        StepErrorKind::TimedOut,
+                        "the attempt timed out",
+                    )),
+                );
+            }
+            Job::HeartbeatCheck(key) => {
+                if let Some(open) = self.open.get(&key) {
+                    let interval = Duration::from_millis(open.heartbeat_ms.unwrap_or_default());
+                    let deadline = open.last_heartbeat + interval;
+                    if deadline <= now {
+                        self.finish_attempt(
+                            &key,
+                            Err(Failure::new(
+                                StepErrorKind::HeartbeatMissed,
+                                "no heartbeat in time",
+                            )),
+                        );
+                    } else {
+                        self.schedule(deadline, Job::HeartbeatCheck(key));
+                    }
+                }
+            }
+            Job::MockBeat(key) => {
+                let mut finished = None;
+                if let Some(open) = self.open.get_mut(&key) {
+                    open.last_heartbeat = now;
+                    if let Some((every, beats, then)) = open.mock_beats.as_mut() {
+                        *beats = beats.saturating_sub(1);
+                        if *beats == 0 {
+                            finished = Some(then.clone());
+                        } else {
+                            let every = *every;
+                            self.schedule(now + every, Job::MockBeat(key.clone()));
+                        }
+                    }
+                }
+                if let Some(result) = finished {
+                    self.finish_attempt(&key, result);
+                }
+            }
+        }
+        true
+    }
+
+    /// The next attempt to run, claimed (the task lock: a duplicate of a claimed attempt is
+    /// skipped) and opened with its timeout and heartbeat deadlines.
+    fn next_attempt(&mut self) -> Option<AttemptJob> {
+        while let Some(job) = self.attempts.pop_front() {
+            if !self.claimed.insert(job.key.clone()) {
+                continue;
+            }
+            *self.runs.entry(job.name.clone()).or_default() += 1;
+            let now = self.now;
+            self.open.insert(
+                job.key.clone(),
+                OpenAttempt {
+                    last_heartbeat: now,
+                    heartbeat_ms: job.heartbeat_ms,
+                    mock_beats: None,
+                },
+            );
+            if let Some(ms) = job.timeout_ms {
+                self.schedule(
+                    now + Duration::from_millis(ms),
+                    Job::AttemptTimeout(job.key.clone()),
+                );
+            }
+            if let Some(ms) = job.heartbeat_ms {
+                self.schedule(
+                    now + Duration::from_millis(ms),
+                    Job::HeartbeatCheck(job.key.clone()),
+                );
+            }
+            return Some(job);
+        }
+        None
+    }
+
+    fn run_mock(&mut self, job: &AttemptJob, plan: MockPlan) {
+        match plan {
+            MockPlan::Finish(result) => {
+                self.finish_attempt(&job.key, result);
+            }
+            MockPlan::TimeOut if job.timeout_ms.is_none() => {
+                self.finish_attempt(
+                    &job.key,
+                    Err(Failure::new(
+                        StepErrorKind::TimedOut,
+                        "the attempt timed out",
+                    )),
+                );
+            }
+            MockPlan::TimeOut | MockPlan::Hang => {}
+            MockPlan::CompleteLater => {
+                self.issue_token(&job.name, &job.key);
+            }
+            MockPlan::Heartbeat { every, beats, then } => {
+                if let Some(open) = self.open.get_mut(&job.key) {
+                    open.mock_beats = Some((every, beats.max(1), then));
+                }
+                let at = self.now + every;
+                self.schedule(at, Job::MockBeat(job.key.clone()));
+            }
+        }
+    }
+
+    fn issue_token(&mut self, task: &str, key: &AttemptKey) -> CompletionToken {
+        let token = self.signer.sign(&token_claims(&key.0, key.1, key.2));
+        self.tokens.push((task.to_owned(), token.clone()));
+        token
+    }
+
+    /// Closes an open attempt with its result; `false` if it had already ended.
+    fn finish_attempt(&mut self, key: &AttemptKey, result: Result<Value, Failure>) -> bool {
+        if self.open.remove(key).is_none() {
+            return false;
+        }
+        let (execution_id, seq, attempt) = key.clone();
+        self.deliver_inbox(
+            &execution_id,
+            InboxEvent::TaskCompleted {
+                seq,
+                attempt,
+                result,
+            },
+        );
+        true
+    }
+
+    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+        let id = self.fresh_id("evt");
+        let mut envelope = EventEnvelope::new(
+            id,
+            &event.source,
+            &event.detail_type,
+            self.now.to_rfc3339(),
+            event.detail,
+        );
+        envelope.correlation_id = correlation_id;
+        envelope
+    }
+
+    fn publish_envelopes(&mut self, events: Vec<EventEnvelope>) {
+        for event in events {
+            self.bus.push(event.clone());
+            let routed = self
+                .router
+                .as_ref()
+                .map(|r| r.route(&event))
+                .unwrap_or_default();
+            for subscription in routed {
+                if self.delivered.insert((event.id.clone(), subscription.name)) {
+                    self.deliveries.push_back(Delivery {
+                        subscription,
+                        event: event.clone(),
+                        attempt: 1,
+                    });
+                }
+            }
+        }
+    }
+
+    fn finish_delivery(
+        &mut self,
+        delivery: Delivery,
+        result: Result<(), HandlerFailure>,
+        effects: Vec<Effect>,
+    ) {
+        let now = self.now;
+        self.delivery_log.push(DeliveryRecord {
+            subscription: delivery.subscription.name.to_owned(),
+            event_id: delivery.event.id.clone(),
+            attempt: delivery.attempt,
+            at: now,
+            result: result.clone(),
+        });
+        let failure = match result {
+            Ok(()) => {
+                self.apply_effects(effects, delivery.event.correlation_id.clone());
+                return;
+            }
+            Err(failure) => failure,
+        };
+        match after_failure(
+            delivery.subscription,
+            &delivery.event,
+            delivery.attempt,
+            &failure,
+            now,
+        ) {
+            AfterFailure::RetryAt(at) => self.schedule(
+                at,
+                Job::Deliver(Delivery {
+                    attempt: delivery.attempt + 1,
+                    ..delivery
+                }),
+            ),
+            AfterFailure::DeadLetter => {
+                let id = self.fresh_id("dlq");
+                self.dead_letters.push(DeadLetter {
+                    id,
+                    subscription: delivery.subscription.name.to_owned(),
+                    event: delivery.event,
+                    error: failure,
+                    attempts: delivery.attempt,
+                    failed_at: now,
+                });
+            }
+            AfterFailure::Drop => self.warnings.push(format!(
+                "dropped event `{}` for `{}` after {} attempts: {failure}",
+                delivery.event.id, delivery.subscription.name, delivery.attempt
+            )),
+        }
+    }
+
+    fn apply_effects(&mut self, effects: Vec<Effect>, correlation_id: Option<String>) {
+        for effect in effects {
+            match effect {
+                Effect::Start {
+                    execution_id,
+                    request,
+                } => {
+                    let correlation = request.correlation_id.or_else(|| correlation_id.clone());
+                    if let Err(error) = self.start_execution(
+                        &request.workflow,
+                        Some(execution_id),
+                        request.input,
+                        correlation,
+                        None,
+                    ) {
+                        self.warnings
+                            .push(format!("a handler's start failed: {error}"));
+                    }
+                }
+                Effect::Signal {
+                    execution_id,
+                    name,
+                    payload,
+                    signal_id,
+                } => self.deliver_inbox(
+                    &execution_id,
+                    InboxEvent::Signal {
+                        name,
+                        payload,
+                        id: Some(signal_id),
+                    },
+                ),
+                Effect::Publish(events) => {
+                    let envelopes = events
+                        .into_iter()
+                        .map(|event| self.envelope(event, correlation_id.clone()))
+                        .collect();
+                    self.publish_envelopes(envelopes);
+                }
+            }
+        }
+    }
+}

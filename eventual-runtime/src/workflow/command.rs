@@ -1,0 +1,167 @@
+//! Commands: what a workflow step asks the engine to carry out.
+
+use crate::error::Failure;
+use crate::event::EventEnvelope;
+use crate::time::Timestamp;
+use crate::workflow::history::Seq;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One thing the engine must do after a step's history is durable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Command {
+    /// Run attempt `attempt` of a task, not before `not_before`.
+    ScheduleTask {
+        /// The step.
+        seq: Seq,
+        /// The task's registered name.
+        name: String,
+        /// Its input.
+        input: Value,
+        /// The attempt number (1-based).
+        attempt: u32,
+        /// The earliest start (retries wait for their backoff).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_before: Option<Timestamp>,
+        /// The attempt's timeout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        /// The longest gap allowed between heartbeats.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat_ms: Option<u64>,
+    },
+    /// Deliver `InboxEvent::TimerFired { seq }` at `until` (never earlier).
+    StartTimer {
+        /// The step.
+        seq: Seq,
+        /// When.
+        until: Timestamp,
+    },
+    /// Deliver a signal to another execution.
+    SendSignal {
+        /// The step.
+        seq: Seq,
+        /// The receiver.
+        execution_id: String,
+        /// The signal's name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+        /// A stable id for de-duplication by the receiver.
+        signal_id: String,
+    },
+    /// Put events on the bus.
+    EmitEvents {
+        /// The step.
+        seq: Seq,
+        /// The events, with ids for de-duplication.
+        events: Vec<EventEnvelope>,
+    },
+    /// Start a child execution; its result comes back as `InboxEvent::ChildCompleted`.
+    StartChildWorkflow {
+        /// The step.
+        seq: Seq,
+        /// The child's workflow.
+        name: String,
+        /// The child's execution id.
+        execution_id: String,
+        /// Its input.
+        input: Value,
+    },
+    /// Deliver `InboxEvent::DeadlineReached` at `at`: the workflow's timeout.
+    ScheduleDeadline {
+        /// When the execution times out.
+        at: Timestamp,
+    },
+    /// The execution ended.
+    Finish {
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+/// How an execution ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status")]
+pub enum Outcome {
+    /// The workflow returned `Ok(result)`.
+    Succeeded {
+        /// The output.
+        result: Value,
+    },
+    /// The workflow returned `Err`.
+    Failed {
+        /// The error.
+        error: Failure,
+    },
+    /// The workflow ran past its timeout.
+    TimedOut,
+    /// The execution was cancelled.
+    Cancelled {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl Outcome {
+    /// The outcome as the result a parent or a caller receives.
+    pub fn into_result(self) -> Result<Value, Failure> {
+        use crate::error::StepErrorKind;
+        match self {
+            Outcome::Succeeded { result } => Ok(result),
+            Outcome::Failed { error } => Err(error),
+            Outcome::TimedOut => Err(Failure::new(StepErrorKind::TimedOut, "workflow timed out")),
+            Outcome::Cancelled { reason } => Err(Failure::new(
+                StepErrorKind::Cancelled,
+                reason.unwrap_or_else(|| "workflow cancelled".to_owned()),
+            )),
+        }
+    }
+}
+
+/// What the engine hands to a step: results and outside events for the execution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum InboxEvent {
+    /// An attempt of a task ended.
+    TaskCompleted {
+        /// The step.
+        seq: Seq,
+        /// The attempt that ended.
+        attempt: u32,
+        /// Its result.
+        result: Result<Value, Failure>,
+    },
+    /// A timer is due.
+    TimerFired {
+        /// The step.
+        seq: Seq,
+    },
+    /// A signal for the execution.
+    Signal {
+        /// The signal's name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+        /// The sender's id, to drop duplicate deliveries.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A child execution ended.
+    ChildCompleted {
+        /// The parent's step that started it.
+        seq: Seq,
+        /// Its result.
+        result: Result<Value, Failure>,
+    },
+    /// Cancel the execution.
+    Cancel {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The execution's deadline passed.
+    DeadlineReached,
+}

@@ -1,0 +1,380 @@
+//! `WorkflowContext`: the durable operations a workflow body may use.
+
+use crate::error::{short_type_name, Failure, StepError, StepErrorKind};
+use crate::event::{EventEnvelope, OutgoingEvent};
+use crate::registry;
+use crate::task::{Task, TaskOptions};
+use crate::time::Timestamp;
+use crate::workflow::futures::{
+    decode_raw, decode_result, decode_unit, SignalFuture, SignalState, SignalStream, StepFuture,
+};
+use crate::workflow::history::{RecordedValue, Seq};
+use crate::workflow::replay::state::{stable_hash, ExecutionInfo, ReplayState, SignalClaim};
+use crate::workflow::replay::ReplayError;
+use crate::workflow::saga::Saga;
+use crate::workflow::Workflow;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::future::{ready, Ready};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The handle a workflow body uses for every durable step.
+///
+/// Each operation becomes a command with the next sequence number; on replay the same call
+/// reads its result from history instead. Cloning is cheap (it is a shared handle).
+///
+/// ```
+/// use eventual_runtime::prelude::*;
+/// use std::time::Duration;
+///
+/// #[workflow]
+/// async fn remind(ctx: WorkflowContext, who: String) -> Result<String, WorkflowError> {
+///     ctx.sleep(Duration::from_secs(3600)).await;
+///     let answer: String = ctx.expect_signal("answer", Duration::from_secs(60)).await?;
+///     Ok(format!("{who} said {answer}"))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct WorkflowContext {
+    state: Arc<Mutex<ReplayState>>,
+}
+
+impl WorkflowContext {
+    pub(crate) fn new(state: ReplayState) -> Self {
+        WorkflowContext {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// Runs `f` on the replay state. Never called while user code runs, so the lock is never
+    /// held across an await or a user callback.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut ReplayState) -> R) -> R {
+        let mut guard: MutexGuard<'_, ReplayState> = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    fn info(&self) -> ExecutionInfo {
+        self.with_state(|state| state.info.clone())
+    }
+
+    /// This execution's id.
+    pub fn execution_id(&self) -> String {
+        self.info().execution_id
+    }
+
+    /// The registered name of the running workflow.
+    pub fn workflow_name(&self) -> String {
+        self.info().workflow
+    }
+
+    /// The correlation id that flows into this execution's events, tasks and children.
+    pub fn correlation_id(&self) -> String {
+        self.info().correlation_id
+    }
+
+    /// Whether the code is re-running steps already in history (useful to silence logs).
+    pub fn is_replaying(&self) -> bool {
+        self.with_state(|state| state.is_replaying())
+    }
+
+    /// Runs a context operation that starts a step; a disagreement with history poisons the
+    /// execution (the executor reports it) and yields `None`.
+    fn start_step<R>(
+        &self,
+        f: impl FnOnce(&mut ReplayState) -> Result<R, ReplayError>,
+    ) -> Option<R> {
+        self.with_state(|state| match f(state) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                state.fail(error);
+                None
+            }
+        })
+    }
+
+    fn recorded_value(
+        &self,
+        source: RecordedValue,
+        fresh: impl FnOnce(&ExecutionInfo, Seq, Timestamp) -> Value,
+    ) -> Value {
+        self.start_step(|state| state.record_value(source, fresh))
+            .unwrap_or_default()
+    }
+
+    /// The current time of the workflow, recorded so replay sees the same value.
+    pub fn now(&self) -> Timestamp {
+        let value =
+            self.recorded_value(RecordedValue::Now, |_, _, now| Value::from(now.as_millis()));
+        Timestamp::from_millis(value.as_u64().unwrap_or_default())
+    }
+
+    /// A random number in `0.0..1.0`, recorded so replay sees the same value.
+    pub fn random(&self) -> f64 {
+        let value = self.recorded_value(RecordedValue::Random, |info, seq, _| {
+            Value::from(unit_interval(random_bits(info, seq)))
+        });
+        value.as_f64().unwrap_or_default()
+    }
+
+    /// A random (version 4) UUID, recorded so replay sees the same value.
+    pub fn uuid(&self) -> uuid::Uuid {
+        let value = self.recorded_value(RecordedValue::Uuid, |info, seq, _| {
+            let high = random_bits(info, seq);
+            let low = stable_hash(&[&high.to_le_bytes(), b"uuid"]);
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&high.to_le_bytes());
+            bytes[8..].copy_from_slice(&low.to_le_bytes());
+            Value::from(
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .to_string(),
+            )
+        });
+        value
+            .as_str()
+            .and_then(|text| uuid::Uuid::parse_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    /// A durable timer that fires `duration` after the workflow's current time.
+    pub fn sleep(&self, duration: Duration) -> StepFuture<()> {
+        let until = self.with_state(|state| state.now) + duration;
+        self.sleep_until(until)
+    }
+
+    /// A durable timer that fires at `until` (at once if that has passed).
+    pub fn sleep_until(&self, until: impl Into<Timestamp>) -> StepFuture<()> {
+        let until = until.into();
+        match self.start_step(|state| {
+            state.start_timer(until, super::replay::machines::TimerOwner::Sleep)
+        }) {
+            Some(seq) => StepFuture::waiting(self.clone(), seq, decode_unit),
+            None => StepFuture::poisoned(self.clone(), decode_unit),
+        }
+    }
+
+    /// Waits for the next signal `name` not yet taken by another wait, up to `timeout`.
+    /// Signals that arrived earlier are buffered and taken first.
+    pub fn expect_signal<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> SignalFuture<T> {
+        let until = self.with_state(|state| state.now) + timeout;
+        self.signal_wait(name, Some(until))
+    }
+
+    /// Waits, without a timeout, for the next signal `name` not yet taken by another wait.
+    pub fn wait_for_signal<T: DeserializeOwned>(&self, name: &str) -> SignalFuture<T> {
+        self.signal_wait(name, None)
+    }
+
+    fn signal_wait<T>(&self, name: &str, until: Option<Timestamp>) -> SignalFuture<T> {
+        let state = match self.start_step(|state| state.expect_signal(name, until)) {
+            Some(SignalClaim::Ready(payload)) => SignalState::Ready(Some(payload)),
+            Some(SignalClaim::Waiting(id)) => SignalState::Waiting(id),
+            None => SignalState::Poisoned,
+        };
+        SignalFuture::new(self.clone(), state)
+    }
+
+    /// Every signal `name` of this execution, from the first one on, whether or not an
+    /// `expect_signal` took it.
+    pub fn signals<T: DeserializeOwned>(&self, name: &str) -> SignalStream<T> {
+        SignalStream::new(self.clone(), name.to_owned())
+    }
+
+    /// Sends signal `name` to another execution.
+    pub fn send_signal(
+        &self,
+        execution_id: &str,
+        name: &str,
+        payload: impl Serialize,
+    ) -> Ready<Result<(), StepError>> {
+        ready(to_json(&payload).and_then(|payload| {
+            self.start_step(|state| state.send_signal(execution_id, name, payload))
+                .map(drop)
+                .ok_or_else(poisoned)
+        }))
+    }
+
+    /// Emits `detail` onto the bus with `detail-type` = its type's name and `source` = this
+    /// workflow's name. Events leave only once the step is durable (transactional outbox).
+    pub fn emit<T: Serialize>(&self, detail: T) -> Ready<Result<(), StepError>> {
+        let source = self.workflow_name();
+        ready(to_json(&detail).and_then(|detail| {
+            self.emit_all(vec![OutgoingEvent::new(
+                source,
+                short_type_name::<T>(),
+                detail,
+            )])
+        }))
+    }
+
+    /// Emits events with explicit `source` and `detail-type`.
+    pub fn emit_events(&self, events: Vec<OutgoingEvent>) -> Ready<Result<(), StepError>> {
+        ready(self.emit_all(events))
+    }
+
+    fn emit_all(&self, events: Vec<OutgoingEvent>) -> Result<(), StepError> {
+        self.start_step(|state| {
+            state.emit(|info, seq, now| {
+                events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        let mut envelope = EventEnvelope::new(
+                            format!("{}/{seq}/{index}", info.execution_id),
+                            &event.source,
+                            &event.detail_type,
+                            now.to_rfc3339(),
+                            event.detail,
+                        );
+                        envelope.correlation_id = Some(info.correlation_id.clone());
+                        envelope
+                    })
+                    .collect()
+            })
+        })
+        .map(drop)
+        .ok_or_else(poisoned)
+    }
+
+    /// Starts child workflow `W` and waits for its result.
+    pub fn child<W: Workflow>(&self, input: W::Input) -> StepFuture<Result<W::Output, W::Error>>
+    where
+        W::Error: From<StepError>,
+    {
+        match to_json(&input) {
+            Ok(input) => match self.start_step(|state| state.start_child(W::NAME, input)) {
+                Some(seq) => {
+                    StepFuture::waiting(self.clone(), seq, decode_result::<W::Output, W::Error>)
+                }
+                None => StepFuture::poisoned(self.clone(), decode_result::<W::Output, W::Error>),
+            },
+            Err(error) => StepFuture::early(
+                self.clone(),
+                invalid_input(error),
+                decode_result::<W::Output, W::Error>,
+            ),
+        }
+    }
+
+    /// Starts a child workflow by registered name, with JSON input and output.
+    pub fn child_by_name(&self, name: &str, input: Value) -> StepFuture<Result<Value, Failure>> {
+        match self.start_step(|state| state.start_child(name, input)) {
+            Some(seq) => StepFuture::waiting(self.clone(), seq, decode_raw),
+            None => StepFuture::poisoned(self.clone(), decode_raw),
+        }
+    }
+
+    /// Schedules task `T`. Calling a `#[task]` function inside a workflow does this.
+    pub fn call_task<T: Task>(&self, input: T::Input) -> StepFuture<Result<T::Output, T::Error>>
+    where
+        T::Error: From<StepError>,
+    {
+        let decode = decode_result::<T::Output, T::Error>;
+        match to_json(&input) {
+            Ok(input) => self.schedule(T::NAME, input, T::OPTIONS, decode),
+            Err(error) => StepFuture::early(self.clone(), invalid_input(error), decode),
+        }
+    }
+
+    /// Schedules a registered task by name, with JSON input and output.
+    pub fn call_task_by_name(
+        &self,
+        name: &str,
+        input: Value,
+    ) -> StepFuture<Result<Value, Failure>> {
+        match registry::task(name) {
+            Some(task) => self.schedule(task.name, input, task.options, decode_raw),
+            None => StepFuture::early(
+                self.clone(),
+                Failure::new(
+                    StepErrorKind::NotRegistered,
+                    format!("no task named `{name}` is registered"),
+                ),
+                decode_raw,
+            ),
+        }
+    }
+
+    fn schedule<R>(
+        &self,
+        name: &str,
+        input: Value,
+        options: TaskOptions,
+        decode: fn(Result<Value, Failure>) -> R,
+    ) -> StepFuture<R> {
+        match self.start_step(|state| state.schedule_task(name, input, options)) {
+            Some(seq) => StepFuture::waiting(self.clone(), seq, decode),
+            None => StepFuture::poisoned(self.clone(), decode),
+        }
+    }
+
+    /// A saga: compensations registered on it run in reverse order on `compensate()`, and also
+    /// when the execution is cancelled.
+    pub fn saga(&self) -> Saga {
+        let id = self.with_state(|state| state.new_saga());
+        Saga::new(self.clone(), id)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<Value, StepError> {
+    serde_json::to_value(value)
+        .map_err(|error| StepError::new(StepErrorKind::InvalidInput, error.to_string()))
+}
+
+fn invalid_input(error: StepError) -> Failure {
+    Failure::new(StepErrorKind::InvalidInput, error.message)
+}
+
+fn poisoned() -> StepError {
+    StepError::new(
+        StepErrorKind::Failed,
+        "the workflow diverged from its history; the executor reports the non-determinism",
+    )
+}
+
+fn random_bits(info: &ExecutionInfo, seq: Seq) -> u64 {
+    stable_hash(&[info.execution_id.as_bytes(), &seq.to_le_bytes(), b"random"])
+}
+
+fn unit_interval(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<WorkflowContext>> = const { RefCell::new(None) };
+}
+
+/// Marks the workflow being polled on this thread, so `#[task]` functions called in its body
+/// schedule the task instead of running it. Restores the previous one when dropped.
+pub(crate) struct CurrentWorkflow {
+    previous: Option<WorkflowContext>,
+}
+
+impl CurrentWorkflow {
+    pub(crate) fn enter(ctx: WorkflowContext) -> Self {
+        let previous = CURRENT.with(|current| current.replace(Some(ctx)));
+        CurrentWorkflow { previous }
+    }
+}
+
+impl Drop for CurrentWorkflow {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// The workflow being polled on this thread, if any.
+pub fn current_workflow() -> Option<WorkflowContext> {
+    CURRENT.with(|current| current.borrow().clone())
+}

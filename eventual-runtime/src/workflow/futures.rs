@@ -1,0 +1,221 @@
+//! The futures returned by `WorkflowContext` operations.
+
+use crate::error::{Failure, StepError, StepErrorKind};
+use crate::workflow::context::WorkflowContext;
+use crate::workflow::history::Seq;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A durable step that resolves when its result is in history: a task call, a timer, a child
+/// workflow. Dropping it does not cancel the step; its result is recorded and ignored.
+#[must_use = "a durable step does nothing useful unless awaited"]
+pub struct StepFuture<T> {
+    ctx: WorkflowContext,
+    state: StepState,
+    decode: fn(Result<Value, Failure>) -> T,
+}
+
+enum StepState {
+    Waiting(Seq),
+    /// The step could not even start (bad input): resolves with this at once.
+    Early(Option<Failure>),
+    /// The code and history disagree; the executor reports it and never polls again.
+    Poisoned,
+    Done,
+}
+
+impl<T> StepFuture<T> {
+    pub(crate) fn waiting(
+        ctx: WorkflowContext,
+        seq: Seq,
+        decode: fn(Result<Value, Failure>) -> T,
+    ) -> Self {
+        StepFuture {
+            ctx,
+            state: StepState::Waiting(seq),
+            decode,
+        }
+    }
+
+    pub(crate) fn early(
+        ctx: WorkflowContext,
+        failure: Failure,
+        decode: fn(Result<Value, Failure>) -> T,
+    ) -> Self {
+        StepFuture {
+            ctx,
+            state: StepState::Early(Some(failure)),
+            decode,
+        }
+    }
+
+    pub(crate) fn poisoned(ctx: WorkflowContext, decode: fn(Result<Value, Failure>) -> T) -> Self {
+        StepFuture {
+            ctx,
+            state: StepState::Poisoned,
+            decode,
+        }
+    }
+
+    /// The sequence number of the step, if it started.
+    pub fn seq(&self) -> Option<Seq> {
+        match self.state {
+            StepState::Waiting(seq) => Some(seq),
+            _ => None,
+        }
+    }
+}
+
+impl<T> Unpin for StepFuture<T> {}
+
+impl<T> Future for StepFuture<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let result = match &mut self.state {
+            StepState::Waiting(seq) => {
+                let seq = *seq;
+                match self
+                    .ctx
+                    .with_state(|state| state.poll_step(seq, cx.waker()))
+                {
+                    Some(result) => result,
+                    None => return Poll::Pending,
+                }
+            }
+            StepState::Early(failure) => match failure.take() {
+                Some(failure) => Err(failure),
+                None => return Poll::Pending,
+            },
+            StepState::Poisoned | StepState::Done => return Poll::Pending,
+        };
+        self.state = StepState::Done;
+        Poll::Ready((self.decode)(result))
+    }
+}
+
+/// Decodes a step's JSON result into the caller's types.
+pub(crate) fn decode_result<O: DeserializeOwned, E: DeserializeOwned + From<StepError>>(
+    result: Result<Value, Failure>,
+) -> Result<O, E> {
+    match result {
+        Ok(value) => serde_json::from_value(value).map_err(|error| {
+            E::from(StepError::new(
+                StepErrorKind::InvalidOutput,
+                format!("the step's output did not deserialize: {error}"),
+            ))
+        }),
+        Err(failure) => Err(failure.into_error()),
+    }
+}
+
+pub(crate) fn decode_unit(_: Result<Value, Failure>) {}
+
+pub(crate) fn decode_raw(result: Result<Value, Failure>) -> Result<Value, Failure> {
+    result
+}
+
+/// Waits for one signal: see `WorkflowContext::expect_signal`.
+#[must_use = "a signal wait does nothing unless awaited"]
+pub struct SignalFuture<T> {
+    ctx: WorkflowContext,
+    state: SignalState,
+    _payload: PhantomData<fn() -> T>,
+}
+
+pub(crate) enum SignalState {
+    Ready(Option<Value>),
+    Waiting(u64),
+    Poisoned,
+    Done,
+}
+
+impl<T> SignalFuture<T> {
+    pub(crate) fn new(ctx: WorkflowContext, state: SignalState) -> Self {
+        SignalFuture {
+            ctx,
+            state,
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T> Unpin for SignalFuture<T> {}
+
+impl<T: DeserializeOwned> Future for SignalFuture<T> {
+    type Output = Result<T, StepError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = match &mut self.state {
+            SignalState::Ready(payload) => match payload.take() {
+                Some(payload) => Ok(payload),
+                None => return Poll::Pending,
+            },
+            SignalState::Waiting(id) => {
+                let id = *id;
+                match self
+                    .ctx
+                    .with_state(|state| state.poll_waiter(id, cx.waker()))
+                {
+                    Some(result) => result,
+                    None => return Poll::Pending,
+                }
+            }
+            SignalState::Poisoned | SignalState::Done => return Poll::Pending,
+        };
+        self.state = SignalState::Done;
+        Poll::Ready(decode_result(result))
+    }
+}
+
+impl<T> Drop for SignalFuture<T> {
+    fn drop(&mut self) {
+        if let SignalState::Waiting(id) = self.state {
+            self.ctx.with_state(|state| state.drop_waiter(id));
+        }
+    }
+}
+
+/// Every signal of one name, in arrival order, from the start of the execution: see
+/// `WorkflowContext::signals`. Use it with `futures::StreamExt::next`.
+pub struct SignalStream<T> {
+    ctx: WorkflowContext,
+    name: String,
+    cursor: usize,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> SignalStream<T> {
+    pub(crate) fn new(ctx: WorkflowContext, name: String) -> Self {
+        SignalStream {
+            ctx,
+            name,
+            cursor: 0,
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T> Unpin for SignalStream<T> {}
+
+impl<T: DeserializeOwned> futures::Stream for SignalStream<T> {
+    type Item = Result<T, StepError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let (name, cursor) = (self.name.clone(), self.cursor);
+        match self
+            .ctx
+            .with_state(|state| state.poll_stream(&name, cursor, cx.waker()))
+        {
+            Some(payload) => {
+                self.cursor += 1;
+                Poll::Ready(Some(decode_result(Ok(payload))))
+            }
+            None => Poll::Pending,
+        }
+    }
+}

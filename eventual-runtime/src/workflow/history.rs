@@ -1,0 +1,328 @@
+//! The append-only history of an execution: what happened, in order, as JSON.
+
+use crate::error::Failure;
+use crate::event::EventEnvelope;
+use crate::time::Timestamp;
+use crate::workflow::replay::ReplayError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The sequence number of a durable step: the position of its command in call order.
+pub type Seq = u32;
+
+/// The version of the history JSON format this build writes and reads.
+pub const HISTORY_FORMAT_VERSION: u32 = 1;
+
+/// One entry of an execution's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// When the engine recorded the event.
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: HistoryEventKind,
+}
+
+/// The parent of a child execution, which receives the child's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentRef {
+    /// The parent's execution id.
+    pub execution_id: String,
+    /// The parent's step that started the child.
+    pub seq: Seq,
+}
+
+/// Where a value recorded by `ctx.now()`, `ctx.random()` or `ctx.uuid()` came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordedValue {
+    /// `ctx.now()`.
+    Now,
+    /// `ctx.random()`.
+    Random,
+    /// `ctx.uuid()`.
+    Uuid,
+}
+
+/// What happened. Events with a `seq` belong to the step with that sequence number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum HistoryEventKind {
+    /// The execution began.
+    WorkflowStarted {
+        /// The workflow's registered name.
+        workflow: String,
+        /// The execution's id.
+        execution_id: String,
+        /// The input, as JSON.
+        input: Value,
+        /// The id that flows from this execution to its events, tasks and children.
+        correlation_id: String,
+        /// When the execution times out, if the workflow has a timeout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<Timestamp>,
+        /// The parent, when started as a child workflow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentRef>,
+    },
+    /// A task call was scheduled (its first attempt).
+    TaskScheduled {
+        /// The step.
+        seq: Seq,
+        /// The task's registered name.
+        name: String,
+        /// The input, as JSON.
+        input: Value,
+    },
+    /// An attempt failed and another is scheduled at `retry_at`.
+    TaskAttemptFailed {
+        /// The step.
+        seq: Seq,
+        /// The failed attempt (1-based).
+        attempt: u32,
+        /// Why it failed.
+        error: Failure,
+        /// When the next attempt may start.
+        retry_at: Timestamp,
+    },
+    /// The task returned its value.
+    TaskSucceeded {
+        /// The step.
+        seq: Seq,
+        /// The attempt that succeeded.
+        attempt: u32,
+        /// The output, as JSON.
+        result: Value,
+    },
+    /// The task failed for good (its last attempt failed).
+    TaskFailed {
+        /// The step.
+        seq: Seq,
+        /// The last attempt.
+        attempt: u32,
+        /// Why it failed.
+        error: Failure,
+    },
+    /// A durable timer was started.
+    TimerScheduled {
+        /// The step.
+        seq: Seq,
+        /// When it fires.
+        until: Timestamp,
+    },
+    /// A timer fired.
+    TimerFired {
+        /// The step.
+        seq: Seq,
+    },
+    /// A signal arrived (it is buffered until the workflow takes it).
+    SignalReceived {
+        /// The signal's name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+        /// The sender's id for the signal, used to drop duplicate deliveries.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// The workflow sent a signal to another execution.
+    SignalSent {
+        /// The step.
+        seq: Seq,
+        /// The receiving execution.
+        execution_id: String,
+        /// The signal's name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+    },
+    /// The workflow emitted events onto the bus.
+    EventsEmitted {
+        /// The step.
+        seq: Seq,
+        /// The events, with their ids.
+        events: Vec<EventEnvelope>,
+    },
+    /// A child workflow was started.
+    ChildWorkflowScheduled {
+        /// The step.
+        seq: Seq,
+        /// The child's workflow name.
+        name: String,
+        /// The child's execution id.
+        execution_id: String,
+        /// Its input.
+        input: Value,
+    },
+    /// A child workflow succeeded.
+    ChildWorkflowSucceeded {
+        /// The step.
+        seq: Seq,
+        /// Its output.
+        result: Value,
+    },
+    /// A child workflow failed, timed out or was cancelled.
+    ChildWorkflowFailed {
+        /// The step.
+        seq: Seq,
+        /// Why.
+        error: Failure,
+    },
+    /// A non-deterministic value was recorded so replay reads the same one.
+    ValueRecorded {
+        /// The step.
+        seq: Seq,
+        /// Which context call produced it.
+        source: RecordedValue,
+        /// The value.
+        value: Value,
+    },
+    /// Someone asked to cancel the execution.
+    CancelRequested {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The workflow returned `Ok`.
+    WorkflowSucceeded {
+        /// The output.
+        result: Value,
+    },
+    /// The workflow returned `Err`.
+    WorkflowFailed {
+        /// The error.
+        error: Failure,
+    },
+    /// The workflow ran past its timeout.
+    WorkflowTimedOut,
+    /// The execution was cancelled and its cleanup has run.
+    WorkflowCancelled {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl HistoryEventKind {
+    /// The step this event belongs to, if any.
+    pub fn seq(&self) -> Option<Seq> {
+        use HistoryEventKind::*;
+        match self {
+            TaskScheduled { seq, .. }
+            | TaskAttemptFailed { seq, .. }
+            | TaskSucceeded { seq, .. }
+            | TaskFailed { seq, .. }
+            | TimerScheduled { seq, .. }
+            | TimerFired { seq }
+            | SignalSent { seq, .. }
+            | EventsEmitted { seq, .. }
+            | ChildWorkflowScheduled { seq, .. }
+            | ChildWorkflowSucceeded { seq, .. }
+            | ChildWorkflowFailed { seq, .. }
+            | ValueRecorded { seq, .. } => Some(*seq),
+            WorkflowStarted { .. }
+            | SignalReceived { .. }
+            | CancelRequested { .. }
+            | WorkflowSucceeded { .. }
+            | WorkflowFailed { .. }
+            | WorkflowTimedOut
+            | WorkflowCancelled { .. } => None,
+        }
+    }
+
+    /// The event's type name, as serialized.
+    pub fn type_name(&self) -> &'static str {
+        use HistoryEventKind::*;
+        match self {
+            WorkflowStarted { .. } => "WorkflowStarted",
+            TaskScheduled { .. } => "TaskScheduled",
+            TaskAttemptFailed { .. } => "TaskAttemptFailed",
+            TaskSucceeded { .. } => "TaskSucceeded",
+            TaskFailed { .. } => "TaskFailed",
+            TimerScheduled { .. } => "TimerScheduled",
+            TimerFired { .. } => "TimerFired",
+            SignalReceived { .. } => "SignalReceived",
+            SignalSent { .. } => "SignalSent",
+            EventsEmitted { .. } => "EventsEmitted",
+            ChildWorkflowScheduled { .. } => "ChildWorkflowScheduled",
+            ChildWorkflowSucceeded { .. } => "ChildWorkflowSucceeded",
+            ChildWorkflowFailed { .. } => "ChildWorkflowFailed",
+            ValueRecorded { .. } => "ValueRecorded",
+            CancelRequested { .. } => "CancelRequested",
+            WorkflowSucceeded { .. } => "WorkflowSucceeded",
+            WorkflowFailed { .. } => "WorkflowFailed",
+            WorkflowTimedOut => "WorkflowTimedOut",
+            WorkflowCancelled { .. } => "WorkflowCancelled",
+        }
+    }
+
+    /// Whether the event ends the execution.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            HistoryEventKind::WorkflowSucceeded { .. }
+                | HistoryEventKind::WorkflowFailed { .. }
+                | HistoryEventKind::WorkflowTimedOut
+                | HistoryEventKind::WorkflowCancelled { .. }
+        )
+    }
+}
+
+/// A whole history as a versioned JSON document (what `history --json` prints and
+/// `replay --history-file` reads).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// [`HISTORY_FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// The events, oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+impl History {
+    /// A history document of the current format.
+    pub fn new(events: Vec<HistoryEvent>) -> Self {
+        History {
+            format_version: HISTORY_FORMAT_VERSION,
+            events,
+        }
+    }
+
+    /// Reads a history document, refusing unknown format versions and malformed events.
+    pub fn from_json(text: &str) -> Result<History, ReplayError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            format_version: u32,
+            events: Vec<Value>,
+        }
+        let versioned: Versioned =
+            serde_json::from_str(text).map_err(|error| ReplayError::CorruptHistory {
+                workflow: String::new(),
+                index: 0,
+                reason: format!("not a history document: {error}"),
+            })?;
+        if versioned.format_version != HISTORY_FORMAT_VERSION {
+            return Err(ReplayError::UnsupportedFormat {
+                found: versioned.format_version,
+                supported: HISTORY_FORMAT_VERSION,
+            });
+        }
+        let events = versioned
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                serde_json::from_value(value).map_err(|error| ReplayError::CorruptHistory {
+                    workflow: String::new(),
+                    index,
+                    reason: format!("malformed event: {error}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(History::new(events))
+    }
+
+    /// The document as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

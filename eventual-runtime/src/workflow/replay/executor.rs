@@ -1,0 +1,419 @@
+//! `WorkflowExecutor`: one live execution, stepped by inbox events (sticky) or rebuilt from
+//! history (full replay).
+
+use super::state::{ExecutionInfo, RecordedStep, ReplayState};
+use super::ReplayError;
+use crate::registry::WorkflowDescriptor;
+use crate::time::Timestamp;
+use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::context::{CurrentWorkflow, WorkflowContext};
+use crate::workflow::history::{HistoryEvent, HistoryEventKind, ParentRef};
+use crate::workflow::saga::run_compensations;
+use crate::workflow::WorkflowFuture;
+use futures::future::BoxFuture;
+use futures::task::{waker, ArcWake};
+use futures::FutureExt;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What one step produced: history to append and commands to carry out, in that order, once
+/// the history is durable.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepOutput {
+    /// Events to append to the execution's history.
+    pub new_events: Vec<HistoryEvent>,
+    /// Commands for the engine.
+    pub commands: Vec<Command>,
+    /// Set when the execution ended in this step.
+    pub outcome: Option<Outcome>,
+}
+
+/// How to start an execution.
+#[derive(Clone, Debug)]
+pub struct StartRequest {
+    /// The new execution's id.
+    pub execution_id: String,
+    /// The input, as JSON.
+    pub input: Value,
+    /// The caller's correlation id; the execution id when `None`.
+    pub correlation_id: Option<String>,
+    /// The parent, for a child workflow.
+    pub parent: Option<ParentRef>,
+}
+
+impl StartRequest {
+    /// A top-level execution with `input`.
+    pub fn new(execution_id: impl Into<String>, input: Value) -> Self {
+        StartRequest {
+            execution_id: execution_id.into(),
+            input,
+            correlation_id: None,
+            parent: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct WakeFlag(AtomicBool);
+
+impl ArcWake for WakeFlag {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.0.store(true, Ordering::Release);
+    }
+}
+
+/// A running execution of one workflow.
+///
+/// Engines keep executors in memory between steps (sticky execution: a step costs what its new
+/// events cost) and rebuild one with [`WorkflowExecutor::replay`] after a restart or eviction.
+/// Both paths give the same history and commands.
+pub struct WorkflowExecutor {
+    ctx: WorkflowContext,
+    main: Option<WorkflowFuture>,
+    cleanup: Option<BoxFuture<'static, ()>>,
+    wake: Arc<WakeFlag>,
+    outcome: Option<Outcome>,
+    /// Replay of a history that already holds the end: the end is not recorded again.
+    end_recorded: bool,
+    /// Events the executor has seen, for error positions.
+    history_len: usize,
+}
+
+impl WorkflowExecutor {
+    fn new(state: ReplayState) -> Self {
+        let wake = Arc::new(WakeFlag::default());
+        wake.0.store(true, Ordering::Release);
+        WorkflowExecutor {
+            ctx: WorkflowContext::new(state),
+            main: None,
+            cleanup: None,
+            wake,
+            outcome: None,
+            end_recorded: false,
+            history_len: 0,
+        }
+    }
+
+    /// Starts a new execution of `workflow` at `now`. Fails, writing nothing, when the input
+    /// does not deserialize.
+    pub fn start(
+        workflow: &WorkflowDescriptor,
+        request: StartRequest,
+        now: Timestamp,
+    ) -> Result<(Self, StepOutput), ReplayError> {
+        let correlation_id = request
+            .correlation_id
+            .unwrap_or_else(|| request.execution_id.clone());
+        let deadline = workflow
+            .timeout_ms
+            .map(|ms| now + std::time::Duration::from_millis(ms));
+        let info = ExecutionInfo {
+            workflow: workflow.name.to_owned(),
+            execution_id: request.execution_id.clone(),
+            correlation_id: correlation_id.clone(),
+        };
+        let mut executor = Self::new(ReplayState::new(info, now, Vec::new()));
+        executor.begin(workflow, request.input.clone())?;
+        executor.ctx.with_state(|state| {
+            state.new_events.push(HistoryEvent {
+                at: now,
+                kind: HistoryEventKind::WorkflowStarted {
+                    workflow: workflow.name.to_owned(),
+                    execution_id: request.execution_id,
+                    input: request.input,
+                    correlation_id,
+                    deadline,
+                    parent: request.parent,
+                },
+            });
+            if let Some(at) = deadline {
+                state.commands.push(Command::ScheduleDeadline { at });
+            }
+        });
+        executor.history_len = 1;
+        executor.drive()?;
+        let output = executor.take_output();
+        Ok((executor, output))
+    }
+
+    /// Rebuilds an execution by replaying its whole history through the code.
+    pub fn replay(
+        workflow: &WorkflowDescriptor,
+        history: &[HistoryEvent],
+    ) -> Result<Self, ReplayError> {
+        let corrupt = |index: usize, reason: String| ReplayError::CorruptHistory {
+            workflow: workflow.name.to_owned(),
+            index,
+            reason,
+        };
+        let Some(HistoryEvent {
+            at,
+            kind:
+                HistoryEventKind::WorkflowStarted {
+                    workflow: recorded_workflow,
+                    execution_id,
+                    input,
+                    correlation_id,
+                    ..
+                },
+        }) = history.first()
+        else {
+            return Err(corrupt(
+                0,
+                "a history must begin with WorkflowStarted".to_owned(),
+            ));
+        };
+        if recorded_workflow != workflow.name {
+            return Err(ReplayError::WrongWorkflow {
+                expected: workflow.name.to_owned(),
+                found: recorded_workflow.clone(),
+            });
+        }
+        let mut recorded = Vec::new();
+        let mut end = None;
+        for (index, event) in history.iter().enumerate() {
+            if let Some(index) = end {
+                return Err(corrupt(
+                    index + 1,
+                    "events after the end of the execution".to_owned(),
+                ));
+            }
+            if event.kind.is_terminal() {
+                end = Some(index);
+            }
+            if let Some((seq, step)) = RecordedStep::from_event(&event.kind) {
+                if seq as usize != recorded.len() {
+                    return Err(corrupt(
+                        index,
+                        format!(
+                            "step {seq} is out of order: expected step {}",
+                            recorded.len()
+                        ),
+                    ));
+                }
+                recorded.push(step);
+            }
+        }
+        let info = ExecutionInfo {
+            workflow: workflow.name.to_owned(),
+            execution_id: execution_id.clone(),
+            correlation_id: correlation_id.clone(),
+        };
+        let mut executor = Self::new(ReplayState::new(info, *at, recorded));
+        executor.end_recorded = end.is_some();
+        executor.begin(workflow, input.clone())?;
+        executor.history_len = 1;
+        executor.drive()?;
+        for (index, event) in history.iter().enumerate().skip(1) {
+            executor.history_len = index + 1;
+            if executor.outcome.is_some() {
+                break;
+            }
+            executor.ctx.with_state(|state| {
+                state.now = event.at;
+                state.apply(&event.kind, index)
+            })?;
+            executor.drive()?;
+        }
+        executor.check_replay_caught_up()?;
+        executor.ctx.with_state(|state| state.finish_replay());
+        Ok(executor)
+    }
+
+    fn check_replay_caught_up(&self) -> Result<(), ReplayError> {
+        let (unreached, workflow, next_seq) = self.ctx.with_state(|state| {
+            (
+                state.unreached_recorded_step(),
+                state.info.workflow.clone(),
+                state.next_seq(),
+            )
+        });
+        if let Some((seq, recorded)) = unreached {
+            return Err(ReplayError::NonDeterminism {
+                workflow,
+                seq,
+                recorded,
+                attempted: if self.outcome.is_some() {
+                    "the end of the workflow".to_owned()
+                } else {
+                    "nothing: the workflow waits without reaching this step".to_owned()
+                },
+            });
+        }
+        if self.end_recorded && self.outcome.is_none() {
+            return Err(ReplayError::NonDeterminism {
+                workflow,
+                seq: next_seq,
+                recorded: "the end of the workflow".to_owned(),
+                attempted: "to wait for a step that history never completes".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, workflow: &WorkflowDescriptor, input: Value) -> Result<(), ReplayError> {
+        let future = (workflow.start)(self.ctx.clone(), input).map_err(|reason| {
+            ReplayError::InvalidInput {
+                workflow: workflow.name.to_owned(),
+                reason,
+            }
+        })?;
+        self.main = Some(future);
+        Ok(())
+    }
+
+    /// Feeds new inbox events at time `now`: each is recorded, applied, and the workflow runs
+    /// until it blocks before the next one, so how events are split into steps never changes
+    /// the result. Events for an ended execution are dropped.
+    pub fn step(
+        &mut self,
+        now: Timestamp,
+        inbox: Vec<InboxEvent>,
+    ) -> Result<StepOutput, ReplayError> {
+        for event in inbox {
+            if self.outcome.is_some() {
+                break;
+            }
+            let kinds = self.ctx.with_state(|state| {
+                state.now = now;
+                state.accept(event)
+            })?;
+            for kind in kinds {
+                let index = self.history_len;
+                self.history_len += 1;
+                self.ctx.with_state(|state| {
+                    state.new_events.push(HistoryEvent {
+                        at: now,
+                        kind: kind.clone(),
+                    });
+                    state.apply(&kind, index)
+                })?;
+                self.drive()?;
+            }
+        }
+        Ok(self.take_output())
+    }
+
+    /// How the execution ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// The context handle of the execution.
+    pub fn context(&self) -> &WorkflowContext {
+        &self.ctx
+    }
+
+    fn take_output(&mut self) -> StepOutput {
+        let (new_events, commands) = self.ctx.with_state(|state| {
+            (
+                std::mem::take(&mut state.new_events),
+                std::mem::take(&mut state.commands),
+            )
+        });
+        self.history_len = self.history_len.max(1);
+        let outcome = commands.iter().find_map(|command| match command {
+            Command::Finish { outcome } => Some(outcome.clone()),
+            _ => None,
+        });
+        StepOutput {
+            new_events,
+            commands,
+            outcome,
+        }
+    }
+
+    /// Polls the workflow until nothing it waits on is ready.
+    fn drive(&mut self) -> Result<(), ReplayError> {
+        while self.outcome.is_none() {
+            self.handle_interrupts();
+            if self.outcome.is_some() || !self.wake.0.swap(false, Ordering::AcqRel) {
+                break;
+            }
+            let waker = waker(self.wake.clone());
+            let mut cx = Context::from_waker(&waker);
+            let finished = {
+                let _current = CurrentWorkflow::enter(self.ctx.clone());
+                if let Some(main) = self.main.as_mut() {
+                    match main.as_mut().poll(&mut cx) {
+                        Poll::Ready(result) => Some(match result {
+                            Ok(result) => Outcome::Succeeded { result },
+                            Err(error) => Outcome::Failed { error },
+                        }),
+                        Poll::Pending => None,
+                    }
+                } else if let Some(cleanup) = self.cleanup.as_mut() {
+                    match cleanup.as_mut().poll(&mut cx) {
+                        Poll::Ready(()) => Some(Outcome::Cancelled {
+                            reason: self.cancel_reason(),
+                        }),
+                        Poll::Pending => None,
+                    }
+                } else {
+                    None
+                }
+            };
+            if let Some(error) = self.ctx.with_state(|state| state.failure.take()) {
+                return Err(error);
+            }
+            if let Some(outcome) = finished {
+                self.finish(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    fn cancel_reason(&self) -> Option<String> {
+        self.ctx
+            .with_state(|state| state.cancel_requested.clone().flatten())
+    }
+
+    /// A timeout ends the execution at once; a cancellation stops the body and runs the
+    /// registered compensations as cleanup.
+    fn handle_interrupts(&mut self) {
+        let (timed_out, cancelled) = self
+            .ctx
+            .with_state(|state| (state.timed_out, state.cancel_requested.is_some()));
+        if timed_out {
+            self.finish(Outcome::TimedOut);
+        } else if cancelled && self.main.is_some() {
+            // Dropped outside the state lock: dropping futures may touch the state.
+            self.main = None;
+            let compensations = self.ctx.with_state(|state| state.take_compensations(None));
+            self.cleanup = Some(run_compensations(compensations).map(drop).boxed());
+            self.wake.0.store(true, Ordering::Release);
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.main = None;
+        self.cleanup = None;
+        if !self.end_recorded {
+            let kind = match &outcome {
+                Outcome::Succeeded { result } => HistoryEventKind::WorkflowSucceeded {
+                    result: result.clone(),
+                },
+                Outcome::Failed { error } => HistoryEventKind::WorkflowFailed {
+                    error: error.clone(),
+                },
+                Outcome::TimedOut => HistoryEventKind::WorkflowTimedOut,
+                Outcome::Cancelled { reason } => HistoryEventKind::WorkflowCancelled {
+                    reason: reason.clone(),
+                },
+            };
+            self.ctx.with_state(|state| {
+                // The deadline already recorded its own end event when it was accepted.
+                if !matches!(kind, HistoryEventKind::WorkflowTimedOut) {
+                    let at = state.now;
+                    state.new_events.push(HistoryEvent { at, kind });
+                }
+                state.commands.push(Command::Finish {
+                    outcome: outcome.clone(),
+                });
+            });
+        }
+        self.outcome = Some(outcome);
+    }
+}

@@ -1,0 +1,113 @@
+//! One small state machine per kind of durable step.
+//!
+//! The replay state keeps one [`StepMachine`] per sequence number. A machine knows its
+//! signature (what the code asked for, compared against history for determinism) and how the
+//! history events addressed to its sequence number move it forward.
+
+mod child;
+mod instant;
+mod task;
+mod timer;
+
+pub(crate) use child::ChildMachine;
+pub(crate) use instant::InstantMachine;
+pub(crate) use task::TaskMachine;
+pub(crate) use timer::{TimerMachine, TimerOwner};
+
+use crate::error::Failure;
+use serde_json::Value;
+use std::fmt;
+use std::task::Waker;
+
+/// What the code asked for at a sequence number; history must agree on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StepSignature {
+    Task(String),
+    Timer,
+    SignalSent(String),
+    Emit,
+    Child(String),
+    Value(&'static str),
+}
+
+impl fmt::Display for StepSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepSignature::Task(name) => write!(f, "task `{name}`"),
+            StepSignature::Timer => f.write_str("a timer"),
+            StepSignature::SignalSent(name) => write!(f, "sending signal `{name}`"),
+            StepSignature::Emit => f.write_str("emitting events"),
+            StepSignature::Child(name) => write!(f, "child workflow `{name}`"),
+            StepSignature::Value(source) => write!(f, "a recorded `ctx.{source}()` value"),
+        }
+    }
+}
+
+/// The result a waiting step resolves with, and the waker of the future awaiting it.
+#[derive(Default)]
+pub(crate) struct Resolution {
+    result: Option<Result<Value, Failure>>,
+    taken: bool,
+    waker: Option<Waker>,
+}
+
+impl Resolution {
+    pub(crate) fn is_resolved(&self) -> bool {
+        self.result.is_some() || self.taken
+    }
+
+    pub(crate) fn resolve(&mut self, result: Result<Value, Failure>) {
+        if self.is_resolved() {
+            return;
+        }
+        self.result = Some(result);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The result if ready; otherwise remembers who to wake.
+    pub(crate) fn poll_take(&mut self, waker: &Waker) -> Option<Result<Value, Failure>> {
+        match self.result.take() {
+            Some(result) => {
+                self.taken = true;
+                Some(result)
+            }
+            None => {
+                if !self.taken {
+                    self.waker = Some(waker.clone());
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The machine of one sequence number.
+pub(crate) enum StepMachine {
+    Task(TaskMachine),
+    Timer(TimerMachine),
+    Child(ChildMachine),
+    Instant(InstantMachine),
+}
+
+impl StepMachine {
+    pub(crate) fn signature(&self) -> StepSignature {
+        match self {
+            StepMachine::Task(m) => StepSignature::Task(m.name.clone()),
+            StepMachine::Timer(_) => StepSignature::Timer,
+            StepMachine::Child(m) => StepSignature::Child(m.name.clone()),
+            StepMachine::Instant(m) => m.signature.clone(),
+        }
+    }
+
+    /// The resolution of a step that is awaited, if it is one.
+    pub(crate) fn resolution(&mut self) -> Option<&mut Resolution> {
+        match self {
+            StepMachine::Task(m) => Some(&mut m.resolution),
+            StepMachine::Timer(m) => Some(&mut m.resolution),
+            StepMachine::Child(m) => Some(&mut m.resolution),
+            StepMachine::Instant(_) => None,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Sagas: compensations that undo completed steps, in reverse order, when a later step fails
+//! or the execution is cancelled.
+
+use crate::workflow::context::WorkflowContext;
+use crate::workflow::replay::state::Compensation;
+use futures::FutureExt;
+use std::fmt::Display;
+use std::future::Future;
+
+/// A set of compensations. Get one with `WorkflowContext::saga`.
+///
+/// ```
+/// use eventual_runtime::prelude::*;
+/// # #[task] async fn reserve(item: String) -> Result<String, StepError> { Ok(item) }
+/// # #[task] async fn release(reservation: String) -> Result<(), StepError> { Ok(()) }
+/// # #[task] async fn charge(amount: u64) -> Result<(), StepError> { Ok(()) }
+/// #[workflow]
+/// async fn buy(ctx: WorkflowContext, item: String) -> Result<(), WorkflowError> {
+///     let saga = ctx.saga();
+///     let reservation = saga.run(reserve(item), |r| release(r)).await?;
+///     if let Err(error) = charge(42).await {
+///         saga.compensate().await; // runs release(reservation)
+///         return Err(error.into());
+///     }
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Saga {
+    ctx: WorkflowContext,
+    id: u64,
+}
+
+impl Saga {
+    pub(crate) fn new(ctx: WorkflowContext, id: u64) -> Self {
+        Saga { ctx, id }
+    }
+
+    /// Registers a compensation. It runs, newest first, on [`compensate`](Saga::compensate) or
+    /// when the execution is cancelled.
+    pub fn add_compensation<F, Fut, T, E>(&self, compensation: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Display,
+    {
+        let saga = self.id;
+        let run = Box::new(move || {
+            compensation()
+                .map(|result| result.map(drop).map_err(|error| error.to_string()))
+                .boxed()
+        });
+        self.ctx
+            .with_state(|state| state.compensations.push(Compensation { saga, run }));
+    }
+
+    /// Awaits `step`; when it succeeds, registers `compensation` with a copy of its output.
+    pub async fn run<T, E, C, CF, CT, CE>(
+        &self,
+        step: impl Future<Output = Result<T, E>>,
+        compensation: C,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + 'static,
+        C: FnOnce(T) -> CF + Send + 'static,
+        CF: Future<Output = Result<CT, CE>> + Send + 'static,
+        CE: Display,
+    {
+        let output = step.await?;
+        let copy = output.clone();
+        self.add_compensation(move || compensation(copy));
+        Ok(output)
+    }
+
+    /// Runs this saga's compensations, newest first, each after the previous one ended, and
+    /// returns the errors of those that failed. Compensations run at most once.
+    pub async fn compensate(&self) -> Vec<String> {
+        let compensations = self
+            .ctx
+            .with_state(|state| state.take_compensations(Some(self.id)));
+        run_compensations(compensations).await
+    }
+}
+
+pub(crate) async fn run_compensations(
+    compensations: Vec<crate::workflow::replay::state::CompensationFn>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for compensation in compensations {
+        if let Err(error) = compensation().await {
+            errors.push(error);
+        }
+    }
+    errors
+}
