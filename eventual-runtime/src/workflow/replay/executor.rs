@@ -223,9 +223,10 @@ impl WorkflowExecutor {
     }
 
     fn check_replay_caught_up(&self) -> Result<(), ReplayError> {
-        let (unreached, workflow, next_seq) = self.ctx.with_state(|state| {
+        let (unreached, beyond, workflow, next_seq) = self.ctx.with_state(|state| {
             (
                 state.unreached_recorded_step(),
+                state.step_beyond_history(),
                 state.info.workflow.clone(),
                 state.next_seq(),
             )
@@ -243,11 +244,18 @@ impl WorkflowExecutor {
             });
         }
         if self.end_recorded && self.outcome.is_none() {
+            // The code went on where history ended: name the first step it asked for.
+            let (seq, attempted) = beyond.unwrap_or_else(|| {
+                (
+                    next_seq,
+                    "nothing more: it waits for something history never delivers".to_owned(),
+                )
+            });
             return Err(ReplayError::NonDeterminism {
                 workflow,
-                seq: next_seq,
+                seq,
                 recorded: "the end of the workflow".to_owned(),
-                attempted: "to wait for a step that history never completes".to_owned(),
+                attempted,
             });
         }
         Ok(())

@@ -160,6 +160,14 @@ impl ReplayState {
         self.steps.len() as Seq
     }
 
+    /// The first step the code asked for beyond the steps history holds, if any.
+    pub(crate) fn step_beyond_history(&self) -> Option<(Seq, String)> {
+        let seq = self.recorded.len();
+        self.steps
+            .get(seq)
+            .map(|step| (seq as Seq, step.signature().to_string()))
+    }
+
     /// The first scheduled step of history the code has not asked for again, if any.
     pub(crate) fn unreached_recorded_step(&self) -> Option<(Seq, String)> {
         self.recorded
@@ -596,12 +604,18 @@ impl ReplayState {
         };
         if let Some(seq) = kind.seq() {
             if seq as usize >= self.steps.len() && RecordedStep::from_event(kind).is_none() {
+                // History answers a step it never scheduled: the history is broken.
+                let Some(recorded) = self.recorded.get(seq as usize) else {
+                    return Err(corrupt(
+                        self,
+                        format!(
+                            "a `{}` event for step {seq}, which history never scheduled",
+                            kind.type_name()
+                        ),
+                    ));
+                };
                 // History answers a step the code never reached: the code changed.
-                let recorded = self
-                    .recorded
-                    .get(seq as usize)
-                    .map(|r| r.signature.to_string())
-                    .unwrap_or_else(|| format!("a `{}` event", kind.type_name()));
+                let recorded = recorded.signature.to_string();
                 return Err(ReplayError::NonDeterminism {
                     workflow: self.info.workflow.clone(),
                     seq,
@@ -687,6 +701,20 @@ impl ReplayState {
         index: usize,
     ) -> Result<(), ReplayError> {
         let workflow = self.info.workflow.clone();
+        // A result must answer a step of its own kind (a task result never ends a timer).
+        let fits = matches!(
+            (self.steps.get(seq as usize), expected),
+            (Some(StepMachine::Task(_)), "task")
+                | (Some(StepMachine::Timer(_)), "timer")
+                | (Some(StepMachine::Child(_)), "child")
+        );
+        if !fits {
+            return Err(ReplayError::CorruptHistory {
+                workflow,
+                index,
+                reason: format!("sequence {seq} is not a {expected}"),
+            });
+        }
         match self.step_mut(seq).and_then(StepMachine::resolution) {
             Some(resolution) if !resolution.is_resolved() => {
                 resolution.resolve(result);
