@@ -153,7 +153,8 @@ pub(crate) fn check_body(cx: &Ctxt, body: &syn::Block) -> BodyFacts {
 }
 
 impl BodyVisitor<'_> {
-    fn check_path(&self, path: &syn::Path) {
+    /// `bang` is `"!"` for a macro's path, so that the message names it as written.
+    fn check_path(&self, path: &syn::Path, bang: &str) {
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         for rule in FORBIDDEN {
             if segments.len() >= rule.suffix.len()
@@ -165,7 +166,7 @@ impl BodyVisitor<'_> {
                 self.cx.error_spanned_by(
                     path,
                     format!(
-                        "`{}` {} and cannot be used in a #[workflow]\n\nhelp: {}",
+                        "`{}{bang}` cannot be used in a #[workflow]: it {}\n\nhelp: {}",
                         segments.join("::"),
                         rule.why,
                         rule.help
@@ -182,12 +183,12 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
     }
 
     fn visit_expr_path(&mut self, node: &'ast syn::ExprPath) {
-        self.check_path(&node.path);
+        self.check_path(&node.path, "");
         visit::visit_expr_path(self, node);
     }
 
     fn visit_macro(&mut self, node: &'ast syn::Macro) {
-        self.check_path(&node.path);
+        self.check_path(&node.path, "!");
         visit::visit_macro(self, node);
     }
 

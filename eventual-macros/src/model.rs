@@ -233,7 +233,7 @@ fn workflow_def(cx: &Ctxt, mut f: FnDef, timeout_ms: Option<u64>) -> Option<Work
         None => {
             cx.error_spanned_by(
                 &f.item.sig.ident,
-                "a #[workflow] takes the context and one input: \
+                "a #[workflow] takes the context first, then at most one input: \
                  `(ctx: WorkflowContext, input: Input)`",
             );
             return None;

@@ -46,14 +46,17 @@ pub(crate) fn expand(def: &TaskDef) -> TokenStream {
     };
     let output_ty = &sig.output;
     let asyncness = &sig.asyncness;
-    let checks: Vec<_> = types
-        .iter()
-        .map(|ty| assert_serde(f, ty, "assert_task_input"))
-        .chain([
-            assert_serde(f, output, "assert_task_output"),
-            assert_serde(f, error, "assert_task_error"),
-        ])
-        .collect();
+    // The `Task` impl below requires serde on `Input`, `Output` and `Error`, spanned on the
+    // user's types. Only a tuple of several parameters needs a check per parameter, so that
+    // the error points at the one that does not serialize.
+    let checks: Vec<_> = if types.len() > 1 {
+        types
+            .iter()
+            .map(|ty| assert_serde(f, ty, "assert_task_input"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let timeout = option_u64(def.timeout_ms);
     let heartbeat = option_u64(def.heartbeat_ms);
     let retry = retry_policy(f, def.retry.as_ref());

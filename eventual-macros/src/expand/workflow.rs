@@ -1,7 +1,7 @@
 //! `#[workflow]`: the function unchanged, a same-named type implementing `Workflow`, and a
 //! registry entry whose `start` deserializes the input and runs the body.
 
-use super::register::{assert_serde, option_u64, registration, str_slice};
+use super::register::{option_u64, registration, str_slice};
 use crate::model::WorkflowDef;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -25,12 +25,9 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
         Some(_) => quote!(#ident),
         None => quote!(|ctx, ()| #ident(ctx)),
     };
-    let input_check = def
-        .input
-        .as_ref()
-        .map(|param| assert_serde(f, &param.ty, "assert_workflow_input"));
-    let output_check = assert_serde(f, output, "assert_workflow_output");
-    let error_check = assert_serde(f, error, "assert_workflow_error");
+    // No `assert_workflow_*` calls: the `Workflow` impl below already requires serde on the
+    // input, output and error, each spanned on the user's type; asserting again only doubled
+    // every error.
     let doc = format!("The workflow type of [`{ident}()`], registered as `{name}`.");
     let facts = &def.facts;
     let fields = {
@@ -68,9 +65,6 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
                 ctx: #krate::__private::WorkflowContext,
                 input: #krate::__private::Value,
             ) -> ::core::result::Result<#krate::__private::WorkflowFuture, ::std::string::String> {
-                #input_check
-                #output_check
-                #error_check
                 #krate::__private::start_workflow::<#ident, _, _>(ctx, input, #call)
             }
             #registration
