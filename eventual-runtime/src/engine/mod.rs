@@ -7,6 +7,9 @@
 
 pub mod client;
 pub mod delivery;
+#[cfg(feature = "local")]
+pub mod local;
+pub mod orchestrator;
 pub mod router;
 
 use crate::workflow::Outcome;

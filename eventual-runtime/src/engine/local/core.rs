@@ -1,0 +1,881 @@
+//! The engine's core: one thread that owns every live execution, steps them, collects the
+//! writes of each round into a batch for the writer, and acts on the outside world only once
+//! the batch that justifies an action has committed.
+//!
+//! What waits for the commit: replies to callers, handler deliveries (the outbox), and the end
+//! of an execution reported to watchers. What does not wait: task attempts, which may start
+//! while the step that scheduled them is still being committed. After a crash such an attempt
+//! runs again, which is the at-least-once rule: an attempt runs more than once only if its
+//! result had not committed.
+
+use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
+use super::worker::{AttemptResult, Workers};
+use super::writer::{Batch, BatchSender};
+use super::EngineError;
+use crate::engine::client::{Effect, StartExecution};
+use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
+use crate::engine::orchestrator::{
+    carry_out, step_execution, ChildStart, Host, ScheduledAttempt, TimerKey,
+};
+use crate::engine::router::Router;
+use crate::engine::ExecutionStatus;
+use crate::error::{Failure, StepErrorKind};
+use crate::event::{EventEnvelope, OutgoingEvent};
+use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
+use crate::task::{CompletionToken, TokenSigner};
+use crate::time::Timestamp;
+use crate::workflow::command::{InboxEvent, Outcome};
+use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::replay::{StartRequest, WorkflowExecutor};
+use serde_json::Value;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tracing::{debug, info_span, warn};
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+/// The result of a start request.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Started {
+    /// The execution's id.
+    pub execution_id: String,
+    /// `false` when an execution of that name already existed (an idempotent repeat).
+    pub created: bool,
+}
+
+/// What the core is asked to do.
+pub(crate) enum CoreMsg {
+    Start(StartExecution, Reply<Started>),
+    Signal {
+        execution_id: String,
+        name: String,
+        payload: Value,
+        id: Option<String>,
+        reply: Reply<()>,
+    },
+    Cancel {
+        execution_id: String,
+        reason: Option<String>,
+        reply: Reply<()>,
+    },
+    Publish(Vec<OutgoingEvent>, Option<String>, Reply<Vec<String>>),
+    CompleteTask(CompletionToken, Result<Value, Failure>, Reply<bool>),
+    Redrive(Vec<DeadLetter>, Reply<usize>),
+    /// Reply with the outcome once the execution has ended (at once if it has).
+    Watch(String, Reply<Outcome>),
+    AttemptDone(AttemptKey, AttemptResult),
+    DeliveryDone {
+        row: DeliveryRow,
+        result: Result<(), HandlerFailure>,
+        effects: Vec<Effect>,
+    },
+    Committed(u64),
+    CommitFailed(String),
+    Shutdown,
+}
+
+pub(crate) type AttemptKey = (String, Seq, u32);
+
+enum AfterCommit {
+    Reply(Box<dyn FnOnce() + Send>),
+    Deliver(DeliveryRow),
+    Ended(String, Outcome),
+}
+
+enum TimerJob {
+    Inbox(String, String, InboxEvent),
+    StartAttempt(TaskRow),
+    AttemptTimeout(AttemptKey),
+    Delivery(DeliveryRow),
+}
+
+struct TimerEntry {
+    at: Timestamp,
+    order: u64,
+    job: TimerJob,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+struct Live {
+    workflow: &'static WorkflowDescriptor,
+    executor: Option<WorkflowExecutor>,
+    history_len: usize,
+    status: ExecutionStatus,
+    correlation_id: String,
+    parent: Option<ParentRef>,
+}
+
+struct OpenAttempt {
+    timeout_ms: Option<u64>,
+}
+
+pub(crate) struct Core {
+    executions: HashMap<String, Live>,
+    /// Ended executions' outcomes, for watchers and signals that arrive late; bounded.
+    ended: HashMap<String, Outcome>,
+    ended_order: VecDeque<String>,
+    timers: BinaryHeap<Reverse<TimerEntry>>,
+    timer_order: u64,
+    router: Router,
+    signer: TokenSigner,
+    ops: Vec<WriteOp>,
+    after: Vec<AfterCommit>,
+    next_batch: u64,
+    in_flight: VecDeque<(u64, Vec<AfterCommit>)>,
+    writer: BatchSender,
+    workers: Workers,
+    open_attempts: HashMap<AttemptKey, OpenAttempt>,
+    watchers: HashMap<String, Vec<Reply<Outcome>>>,
+    next_id: u64,
+    id_prefix: String,
+}
+
+/// Ended executions whose outcome the core keeps in memory for late callers.
+const ENDED_KEPT: usize = 10_000;
+
+fn now() -> Timestamp {
+    Timestamp::wall_clock()
+}
+
+impl Core {
+    pub(crate) fn new(
+        router: Router,
+        signer: TokenSigner,
+        writer: BatchSender,
+        workers: Workers,
+    ) -> Self {
+        Core {
+            executions: HashMap::new(),
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            timer_order: 0,
+            router,
+            signer,
+            ops: Vec::new(),
+            after: Vec::new(),
+            next_batch: 0,
+            in_flight: VecDeque::new(),
+            writer,
+            workers,
+            open_attempts: HashMap::new(),
+            watchers: HashMap::new(),
+            next_id: 0,
+            id_prefix: format!("{:x}", now().as_millis()),
+        }
+    }
+
+    /// Picks up a database after a restart: replays live executions and reschedules all
+    /// committed, unfinished work.
+    pub(crate) fn recover(&mut self, recovered: Recovered) {
+        let now = now();
+        for (row, history) in recovered.executions {
+            let Some(workflow) = registry::workflow(&row.workflow) else {
+                warn!(execution = %row.id, workflow = %row.workflow, "workflow no longer registered; execution stays blocked");
+                continue;
+            };
+            let (executor, status) = match WorkflowExecutor::replay(workflow, &history) {
+                Ok(executor) => (Some(executor), ExecutionStatus::Running),
+                Err(error) => {
+                    warn!(execution = %row.id, %error, "replay failed; execution blocked");
+                    self.ops.push(WriteOp::SetStatus {
+                        execution_id: row.id.clone(),
+                        status: ExecutionStatus::Blocked,
+                        outcome: None,
+                        error: Some(error.to_string()),
+                        at: now,
+                    });
+                    (None, ExecutionStatus::Blocked)
+                }
+            };
+            if row.status == ExecutionStatus::Blocked && status == ExecutionStatus::Running {
+                self.ops.push(WriteOp::SetStatus {
+                    execution_id: row.id.clone(),
+                    status,
+                    outcome: None,
+                    error: None,
+                    at: now,
+                });
+            }
+            self.executions.insert(
+                row.id.clone(),
+                Live {
+                    workflow,
+                    executor,
+                    history_len: history.len(),
+                    status,
+                    correlation_id: row.correlation_id,
+                    parent: row.parent,
+                },
+            );
+        }
+        for task in recovered.tasks {
+            self.start_or_defer_attempt(task);
+        }
+        for (execution_id, key, at, event) in recovered.timers {
+            self.push_timer(at, TimerJob::Inbox(execution_id, key, event));
+        }
+        let mut unblocked = Vec::new();
+        for (execution_id, event) in recovered.inbox {
+            if self.status(&execution_id) == Some(ExecutionStatus::Running) {
+                if !unblocked.contains(&execution_id) {
+                    self.ops.push(WriteOp::DeleteInboxOf {
+                        execution_id: execution_id.clone(),
+                    });
+                    unblocked.push(execution_id.clone());
+                }
+                self.deliver_inbox(&execution_id, event);
+            }
+        }
+        for row in recovered.deliveries {
+            self.push_timer(row.due_at, TimerJob::Delivery(row));
+        }
+    }
+
+    fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
+        self.executions.get(execution_id).map(|live| live.status)
+    }
+
+    /// The core's loop: handle what arrived, fire due timers, hand the round's writes to the
+    /// writer; until shutdown.
+    pub(crate) fn run(mut self, inbox: Receiver<CoreMsg>) {
+        loop {
+            let wait = self
+                .timers
+                .peek()
+                .map(|Reverse(entry)| entry.at.duration_since(now()))
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
+            match inbox.recv_timeout(wait) {
+                Ok(CoreMsg::Shutdown) => break,
+                Ok(message) => self.handle(message),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            for message in inbox.try_iter().take(8_192) {
+                if matches!(message, CoreMsg::Shutdown) {
+                    return;
+                }
+                self.handle(message);
+            }
+            self.fire_due_timers();
+            self.flush();
+        }
+    }
+
+    /// Sends the round's writes to the writer unless a commit is under way: what arrives
+    /// meanwhile joins the next commit (group commit).
+    fn flush(&mut self) {
+        if !self.in_flight.is_empty() || (self.ops.is_empty() && self.after.is_empty()) {
+            return;
+        }
+        self.next_batch += 1;
+        let number = self.next_batch;
+        let ops = std::mem::take(&mut self.ops);
+        self.in_flight
+            .push_back((number, std::mem::take(&mut self.after)));
+        if self.writer.send(Batch { number, ops }).is_err() {
+            warn!("the writer has stopped; nothing more can be committed");
+        }
+    }
+
+    fn handle(&mut self, message: CoreMsg) {
+        match message {
+            CoreMsg::Start(request, reply) => match self.start_execution(request, None) {
+                Ok(started) => self.reply_after_commit(reply, Ok(started)),
+                Err(error) => drop(reply.send(Err(error))),
+            },
+            CoreMsg::Signal {
+                execution_id,
+                name,
+                payload,
+                id,
+                reply,
+            } => {
+                let result =
+                    self.accept_for(&execution_id, InboxEvent::Signal { name, payload, id });
+                self.reply_after_commit(reply, result);
+            }
+            CoreMsg::Cancel {
+                execution_id,
+                reason,
+                reply,
+            } => {
+                let result = self.accept_for(&execution_id, InboxEvent::Cancel { reason });
+                self.reply_after_commit(reply, result);
+            }
+            CoreMsg::Publish(events, correlation_id, reply) => {
+                let envelopes: Vec<EventEnvelope> = events
+                    .into_iter()
+                    .map(|event| self.envelope(event, correlation_id.clone()))
+                    .collect();
+                let ids = envelopes.iter().map(|e| e.id.clone()).collect();
+                self.publish(envelopes);
+                self.reply_after_commit(reply, Ok(ids));
+            }
+            CoreMsg::CompleteTask(token, result, reply) => match self.signer.verify(&token) {
+                Ok(claims) => {
+                    let key = (claims.execution_id, claims.seq, claims.attempt);
+                    let accepted = self.open_attempts.contains_key(&key);
+                    if accepted {
+                        self.attempt_done(key, AttemptResult::Finished(result));
+                    }
+                    self.reply_after_commit(reply, Ok(accepted));
+                }
+                Err(error) => drop(reply.send(Err(EngineError::InvalidToken(error.to_string())))),
+            },
+            CoreMsg::Redrive(entries, reply) => {
+                let count = entries.len();
+                let now = now();
+                for entry in entries {
+                    self.ops.push(WriteOp::DeleteDeadLetter { id: entry.id });
+                    let row = DeliveryRow {
+                        subscription: entry.subscription,
+                        event: entry.event,
+                        attempt: 1,
+                        due_at: now,
+                    };
+                    self.ops.push(WriteOp::UpsertDelivery(row.clone()));
+                    self.after.push(AfterCommit::Deliver(row));
+                }
+                self.reply_after_commit(reply, Ok(count));
+            }
+            CoreMsg::Watch(execution_id, reply) => {
+                if let Some(outcome) = self.ended.get(&execution_id) {
+                    let _ = reply.send(Ok(outcome.clone()));
+                } else if self.executions.contains_key(&execution_id) {
+                    self.watchers.entry(execution_id).or_default().push(reply);
+                } else {
+                    let _ = reply.send(Err(EngineError::NotFound(execution_id)));
+                }
+            }
+            CoreMsg::AttemptDone(key, result) => self.attempt_done(key, result),
+            CoreMsg::DeliveryDone {
+                row,
+                result,
+                effects,
+            } => self.delivery_done(row, result, effects),
+            CoreMsg::Committed(number) => self.committed(number),
+            CoreMsg::CommitFailed(error) => {
+                tracing::error!(%error, "commit failed; stopping the engine so nothing uncommitted is acknowledged");
+                std::process::exit(70);
+            }
+            CoreMsg::Shutdown => {}
+        }
+    }
+
+    fn committed(&mut self, number: u64) {
+        while let Some((batch, _)) = self.in_flight.front() {
+            if *batch > number {
+                break;
+            }
+            let Some((_, actions)) = self.in_flight.pop_front() else {
+                break;
+            };
+            for action in actions {
+                match action {
+                    AfterCommit::Reply(send) => send(),
+                    AfterCommit::Deliver(row) => self.workers.deliver(row),
+                    AfterCommit::Ended(execution_id, outcome) => {
+                        for watcher in self.watchers.remove(&execution_id).unwrap_or_default() {
+                            let _ = watcher.send(Ok(outcome.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn reply_after_commit<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        result: Result<T, EngineError>,
+    ) {
+        match result {
+            Ok(value) => self.after.push(AfterCommit::Reply(Box::new(move || {
+                let _ = reply.send(Ok(value));
+            }))),
+            // A refusal wrote nothing: it can be said at once.
+            Err(error) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    fn accept_for(&mut self, execution_id: &str, event: InboxEvent) -> Result<(), EngineError> {
+        match self.status(execution_id) {
+            Some(_) => {
+                self.deliver_inbox(execution_id, event);
+                Ok(())
+            }
+            None if self.ended.contains_key(execution_id) => {
+                Err(EngineError::Ended(execution_id.to_owned()))
+            }
+            None => Err(EngineError::NotFound(execution_id.to_owned())),
+        }
+    }
+
+    fn fresh_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{}-{}", self.id_prefix, self.next_id)
+    }
+
+    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+        let id = self.fresh_id("evt");
+        let mut envelope = EventEnvelope::new(
+            id,
+            &event.source,
+            &event.detail_type,
+            now().to_rfc3339(),
+            event.detail,
+        );
+        envelope.correlation_id = correlation_id;
+        envelope
+    }
+
+    fn start_execution(
+        &mut self,
+        request: StartExecution,
+        parent: Option<ParentRef>,
+    ) -> Result<Started, EngineError> {
+        let workflow = registry::workflow(&request.workflow)
+            .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
+        let execution_id = match request.execution_name {
+            Some(name) => name,
+            None => self.fresh_id(workflow.name),
+        };
+        if self.executions.contains_key(&execution_id) || self.ended.contains_key(&execution_id) {
+            return Ok(Started {
+                execution_id,
+                created: false,
+            });
+        }
+        let now = now();
+        let start = StartRequest {
+            execution_id: execution_id.clone(),
+            input: request.input,
+            correlation_id: request.correlation_id,
+            parent: parent.clone(),
+        };
+        let (executor, output) = WorkflowExecutor::start(workflow, start, now)
+            .map_err(|error| EngineError::InvalidInput(error.to_string()))?;
+        let correlation_id = executor.context().correlation_id();
+        self.ops.push(WriteOp::InsertExecution {
+            id: execution_id.clone(),
+            workflow: workflow.name.to_owned(),
+            correlation_id: correlation_id.clone(),
+            parent: parent.clone(),
+            at: now,
+        });
+        self.executions.insert(
+            execution_id.clone(),
+            Live {
+                workflow,
+                executor: Some(executor),
+                history_len: 0,
+                status: ExecutionStatus::Running,
+                correlation_id,
+                parent,
+            },
+        );
+        self.record_step(&execution_id, output.new_events, output.commands);
+        Ok(Started {
+            execution_id,
+            created: true,
+        })
+    }
+
+    /// Steps an execution with one inbox event. A blocked execution keeps the event in the
+    /// database until its code is fixed and the engine restarts.
+    fn deliver_inbox(&mut self, execution_id: &str, event: InboxEvent) {
+        let Some(live) = self.executions.get_mut(execution_id) else {
+            debug!(
+                execution = execution_id,
+                ?event,
+                "event for an ended or unknown execution dropped"
+            );
+            return;
+        };
+        if live.status == ExecutionStatus::Blocked {
+            self.ops.push(WriteOp::InsertInbox {
+                execution_id: execution_id.to_owned(),
+                event,
+            });
+            return;
+        }
+        let span = info_span!("step", execution = execution_id, correlation = %live.correlation_id);
+        let _entered = span.enter();
+        let kept = event.clone();
+        let stepped = step_execution(
+            &mut live.executor,
+            live.workflow,
+            // Live executions always keep their executor; a miss means a bug, so replay from an
+            // empty history reports it as corrupt rather than guessing.
+            Vec::new,
+            now(),
+            vec![event],
+        );
+        match stepped {
+            Ok(output) => self.record_step(execution_id, output.new_events, output.commands),
+            Err(error) => {
+                warn!(%error, "execution blocked");
+                live.status = ExecutionStatus::Blocked;
+                self.ops.push(WriteOp::SetStatus {
+                    execution_id: execution_id.to_owned(),
+                    status: ExecutionStatus::Blocked,
+                    outcome: None,
+                    error: Some(error.to_string()),
+                    at: now(),
+                });
+                self.ops.push(WriteOp::InsertInbox {
+                    execution_id: execution_id.to_owned(),
+                    event: kept,
+                });
+            }
+        }
+    }
+
+    fn record_step(
+        &mut self,
+        execution_id: &str,
+        events: Vec<HistoryEvent>,
+        commands: Vec<crate::workflow::Command>,
+    ) {
+        let Some(live) = self.executions.get_mut(execution_id) else {
+            return;
+        };
+        let first_index = live.history_len;
+        live.history_len += events.len();
+        let parent = live.parent.clone();
+        let correlation_id = live.correlation_id.clone();
+        if !events.is_empty() {
+            self.ops.push(WriteOp::AppendHistory {
+                execution_id: execution_id.to_owned(),
+                first_index,
+                events,
+            });
+        }
+        carry_out(
+            self,
+            execution_id,
+            parent.as_ref(),
+            &correlation_id,
+            commands,
+        );
+    }
+
+    fn push_timer(&mut self, at: Timestamp, job: TimerJob) {
+        self.timer_order += 1;
+        self.timers.push(Reverse(TimerEntry {
+            at,
+            order: self.timer_order,
+            job,
+        }));
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = now();
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse(entry)| entry.at <= now)
+        {
+            let Some(Reverse(entry)) = self.timers.pop() else {
+                break;
+            };
+            match entry.job {
+                TimerJob::Inbox(execution_id, key, event) => {
+                    if self.executions.contains_key(&execution_id) {
+                        self.ops.push(WriteOp::DeleteTimer {
+                            execution_id: execution_id.clone(),
+                            key,
+                        });
+                        self.deliver_inbox(&execution_id, event);
+                    }
+                }
+                TimerJob::StartAttempt(row) => self.dispatch_attempt(row),
+                TimerJob::AttemptTimeout(key) => {
+                    self.attempt_done(
+                        key,
+                        AttemptResult::Finished(Err(Failure::new(
+                            StepErrorKind::TimedOut,
+                            "the attempt timed out",
+                        ))),
+                    );
+                }
+                TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
+            }
+        }
+    }
+
+    fn start_or_defer_attempt(&mut self, row: TaskRow) {
+        match row.not_before {
+            Some(at) if at > now() => self.push_timer(at, TimerJob::StartAttempt(row)),
+            _ => self.dispatch_attempt(row),
+        }
+    }
+
+    /// Starts an attempt unless it already runs here: the in-process task lock.
+    fn dispatch_attempt(&mut self, row: TaskRow) {
+        let key = (row.execution_id.clone(), row.seq, row.attempt);
+        if self.open_attempts.contains_key(&key) || !self.executions.contains_key(&row.execution_id)
+        {
+            return;
+        }
+        self.open_attempts.insert(
+            key.clone(),
+            OpenAttempt {
+                timeout_ms: row.timeout_ms,
+            },
+        );
+        self.workers.run_attempt(row, self.signer.clone());
+    }
+
+    fn attempt_done(&mut self, key: AttemptKey, result: AttemptResult) {
+        let result = match result {
+            AttemptResult::Finished(result) => result,
+            AttemptResult::Deferred { started } => {
+                // The body handed out a token: the attempt stays open until it is used or the
+                // timeout passes.
+                if let Some(timeout) = self
+                    .open_attempts
+                    .get(&key)
+                    .and_then(|open| open.timeout_ms)
+                {
+                    self.push_timer(
+                        started + Duration::from_millis(timeout),
+                        TimerJob::AttemptTimeout(key),
+                    );
+                }
+                return;
+            }
+        };
+        if self.open_attempts.remove(&key).is_none() {
+            return;
+        }
+        let (execution_id, seq, attempt) = key;
+        self.ops.push(WriteOp::DeleteTask {
+            execution_id: execution_id.clone(),
+            seq,
+            attempt,
+        });
+        self.deliver_inbox(
+            &execution_id,
+            InboxEvent::TaskCompleted {
+                seq,
+                attempt,
+                result,
+            },
+        );
+    }
+
+    fn delivery_done(
+        &mut self,
+        row: DeliveryRow,
+        result: Result<(), HandlerFailure>,
+        effects: Vec<Effect>,
+    ) {
+        let Some(subscription) = registry::subscription(&row.subscription) else {
+            return;
+        };
+        let now = now();
+        let failure = match result {
+            Ok(()) => {
+                self.ops.push(WriteOp::DeleteDelivery {
+                    event_id: row.event.id.clone(),
+                    subscription: row.subscription.clone(),
+                });
+                self.apply_effects(effects, row.event.correlation_id.clone());
+                return;
+            }
+            Err(failure) => failure,
+        };
+        match after_failure(subscription, &row.event, row.attempt, &failure, now) {
+            AfterFailure::RetryAt(at) => {
+                let retry = DeliveryRow {
+                    attempt: row.attempt + 1,
+                    due_at: at,
+                    ..row
+                };
+                self.ops.push(WriteOp::UpsertDelivery(retry.clone()));
+                self.push_timer(at, TimerJob::Delivery(retry));
+            }
+            AfterFailure::DeadLetter | AfterFailure::Drop => {
+                self.ops.push(WriteOp::DeleteDelivery {
+                    event_id: row.event.id.clone(),
+                    subscription: row.subscription.clone(),
+                });
+                if subscription.dead_letter {
+                    let id = self.fresh_id("dlq");
+                    self.ops.push(WriteOp::InsertDeadLetter(DeadLetter {
+                        id,
+                        subscription: row.subscription,
+                        event: row.event,
+                        error: failure,
+                        attempts: row.attempt,
+                        failed_at: now,
+                    }));
+                } else {
+                    warn!(subscription = %row.subscription, event = %row.event.id, %failure, "event dropped after its last attempt");
+                }
+            }
+        }
+    }
+
+    fn apply_effects(&mut self, effects: Vec<Effect>, correlation_id: Option<String>) {
+        for effect in effects {
+            match effect {
+                Effect::Start { request, .. } => {
+                    let request = StartExecution {
+                        correlation_id: request.correlation_id.or_else(|| correlation_id.clone()),
+                        ..request
+                    };
+                    if let Err(error) = self.start_execution(request, None) {
+                        warn!(%error, "a handler's start failed");
+                    }
+                }
+                Effect::Signal {
+                    execution_id,
+                    name,
+                    payload,
+                    signal_id,
+                } => self.deliver_inbox(
+                    &execution_id,
+                    InboxEvent::Signal {
+                        name,
+                        payload,
+                        id: Some(signal_id),
+                    },
+                ),
+                Effect::Publish(events) => {
+                    let envelopes = events
+                        .into_iter()
+                        .map(|event| self.envelope(event, correlation_id.clone()))
+                        .collect();
+                    self.publish(envelopes);
+                }
+            }
+        }
+    }
+
+    fn remember_end(&mut self, execution_id: &str, outcome: &Outcome) {
+        self.ended.insert(execution_id.to_owned(), outcome.clone());
+        self.ended_order.push_back(execution_id.to_owned());
+        while self.ended_order.len() > ENDED_KEPT {
+            if let Some(old) = self.ended_order.pop_front() {
+                self.ended.remove(&old);
+            }
+        }
+    }
+}
+
+impl Host for Core {
+    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
+        let row = TaskRow {
+            execution_id: attempt.execution_id,
+            seq: attempt.seq,
+            attempt: attempt.attempt,
+            name: attempt.name,
+            input: attempt.input,
+            not_before: attempt.not_before,
+            timeout_ms: attempt.timeout_ms,
+            heartbeat_ms: attempt.heartbeat_ms,
+        };
+        self.ops.push(WriteOp::InsertTask(row.clone()));
+        self.start_or_defer_attempt(row);
+    }
+
+    fn schedule_inbox(
+        &mut self,
+        execution_id: &str,
+        at: Timestamp,
+        key: TimerKey,
+        event: InboxEvent,
+    ) {
+        let key = key.to_key();
+        self.ops.push(WriteOp::UpsertTimer {
+            execution_id: execution_id.to_owned(),
+            key: key.clone(),
+            due_at: at,
+            event: event.clone(),
+        });
+        self.push_timer(at, TimerJob::Inbox(execution_id.to_owned(), key, event));
+    }
+
+    fn deliver(&mut self, execution_id: &str, event: InboxEvent) {
+        self.deliver_inbox(execution_id, event);
+    }
+
+    fn publish(&mut self, events: Vec<EventEnvelope>) {
+        let now = now();
+        for event in events {
+            for subscription in self.router.route(&event) {
+                let row = DeliveryRow {
+                    subscription: subscription.name.to_owned(),
+                    event: event.clone(),
+                    attempt: 1,
+                    due_at: now,
+                };
+                self.ops.push(WriteOp::UpsertDelivery(row.clone()));
+                self.after.push(AfterCommit::Deliver(row));
+            }
+        }
+    }
+
+    fn start_child(&mut self, child: ChildStart) -> Result<(), Failure> {
+        let request = StartExecution {
+            workflow: child.workflow,
+            execution_name: Some(child.execution_id),
+            input: child.input,
+            correlation_id: Some(child.correlation_id),
+        };
+        self.start_execution(request, Some(child.parent))
+            .map(drop)
+            .map_err(|error| {
+                let unknown = matches!(error, EngineError::UnknownWorkflow(_));
+                crate::engine::orchestrator::child_start_failure(unknown, error.to_string())
+            })
+    }
+
+    fn finished(&mut self, execution_id: &str, outcome: &Outcome) {
+        let status = ExecutionStatus::of(outcome);
+        let now = now();
+        self.ops.push(WriteOp::SetStatus {
+            execution_id: execution_id.to_owned(),
+            status,
+            outcome: Some(outcome.clone()),
+            error: None,
+            at: now,
+        });
+        self.ops.push(WriteOp::DeleteTimersOf {
+            execution_id: execution_id.to_owned(),
+        });
+        self.ops.push(WriteOp::DeleteTasksOf {
+            execution_id: execution_id.to_owned(),
+        });
+        self.executions.remove(execution_id);
+        self.open_attempts.retain(|key, _| key.0 != execution_id);
+        self.remember_end(execution_id, outcome);
+        self.after
+            .push(AfterCommit::Ended(execution_id.to_owned(), outcome.clone()));
+    }
+}

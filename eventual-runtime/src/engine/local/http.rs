@@ -1,0 +1,313 @@
+//! The engine's JSON API over HTTP (axum), on 127.0.0.1.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /health` | liveness |
+//! | `POST /executions` | start `{workflow, input, name?, correlation_id?}` (idempotent with `name`) |
+//! | `GET /executions?workflow=&status=&limit=&next_token=` | list, paginated |
+//! | `GET /executions/{id}` | status and result |
+//! | `GET /executions/{id}/history` | history document |
+//! | `POST /executions/{id}/signals` | signal `{name, payload, id?}` |
+//! | `POST /executions/{id}/cancel` | cancel `{reason?}` |
+//! | `POST /events` | publish `[{source, detail-type, detail}]` (or one event) |
+//! | `GET /dlq` | dead letters |
+//! | `POST /dlq/redrive`, `POST /dlq/{id}/redrive` | deliver again |
+//! | `POST /tasks/complete` | complete a deferred attempt `{token, result}` or `{token, error}` |
+//! | `POST /workflows/{name}/execute` | run to the end: body = input, response = output |
+//!
+//! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
+//! field (serde's message). Ids that contain `/` are sent percent-encoded.
+
+use super::{EngineError, EngineHandle, ListFilter};
+use crate::engine::client::StartExecution;
+use crate::error::{Failure, StepErrorKind};
+use crate::event::OutgoingEvent;
+use crate::task::CompletionToken;
+use crate::workflow::command::Outcome;
+use crate::workflow::history::History;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// An API error: status and JSON body.
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_request",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        let (status, kind) = match &error {
+            EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            EngineError::Ended(_) => (StatusCode::CONFLICT, "ended"),
+            EngineError::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "unknown_workflow"),
+            EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
+            EngineError::InvalidToken(_) => (StatusCode::FORBIDDEN, "invalid_token"),
+            EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            EngineError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
+        };
+        ApiError {
+            status,
+            kind,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"kind": self.kind, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Parses a JSON body; the error names the field, as serde reports it.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::bad_request(format!("invalid request body: {error}")))
+}
+
+/// The API's routes over `engine`.
+pub fn router(engine: EngineHandle) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/executions", post(start).get(list))
+        .route("/executions/{id}", get(execution))
+        .route("/executions/{id}/history", get(history))
+        .route("/executions/{id}/signals", post(signal))
+        .route("/executions/{id}/cancel", post(cancel))
+        .route("/events", post(publish))
+        .route("/dlq", get(dead_letters))
+        .route("/dlq/redrive", post(redrive_all))
+        .route("/dlq/{id}/redrive", post(redrive_one))
+        .route("/tasks/complete", post(complete_task))
+        .route("/workflows/{name}/execute", post(execute))
+        .with_state(engine)
+}
+
+/// Serves the API on `address` until the process ends.
+pub async fn serve(engine: EngineHandle, address: std::net::SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving the eventual API");
+    axum::serve(listener, router(engine)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    workflow: String,
+    #[serde(default)]
+    input: Value,
+    name: Option<String>,
+    correlation_id: Option<String>,
+}
+
+async fn start(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+    let request: StartBody = body(&bytes)?;
+    if request.name.as_deref() == Some("") {
+        return Err(ApiError::bad_request("`name` must not be empty"));
+    }
+    let started = engine
+        .start(StartExecution {
+            workflow: request.workflow,
+            execution_name: request.name,
+            input: request.input,
+            correlation_id: request.correlation_id,
+        })
+        .await?;
+    let status = if started.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(started)).into_response())
+}
+
+async fn list(State(engine): State<EngineHandle>, Query(filter): Query<ListFilter>) -> ApiResult {
+    Ok(Json(engine.list(&filter)?).into_response())
+}
+
+async fn execution(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(engine.execution(&id)?).into_response())
+}
+
+async fn history(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(History::new(engine.history(&id)?)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalBody {
+    name: String,
+    #[serde(default)]
+    payload: Value,
+    id: Option<String>,
+}
+
+async fn signal(
+    State(engine): State<EngineHandle>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let request: SignalBody = body(&bytes)?;
+    engine
+        .signal(&id, &request.name, request.payload, request.id)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(engine): State<EngineHandle>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let request: CancelBody = if bytes.is_empty() {
+        CancelBody::default()
+    } else {
+        body(&bytes)?
+    };
+    engine.cancel(&id, request.reason).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct EventBody {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    #[serde(default)]
+    detail: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PublishBody {
+    Many(Vec<EventBody>),
+    One(EventBody),
+}
+
+async fn publish(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+    let events = match body::<PublishBody>(&bytes) {
+        Ok(PublishBody::Many(events)) => events,
+        Ok(PublishBody::One(event)) => vec![event],
+        Err(_) => {
+            // Untagged errors say nothing useful: parse again as one event for the field name.
+            body::<EventBody>(&bytes)?;
+            return Err(ApiError::bad_request(
+                "expected an event or a list of events",
+            ));
+        }
+    };
+    if events.is_empty() {
+        return Err(ApiError::bad_request("no events to publish"));
+    }
+    let events = events
+        .into_iter()
+        .map(|e| OutgoingEvent::new(e.source, e.detail_type, e.detail))
+        .collect();
+    let ids = engine.publish(events, None).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"ids": ids}))).into_response())
+}
+
+async fn dead_letters(State(engine): State<EngineHandle>) -> ApiResult {
+    Ok(Json(engine.dead_letters()?).into_response())
+}
+
+async fn redrive_all(State(engine): State<EngineHandle>) -> ApiResult {
+    let count = engine.redrive(None).await?;
+    Ok(Json(json!({"redriven": count})).into_response())
+}
+
+async fn redrive_one(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
+    let count = engine.redrive(Some(&id)).await?;
+    Ok(Json(json!({"redriven": count})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteBody {
+    token: CompletionToken,
+    result: Option<Value>,
+    error: Option<ErrorBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorBody {
+    message: String,
+    /// The task's own error value.
+    error: Option<Value>,
+}
+
+async fn complete_task(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+    let request: CompleteBody = body(&bytes)?;
+    let result = match (request.result, request.error) {
+        (Some(result), None) => Ok(result),
+        (None, Some(error)) => Err(Failure {
+            kind: StepErrorKind::Failed,
+            message: error.message,
+            error: error.error,
+        }),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `result` and `error`",
+            ))
+        }
+    };
+    let accepted = engine.complete_task(request.token, result).await?;
+    Ok(Json(json!({"accepted": accepted})).into_response())
+}
+
+/// Runs a workflow to its end: the output JSON itself on success.
+async fn execute(
+    State(engine): State<EngineHandle>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let input: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        body(&bytes)?
+    };
+    let (started, outcome) = engine.execute(&name, input).await?;
+    let (status, body) = match outcome {
+        Outcome::Succeeded { result } => return Ok(Json(result).into_response()),
+        Outcome::Failed { error } => (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": error})),
+        Outcome::TimedOut => (
+            StatusCode::GATEWAY_TIMEOUT,
+            json!({"error": {"kind": "timed_out"}}),
+        ),
+        Outcome::Cancelled { reason } => (
+            StatusCode::CONFLICT,
+            json!({"error": {"kind": "cancelled", "message": reason}}),
+        ),
+    };
+    let mut body = body;
+    body["execution_id"] = Value::from(started.execution_id);
+    Ok((status, Json(body)).into_response())
+}

@@ -1,0 +1,333 @@
+//! The embedded local engine: durable on SQLite, one process, no services to install.
+//!
+//! - [`store`]: the database (WAL, `synchronous = FULL`);
+//! - `writer`: the single writer thread, committing batches together (group commit);
+//! - `core`: the thread that owns live executions and acts only on committed state;
+//! - `worker`: task attempts and handler deliveries on a tokio runtime;
+//! - [`http`]: the JSON API; [`cli`]: the command line of a service binary.
+//!
+//! ```no_run
+//! use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = LocalEngine::open(EngineConfig::new("orders.db"))?;
+//! engine.serve("127.0.0.1:8080".parse()?).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+mod core;
+pub mod http;
+pub mod store;
+mod worker;
+mod writer;
+
+pub use self::core::Started;
+pub use store::{ExecutionPage, ExecutionRow, ListFilter, StoreError};
+
+use self::core::{Core, CoreMsg, Reply};
+use crate::engine::client::StartExecution;
+use crate::engine::delivery::DeadLetter;
+use crate::engine::router::Router;
+use crate::error::Failure;
+use crate::event::OutgoingEvent;
+use crate::task::{CompletionToken, TokenSigner};
+use crate::workflow::command::Outcome;
+use crate::workflow::history::HistoryEvent;
+use rusqlite::Connection;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// Why an engine call failed. The HTTP API maps each to a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No execution with that id.
+    #[error("execution `{0}` does not exist")]
+    NotFound(String),
+    /// The execution has ended.
+    #[error("execution `{0}` has already ended")]
+    Ended(String),
+    /// No workflow of that name.
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    /// The input does not fit the workflow.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A completion token that is forged or malformed.
+    #[error("invalid completion token: {0}")]
+    InvalidToken(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine has stopped.
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// Where and how to run the engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The database file.
+    pub database: PathBuf,
+    /// Worker threads for tasks, handlers and the HTTP API.
+    pub worker_threads: usize,
+}
+
+impl EngineConfig {
+    /// A configuration with the database at `database`.
+    pub fn new(database: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            database: database.into(),
+            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// A running engine. Dropping it stops the engine after the last commit.
+pub struct LocalEngine {
+    handle: EngineHandle,
+    runtime: Option<tokio::runtime::Runtime>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A cheap, clonable handle to call the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    core: Sender<CoreMsg>,
+    database: PathBuf,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl LocalEngine {
+    /// Opens (or creates) the database, recovers unfinished work and starts the engine.
+    pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let connection = store::open_writer(&config.database)?;
+        let signer = TokenSigner::new(&store::token_key(&connection)?);
+        let recovered = store::recover(&connection)?;
+        let router = Router::from_registry().map_err(|(name, error)| {
+            EngineError::InvalidInput(format!(
+                "subscription `{name}` has an invalid pattern: {error}"
+            ))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("eventual-worker")
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                EngineError::InvalidInput(format!("cannot start the runtime: {error}"))
+            })?;
+        let (core_tx, core_rx) = mpsc::channel();
+        let (batch_tx, batch_rx) = mpsc::channel();
+        let committed_tx = core_tx.clone();
+        let writer = writer::spawn(connection, batch_rx, move |result| {
+            let _ = committed_tx.send(match result {
+                Ok(number) => CoreMsg::Committed(number),
+                Err(error) => CoreMsg::CommitFailed(error.to_string()),
+            });
+        })
+        .map_err(|error| EngineError::InvalidInput(format!("cannot start the writer: {error}")))?;
+        let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
+        let mut core = Core::new(router, signer, batch_tx, workers);
+        core.recover(recovered);
+        let core_thread = std::thread::Builder::new()
+            .name("eventual-core".to_owned())
+            .spawn(move || core.run(core_rx))
+            .map_err(|error| {
+                EngineError::InvalidInput(format!("cannot start the core: {error}"))
+            })?;
+        Ok(LocalEngine {
+            handle: EngineHandle {
+                core: core_tx,
+                database: config.database,
+                readers: Arc::default(),
+            },
+            runtime: Some(runtime),
+            threads: vec![core_thread, writer],
+        })
+    }
+
+    /// A handle to call the engine.
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// The engine's tokio runtime (tasks, handlers and the HTTP API run on it).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        match &self.runtime {
+            Some(runtime) => runtime.handle(),
+            None => unreachable!("the runtime lives as long as the engine"),
+        }
+    }
+
+    /// Serves the HTTP API on `address` until the process ends.
+    pub async fn serve(&self, address: std::net::SocketAddr) -> std::io::Result<()> {
+        http::serve(self.handle(), address).await
+    }
+}
+
+impl Drop for LocalEngine {
+    fn drop(&mut self) {
+        let _ = self.handle.core.send(CoreMsg::Shutdown);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl EngineHandle {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> CoreMsg) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.core
+            .send(make(reply))
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Starts an execution; with `execution_name`, starting it again returns the same one.
+    /// Returns once the start is on disk.
+    pub async fn start(&self, request: StartExecution) -> Result<Started, EngineError> {
+        self.call(|reply| CoreMsg::Start(request, reply)).await
+    }
+
+    /// Sends a signal; returns once it is on disk. `id` drops duplicates.
+    pub async fn signal(
+        &self,
+        execution_id: &str,
+        name: &str,
+        payload: Value,
+        id: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| CoreMsg::Signal {
+            execution_id: execution_id.to_owned(),
+            name: name.to_owned(),
+            payload,
+            id,
+            reply,
+        })
+        .await
+    }
+
+    /// Asks an execution to cancel.
+    pub async fn cancel(
+        &self,
+        execution_id: &str,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| CoreMsg::Cancel {
+            execution_id: execution_id.to_owned(),
+            reason,
+            reply,
+        })
+        .await
+    }
+
+    /// Publishes events; returns their ids once they are on disk.
+    pub async fn publish(
+        &self,
+        events: Vec<OutgoingEvent>,
+        correlation_id: Option<String>,
+    ) -> Result<Vec<String>, EngineError> {
+        self.call(|reply| CoreMsg::Publish(events, correlation_id, reply))
+            .await
+    }
+
+    /// Completes a task attempt that deferred its result; `Ok(false)` if it had ended.
+    pub async fn complete_task(
+        &self,
+        token: CompletionToken,
+        result: Result<Value, Failure>,
+    ) -> Result<bool, EngineError> {
+        self.call(|reply| CoreMsg::CompleteTask(token, result, reply))
+            .await
+    }
+
+    /// Waits for an execution to end.
+    pub async fn wait(&self, execution_id: &str) -> Result<Outcome, EngineError> {
+        self.call(|reply| CoreMsg::Watch(execution_id.to_owned(), reply))
+            .await
+    }
+
+    /// Starts an execution and waits for its end.
+    pub async fn execute(
+        &self,
+        workflow: &str,
+        input: Value,
+    ) -> Result<(Started, Outcome), EngineError> {
+        let started = self
+            .start(StartExecution {
+                workflow: workflow.to_owned(),
+                execution_name: None,
+                input,
+                correlation_id: None,
+            })
+            .await?;
+        let outcome = self.wait(&started.execution_id).await?;
+        Ok((started, outcome))
+    }
+
+    /// Takes dead letters (all, or the one with `id`) out of the queue and delivers them again.
+    pub async fn redrive(&self, id: Option<&str>) -> Result<usize, EngineError> {
+        let entries: Vec<DeadLetter> = self
+            .dead_letters()?
+            .into_iter()
+            .filter(|entry| id.is_none_or(|id| entry.id == id))
+            .collect();
+        if let Some(id) = id {
+            if entries.is_empty() {
+                return Err(EngineError::NotFound(id.to_owned()));
+            }
+        }
+        self.call(|reply| CoreMsg::Redrive(entries, reply)).await
+    }
+
+    fn read<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, EngineError> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => store::open_reader(&self.database)?,
+        };
+        let result = query(&connection);
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(connection);
+        Ok(result?)
+    }
+
+    /// An execution as committed.
+    pub fn execution(&self, id: &str) -> Result<ExecutionRow, EngineError> {
+        self.read(|c| store::execution(c, id))?
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))
+    }
+
+    /// An execution's committed history.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, EngineError> {
+        self.execution(id)?;
+        self.read(|c| store::history(c, id))
+    }
+
+    /// A page of executions.
+    pub fn list(&self, filter: &ListFilter) -> Result<ExecutionPage, EngineError> {
+        self.read(|c| store::list(c, filter))
+    }
+
+    /// The dead-letter queue.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, EngineError> {
+        self.read(store::dead_letters)
+    }
+
+    /// The database file.
+    pub fn database(&self) -> &Path {
+        &self.database
+    }
+}

@@ -1,0 +1,709 @@
+//! The SQLite database of the local engine: schema, the writes of a batch, recovery reads and
+//! the queries of the HTTP API.
+//!
+//! One file holds executions, history, scheduled task attempts, timers, pending inbox events of
+//! blocked executions, handler deliveries (the outbox) and the dead-letter queue. WAL mode with
+//! `synchronous = FULL`: a commit is on disk when it returns.
+
+use crate::engine::delivery::DeadLetter;
+use crate::engine::ExecutionStatus;
+use crate::event::EventEnvelope;
+use crate::registry::HandlerFailure;
+use crate::time::Timestamp;
+use crate::workflow::command::{InboxEvent, Outcome};
+use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A database error, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {source}")]
+pub struct StoreError {
+    action: &'static str,
+    #[source]
+    source: rusqlite::Error,
+}
+
+impl StoreError {
+    pub(crate) fn new(action: &'static str, source: rusqlite::Error) -> Self {
+        StoreError { action, source }
+    }
+}
+
+trait Context<T> {
+    fn doing(self, action: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn doing(self, action: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError { action, source })
+    }
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    parent_id TEXT,
+    parent_seq INTEGER,
+    outcome TEXT,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_created ON executions (created_at, id);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, created_at, id);
+CREATE TABLE IF NOT EXISTS history (
+    execution_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tasks (
+    execution_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    not_before INTEGER,
+    timeout_ms INTEGER,
+    heartbeat_ms INTEGER,
+    PRIMARY KEY (execution_id, seq, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers (
+    execution_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    event_id TEXT NOT NULL,
+    subscription TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, subscription)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    subscription TEXT NOT NULL,
+    event TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at INTEGER NOT NULL
+);
+"#;
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: &str = "1";
+
+/// Opens (creating if needed) the database at `path` for writing.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).doing("opening the database")?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .doing("setting WAL mode and synchronous = FULL")?;
+    connection
+        .execute_batch(SCHEMA)
+        .doing("creating the schema")?;
+    let version: Option<String> = connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .doing("reading the schema version")?;
+    if version.is_none() {
+        connection
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION],
+            )
+            .doing("writing the schema version")?;
+    }
+    Ok(connection)
+}
+
+/// Opens the database read-only, for queries of the HTTP API.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .doing("opening the database for reading")?;
+    connection
+        .execute_batch("PRAGMA busy_timeout = 5000;")
+        .doing("setting the busy timeout")?;
+    Ok(connection)
+}
+
+/// The engine's signing key for completion tokens, made on first start and kept.
+pub(crate) fn token_key(connection: &Connection) -> Result<Vec<u8>, StoreError> {
+    let existing: Option<String> = connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'token_key'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .doing("reading the token key")?;
+    if let Some(hex) = existing {
+        return Ok(hex.into_bytes());
+    }
+    let mut bytes = [0u8; 32];
+    // Without OS randomness, fall back to a key derived from the clock and the process: tokens
+    // stay unforgeable by anyone who cannot read the database.
+    if getrandom::fill(&mut bytes).is_err() {
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        bytes[..8].copy_from_slice(
+            &crate::workflow::replay::state::stable_hash(&[seed.as_bytes()]).to_le_bytes(),
+        );
+    }
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    connection
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ('token_key', ?1)",
+            [&key],
+        )
+        .doing("writing the token key")?;
+    Ok(key.into_bytes())
+}
+
+/// One write of a batch. A batch's writes go into one transaction with the other batches that
+/// are waiting (group commit).
+#[derive(Debug)]
+pub(crate) enum WriteOp {
+    InsertExecution {
+        id: String,
+        workflow: String,
+        correlation_id: String,
+        parent: Option<ParentRef>,
+        at: Timestamp,
+    },
+    AppendHistory {
+        execution_id: String,
+        first_index: usize,
+        events: Vec<HistoryEvent>,
+    },
+    SetStatus {
+        execution_id: String,
+        status: ExecutionStatus,
+        outcome: Option<Outcome>,
+        error: Option<String>,
+        at: Timestamp,
+    },
+    InsertTask(TaskRow),
+    DeleteTask {
+        execution_id: String,
+        seq: Seq,
+        attempt: u32,
+    },
+    UpsertTimer {
+        execution_id: String,
+        key: String,
+        due_at: Timestamp,
+        event: InboxEvent,
+    },
+    DeleteTimer {
+        execution_id: String,
+        key: String,
+    },
+    DeleteTimersOf {
+        execution_id: String,
+    },
+    DeleteTasksOf {
+        execution_id: String,
+    },
+    InsertInbox {
+        execution_id: String,
+        event: InboxEvent,
+    },
+    DeleteInboxOf {
+        execution_id: String,
+    },
+    UpsertDelivery(DeliveryRow),
+    DeleteDelivery {
+        event_id: String,
+        subscription: String,
+    },
+    InsertDeadLetter(DeadLetter),
+    DeleteDeadLetter {
+        id: String,
+    },
+}
+
+/// A scheduled task attempt without a committed result.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TaskRow {
+    pub(crate) execution_id: String,
+    pub(crate) seq: Seq,
+    pub(crate) attempt: u32,
+    pub(crate) name: String,
+    pub(crate) input: serde_json::Value,
+    pub(crate) not_before: Option<Timestamp>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) heartbeat_ms: Option<u64>,
+}
+
+/// An event on its way to one subscription.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct DeliveryRow {
+    pub(crate) subscription: String,
+    pub(crate) event: EventEnvelope,
+    pub(crate) attempt: u32,
+    pub(crate) due_at: Timestamp,
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn millis(at: Timestamp) -> i64 {
+    i64::try_from(at.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn opt_millis(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Applies one batch's writes inside `tx`.
+pub(crate) fn apply(tx: &Transaction<'_>, ops: &[WriteOp]) -> Result<(), StoreError> {
+    for op in ops {
+        apply_one(tx, op)?;
+    }
+    Ok(())
+}
+
+fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::InsertExecution {
+            id,
+            workflow,
+            correlation_id,
+            parent,
+            at,
+        } => tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO executions (id, workflow, status, correlation_id, parent_id, \
+                 parent_seq, created_at, updated_at) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id,
+                    workflow,
+                    correlation_id,
+                    parent.as_ref().map(|p| &p.execution_id),
+                    parent.as_ref().map(|p| p.seq),
+                    millis(*at)
+                ])
+            })
+            .doing("inserting an execution")
+            .map(drop),
+        WriteOp::AppendHistory {
+            execution_id,
+            first_index,
+            events,
+        } => {
+            let mut statement = tx
+                .prepare_cached("INSERT INTO history (execution_id, idx, event) VALUES (?1, ?2, ?3)")
+                .doing("preparing the history insert")?;
+            for (offset, event) in events.iter().enumerate() {
+                statement
+                    .execute(params![execution_id, (first_index + offset) as i64, json(event)])
+                    .doing("appending history (a duplicate index means two writers)")?;
+            }
+            Ok(())
+        }
+        WriteOp::SetStatus {
+            execution_id,
+            status,
+            outcome,
+            error,
+            at,
+        } => tx
+            .prepare_cached("UPDATE executions SET status = ?2, outcome = ?3, error = ?4, updated_at = ?5 WHERE id = ?1")
+            .and_then(|mut s| {
+                s.execute(params![
+                    execution_id,
+                    status.as_str(),
+                    outcome.as_ref().map(json),
+                    error,
+                    millis(*at)
+                ])
+            })
+            .doing("updating an execution's status")
+            .map(drop),
+        WriteOp::InsertTask(row) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tasks (execution_id, seq, attempt, name, input, not_before, \
+                 timeout_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row.execution_id,
+                    row.seq,
+                    row.attempt,
+                    row.name,
+                    json(&row.input),
+                    row.not_before.map(millis),
+                    opt_millis(row.timeout_ms),
+                    opt_millis(row.heartbeat_ms)
+                ])
+            })
+            .doing("scheduling a task attempt")
+            .map(drop),
+        WriteOp::DeleteTask {
+            execution_id,
+            seq,
+            attempt,
+        } => tx
+            .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1 AND seq = ?2 AND attempt = ?3")
+            .and_then(|mut s| s.execute(params![execution_id, seq, attempt]))
+            .doing("closing a task attempt")
+            .map(drop),
+        WriteOp::UpsertTimer {
+            execution_id,
+            key,
+            due_at,
+            event,
+        } => tx
+            .prepare_cached("INSERT OR REPLACE INTO timers (execution_id, key, due_at, event) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![execution_id, key, millis(*due_at), json(event)]))
+            .doing("storing a timer")
+            .map(drop),
+        WriteOp::DeleteTimer { execution_id, key } => tx
+            .prepare_cached("DELETE FROM timers WHERE execution_id = ?1 AND key = ?2")
+            .and_then(|mut s| s.execute(params![execution_id, key]))
+            .doing("removing a timer")
+            .map(drop),
+        WriteOp::DeleteTimersOf { execution_id } => tx
+            .prepare_cached("DELETE FROM timers WHERE execution_id = ?1")
+            .and_then(|mut s| s.execute(params![execution_id]))
+            .doing("removing an ended execution's timers")
+            .map(drop),
+        WriteOp::DeleteTasksOf { execution_id } => tx
+            .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1")
+            .and_then(|mut s| s.execute(params![execution_id]))
+            .doing("removing an ended execution's task attempts")
+            .map(drop),
+        WriteOp::InsertInbox { execution_id, event } => tx
+            .prepare_cached("INSERT INTO inbox (execution_id, event) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![execution_id, json(event)]))
+            .doing("keeping an inbox event")
+            .map(drop),
+        WriteOp::DeleteInboxOf { execution_id } => tx
+            .prepare_cached("DELETE FROM inbox WHERE execution_id = ?1")
+            .and_then(|mut s| s.execute(params![execution_id]))
+            .doing("removing taken inbox events")
+            .map(drop),
+        WriteOp::UpsertDelivery(row) => tx
+            .prepare_cached(
+                "INSERT INTO deliveries (event_id, subscription, event, attempt, due_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (event_id, subscription) DO UPDATE SET attempt = excluded.attempt, due_at = excluded.due_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![row.event.id, row.subscription, json(&row.event), row.attempt, millis(row.due_at)])
+            })
+            .doing("storing a delivery")
+            .map(drop),
+        WriteOp::DeleteDelivery {
+            event_id,
+            subscription,
+        } => tx
+            .prepare_cached("DELETE FROM deliveries WHERE event_id = ?1 AND subscription = ?2")
+            .and_then(|mut s| s.execute(params![event_id, subscription]))
+            .doing("removing a delivery")
+            .map(drop),
+        WriteOp::InsertDeadLetter(entry) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO dead_letters (id, subscription, event, error, attempts, failed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    entry.id,
+                    entry.subscription,
+                    json(&entry.event),
+                    json(&entry.error),
+                    entry.attempts,
+                    millis(entry.failed_at)
+                ])
+            })
+            .doing("dead-lettering an event")
+            .map(drop),
+        WriteOp::DeleteDeadLetter { id } => tx
+            .prepare_cached("DELETE FROM dead_letters WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id]))
+            .doing("removing a dead letter")
+            .map(drop),
+    }
+}
+
+/// An execution as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRow {
+    /// The id.
+    pub id: String,
+    /// The workflow.
+    pub workflow: String,
+    /// Where it stands.
+    pub status: ExecutionStatus,
+    /// Its correlation id.
+    pub correlation_id: String,
+    /// The parent, for a child.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+    /// How it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The replay error that blocked it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: String, column: usize) -> rusqlite::Result<T> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn timestamp(value: i64) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(value).unwrap_or_default())
+}
+
+const EXECUTION_COLUMNS: &str =
+    "id, workflow, status, correlation_id, parent_id, parent_seq, outcome, error, created_at, updated_at";
+
+fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRow> {
+    let status: String = row.get(2)?;
+    let parent_id: Option<String> = row.get(4)?;
+    let parent_seq: Option<u32> = row.get(5)?;
+    let outcome: Option<String> = row.get(6)?;
+    Ok(ExecutionRow {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        status: ExecutionStatus::parse(&status).unwrap_or(ExecutionStatus::Blocked),
+        correlation_id: row.get(3)?,
+        parent: parent_id
+            .zip(parent_seq)
+            .map(|(execution_id, seq)| ParentRef { execution_id, seq }),
+        outcome: outcome.map(|text| parse_json(text, 6)).transpose()?,
+        error: row.get(7)?,
+        created_at: timestamp(row.get(8)?),
+        updated_at: timestamp(row.get(9)?),
+    })
+}
+
+/// One execution.
+pub(crate) fn execution(
+    connection: &Connection,
+    id: &str,
+) -> Result<Option<ExecutionRow>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([id], execution_row).optional())
+        .doing("reading an execution")
+}
+
+/// An execution's history, oldest first.
+pub(crate) fn history(connection: &Connection, id: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+    connection
+        .prepare_cached("SELECT event FROM history WHERE execution_id = ?1 ORDER BY idx")
+        .and_then(|mut s| {
+            s.query_map([id], |row| parse_json(row.get(0)?, 0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .doing("reading history")
+}
+
+/// Filters of the execution list.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListFilter {
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// At most this many (default 100, at most 1,000).
+    pub limit: Option<u32>,
+    /// Continue after this token (from the previous page).
+    pub next_token: Option<String>,
+}
+
+/// A page of executions, oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutionPage {
+    /// The executions.
+    pub executions: Vec<ExecutionRow>,
+    /// Pass as `next_token` for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// Lists executions by creation time; pages continue after `(created_at, id)` of the last row.
+pub(crate) fn list(
+    connection: &Connection,
+    filter: &ListFilter,
+) -> Result<ExecutionPage, StoreError> {
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1_000);
+    let (after_time, after_id) = filter
+        .next_token
+        .as_deref()
+        .and_then(|token| token.split_once(':'))
+        .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_owned())))
+        .unwrap_or((-1, String::new()));
+    let sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM executions WHERE (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR status = ?2) \
+         AND (created_at > ?3 OR (created_at = ?3 AND id > ?4)) ORDER BY created_at, id LIMIT ?5"
+    );
+    let mut rows = connection
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(
+                params![
+                    filter.workflow,
+                    filter.status.map(|s| s.as_str()),
+                    after_time,
+                    after_id,
+                    limit + 1
+                ],
+                execution_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .doing("listing executions")?;
+    let next_token = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|row| format!("{}:{}", row.created_at.as_millis(), row.id))
+    } else {
+        None
+    };
+    Ok(ExecutionPage {
+        executions: rows,
+        next_token,
+    })
+}
+
+/// The dead-letter queue, oldest first.
+pub(crate) fn dead_letters(connection: &Connection) -> Result<Vec<DeadLetter>, StoreError> {
+    connection
+        .prepare_cached("SELECT id, subscription, event, error, attempts, failed_at FROM dead_letters ORDER BY failed_at, id")
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                Ok(DeadLetter {
+                    id: row.get(0)?,
+                    subscription: row.get(1)?,
+                    event: parse_json(row.get(2)?, 2)?,
+                    error: parse_json::<HandlerFailure>(row.get(3)?, 3)?,
+                    attempts: row.get(4)?,
+                    failed_at: timestamp(row.get(5)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .doing("reading the dead-letter queue")
+}
+
+/// What a restart picks up: live executions with their histories, and every piece of work
+/// that was committed but not done.
+pub(crate) struct Recovered {
+    pub(crate) executions: Vec<(ExecutionRow, Vec<HistoryEvent>)>,
+    pub(crate) tasks: Vec<TaskRow>,
+    pub(crate) timers: Vec<(String, String, Timestamp, InboxEvent)>,
+    pub(crate) inbox: Vec<(String, InboxEvent)>,
+    pub(crate) deliveries: Vec<DeliveryRow>,
+}
+
+/// Reads everything a restart needs.
+pub(crate) fn recover(connection: &Connection) -> Result<Recovered, StoreError> {
+    let rows: Vec<ExecutionRow> = connection
+        .prepare(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status IN ('running', 'blocked') ORDER BY created_at, id"
+        ))
+        .and_then(|mut s| s.query_map([], execution_row)?.collect())
+        .doing("reading live executions")?;
+    let mut executions = Vec::with_capacity(rows.len());
+    for row in rows {
+        let events = history(connection, &row.id)?;
+        executions.push((row, events));
+    }
+    let tasks = connection
+        .prepare("SELECT execution_id, seq, attempt, name, input, not_before, timeout_ms, heartbeat_ms FROM tasks")
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                Ok(TaskRow {
+                    execution_id: row.get(0)?,
+                    seq: row.get(1)?,
+                    attempt: row.get(2)?,
+                    name: row.get(3)?,
+                    input: parse_json(row.get(4)?, 4)?,
+                    not_before: row.get::<_, Option<i64>>(5)?.map(timestamp),
+                    timeout_ms: row.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                    heartbeat_ms: row.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                })
+            })?
+            .collect()
+        })
+        .doing("reading scheduled task attempts")?;
+    let timers = connection
+        .prepare("SELECT execution_id, key, due_at, event FROM timers")
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    timestamp(row.get(2)?),
+                    parse_json(row.get(3)?, 3)?,
+                ))
+            })?
+            .collect()
+        })
+        .doing("reading timers")?;
+    let inbox = connection
+        .prepare("SELECT execution_id, event FROM inbox ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |row| Ok((row.get(0)?, parse_json(row.get(1)?, 1)?)))?
+                .collect()
+        })
+        .doing("reading kept inbox events")?;
+    let deliveries = connection
+        .prepare("SELECT subscription, event, attempt, due_at FROM deliveries")
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                Ok(DeliveryRow {
+                    subscription: row.get(0)?,
+                    event: parse_json(row.get(1)?, 1)?,
+                    attempt: row.get(2)?,
+                    due_at: timestamp(row.get(3)?),
+                })
+            })?
+            .collect()
+        })
+        .doing("reading pending deliveries")?;
+    Ok(Recovered {
+        executions,
+        tasks,
+        timers,
+        inbox,
+        deliveries,
+    })
+}

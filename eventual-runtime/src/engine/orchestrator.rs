@@ -1,0 +1,217 @@
+//! Carrying out a step's commands: the part of an engine that is the same everywhere.
+//!
+//! An engine implements [`Host`] over its own storage and calls [`carry_out`] with the
+//! commands of a step whose history it has (or will have, in the same transaction) stored.
+
+use crate::error::{Failure, StepErrorKind};
+use crate::event::EventEnvelope;
+use crate::registry::WorkflowDescriptor;
+use crate::time::Timestamp;
+use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::replay::{ReplayError, StepOutput, WorkflowExecutor};
+use serde_json::Value;
+
+/// An attempt of a task to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledAttempt {
+    /// The calling execution.
+    pub execution_id: String,
+    /// The step.
+    pub seq: Seq,
+    /// The attempt (1-based).
+    pub attempt: u32,
+    /// The task's registered name.
+    pub name: String,
+    /// Its input.
+    pub input: Value,
+    /// The earliest start.
+    pub not_before: Option<Timestamp>,
+    /// The attempt's timeout.
+    pub timeout_ms: Option<u64>,
+    /// The longest gap between heartbeats.
+    pub heartbeat_ms: Option<u64>,
+}
+
+/// A child execution to start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChildStart {
+    /// The child's workflow.
+    pub workflow: String,
+    /// The child's execution id.
+    pub execution_id: String,
+    /// Its input.
+    pub input: Value,
+    /// The parent's correlation id, carried on.
+    pub correlation_id: String,
+    /// The parent.
+    pub parent: ParentRef,
+}
+
+/// What an engine offers to carry out commands.
+pub trait Host {
+    /// Run a task attempt (at `attempt.not_before` at the earliest).
+    fn schedule_attempt(&mut self, attempt: ScheduledAttempt);
+    /// Deliver `event` to `execution_id` at `at` (timers and deadlines).
+    fn schedule_inbox(
+        &mut self,
+        execution_id: &str,
+        at: Timestamp,
+        key: TimerKey,
+        event: InboxEvent,
+    );
+    /// Deliver `event` to `execution_id` now (signals, child results).
+    fn deliver(&mut self, execution_id: &str, event: InboxEvent);
+    /// Put events on the bus (route them to subscriptions).
+    fn publish(&mut self, events: Vec<EventEnvelope>);
+    /// Start a child execution; an error is reported back to the parent.
+    fn start_child(&mut self, child: ChildStart) -> Result<(), Failure>;
+    /// The execution ended.
+    fn finished(&mut self, execution_id: &str, outcome: &Outcome);
+}
+
+/// Names a scheduled inbox delivery of an execution, so engines can store and cancel it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKey {
+    /// `TimerFired { seq }`.
+    Timer(Seq),
+    /// `DeadlineReached`.
+    Deadline,
+}
+
+impl TimerKey {
+    /// A short text form for storage (`t3`, `deadline`).
+    pub fn to_key(self) -> String {
+        match self {
+            TimerKey::Timer(seq) => format!("t{seq}"),
+            TimerKey::Deadline => "deadline".to_owned(),
+        }
+    }
+}
+
+/// Carries out a step's commands for execution `execution_id` through `host`.
+pub fn carry_out(
+    host: &mut impl Host,
+    execution_id: &str,
+    parent: Option<&ParentRef>,
+    correlation_id: &str,
+    commands: Vec<Command>,
+) {
+    for command in commands {
+        match command {
+            Command::ScheduleTask {
+                seq,
+                name,
+                input,
+                attempt,
+                not_before,
+                timeout_ms,
+                heartbeat_ms,
+            } => host.schedule_attempt(ScheduledAttempt {
+                execution_id: execution_id.to_owned(),
+                seq,
+                attempt,
+                name,
+                input,
+                not_before,
+                timeout_ms,
+                heartbeat_ms,
+            }),
+            Command::StartTimer { seq, until } => host.schedule_inbox(
+                execution_id,
+                until,
+                TimerKey::Timer(seq),
+                InboxEvent::TimerFired { seq },
+            ),
+            Command::ScheduleDeadline { at } => host.schedule_inbox(
+                execution_id,
+                at,
+                TimerKey::Deadline,
+                InboxEvent::DeadlineReached,
+            ),
+            Command::SendSignal {
+                execution_id: target,
+                name,
+                payload,
+                signal_id,
+                ..
+            } => host.deliver(
+                &target,
+                InboxEvent::Signal {
+                    name,
+                    payload,
+                    id: Some(signal_id),
+                },
+            ),
+            Command::EmitEvents { events, .. } => host.publish(events),
+            Command::StartChildWorkflow {
+                seq,
+                name,
+                execution_id: child_id,
+                input,
+            } => {
+                let child = ChildStart {
+                    workflow: name,
+                    execution_id: child_id,
+                    input,
+                    correlation_id: correlation_id.to_owned(),
+                    parent: ParentRef {
+                        execution_id: execution_id.to_owned(),
+                        seq,
+                    },
+                };
+                if let Err(failure) = host.start_child(child) {
+                    host.deliver(
+                        execution_id,
+                        InboxEvent::ChildCompleted {
+                            seq,
+                            result: Err(failure),
+                        },
+                    );
+                }
+            }
+            Command::Finish { outcome } => {
+                host.finished(execution_id, &outcome);
+                if let Some(parent) = parent {
+                    host.deliver(
+                        &parent.execution_id,
+                        InboxEvent::ChildCompleted {
+                            seq: parent.seq,
+                            result: outcome.into_result(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Steps an execution: with its live executor when there is one (sticky), otherwise by
+/// replaying `history` first. The executor stays in `slot` while the execution runs.
+pub fn step_execution(
+    slot: &mut Option<WorkflowExecutor>,
+    workflow: &WorkflowDescriptor,
+    history: impl FnOnce() -> Vec<HistoryEvent>,
+    now: Timestamp,
+    inbox: Vec<InboxEvent>,
+) -> Result<StepOutput, ReplayError> {
+    let mut executor = match slot.take() {
+        Some(executor) => executor,
+        None => WorkflowExecutor::replay(workflow, &history())?,
+    };
+    let output = executor.step(now, inbox)?;
+    if executor.outcome().is_none() {
+        *slot = Some(executor);
+    }
+    Ok(output)
+}
+
+/// The failure a parent sees when its child could not start.
+pub fn child_start_failure(unknown_workflow: bool, message: String) -> Failure {
+    let kind = if unknown_workflow {
+        StepErrorKind::NotRegistered
+    } else {
+        StepErrorKind::InvalidInput
+    };
+    Failure::new(kind, message)
+}
