@@ -256,6 +256,7 @@ fn the_property_driver_covers_retries_timeouts_and_completion() {
     // A fixed case to check the driver exercises what the property is about.
     let ops = vec![Op::Task(1), Op::Signal(5), Op::Pair(2, 3), Op::Sleep(1)];
     let choices: Vec<Choice> = [
+        // Task results carry their seq as the value.
         (0, 0, false, false), // task attempt 1 fails -> retry
         (0, 0, true, true),   // attempt 2 succeeds
         (1, 0, true, true),   // signal timeout fires
@@ -290,6 +291,6 @@ fn the_property_driver_covers_retries_timeouts_and_completion() {
     );
     assert_eq!(
         live.outcome().cloned().unwrap().into_result().unwrap(),
-        json!(["task:Ok(1)", "signal:Err(SignalTimedOut)", "pair:Ok(2)", format!("slept:{}", at(secs(4)).as_millis())])
+        json!(["task:Ok(0)", "signal:Err(SignalTimedOut)", "pair:Ok(3)", format!("slept:{}", at(secs(4)).as_millis())])
     );
 }
