@@ -119,10 +119,40 @@ struct Node {
 /// this many, further multi-valued conditions are left to the full evaluation.
 const MAX_WALKS: usize = 64;
 
+/// One alternative of one rule, as filed.
+#[derive(Clone, Debug)]
+struct Entry {
+    id: RuleId,
+    branch: Branch,
+    /// The paths of the conditions the trie walk tests: reaching the alternative proves
+    /// that each has a value equal to one of the condition's.
+    proved: Vec<u32>,
+    /// `branch` without the proved conditions, in the same order.
+    rest: Branch,
+}
+
+impl Entry {
+    fn matches(&self, flat: &FlatEvent<'_>) -> bool {
+        // A value inside an array of objects ties the choice of values of other fields to
+        // its element, so a proved condition can only be skipped when none of its values
+        // sits in one; then it constrains nothing else and the walk has settled it.
+        let settled = self.proved.iter().all(|&path| {
+            flat.field(path)
+                .iter()
+                .all(|(_, leaf)| leaf.membership.is_empty())
+        });
+        if settled {
+            matcher::branch_matches(&self.rest, flat)
+        } else {
+            matcher::branch_matches(&self.branch, flat)
+        }
+    }
+}
+
 /// A set of rules compiled together; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
-    branches: Vec<(RuleId, Branch)>,
+    entries: Vec<Entry>,
     /// The exact-value trie; node 0 is the root once anything is filed.
     nodes: Vec<Node>,
     /// Alternatives without exact-value conditions, by the path id of a field they need.
@@ -141,29 +171,44 @@ impl PatternSet {
 
     /// Number of rules alternatives (after `$or` expansion) in the set.
     pub fn len(&self) -> usize {
-        self.branches.len()
+        self.entries.len()
     }
 
     /// Whether no rule has been inserted.
     pub fn is_empty(&self) -> bool {
-        self.branches.is_empty()
+        self.entries.is_empty()
     }
 
     /// Adds `pattern` under `id`. Inserting several patterns under one id makes that id
     /// match when any of them does.
     pub fn insert(&mut self, id: RuleId, pattern: &EventPattern) {
         for branch in pattern.branches() {
-            let index = u32::try_from(self.branches.len()).unwrap_or(u32::MAX);
+            let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
             let mut branch = branch.clone();
             self.paths.assign(&mut branch);
             let width = self.paths.len() as usize;
             self.by_path.resize_with(width, Vec::new);
-            self.file(index, &branch);
-            self.branches.push((id, branch));
+            let proved = self.file(index, &branch);
+            let rest = Branch {
+                conditions: branch
+                    .conditions
+                    .iter()
+                    .filter(|c| !proved.contains(&c.path_id))
+                    .cloned()
+                    .collect(),
+            };
+            self.entries.push(Entry {
+                id,
+                branch,
+                proved,
+                rest,
+            });
         }
     }
 
-    fn file(&mut self, index: u32, branch: &Branch) {
+    /// Files the alternative `index`; returns the paths of the conditions its trie walk
+    /// tests.
+    fn file(&mut self, index: u32, branch: &Branch) -> Vec<u32> {
         let required = || branch.conditions.iter().filter(|c| !c.absent_ok);
         let mut keyed: Vec<(&Condition, Vec<ValueKey>)> = required()
             .filter_map(|c| {
@@ -192,13 +237,14 @@ impl PatternSet {
                 self.nodes.push(Node::default());
             }
             self.file_walk(0, &steps, index);
-            return;
+            return steps.into_iter().map(|(path, _)| path).collect();
         }
         let path_only = required().min_by_key(|c| self.by_path[c.path_id as usize].len());
         match path_only {
             Some(condition) => self.by_path[condition.path_id as usize].push(index),
             None => self.always.push(index),
         }
+        Vec::new()
     }
 
     fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<ValueKey>)], index: u32) {
@@ -253,9 +299,9 @@ impl PatternSet {
         let mut ids: Vec<RuleId> = self
             .candidates(&flat)
             .into_iter()
-            .filter_map(|i| self.branches.get(i as usize))
-            .filter(|(_, branch)| matcher::branch_matches(branch, &flat))
-            .map(|(id, _)| *id)
+            .filter_map(|i| self.entries.get(i as usize))
+            .filter(|entry| entry.matches(&flat))
+            .map(|entry| entry.id)
             .collect();
         ids.sort_unstable();
         ids.dedup();
