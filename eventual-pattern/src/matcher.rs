@@ -27,6 +27,8 @@ pub(crate) struct Leaf<'a> {
 pub(crate) struct FlatEvent<'a> {
     leaves: Vec<(u32, Leaf<'a>)>,
     starts: Vec<usize>,
+    /// Whether some leaf sits in an array of objects or arrays.
+    nested: bool,
 }
 
 impl<'a> FlatEvent<'a> {
@@ -37,6 +39,12 @@ impl<'a> FlatEvent<'a> {
             (Some(&start), Some(&end)) => &self.leaves[start..end],
             _ => &[],
         }
+    }
+
+    /// Whether some leaf sits in an array of objects or arrays, where array consistency
+    /// ties the values of different fields together.
+    pub(crate) fn nested(&self) -> bool {
+        self.nested
     }
 }
 
@@ -116,7 +124,11 @@ impl PathTable {
             return None;
         }
         key.split('.').try_fold(node, |node, segment| {
-            self.nodes.get(node as usize)?.children.get(segment).copied()
+            self.nodes
+                .get(node as usize)?
+                .children
+                .get(segment)
+                .copied()
         })
     }
 
@@ -132,7 +144,8 @@ pub(crate) fn flatten<'a>(event: &'a Value, table: &PathTable) -> Option<FlatEve
     };
     let mut walker = Walker {
         table,
-        leaves: Vec::new(),
+        // Usually one leaf per tested path: sized so that the walk rarely regrows it.
+        leaves: Vec::with_capacity(table.len() as usize + 4),
         membership: Vec::new(),
         arrays: 0,
     };
@@ -147,7 +160,12 @@ pub(crate) fn flatten<'a>(event: &'a Value, table: &PathTable) -> Option<FlatEve
         }
         starts.push(next);
     }
-    Some(FlatEvent { leaves, starts })
+    let nested = leaves.iter().any(|(_, leaf)| !leaf.membership.is_empty());
+    Some(FlatEvent {
+        leaves,
+        starts,
+        nested,
+    })
 }
 
 struct Walker<'a, 't> {
@@ -237,7 +255,12 @@ pub(crate) fn any_branch_matches(branches: &[Branch], flat: &FlatEvent<'_>) -> b
 
 /// Whether all of `branch`'s conditions hold together, array-consistently.
 pub(crate) fn branch_matches(branch: &Branch, flat: &FlatEvent<'_>) -> bool {
-    search(&branch.conditions, flat, &Vec::new())
+    conditions_match(&branch.conditions, flat)
+}
+
+/// Whether all of `conditions` (sorted by path) hold together, array-consistently.
+pub(crate) fn conditions_match(conditions: &[Condition], flat: &FlatEvent<'_>) -> bool {
+    search(conditions, flat, &Vec::new())
 }
 
 fn search(conditions: &[Condition], flat: &FlatEvent<'_>, so_far: &Membership) -> bool {

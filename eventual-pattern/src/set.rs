@@ -127,32 +127,17 @@ struct Entry {
     /// The paths of the conditions the trie walk tests: reaching the alternative proves
     /// that each has a value equal to one of the condition's.
     proved: Vec<u32>,
-    /// `branch` without the proved conditions, in the same order.
-    rest: Branch,
-}
-
-impl Entry {
-    fn matches(&self, flat: &FlatEvent<'_>) -> bool {
-        // A value inside an array of objects ties the choice of values of other fields to
-        // its element, so a proved condition can only be skipped when none of its values
-        // sits in one; then it constrains nothing else and the walk has settled it.
-        let settled = self.proved.iter().all(|&path| {
-            flat.field(path)
-                .iter()
-                .all(|(_, leaf)| leaf.membership.is_empty())
-        });
-        if settled {
-            matcher::branch_matches(&self.rest, flat)
-        } else {
-            matcher::branch_matches(&self.branch, flat)
-        }
-    }
+    /// Where `branch` without the proved conditions, in the same order, sits in
+    /// [`PatternSet::rests`]: kept together so that checking a candidate touches little
+    /// memory.
+    rest: std::ops::Range<usize>,
 }
 
 /// A set of rules compiled together; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
     entries: Vec<Entry>,
+    rests: Vec<Condition>,
     /// The exact-value trie; node 0 is the root once anything is filed.
     nodes: Vec<Node>,
     /// Alternatives without exact-value conditions, by the path id of a field they need.
@@ -189,14 +174,15 @@ impl PatternSet {
             let width = self.paths.len() as usize;
             self.by_path.resize_with(width, Vec::new);
             let proved = self.file(index, &branch);
-            let rest = Branch {
-                conditions: branch
+            let start = self.rests.len();
+            self.rests.extend(
+                branch
                     .conditions
                     .iter()
                     .filter(|c| !proved.contains(&c.path_id))
-                    .cloned()
-                    .collect(),
-            };
+                    .cloned(),
+            );
+            let rest = start..self.rests.len();
             self.entries.push(Entry {
                 id,
                 branch,
@@ -300,12 +286,28 @@ impl PatternSet {
             .candidates(&flat)
             .into_iter()
             .filter_map(|i| self.entries.get(i as usize))
-            .filter(|entry| entry.matches(&flat))
+            .filter(|entry| self.entry_matches(entry, &flat))
             .map(|entry| entry.id)
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
+    }
+
+    fn entry_matches(&self, entry: &Entry, flat: &FlatEvent<'_>) -> bool {
+        // A value inside an array of objects ties the choice of values of other fields to
+        // its element, so a proved condition can only be skipped when none of its values
+        // sits in one; then it constrains nothing else and the walk has settled it.
+        let settled = !flat.nested()
+            || entry.proved.iter().all(|&path| {
+                flat.field(path)
+                    .iter()
+                    .all(|(_, leaf)| leaf.membership.is_empty())
+            });
+        match self.rests.get(entry.rest.clone()) {
+            Some(rest) if settled => matcher::conditions_match(rest, flat),
+            _ => matcher::branch_matches(&entry.branch, flat),
+        }
     }
 
     /// The alternatives worth evaluating in full, sorted and without duplicates.
