@@ -27,6 +27,8 @@ pub(crate) struct Leaf<'a> {
 pub(crate) struct FlatEvent<'a> {
     leaves: Vec<(u32, Leaf<'a>)>,
     starts: Vec<usize>,
+    /// Whether some leaf sits in an array of objects or arrays.
+    nested: bool,
 }
 
 impl<'a> FlatEvent<'a> {
@@ -38,30 +40,62 @@ impl<'a> FlatEvent<'a> {
             _ => &[],
         }
     }
+
+    /// Whether some leaf sits in an array of objects or arrays, where array consistency
+    /// ties the values of different fields together.
+    pub(crate) fn nested(&self) -> bool {
+        self.nested
+    }
 }
 
-/// The field paths some patterns test, numbered, plus every prefix of them ending before a
-/// `.` so that the walk knows which parts of an event to enter and which to skip.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The field paths some patterns test, numbered, as a trie of their `.`-separated segments
+/// so that the walk of an event looks up each key on its own, without building the
+/// dotted path, and knows which parts of an event to enter and which to skip.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PathTable {
-    entries: FastMap<String, Option<u32>>,
+    /// Node 0 is the root (the empty prefix).
+    nodes: Vec<PathNode>,
     count: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct PathNode {
+    /// The path's id when a pattern tests the path ending here.
+    id: Option<u32>,
+    children: FastMap<String, u32>,
+}
+
+impl Default for PathTable {
+    fn default() -> Self {
+        Self {
+            nodes: vec![PathNode::default()],
+            count: 0,
+        }
+    }
 }
 
 impl PathTable {
     /// The id of `path`, numbering it if it is new.
     pub(crate) fn id(&mut self, path: &str) -> u32 {
-        if let Some(Some(id)) = self.entries.get(path) {
-            return *id;
+        let mut node = 0;
+        for segment in path.split('.') {
+            let fresh = self.nodes.len();
+            node = match self.nodes[node].children.get(segment) {
+                Some(&child) => child as usize,
+                None => {
+                    let child = u32::try_from(fresh).unwrap_or(u32::MAX);
+                    self.nodes[node].children.insert(segment.to_owned(), child);
+                    self.nodes.push(PathNode::default());
+                    fresh
+                }
+            };
         }
-        for (i, b) in path.bytes().enumerate() {
-            if b == b'.' {
-                self.entries.entry(path[..i].to_owned()).or_insert(None);
-            }
+        if let Some(id) = self.nodes[node].id {
+            return id;
         }
         let id = self.count;
         self.count += 1;
-        self.entries.insert(path.to_owned(), Some(id));
+        self.nodes[node].id = Some(id);
         id
     }
 
@@ -76,6 +110,31 @@ impl PathTable {
             condition.path_id = self.id(&condition.path);
         }
     }
+
+    /// The node reached from `node` by the event key `key`.
+    fn step(&self, node: u32, key: &str) -> Option<u32> {
+        let children = &self.nodes.get(node as usize)?.children;
+        if let Some(&child) = children.get(key) {
+            return Some(child);
+        }
+        // A key holding dots joins the path exactly as nesting does (event-ruler flattens
+        // `{"a.b": 1}` and `{"a": {"b": 1}}` alike); segments never hold dots, so only a
+        // missed key needs splitting.
+        if !key.contains('.') {
+            return None;
+        }
+        key.split('.').try_fold(node, |node, segment| {
+            self.nodes
+                .get(node as usize)?
+                .children
+                .get(segment)
+                .copied()
+        })
+    }
+
+    fn path_id(&self, node: u32) -> Option<u32> {
+        self.nodes.get(node as usize).and_then(|n| n.id)
+    }
 }
 
 /// Flattens `event`; `None` when it is not a JSON object (such events match nothing).
@@ -85,12 +144,12 @@ pub(crate) fn flatten<'a>(event: &'a Value, table: &PathTable) -> Option<FlatEve
     };
     let mut walker = Walker {
         table,
-        leaves: Vec::new(),
-        path: String::new(),
+        // Usually one leaf per tested path: sized so that the walk rarely regrows it.
+        leaves: Vec::with_capacity(table.len() as usize + 4),
         membership: Vec::new(),
         arrays: 0,
     };
-    walker.object(map, None);
+    walker.object(map, 0);
     let mut leaves = walker.leaves;
     leaves.sort_by_key(|(id, _)| *id);
     let mut starts = Vec::with_capacity(table.len() as usize + 1);
@@ -101,42 +160,41 @@ pub(crate) fn flatten<'a>(event: &'a Value, table: &PathTable) -> Option<FlatEve
         }
         starts.push(next);
     }
-    Some(FlatEvent { leaves, starts })
+    let nested = leaves.iter().any(|(_, leaf)| !leaf.membership.is_empty());
+    Some(FlatEvent {
+        leaves,
+        starts,
+        nested,
+    })
 }
 
 struct Walker<'a, 't> {
     table: &'t PathTable,
     leaves: Vec<(u32, Leaf<'a>)>,
-    path: String,
     membership: Membership,
     arrays: u32,
 }
 
 impl<'a> Walker<'a, '_> {
-    fn object(&mut self, map: &'a serde_json::Map<String, Value>, _field: Option<u32>) {
+    /// Walks the members of `map`, which sits at path-table node `node`.
+    fn object(&mut self, map: &'a serde_json::Map<String, Value>, node: u32) {
         for (key, value) in map {
-            let saved = self.path.len();
-            if !self.path.is_empty() {
-                self.path.push('.');
+            if let Some(child) = self.table.step(node, key) {
+                self.value(value, child);
             }
-            self.path.push_str(key);
-            if let Some(&field) = self.table.entries.get(self.path.as_str()) {
-                self.value(value, field);
-            }
-            self.path.truncate(saved);
         }
     }
 
-    fn value(&mut self, value: &'a Value, field: Option<u32>) {
+    fn value(&mut self, value: &'a Value, node: u32) {
         match value {
-            Value::Object(map) => self.object(map, field),
-            Value::Array(items) => self.array(items, field),
-            leaf => self.leaf(leaf, field),
+            Value::Object(map) => self.object(map, node),
+            Value::Array(items) => self.array(items, node),
+            leaf => self.leaf(leaf, node),
         }
     }
 
-    fn leaf(&mut self, value: &'a Value, field: Option<u32>) {
-        if let Some(id) = field {
+    fn leaf(&mut self, value: &'a Value, node: u32) {
+        if let Some(id) = self.table.path_id(node) {
             self.leaves.push((
                 id,
                 Leaf {
@@ -147,7 +205,7 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
-    fn array(&mut self, items: &'a [Value], field: Option<u32>) {
+    fn array(&mut self, items: &'a [Value], node: u32) {
         let id = self.arrays;
         self.arrays += 1;
         for (index, item) in items.iter().enumerate() {
@@ -156,10 +214,10 @@ impl<'a> Walker<'a, '_> {
                     // Array ids grow as the walk goes, so pushing keeps the membership sorted.
                     self.membership
                         .push((id, u32::try_from(index).unwrap_or(u32::MAX)));
-                    self.value(item, field);
+                    self.value(item, node);
                     self.membership.pop();
                 }
-                leaf => self.leaf(leaf, field),
+                leaf => self.leaf(leaf, node),
             }
         }
     }
@@ -197,7 +255,12 @@ pub(crate) fn any_branch_matches(branches: &[Branch], flat: &FlatEvent<'_>) -> b
 
 /// Whether all of `branch`'s conditions hold together, array-consistently.
 pub(crate) fn branch_matches(branch: &Branch, flat: &FlatEvent<'_>) -> bool {
-    search(&branch.conditions, flat, &Vec::new())
+    conditions_match(&branch.conditions, flat)
+}
+
+/// Whether all of `conditions` (sorted by path) hold together, array-consistently.
+pub(crate) fn conditions_match(conditions: &[Condition], flat: &FlatEvent<'_>) -> bool {
+    search(conditions, flat, &Vec::new())
 }
 
 fn search(conditions: &[Condition], flat: &FlatEvent<'_>, so_far: &Membership) -> bool {

@@ -1,9 +1,10 @@
 //! Many rules matched together.
 //!
-//! Each `$or` alternative of each rule is filed under one key: preferably a (path, exact
-//! value) pair, else a path that must be present. An event is flattened once, the keys it
-//! carries select the candidate alternatives, and only those are evaluated in full — with
-//! the same code as [`EventPattern::matches`], so the answers agree rule by rule.
+//! Each `$or` alternative of each rule is filed in a trie keyed by its exact-value
+//! conditions (see [`Node`]), or, when it has none, under a path that must be present. An
+//! event is flattened once, walks the trie to find the alternatives whose exact values it
+//! all carries, and only those are evaluated in full — with the same code as
+//! [`EventPattern::matches`], so the answers agree rule by rule.
 
 use serde_json::Value;
 
@@ -40,71 +41,106 @@ fn matcher_key(matcher: &ValueMatcher) -> Option<ValueKey> {
     }
 }
 
-/// Alternatives filed by the exact values of one path, split by type so that event values
-/// can be looked up without allocating a key.
+/// The children of a trie node along one path, keyed by exact value and split by type so
+/// that event values can be looked up without allocating a key.
 #[derive(Clone, Debug, Default)]
-struct ValueIndex {
-    strings: FastMap<String, Vec<u32>>,
-    numbers: FastMap<u64, Vec<u32>>,
-    number_texts: FastMap<String, Vec<u32>>,
-    trues: Vec<u32>,
-    falses: Vec<u32>,
-    nulls: Vec<u32>,
+struct ValueEdges {
+    strings: FastMap<String, u32>,
+    numbers: FastMap<u64, u32>,
+    number_texts: FastMap<String, u32>,
+    trues: Option<u32>,
+    falses: Option<u32>,
+    nulls: Option<u32>,
 }
 
-impl ValueIndex {
-    fn bucket_mut(&mut self, key: ValueKey) -> &mut Vec<u32> {
+impl ValueEdges {
+    fn get(&self, key: &ValueKey) -> Option<u32> {
         match key {
-            ValueKey::Str(s) => self.strings.entry(s).or_default(),
-            ValueKey::Num(n) => self.numbers.entry(n).or_default(),
-            ValueKey::NumText(t) => self.number_texts.entry(t).or_default(),
-            ValueKey::Bool(true) => &mut self.trues,
-            ValueKey::Bool(false) => &mut self.falses,
-            ValueKey::Null => &mut self.nulls,
+            ValueKey::Str(s) => self.strings.get(s).copied(),
+            ValueKey::Num(n) => self.numbers.get(n).copied(),
+            ValueKey::NumText(t) => self.number_texts.get(t).copied(),
+            ValueKey::Bool(true) => self.trues,
+            ValueKey::Bool(false) => self.falses,
+            ValueKey::Null => self.nulls,
         }
     }
 
-    fn bucket_len(&self, key: &ValueKey) -> usize {
-        let bucket = match key {
-            ValueKey::Str(s) => self.strings.get(s),
-            ValueKey::Num(n) => self.numbers.get(n),
-            ValueKey::NumText(t) => self.number_texts.get(t),
-            ValueKey::Bool(true) => Some(&self.trues),
-            ValueKey::Bool(false) => Some(&self.falses),
-            ValueKey::Null => Some(&self.nulls),
-        };
-        bucket.map_or(0, Vec::len)
+    fn set(&mut self, key: ValueKey, child: u32) {
+        match key {
+            ValueKey::Str(s) => {
+                self.strings.insert(s, child);
+            }
+            ValueKey::Num(n) => {
+                self.numbers.insert(n, child);
+            }
+            ValueKey::NumText(t) => {
+                self.number_texts.insert(t, child);
+            }
+            ValueKey::Bool(true) => self.trues = Some(child),
+            ValueKey::Bool(false) => self.falses = Some(child),
+            ValueKey::Null => self.nulls = Some(child),
+        }
     }
 
-    /// The alternatives filed under the value of `value`.
-    fn lookup(&self, value: &Value) -> &[u32] {
-        let bucket = match value {
-            Value::String(s) => self.strings.get(s.as_str()),
+    /// The child reached by the event value `value`.
+    fn lookup(&self, value: &Value) -> Option<u32> {
+        match value {
+            Value::String(s) => self.strings.get(s.as_str()).copied(),
             Value::Number(n) => match number::event_comparable(n) {
-                Some(v) => self.numbers.get(&number::index_key(v)),
+                Some(v) => self.numbers.get(&number::index_key(v)).copied(),
                 // A pattern number without a double form can only equal an event number
                 // with the same text, which then has no double form either.
                 None if !self.number_texts.is_empty() => {
-                    self.number_texts.get(n.to_string().as_str())
+                    self.number_texts.get(n.to_string().as_str()).copied()
                 }
                 None => None,
             },
-            Value::Bool(true) => Some(&self.trues),
-            Value::Bool(false) => Some(&self.falses),
-            Value::Null => Some(&self.nulls),
+            Value::Bool(true) => self.trues,
+            Value::Bool(false) => self.falses,
+            Value::Null => self.nulls,
             Value::Array(_) | Value::Object(_) => None,
-        };
-        bucket.map_or(&[], Vec::as_slice)
+        }
     }
+}
+
+/// A node of the exact-value trie. Every alternative with exact-value conditions is filed
+/// at the end of the walk that takes one edge per such condition, in path order, so an
+/// event reaches it only when every one of those conditions has a matching value: rules
+/// that share their leading conditions share nodes, and an event only visits the nodes
+/// whose conditions it satisfies (the shape event-ruler's automaton has).
+#[derive(Clone, Debug, Default)]
+struct Node {
+    terminal: Vec<u32>,
+    /// By path id; few per node, so a list beats a map.
+    edges: Vec<(u32, ValueEdges)>,
+}
+
+/// A multi-valued condition multiplies the walks an alternative is filed under; beyond
+/// this many, further multi-valued conditions are left to the full evaluation.
+const MAX_WALKS: usize = 64;
+
+/// One alternative of one rule, as filed.
+#[derive(Clone, Debug)]
+struct Entry {
+    id: RuleId,
+    branch: Branch,
+    /// The paths of the conditions the trie walk tests: reaching the alternative proves
+    /// that each has a value equal to one of the condition's.
+    proved: Vec<u32>,
+    /// Where `branch` without the proved conditions, in the same order, sits in
+    /// [`PatternSet::rests`]: kept together so that checking a candidate touches little
+    /// memory.
+    rest: std::ops::Range<usize>,
 }
 
 /// A set of rules compiled together; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
-    branches: Vec<(RuleId, Branch)>,
-    /// Indexed by path id.
-    by_value: Vec<ValueIndex>,
-    /// Indexed by path id.
+    entries: Vec<Entry>,
+    rests: Vec<Condition>,
+    /// The exact-value trie; node 0 is the root once anything is filed.
+    nodes: Vec<Node>,
+    /// Alternatives without exact-value conditions, by the path id of a field they need.
     by_path: Vec<Vec<u32>>,
     /// Alternatives made only of `exists: false` conditions can match an event that has
     /// none of the indexed fields, so they are always evaluated.
@@ -120,56 +156,116 @@ impl PatternSet {
 
     /// Number of rules alternatives (after `$or` expansion) in the set.
     pub fn len(&self) -> usize {
-        self.branches.len()
+        self.entries.len()
     }
 
     /// Whether no rule has been inserted.
     pub fn is_empty(&self) -> bool {
-        self.branches.is_empty()
+        self.entries.is_empty()
     }
 
     /// Adds `pattern` under `id`. Inserting several patterns under one id makes that id
     /// match when any of them does.
     pub fn insert(&mut self, id: RuleId, pattern: &EventPattern) {
         for branch in pattern.branches() {
-            let index = u32::try_from(self.branches.len()).unwrap_or(u32::MAX);
+            let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
             let mut branch = branch.clone();
             self.paths.assign(&mut branch);
             let width = self.paths.len() as usize;
-            self.by_value.resize_with(width, ValueIndex::default);
             self.by_path.resize_with(width, Vec::new);
-            self.file(index, &branch);
-            self.branches.push((id, branch));
+            let proved = self.file(index, &branch);
+            let start = self.rests.len();
+            self.rests.extend(
+                branch
+                    .conditions
+                    .iter()
+                    .filter(|c| !proved.contains(&c.path_id))
+                    .cloned(),
+            );
+            let rest = start..self.rests.len();
+            self.entries.push(Entry {
+                id,
+                branch,
+                proved,
+                rest,
+            });
         }
     }
 
-    fn file(&mut self, index: u32, branch: &Branch) {
+    /// Files the alternative `index`; returns the paths of the conditions its trie walk
+    /// tests.
+    fn file(&mut self, index: u32, branch: &Branch) -> Vec<u32> {
         let required = || branch.conditions.iter().filter(|c| !c.absent_ok);
-        let exact = required()
+        let mut keyed: Vec<(&Condition, Vec<ValueKey>)> = required()
             .filter_map(|c| {
                 let keys: Option<Vec<ValueKey>> = c.matchers.iter().map(matcher_key).collect();
-                keys.map(|keys| (c, keys))
+                keys.filter(|k| !k.is_empty()).map(|keys| (c, keys))
             })
-            .min_by_key(|(c, keys)| self.crowding(c, keys));
-        if let Some((condition, keys)) = exact {
-            let buckets = &mut self.by_value[condition.path_id as usize];
-            for key in keys {
-                buckets.bucket_mut(key).push(index);
+            .collect();
+        if !keyed.is_empty() {
+            // Fewest values first, so that the conditions dropped to respect the walk limit
+            // are the ones that would have multiplied it most.
+            keyed.sort_by_key(|(_, keys)| keys.len());
+            let mut walks = 1usize;
+            let mut chosen: Vec<(u32, &str, Vec<ValueKey>)> = Vec::new();
+            for (condition, keys) in keyed {
+                let more = walks.saturating_mul(keys.len());
+                if chosen.is_empty() || more <= MAX_WALKS {
+                    walks = more;
+                    chosen.push((condition.path_id, condition.path.as_str(), keys));
+                }
             }
-            return;
+            // Path order makes rules that test the same fields share their trie prefix.
+            chosen.sort_by(|a, b| a.1.cmp(b.1));
+            let steps: Vec<(u32, Vec<ValueKey>)> =
+                chosen.into_iter().map(|(id, _, keys)| (id, keys)).collect();
+            if self.nodes.is_empty() {
+                self.nodes.push(Node::default());
+            }
+            self.file_walk(0, &steps, index);
+            return steps.into_iter().map(|(path, _)| path).collect();
         }
         let path_only = required().min_by_key(|c| self.by_path[c.path_id as usize].len());
         match path_only {
             Some(condition) => self.by_path[condition.path_id as usize].push(index),
             None => self.always.push(index),
         }
+        Vec::new()
     }
 
-    /// How many alternatives already share these keys: filing under the least crowded
-    /// keys keeps candidate lists short.
-    fn crowding(&self, condition: &Condition, keys: &[ValueKey]) -> usize {
-        let buckets = &self.by_value[condition.path_id as usize];
-        keys.iter().map(|k| buckets.bucket_len(k)).sum::<usize>()
+    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<ValueKey>)], index: u32) {
+        let Some(((path, keys), rest)) = steps.split_first() else {
+            if let Some(node) = self.nodes.get_mut(node as usize) {
+                node.terminal.push(index);
+            }
+            return;
+        };
+        for key in keys {
+            let child = self.child(node, *path, key);
+            self.file_walk(child, rest, index);
+        }
+    }
+
+    /// The child of `node` along `path` = `key`, created if missing.
+    fn child(&mut self, node: u32, path: u32, key: &ValueKey) -> u32 {
+        let fresh = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        let Some(parent) = self.nodes.get_mut(node as usize) else {
+            return fresh;
+        };
+        let position = match parent.edges.iter().position(|(p, _)| *p == path) {
+            Some(position) => position,
+            None => {
+                parent.edges.push((path, ValueEdges::default()));
+                parent.edges.len() - 1
+            }
+        };
+        let edges = &mut parent.edges[position].1;
+        if let Some(child) = edges.get(key) {
+            return child;
+        }
+        edges.set(key.clone(), fresh);
+        self.nodes.push(Node::default());
+        fresh
     }
 
     /// How many alternatives `event` would evaluate in full (for tuning the index).
@@ -178,11 +274,7 @@ impl PatternSet {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return 0;
         };
-        let mut candidates = self.always.clone();
-        self.collect_candidates(&flat, &mut candidates);
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates.len()
+        self.candidates(&flat).len()
     }
 
     /// The ids of the rules `event` matches, sorted and without duplicates.
@@ -190,31 +282,85 @@ impl PatternSet {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return Vec::new();
         };
-        let mut candidates = self.always.clone();
-        self.collect_candidates(&flat, &mut candidates);
-        candidates.sort_unstable();
-        candidates.dedup();
-        let mut ids: Vec<RuleId> = candidates
+        let mut ids: Vec<RuleId> = self
+            .candidates(&flat)
             .into_iter()
-            .filter_map(|i| self.branches.get(i as usize))
-            .filter(|(_, branch)| matcher::branch_matches(branch, &flat))
-            .map(|(id, _)| *id)
+            .filter_map(|i| self.entries.get(i as usize))
+            .filter(|entry| self.entry_matches(entry, &flat))
+            .map(|entry| entry.id)
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn collect_candidates(&self, flat: &FlatEvent<'_>, candidates: &mut Vec<u32>) {
-        for (id, (by_path, by_value)) in (0u32..).zip(self.by_path.iter().zip(&self.by_value)) {
-            let leaves = flat.field(id);
-            if leaves.is_empty() {
-                continue;
+    fn entry_matches(&self, entry: &Entry, flat: &FlatEvent<'_>) -> bool {
+        // A value inside an array of objects ties the choice of values of other fields to
+        // its element, so a proved condition can only be skipped when none of its values
+        // sits in one; then it constrains nothing else and the walk has settled it.
+        let settled = !flat.nested()
+            || entry.proved.iter().all(|&path| {
+                flat.field(path)
+                    .iter()
+                    .all(|(_, leaf)| leaf.membership.is_empty())
+            });
+        match self.rests.get(entry.rest.clone()) {
+            Some(rest) if settled => matcher::conditions_match(rest, flat),
+            _ => matcher::branch_matches(&entry.branch, flat),
+        }
+    }
+
+    /// The alternatives worth evaluating in full, sorted and without duplicates.
+    fn candidates(&self, flat: &FlatEvent<'_>) -> Vec<u32> {
+        let mut candidates = self.always.clone();
+        for (id, by_path) in (0u32..).zip(&self.by_path) {
+            if !by_path.is_empty() && !flat.field(id).is_empty() {
+                candidates.extend_from_slice(by_path);
             }
-            candidates.extend_from_slice(by_path);
-            for (_, leaf) in leaves {
-                candidates.extend_from_slice(by_value.lookup(leaf.value));
+        }
+        self.walk(flat, &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+    }
+
+    fn walk(&self, flat: &FlatEvent<'_>, candidates: &mut Vec<u32>) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        let mut stack = vec![0u32];
+        while let Some(node) = stack.pop() {
+            let Some(node) = self.nodes.get(node as usize) else {
+                continue;
+            };
+            candidates.extend_from_slice(&node.terminal);
+            for (path, edges) in &node.edges {
+                let before = stack.len();
+                for (_, leaf) in flat.field(*path) {
+                    stack.extend(edges.lookup(leaf.value));
+                }
+                // Each node hangs off one edge of one parent, so it can only be reached
+                // twice through repeated equal values of one field; visiting it once keeps
+                // events with large arrays from multiplying the walk.
+                if stack.len() - before > 1 {
+                    let tail = &mut stack[before..];
+                    tail.sort_unstable();
+                    let unique = dedup_sorted(tail);
+                    stack.truncate(before + unique);
+                }
             }
         }
     }
+}
+
+/// Moves the distinct values of the sorted `items` to its front and returns their number.
+fn dedup_sorted(items: &mut [u32]) -> usize {
+    let mut unique = 0;
+    for i in 0..items.len() {
+        if unique == 0 || items[i] != items[unique - 1] {
+            items[unique] = items[i];
+            unique += 1;
+        }
+    }
+    unique
 }

@@ -113,13 +113,50 @@ fn rule() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Values a `PatternSet` files in its exact-value trie, with numbers in two spellings that
+/// must meet (`2` and `2.0`).
+fn exact_condition() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(STRINGS.to_vec()).prop_map(|s| json!(s)),
+        (0i64..4).prop_map(|n| json!(n)),
+        (0i64..4).prop_map(|n| json!(n as f64)),
+        Just(json!(null)),
+        any::<bool>().prop_map(|b| json!(b)),
+    ]
+}
+
+/// Conjunctions made mostly of exact values over several fields, some multi-valued, some
+/// with another operator mixed in, so that many rules share and branch trie prefixes.
+fn exact_conjunction() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(
+        prop::sample::select(FIELDS.to_vec()),
+        prop::collection::vec(prop_oneof![6 => exact_condition(), 1 => condition()], 1..4),
+        1..5,
+    )
+    .prop_map(|fields| {
+        let mut map = serde_json::Map::new();
+        for (path, values) in fields {
+            insert_path(&mut map, path, Value::Array(values));
+        }
+        Value::Object(map)
+    })
+}
+
+fn exact_rule() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => exact_conjunction().prop_map(|v| v.to_string()),
+        1 => prop::collection::vec(exact_conjunction(), 2..4)
+            .prop_map(|alternatives| json!({"$or": alternatives}).to_string()),
+    ]
+}
+
 fn event_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         prop::sample::select(STRINGS.to_vec()).prop_map(|s| json!(s)),
         (0i64..4).prop_map(|n| json!(n)),
         (0i64..4).prop_map(|n| json!(n as f64 + 0.5)),
         Just(json!(null)),
-        Just(json!(true)),
+        any::<bool>().prop_map(|b| json!(b)),
     ]
 }
 
@@ -194,6 +231,23 @@ proptest! {
 
     #[test]
     fn pattern_set_agrees_with_each_rule(rules in prop::collection::vec(rule(), 1..12), events in prop::collection::vec(event(), 1..6)) {
+        let patterns: Vec<EventPattern> = rules.iter().filter_map(|r| EventPattern::parse(r).ok()).collect();
+        let mut set = PatternSet::new();
+        for (id, pattern) in patterns.iter().enumerate() {
+            set.insert(id, pattern);
+        }
+        for event in &events {
+            let expected: Vec<usize> = (0..patterns.len()).filter(|&id| patterns[id].matches(event)).collect();
+            prop_assert_eq!(set.matches(event), expected);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn pattern_set_agrees_on_exact_value_rules(rules in prop::collection::vec(exact_rule(), 1..40), events in prop::collection::vec(event(), 1..8)) {
         let patterns: Vec<EventPattern> = rules.iter().filter_map(|r| EventPattern::parse(r).ok()).collect();
         let mut set = PatternSet::new();
         for (id, pattern) in patterns.iter().enumerate() {
