@@ -3,7 +3,7 @@
 
 use super::register::{assert_serde, option_u64, registration, retry_policy};
 use crate::model::TaskDef;
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, Group, TokenStream};
 use quote::quote;
 
 pub(crate) fn expand(def: &TaskDef) -> TokenStream {
@@ -37,7 +37,13 @@ pub(crate) fn expand(def: &TaskDef) -> TokenStream {
             let ty = &types[0];
             (quote!(#ty), quote!(#one))
         }
-        _ => (quote!((#(#types,)*)), quote!((#(#bindings,)*))),
+        _ => {
+            // The tuple's parentheses take the span of the parameter list, so that an error
+            // of the `Task` impl on the whole tuple points there rather than at the attribute.
+            let mut tuple = Group::new(Delimiter::Parenthesis, quote!(#(#types,)*));
+            tuple.set_span(sig.paren_token.span.join());
+            (quote!(#tuple), quote!((#(#bindings,)*)))
+        }
     };
     let input_pattern = match bindings.as_slice() {
         [] => quote!(()),
