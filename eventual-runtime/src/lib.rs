@@ -40,11 +40,15 @@
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod manifest;
 pub mod registry;
 pub mod task;
 pub mod testing;
 pub mod time;
 pub mod workflow;
+
+/// The build-script helper: `eventual_runtime::build::emit(service, crates)`.
+pub use manifest::build;
 
 /// Amazon EventBridge event patterns: parser, matcher and `PatternSet`.
 pub use eventual_pattern as pattern;

@@ -1,0 +1,120 @@
+//! `manifest.json` and `eventbridge-rules.json`.
+
+use super::cfn::names;
+use super::inventory::{Inventory, Location};
+use crate::task::RetryPolicy;
+use serde_json::{json, Value};
+
+fn location(location: &Location) -> [(&'static str, Value); 3] {
+    [
+        ("rust_path", json!(location.rust_path)),
+        ("file", json!(location.file)),
+        ("line", json!(location.line)),
+    ]
+}
+
+fn with_location(mut value: Value, at: &Location) -> Value {
+    if let Value::Object(map) = &mut value {
+        for (key, field) in location(at) {
+            map.insert(key.to_owned(), field);
+        }
+    }
+    value
+}
+
+pub(crate) fn retry(policy: &RetryPolicy) -> Value {
+    serde_json::to_value(policy).unwrap_or(Value::Null)
+}
+
+/// A subscription's pattern as JSON (the compile-time check guarantees it parses).
+pub(crate) fn pattern(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// `manifest.json` ⚑: `{ "service", "workflows", "tasks", "subscriptions" }`.
+pub fn manifest(service: &str, inventory: &Inventory) -> Value {
+    let workflows: Vec<Value> = inventory
+        .workflows
+        .iter()
+        .map(|w| {
+            let tasks: Vec<&str> = inventory
+                .tasks_of(w)
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            with_location(
+                json!({
+                    "name": w.name,
+                    "timeout_ms": w.timeout_ms,
+                    "tasks": tasks,
+                    "children": inventory.children_of(w),
+                    "signals": w.signals,
+                    "events": w.events,
+                }),
+                &w.location,
+            )
+        })
+        .collect();
+    let tasks: Vec<Value> = inventory
+        .tasks
+        .iter()
+        .map(|t| {
+            with_location(
+                json!({
+                    "name": t.name,
+                    "timeout_ms": t.options.timeout_ms,
+                    "heartbeat_ms": t.options.heartbeat_ms,
+                    "retry": retry(&t.options.retry),
+                }),
+                &t.location,
+            )
+        })
+        .collect();
+    let subscriptions: Vec<Value> = inventory
+        .subscriptions
+        .iter()
+        .map(|s| {
+            with_location(
+                json!({
+                    "name": s.name,
+                    "pattern": pattern(&s.pattern),
+                    "event_type": s.event_type,
+                    "retry": retry(&s.retry),
+                    "dead_letter": s.dead_letter,
+                }),
+                &s.location,
+            )
+        })
+        .collect();
+    json!({
+        "service": service,
+        "workflows": workflows,
+        "tasks": tasks,
+        "subscriptions": subscriptions,
+    })
+}
+
+/// `eventbridge-rules.json` ⚑: one entry per subscription with `name` (the subscription's
+/// name), `event_pattern` (exactly its pattern), `target` (the SQS queue feeding its handler),
+/// `dead_letter_queue` when it has one, plus the deployed `rule_name` and `event_bus_name`.
+pub fn eventbridge_rules(service: &str, inventory: &Inventory) -> Value {
+    let rules: Vec<Value> = inventory
+        .subscriptions
+        .iter()
+        .map(|s| {
+            let mut rule = json!({
+                "name": s.name,
+                "rule_name": names::rule(service, &s.name),
+                "event_bus_name": names::bus(service),
+                "event_pattern": pattern(&s.pattern),
+                "target": names::handler_queue(service, &s.name),
+                "handler": names::handler_function(service, &s.name),
+            });
+            if s.dead_letter {
+                rule["dead_letter_queue"] = json!(names::handler_dlq(service, &s.name));
+            }
+            rule
+        })
+        .collect();
+    Value::Array(rules)
+}
