@@ -147,6 +147,9 @@ pub(crate) struct Core {
     watchers: HashMap<String, Vec<Reply<Outcome>>>,
     next_id: u64,
     id_prefix: String,
+    /// Committed state, for executions no longer in memory (ended before a restart, or
+    /// evicted from `ended`).
+    reader: rusqlite::Connection,
 }
 
 /// Ended executions whose outcome the core keeps in memory for late callers.
@@ -162,6 +165,7 @@ impl Core {
         signer: TokenSigner,
         writer: BatchSender,
         workers: Workers,
+        reader: rusqlite::Connection,
     ) -> Self {
         Core {
             executions: HashMap::new(),
@@ -181,6 +185,7 @@ impl Core {
             watchers: HashMap::new(),
             next_id: 0,
             id_prefix: format!("{:x}", now().as_millis()),
+            reader,
         }
     }
 
@@ -253,6 +258,15 @@ impl Core {
 
     fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
         self.executions.get(execution_id).map(|live| live.status)
+    }
+
+    /// An execution that is not live here, as committed: ended before a restart, evicted from
+    /// `ended`, or kept blocked because its workflow is no longer registered.
+    fn stored(&self, execution_id: &str) -> Option<super::store::ExecutionRow> {
+        super::store::execution(&self.reader, execution_id).unwrap_or_else(|error| {
+            warn!(%error, execution = execution_id, "cannot read an execution");
+            None
+        })
     }
 
     /// The core's loop: handle what arrived, fire due timers, hand the round's writes to the
@@ -364,6 +378,9 @@ impl Core {
                     let _ = reply.send(Ok(outcome.clone()));
                 } else if self.executions.contains_key(&execution_id) {
                     self.watchers.entry(execution_id).or_default().push(reply);
+                } else if let Some(outcome) = self.stored(&execution_id).and_then(|row| row.outcome)
+                {
+                    let _ = reply.send(Ok(outcome));
                 } else {
                     let _ = reply.send(Err(EngineError::NotFound(execution_id)));
                 }
@@ -427,7 +444,11 @@ impl Core {
                 self.deliver_inbox(execution_id, event);
                 Ok(())
             }
-            None if self.ended.contains_key(execution_id) => {
+            None if self.ended.contains_key(execution_id)
+                || self
+                    .stored(execution_id)
+                    .is_some_and(|row| row.status.is_terminal()) =>
+            {
                 Err(EngineError::Ended(execution_id.to_owned()))
             }
             None => Err(EngineError::NotFound(execution_id.to_owned())),
@@ -463,7 +484,12 @@ impl Core {
             Some(name) => name,
             None => self.fresh_id(workflow.name),
         };
-        if self.executions.contains_key(&execution_id) || self.ended.contains_key(&execution_id) {
+        // An execution of that name may exist only on disk (it ended before a restart): starting
+        // it again would append a second history to it, which the commit refuses (fail-stop).
+        if self.executions.contains_key(&execution_id)
+            || self.ended.contains_key(&execution_id)
+            || self.stored(&execution_id).is_some()
+        {
             return Ok(Started {
                 execution_id,
                 created: false,

@@ -131,7 +131,8 @@ impl LocalEngine {
         })
         .map_err(|error| EngineError::InvalidInput(format!("cannot start the writer: {error}")))?;
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
-        let mut core = Core::new(router, signer, batch_tx, workers);
+        let reader = store::open_reader(&config.database)?;
+        let mut core = Core::new(router, signer, batch_tx, workers, reader);
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
