@@ -66,3 +66,5 @@ pub fn secs(n: u64) -> Duration {
 pub fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
+
+pub mod local;
