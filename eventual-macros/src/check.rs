@@ -177,6 +177,18 @@ impl BodyVisitor<'_> {
     }
 }
 
+impl BodyVisitor<'_> {
+    /// A function called by `path` is a task candidate when its name is snake case.
+    fn record_call(&mut self, path: &syn::Path) {
+        if let Some(last) = path.segments.last() {
+            let name = last.ident.to_string();
+            if name.starts_with(|c: char| c.is_lowercase() || c == '_') {
+                self.facts.calls.insert(name);
+            }
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for BodyVisitor<'_> {
     fn visit_item(&mut self, _: &'ast syn::Item) {
         // Items nested in the body are not part of the workflow's steps.
@@ -194,12 +206,7 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
 
     fn visit_expr_call(&mut self, node: &'ast ExprCall) {
         if let Expr::Path(path) = &*node.func {
-            if let Some(last) = path.path.segments.last() {
-                let name = last.ident.to_string();
-                if name.starts_with(|c: char| c.is_lowercase() || c == '_') {
-                    self.facts.calls.insert(name);
-                }
-            }
+            self.record_call(&path.path);
         }
         visit::visit_expr_call(self, node);
     }
@@ -207,6 +214,25 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
     fn visit_expr_method_call(&mut self, node: &'ast ExprMethodCall) {
         let method = node.method.to_string();
         match method.as_str() {
+            "run" => {
+                // `saga.run(step(x), compensation)`: the compensation is a function passed by
+                // name, called when the saga compensates.
+                if let Some(Expr::Path(path)) = node.args.iter().nth(1) {
+                    if path.qself.is_none() {
+                        self.record_call(&path.path);
+                    }
+                }
+            }
+            "call_task" => {
+                // `ctx.call_task::<T>(input)`: `T` is the task's type, named like its fn.
+                if let Some(turbofish) = &node.turbofish {
+                    for arg in &turbofish.args {
+                        if let GenericArgument::Type(syn::Type::Path(ty)) = arg {
+                            self.record_call(&ty.path);
+                        }
+                    }
+                }
+            }
             "expect_signal" | "wait_for_signal" | "signals" => {
                 if let Some(Expr::Lit(lit)) = node.args.first() {
                     if let Lit::Str(name) = &lit.lit {
