@@ -41,6 +41,8 @@ async fn bump(x: u64) -> Result<u64, StepError> {
         ),
     )
     .map_err(|e| StepError::new(StepErrorKind::Failed, e))?;
+    // Some work after the side effect: a kill in this window re-runs the attempt.
+    tokio::time::sleep(Duration::from_millis(20)).await;
     Ok(x + 1)
 }
 
@@ -67,7 +69,10 @@ async fn crash_flow(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> 
     retry(max_attempts = 5, initial = "50ms")
 )]
 async fn record_crash_event(event: Event<CrashEmitted>) -> Result<(), StepError> {
-    append("CRASH_EVENT_LOG", &event.id).map_err(|e| StepError::new(StepErrorKind::Failed, e))
+    append("CRASH_EVENT_LOG", &event.id).map_err(|e| StepError::new(StepErrorKind::Failed, e))?;
+    // A kill before the delivery's end commits delivers the event again.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(())
 }
 
 fn main() -> ExitCode {
