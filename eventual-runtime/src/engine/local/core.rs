@@ -150,7 +150,13 @@ pub(crate) struct Core {
     /// Committed state, for executions no longer in memory (ended before a restart, or
     /// evicted from `ended`).
     reader: rusqlite::Connection,
+    /// When the writes of the current round began.
+    round_started: Option<std::time::Instant>,
 }
+
+/// How long a round's commit may wait for attempts that are still running, so that a short
+/// execution (start, its tasks, its end) commits once instead of once per step.
+const COMMIT_WINDOW: Duration = Duration::from_millis(1);
 
 /// Ended executions whose outcome the core keeps in memory for late callers.
 const ENDED_KEPT: usize = 10_000;
@@ -186,6 +192,7 @@ impl Core {
             next_id: 0,
             id_prefix: format!("{:x}", now().as_millis()),
             reader,
+            round_started: None,
         }
     }
 
@@ -273,12 +280,15 @@ impl Core {
     /// writer; until shutdown.
     pub(crate) fn run(mut self, inbox: Receiver<CoreMsg>) {
         loop {
-            let wait = self
+            let mut wait = self
                 .timers
                 .peek()
                 .map(|Reverse(entry)| entry.at.duration_since(now()))
                 .unwrap_or(Duration::from_secs(1))
                 .min(Duration::from_secs(1));
+            if let Some(started) = self.round_started {
+                wait = wait.min(COMMIT_WINDOW.saturating_sub(started.elapsed()));
+            }
             match inbox.recv_timeout(wait) {
                 Ok(CoreMsg::Shutdown) => break,
                 Ok(message) => self.handle(message),
@@ -299,9 +309,17 @@ impl Core {
     /// Sends the round's writes to the writer unless a commit is under way: what arrives
     /// meanwhile joins the next commit (group commit).
     fn flush(&mut self) {
-        if !self.in_flight.is_empty() || (self.ops.is_empty() && self.after.is_empty()) {
+        if self.ops.is_empty() && self.after.is_empty() {
             return;
         }
+        let started = *self
+            .round_started
+            .get_or_insert_with(std::time::Instant::now);
+        let attempts_running = !self.open_attempts.is_empty();
+        if !self.in_flight.is_empty() || (attempts_running && started.elapsed() < COMMIT_WINDOW) {
+            return;
+        }
+        self.round_started = None;
         self.next_batch += 1;
         let number = self.next_batch;
         let ops = std::mem::take(&mut self.ops);
