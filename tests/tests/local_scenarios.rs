@@ -143,13 +143,10 @@ async fn task_retries_with_backoff_in_real_time() {
 async fn sc_two_signals(ctx: WorkflowContext, _n: u64) -> Result<String, WorkflowError> {
     let a: String = ctx.wait_for_signal("a").await?;
     let b: String = ctx.wait_for_signal("b").await?;
-    let late: Option<String> = match ctx
+    let late: Option<String> = ctx
         .expect_signal::<String>("c", Duration::from_millis(100))
         .await
-    {
-        Ok(c) => Some(c),
-        Err(_) => None,
-    };
+        .ok();
     Ok(format!("{a}{b}{late:?}"))
 }
 
