@@ -136,8 +136,9 @@ impl ReplayState {
         ReplayState {
             info,
             now,
+            // Replay asks for every recorded step again: room for them all up front.
+            steps: Vec::with_capacity(recorded.len()),
             recorded,
-            steps: Vec::new(),
             signals: BTreeMap::new(),
             waiters: HashMap::new(),
             next_waiter: 0,
