@@ -21,7 +21,14 @@ fn deliveries_of(env: &TestEnvironment, event_id: &str) -> Vec<(String, u32, u64
     env.deliveries()
         .into_iter()
         .filter(|d| d.event_id == event_id)
-        .map(|d| (d.subscription, d.attempt, since_epoch(d.at), d.result.is_ok()))
+        .map(|d| {
+            (
+                d.subscription,
+                d.attempt,
+                since_epoch(d.at),
+                d.result.is_ok(),
+            )
+        })
         .collect()
 }
 
@@ -75,7 +82,10 @@ async fn emitted_event_reaches_every_matching_handler_once() {
         subscriptions(&id_two),
         BTreeSet::from(["fan_a".to_owned(), "fan_b".to_owned()])
     );
-    assert!(env.deliveries().iter().all(|d| d.attempt == 1 && d.result.is_ok()));
+    assert!(env
+        .deliveries()
+        .iter()
+        .all(|d| d.attempt == 1 && d.result.is_ok()));
     // More time changes nothing: each rule got each event once.
     env.advance(secs(3600)).await;
     assert_eq!(env.deliveries().len(), 5);
@@ -93,7 +103,13 @@ static HEALED: AtomicBool = AtomicBool::new(false);
 
 #[on_event(
     pattern = r#"{"detail-type": ["Unstable"]}"#,
-    retry(max_attempts = 4, backoff = "exponential", initial = "1s", multiplier = 2.0, jitter = 0.5)
+    retry(
+        max_attempts = 4,
+        backoff = "exponential",
+        initial = "1s",
+        multiplier = 2.0,
+        jitter = 0.5
+    )
 )]
 async fn unstable_handler(event: Event<Unstable>) -> Result<(), String> {
     if HEALED.load(Ordering::SeqCst) {
@@ -150,7 +166,10 @@ async fn failing_handler_is_retried_with_backoff_then_dead_lettered_then_redrive
     let deliveries = deliveries_of(&env, &event_id);
     assert_eq!(deliveries.len(), 5);
     // Redriven at the current virtual time, as a fresh first attempt.
-    assert_eq!(deliveries[4], ("unstable_handler".to_owned(), 1, 60_000, true));
+    assert_eq!(
+        deliveries[4],
+        ("unstable_handler".to_owned(), 1, 60_000, true)
+    );
     assert!(env.dead_letters().is_empty());
 }
 
@@ -170,11 +189,18 @@ async fn strict_handler(_event: Event<StrictDetail>) -> Result<(), String> {
 #[tokio::test]
 async fn undeserializable_detail_is_dead_lettered_at_once() {
     let env = TestEnvironment::new();
-    let bad = env.publish(OutgoingEvent::new("tests", "Strict", json!({"amount": "lots"})));
+    let bad = env.publish(OutgoingEvent::new(
+        "tests",
+        "Strict",
+        json!({"amount": "lots"}),
+    ));
     let good = env.publish(OutgoingEvent::new("tests", "Strict", json!({"amount": 3})));
     env.advance(secs(600)).await;
     assert_eq!(deliveries_of(&env, &bad).len(), 1);
-    assert_eq!(deliveries_of(&env, &good), [("strict_handler".to_owned(), 1, 0, true)]);
+    assert_eq!(
+        deliveries_of(&env, &good),
+        [("strict_handler".to_owned(), 1, 0, true)]
+    );
     assert_eq!(STRICT_CALLS.load(Ordering::SeqCst), 1);
     let dead = env.dead_letters();
     assert_eq!(dead.len(), 1);
@@ -210,7 +236,8 @@ async fn shipping(ctx: WorkflowContext, id: String) -> Result<String, WorkflowEr
 #[on_event(pattern = r#"{"detail-type": ["OrderAccepted"]}"#)]
 async fn start_shipping(event: Event<OrderAccepted>) -> Result<(), WorkflowError> {
     let client = Client::current().expect("inside a handler");
-    let execution = client.start::<shipping>(Some(format!("ship-{}", event.detail.id)), &event.detail.id)?;
+    let execution =
+        client.start::<shipping>(Some(format!("ship-{}", event.detail.id)), &event.detail.id)?;
     client.signal(&execution, "carrier", "truck")?;
     Ok(())
 }
@@ -263,10 +290,17 @@ async fn flaky_starter(event: Event<StartFlaky>) -> Result<(), WorkflowError> {
 #[tokio::test]
 async fn failed_handler_leaves_no_effects_behind() {
     let env = TestEnvironment::new();
-    let event_id = env.publish(OutgoingEvent::new("tests", "StartFlaky", json!({"id": "f-1"})));
+    let event_id = env.publish(OutgoingEvent::new(
+        "tests",
+        "StartFlaky",
+        json!({"id": "f-1"}),
+    ));
     env.run_until_idle().await;
     // Attempt 1 failed: no execution, no signal, no event.
-    assert_eq!(deliveries_of(&env, &event_id), [("flaky_starter".to_owned(), 1, 0, false)]);
+    assert_eq!(
+        deliveries_of(&env, &event_id),
+        [("flaky_starter".to_owned(), 1, 0, false)]
+    );
     assert!(env.executions().is_empty());
     assert_eq!(env.published_events().len(), 1);
     env.advance(secs(1)).await;
@@ -286,17 +320,23 @@ async fn failed_handler_leaves_no_effects_behind() {
 
 // ---- EventBridge filtering ----------------------------------------------------------------------------
 
-#[on_event(pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"amount": [{"numeric": [">", 100]}]}}"#)]
+#[on_event(
+    pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"amount": [{"numeric": [">", 100]}]}}"#
+)]
 async fn big_orders(_event: Event<serde_json::Value>) -> Result<(), String> {
     Ok(())
 }
 
-#[on_event(pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"status": [{"anything-but": ["cancelled", "refunded"]}]}}"#)]
+#[on_event(
+    pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"status": [{"anything-but": ["cancelled", "refunded"]}]}}"#
+)]
 async fn active_orders(_event: Event<serde_json::Value>) -> Result<(), String> {
     Ok(())
 }
 
-#[on_event(pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"region": [{"prefix": "eu-"}]}}"#)]
+#[on_event(
+    pattern = r#"{"detail-type": ["FilterOrder"], "detail": {"region": [{"prefix": "eu-"}]}}"#
+)]
 async fn eu_orders(_event: Event<serde_json::Value>) -> Result<(), String> {
     Ok(())
 }
@@ -305,17 +345,61 @@ async fn eu_orders(_event: Event<serde_json::Value>) -> Result<(), String> {
 async fn eventbridge_filtering_routes_each_event_to_exactly_the_expected_handlers() {
     let env = TestEnvironment::new();
     let cases: Vec<(&str, serde_json::Value, &[&str])> = vec![
-        ("FilterOrder", json!({"amount": 150, "status": "new", "region": "eu-west-1"}), &["active_orders", "big_orders", "eu_orders"]),
-        ("FilterOrder", json!({"amount": 100, "status": "new", "region": "us-east-1"}), &["active_orders"]),
-        ("FilterOrder", json!({"amount": 100.5, "status": "cancelled", "region": "eu-central-1"}), &["big_orders", "eu_orders"]),
-        ("FilterOrder", json!({"amount": 5, "status": "refunded", "region": "ap-south-1"}), &[]),
-        ("FilterOrder", json!({"amount": "150", "status": "shipped", "region": "eu"}), &["active_orders"]),
-        ("FilterOrder", json!({"amount": 1e3, "region": "EU-west-1"}), &["big_orders"]),
-        ("FilterOrder", json!({"amount": 101, "status": "Cancelled", "region": "eu-north-1"}), &["active_orders", "big_orders", "eu_orders"]),
-        ("FilterOrder", json!({"amount": -200, "status": "pending", "region": "eu-"}), &["active_orders", "eu_orders"]),
-        ("FilterOrder", json!({"amount": 100.0001, "status": "refunded", "region": "us-eu-1"}), &["big_orders"]),
-        ("FilterRefund", json!({"amount": 500, "status": "new", "region": "eu-west-1"}), &[]),
-        ("FilterOrder", json!({"amount": 3.0e2, "status": "new"}), &["active_orders", "big_orders"]),
+        (
+            "FilterOrder",
+            json!({"amount": 150, "status": "new", "region": "eu-west-1"}),
+            &["active_orders", "big_orders", "eu_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 100, "status": "new", "region": "us-east-1"}),
+            &["active_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 100.5, "status": "cancelled", "region": "eu-central-1"}),
+            &["big_orders", "eu_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 5, "status": "refunded", "region": "ap-south-1"}),
+            &[],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": "150", "status": "shipped", "region": "eu"}),
+            &["active_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 1e3, "region": "EU-west-1"}),
+            &["big_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 101, "status": "Cancelled", "region": "eu-north-1"}),
+            &["active_orders", "big_orders", "eu_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": -200, "status": "pending", "region": "eu-"}),
+            &["active_orders", "eu_orders"],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 100.0001, "status": "refunded", "region": "us-eu-1"}),
+            &["big_orders"],
+        ),
+        (
+            "FilterRefund",
+            json!({"amount": 500, "status": "new", "region": "eu-west-1"}),
+            &[],
+        ),
+        (
+            "FilterOrder",
+            json!({"amount": 3.0e2, "status": "new"}),
+            &["active_orders", "big_orders"],
+        ),
     ];
     let mut expected = BTreeMap::new();
     for (detail_type, detail, handlers) in &cases {
@@ -328,7 +412,11 @@ async fn eventbridge_filtering_routes_each_event_to_exactly_the_expected_handler
         let deliveries = deliveries_of(&env, id);
         let got: BTreeSet<String> = deliveries.iter().map(|d| d.0.clone()).collect();
         assert_eq!(&got, handlers, "event {detail}");
-        assert_eq!(deliveries.len(), handlers.len(), "each handler once: {detail}");
+        assert_eq!(
+            deliveries.len(),
+            handlers.len(),
+            "each handler once: {detail}"
+        );
     }
     assert_eq!(env.deliveries().len(), 16);
 }

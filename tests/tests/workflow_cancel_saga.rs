@@ -107,7 +107,9 @@ async fn buy(ctx: WorkflowContext, item: String) -> Result<String, WorkflowError
     }
 }
 
-fn inputs_of(history: &[eventual_runtime::workflow::HistoryEvent]) -> Vec<(String, serde_json::Value)> {
+fn inputs_of(
+    history: &[eventual_runtime::workflow::HistoryEvent],
+) -> Vec<(String, serde_json::Value)> {
     history
         .iter()
         .filter_map(|e| match &e.kind {
@@ -183,7 +185,10 @@ async fn cancel_runs_registered_compensations_in_reverse_order() {
         })
     );
     let error = env.result::<buy>(&run).unwrap().unwrap_err();
-    assert!(error.message.contains("customer changed their mind"), "{error}");
+    assert!(
+        error.message.contains("customer changed their mind"),
+        "{error}"
+    );
     let history = env.history(run.id());
     assert_eq!(
         inputs_of(&history),
@@ -224,7 +229,10 @@ async fn cancel_without_compensations() {
     env.advance(secs(1)).await;
     env.cancel(run.id(), None);
     env.run_until_idle().await;
-    assert_eq!(env.outcome(run.id()), Some(Outcome::Cancelled { reason: None }));
+    assert_eq!(
+        env.outcome(run.id()),
+        Some(Outcome::Cancelled { reason: None })
+    );
     assert_eq!(
         shape(&env.history(run.id())),
         [

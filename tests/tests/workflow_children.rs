@@ -47,10 +47,12 @@ async fn impatient_parent(ctx: WorkflowContext, _x: ()) -> Result<String, Workfl
 
 #[workflow]
 async fn orphan_parent(ctx: WorkflowContext, _x: ()) -> Result<String, WorkflowError> {
-    Ok(match ctx.child_by_name("no_such_workflow", json!(1)).await {
-        Ok(value) => format!("ok:{value}"),
-        Err(failure) => format!("{:?}", failure.kind),
-    })
+    Ok(
+        match ctx.child_by_name("no_such_workflow", json!(1)).await {
+            Ok(value) => format!("ok:{value}"),
+            Err(failure) => format!("{:?}", failure.kind),
+        },
+    )
 }
 
 #[tokio::test]
@@ -152,7 +154,10 @@ async fn child_failure_can_be_handled() {
     let ok = env.start::<forgiving_parent>(4).unwrap();
     let failed = env.start::<forgiving_parent>(0).unwrap();
     env.advance(secs(5)).await;
-    assert_eq!(env.result::<forgiving_parent>(&ok).unwrap().unwrap(), "ok:8");
+    assert_eq!(
+        env.result::<forgiving_parent>(&ok).unwrap().unwrap(),
+        "ok:8"
+    );
     assert_eq!(
         env.result::<forgiving_parent>(&failed).unwrap().unwrap(),
         "recovered:Zero: zero cannot be doubled"

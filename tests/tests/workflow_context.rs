@@ -377,7 +377,10 @@ async fn emit_puts_an_event_on_the_bus() {
     assert_eq!(emitted.len(), 1);
     assert_eq!(emitted[0].at, at(secs(1)));
     match &emitted[0].kind {
-        HistoryEventKind::EventsEmitted { seq, events: recorded } => {
+        HistoryEventKind::EventsEmitted {
+            seq,
+            events: recorded,
+        } => {
             assert_eq!(*seq, 1);
             assert_eq!(recorded, &events);
         }
@@ -516,7 +519,10 @@ async fn all_fails_with_the_first_error() {
 }
 
 #[workflow]
-async fn settled(_ctx: WorkflowContext, inputs: Vec<u64>) -> Result<Vec<Result<u64, String>>, WorkflowError> {
+async fn settled(
+    _ctx: WorkflowContext,
+    inputs: Vec<u64>,
+) -> Result<Vec<Result<u64, String>>, WorkflowError> {
     let results = all_settled(inputs.into_iter().map(double)).await;
     Ok(results
         .into_iter()
@@ -583,7 +589,10 @@ async fn race_returns_the_first_to_finish() {
 }
 
 #[workflow]
-async fn any_of(ctx: WorkflowContext, _x: ()) -> Result<Result<u64, Vec<StepError>>, WorkflowError> {
+async fn any_of(
+    ctx: WorkflowContext,
+    _x: (),
+) -> Result<Result<u64, Vec<StepError>>, WorkflowError> {
     let candidates = vec![
         ctx.call_task::<double>(13),
         ctx.call_task::<slow>(7),

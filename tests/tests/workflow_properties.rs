@@ -21,7 +21,12 @@ enum Op {
     Pair(u64, u64),
 }
 
-#[task(retry(max_attempts = 3, backoff = "exponential", initial = "1s", jitter = 0.5))]
+#[task(retry(
+    max_attempts = 3,
+    backoff = "exponential",
+    initial = "1s",
+    jitter = 0.5
+))]
 async fn prop_task(n: u64) -> Result<u64, StepError> {
     Ok(n)
 }
@@ -43,8 +48,7 @@ async fn prop_flow(ctx: WorkflowContext, ops: Vec<Op>) -> Result<Vec<String>, Wo
                     .map_err(|e| e.kind)
             ),
             Op::Pair(n, s) => {
-                let (result, ()) =
-                    futures::join!(prop_task(n), ctx.sleep(Duration::from_secs(s)));
+                let (result, ()) = futures::join!(prop_task(n), ctx.sleep(Duration::from_secs(s)));
                 format!("pair:{:?}", result.map_err(|e| e.kind))
             }
         };
@@ -72,12 +76,18 @@ struct Choice {
 }
 
 fn choice() -> impl Strategy<Value = Choice> {
-    (0u8..4, 0usize..8, proptest::arbitrary::any::<bool>(), proptest::arbitrary::any::<bool>()).prop_map(|(kind, index, ok, later)| Choice {
-        kind,
-        index,
-        ok,
-        later,
-    })
+    (
+        0u8..4,
+        0usize..8,
+        proptest::arbitrary::any::<bool>(),
+        proptest::arbitrary::any::<bool>(),
+    )
+        .prop_map(|(kind, index, ok, later)| Choice {
+            kind,
+            index,
+            ok,
+            later,
+        })
 }
 
 /// What the engine owes the execution: open task attempts and unfired timers.
@@ -118,7 +128,12 @@ fn start(ops: &[Op]) -> (WorkflowExecutor, StepOutput) {
 fn one_by_one(
     ops: &[Op],
     choices: &[Choice],
-) -> (Vec<(Timestamp, InboxEvent)>, Vec<HistoryEvent>, Vec<Command>, WorkflowExecutor) {
+) -> (
+    Vec<(Timestamp, InboxEvent)>,
+    Vec<HistoryEvent>,
+    Vec<Command>,
+    WorkflowExecutor,
+) {
     let (mut executor, output) = start(ops);
     let mut history = output.new_events;
     let mut commands = output.commands;
@@ -145,12 +160,19 @@ fn one_by_one(
         }
         let event = match kind {
             0 => {
-                let (&seq, &attempt) = pending.tasks.iter().nth(choice.index % pending.tasks.len()).unwrap();
+                let (&seq, &attempt) = pending
+                    .tasks
+                    .iter()
+                    .nth(choice.index % pending.tasks.len())
+                    .unwrap();
                 pending.tasks.remove(&seq);
                 let result = if choice.ok {
                     Ok(json!(seq))
                 } else {
-                    Err(Failure::new(StepErrorKind::Failed, format!("attempt {attempt}")))
+                    Err(Failure::new(
+                        StepErrorKind::Failed,
+                        format!("attempt {attempt}"),
+                    ))
                 };
                 InboxEvent::TaskCompleted {
                     seq,
@@ -159,7 +181,11 @@ fn one_by_one(
                 }
             }
             1 => {
-                let &seq = pending.timers.iter().nth(choice.index % pending.timers.len()).unwrap();
+                let &seq = pending
+                    .timers
+                    .iter()
+                    .nth(choice.index % pending.timers.len())
+                    .unwrap();
                 pending.timers.remove(&seq);
                 InboxEvent::TimerFired { seq }
             }
@@ -266,7 +292,12 @@ fn the_property_driver_covers_retries_timeouts_and_completion() {
         (1, 0, true, true),   // sleep
     ]
     .into_iter()
-    .map(|(kind, index, ok, later)| Choice { kind, index, ok, later })
+    .map(|(kind, index, ok, later)| Choice {
+        kind,
+        index,
+        ok,
+        later,
+    })
     .collect();
     let (delivered, history, _, live) = one_by_one(&ops, &choices);
     assert_eq!(delivered.len(), 7);
@@ -291,6 +322,11 @@ fn the_property_driver_covers_retries_timeouts_and_completion() {
     );
     assert_eq!(
         live.outcome().cloned().unwrap().into_result().unwrap(),
-        json!(["task:Ok(0)", "signal:Err(SignalTimedOut)", "pair:Ok(3)", format!("slept:{}", at(secs(4)).as_millis())])
+        json!([
+            "task:Ok(0)",
+            "signal:Err(SignalTimedOut)",
+            "pair:Ok(3)",
+            format!("slept:{}", at(secs(4)).as_millis())
+        ])
     );
 }

@@ -5,8 +5,7 @@ use eventual_runtime::prelude::*;
 use eventual_runtime::registry::{self, WorkflowDescriptor};
 use eventual_runtime::testing::{ReplayMode, TestEnvironment};
 use eventual_runtime::workflow::{
-    History, HistoryEvent, HistoryEventKind, ReplayError, WorkflowExecutor,
-    HISTORY_FORMAT_VERSION,
+    History, HistoryEvent, HistoryEventKind, ReplayError, WorkflowExecutor, HISTORY_FORMAT_VERSION,
 };
 use eventual_tests::*;
 use serde_json::json;
@@ -88,7 +87,8 @@ async fn history_of_a(finished: bool) -> Vec<HistoryEvent> {
 async fn same_code_replays_cleanly() {
     for finished in [false, true] {
         let history = history_of_a(finished).await;
-        let executor = WorkflowExecutor::replay(registry::workflow("a").unwrap(), &history).unwrap();
+        let executor =
+            WorkflowExecutor::replay(registry::workflow("a").unwrap(), &history).unwrap();
         assert_eq!(executor.outcome().is_some(), finished);
         assert!(!executor.context().is_replaying());
     }
@@ -116,7 +116,10 @@ async fn different_task_at_seq_1_is_non_determinism() {
             other => panic!("unexpected {other:?}"),
         }
         let text = error.to_string();
-        assert!(text.contains("task `x`") && text.contains("task `y`"), "{text}");
+        assert!(
+            text.contains("task `x`") && text.contains("task `y`"),
+            "{text}"
+        );
         assert!(text.contains("sequence 1"), "{text}");
         assert_eq!(error.code(), "EVT1100");
         assert!(error.is_non_determinism());
@@ -348,7 +351,12 @@ async fn history_json_round_trips_and_refuses_unknown_versions() {
 
 // ---- sticky and full replay agree ------------------------------------------------------------------
 
-#[task(retry(max_attempts = 3, backoff = "exponential", initial = "2s", jitter = 0.3))]
+#[task(retry(
+    max_attempts = 3,
+    backoff = "exponential",
+    initial = "2s",
+    jitter = 0.3
+))]
 async fn shaky(n: u64) -> Result<u64, StepError> {
     Ok(n)
 }
@@ -438,7 +446,11 @@ async fn sticky_and_full_replay_record_identical_histories() {
         let last = sticky[0].1.last().unwrap();
         assert_eq!(
             last.kind.type_name(),
-            if cancel { "WorkflowCancelled" } else { "WorkflowSucceeded" }
+            if cancel {
+                "WorkflowCancelled"
+            } else {
+                "WorkflowSucceeded"
+            }
         );
         // Every history replays cleanly from scratch.
         for (_, history) in &sticky {

@@ -79,11 +79,17 @@ async fn buffered_and_live_signals_mix() {
             _ => None,
         })
         .collect();
-    assert_eq!(timers, [(0, 0, 10_000), (1, 10_000, 15_000), (2, 12_000, 17_000)]);
+    assert_eq!(
+        timers,
+        [(0, 0, 10_000), (1, 10_000, 15_000), (2, 12_000, 17_000)]
+    );
 }
 
 #[workflow]
-async fn signal_or_timeout(ctx: WorkflowContext, _x: ()) -> Result<(String, String), WorkflowError> {
+async fn signal_or_timeout(
+    ctx: WorkflowContext,
+    _x: (),
+) -> Result<(String, String), WorkflowError> {
     let first = match ctx
         .expect_signal::<String>("s", Duration::from_secs(10))
         .await
@@ -164,7 +170,12 @@ async fn signal_and_timeout_in_the_same_step_signal_first() {
     let (history, outcome) = same_instant(true);
     assert_eq!(
         history,
-        ["WorkflowStarted", "TimerScheduled@0", "SignalReceived", "TimerFired@0"]
+        [
+            "WorkflowStarted",
+            "TimerScheduled@0",
+            "SignalReceived",
+            "TimerFired@0"
+        ]
     );
     // The signal was taken; the second wait is still waiting.
     assert_eq!(outcome, None);
@@ -301,7 +312,9 @@ async fn duplicate_signal_ids_are_dropped() {
     assert!(out.new_events.is_empty(), "{:?}", out.new_events);
 
     for executor in [&mut executor, &mut replayed] {
-        let out = executor.step(at(secs(5)), vec![signal("stop", Some("id-3"))]).unwrap();
+        let out = executor
+            .step(at(secs(5)), vec![signal("stop", Some("id-3"))])
+            .unwrap();
         assert_eq!(
             out.outcome,
             Some(Outcome::Succeeded {

@@ -252,7 +252,8 @@ async fn never_finish_with_heartbeat_misses_it() {
 #[tokio::test]
 async fn heartbeats_below_the_limit_keep_the_attempt_alive() {
     let env = TestEnvironment::new();
-    env.mock_task("beating").heartbeat_then_succeed(secs(6), 5, 77);
+    env.mock_task("beating")
+        .heartbeat_then_succeed(secs(6), 5, 77);
     let run = env.start::<pay_beating>(1).unwrap();
     env.advance(secs(29)).await;
     assert!(env.result::<pay_beating>(&run).is_none());
@@ -267,7 +268,8 @@ async fn heartbeats_below_the_limit_keep_the_attempt_alive() {
 #[tokio::test]
 async fn heartbeats_above_the_limit_fail_the_attempt() {
     let env = TestEnvironment::new();
-    env.mock_task("beating").heartbeat_then_succeed(secs(11), 2, 77);
+    env.mock_task("beating")
+        .heartbeat_then_succeed(secs(11), 2, 77);
     let run = env.start::<pay_beating>(1).unwrap();
     env.advance(secs(60)).await;
     assert_eq!(
@@ -307,7 +309,10 @@ async fn complete_later_by_token() {
     let tokens = env.completion_tokens("charge");
     assert_eq!(tokens.len(), 1);
     assert!(env.completion_tokens("flaky").is_empty());
-    assert_eq!(env.complete_task(&tokens[0], Ok(json!("by-token"))), Ok(true));
+    assert_eq!(
+        env.complete_task(&tokens[0], Ok(json!("by-token"))),
+        Ok(true)
+    );
     env.run_until_idle().await;
     assert_eq!(env.result::<pay>(&run).unwrap().unwrap(), "by-token");
     assert_eq!(
@@ -406,9 +411,15 @@ async fn real_body_defers_with_complete_later() {
     let issued = env.completion_tokens("ask_approval");
     assert_eq!(issued.len(), 1);
     assert!(HANDED_OUT.lock().unwrap().contains(&issued[0]));
-    assert_eq!(env.complete_task(&issued[0], Ok(json!("approved"))), Ok(true));
+    assert_eq!(
+        env.complete_task(&issued[0], Ok(json!("approved"))),
+        Ok(true)
+    );
     env.run_until_idle().await;
-    assert_eq!(env.result::<approve_order>(&run).unwrap().unwrap(), "approved");
+    assert_eq!(
+        env.result::<approve_order>(&run).unwrap().unwrap(),
+        "approved"
+    );
     // Outside a task there is no token.
     assert!(eventual_runtime::task::completion_token().is_none());
 }
@@ -438,7 +449,13 @@ async fn real_body_panicking_is_panicked() {
 
 // ---- retries and backoff -----------------------------------------------------------------------
 
-#[task(retry(max_attempts = 4, backoff = "exponential", initial = "1s", multiplier = 2.0, jitter = 0.0))]
+#[task(retry(
+    max_attempts = 4,
+    backoff = "exponential",
+    initial = "1s",
+    multiplier = 2.0,
+    jitter = 0.0
+))]
 async fn exp_task(n: u64) -> Result<u64, PaymentError> {
     Ok(n)
 }
@@ -448,7 +465,14 @@ async fn fixed_task(n: u64) -> Result<u64, PaymentError> {
     Ok(n)
 }
 
-#[task(retry(max_attempts = 5, backoff = "exponential", initial = "1s", multiplier = 10.0, max = "5s", jitter = 0.0))]
+#[task(retry(
+    max_attempts = 5,
+    backoff = "exponential",
+    initial = "1s",
+    multiplier = 10.0,
+    max = "5s",
+    jitter = 0.0
+))]
 async fn capped_task(n: u64) -> Result<u64, PaymentError> {
     Ok(n)
 }
