@@ -83,3 +83,43 @@ impl fmt::Display for ExecutionStatus {
         f.write_str(self.as_str())
     }
 }
+
+use crate::engine::client::{ClientError, StartExecution};
+use crate::event::OutgoingEvent;
+use crate::workflow::HistoryEvent;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+/// What a client can do with an engine, whatever it stores in and however its time passes.
+///
+/// The scenario suite in `tests/` runs against every engine through this trait: a
+/// scenario written once must give the same histories everywhere.
+pub trait Engine: Send + Sync {
+    /// Starts an execution; returns its id.
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>>;
+    /// Sends signal `name` to an execution.
+    fn signal<'a>(
+        &'a self,
+        execution_id: &'a str,
+        name: &'a str,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    /// Asks an execution to cancel.
+    fn cancel<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    /// Publishes events; returns their ids.
+    fn publish(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> BoxFuture<'_, Result<Vec<String>, ClientError>>;
+    /// Waits until the execution has ended (on a virtual clock, by moving it forward).
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>>;
+    /// The execution's history.
+    fn history<'a>(
+        &'a self,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>>;
+}

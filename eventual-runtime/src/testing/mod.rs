@@ -28,12 +28,16 @@
 //! # }
 //! ```
 
+mod engine;
 mod mock;
 
 pub use mock::MockBuilder;
 
 use crate::engine::client::{Client, Effect, EffectBuffer, WithClient};
 use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
+use crate::engine::orchestrator::{
+    carry_out, child_start_failure, step_execution, ChildStart, Host, ScheduledAttempt, TimerKey,
+};
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
 use crate::error::{Failure, StepError, StepErrorKind};
@@ -44,7 +48,7 @@ use crate::task::{
     WithTaskContext,
 };
 use crate::time::Timestamp;
-use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::command::{InboxEvent, Outcome};
 use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
 use crate::workflow::replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use crate::workflow::Workflow;
@@ -286,8 +290,29 @@ impl TestEnvironment {
         execution_id: Option<&str>,
         input: Value,
     ) -> Result<String, StartError> {
-        self.lock()
-            .start_execution(workflow, execution_id.map(str::to_owned), input, None, None)
+        self.start_with_correlation(workflow, execution_id, input, None)
+    }
+
+    /// Starts a workflow by registered name, carrying a caller's correlation id.
+    pub fn start_with_correlation(
+        &self,
+        workflow: &str,
+        execution_id: Option<&str>,
+        input: Value,
+        correlation_id: Option<String>,
+    ) -> Result<String, StartError> {
+        self.lock().start_execution(
+            workflow,
+            execution_id.map(str::to_owned),
+            input,
+            correlation_id,
+            None,
+        )
+    }
+
+    /// When the next timer, retry or delayed delivery falls due, if any is scheduled.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.lock().timers.keys().next().map(|(at, _)| *at)
     }
 
     /// Sends signal `name` to an execution.
@@ -669,19 +694,19 @@ impl EnvState {
         if inbox.is_empty() || execution.error.is_some() {
             return true;
         }
-        let executor = match execution.executor.take() {
-            Some(executor) => Ok(executor),
-            None => WorkflowExecutor::replay(execution.workflow, &execution.history),
-        };
-        let stepped = executor
-            .and_then(|mut executor| executor.step(now, inbox).map(|output| (executor, output)));
+        let history = &execution.history;
+        let stepped = step_execution(
+            &mut execution.executor,
+            execution.workflow,
+            || history.clone(),
+            now,
+            inbox,
+        );
+        if mode == ReplayMode::FullReplay {
+            execution.executor = None;
+        }
         match stepped {
-            Ok((executor, output)) => {
-                if mode == ReplayMode::Sticky && executor.outcome().is_none() {
-                    execution.executor = Some(executor);
-                }
-                self.apply_output(&id, output);
-            }
+            Ok(output) => self.apply_output(&id, output),
             Err(error) => {
                 execution.status = ExecutionStatus::Blocked;
                 execution.error = Some(error);
@@ -697,100 +722,8 @@ impl EnvState {
         };
         execution.history.extend(output.new_events);
         let correlation_id = execution.correlation_id.clone();
-        for command in output.commands {
-            self.apply_command(id, &correlation_id, command);
-        }
-    }
-
-    fn apply_command(&mut self, id: &str, correlation_id: &str, command: Command) {
-        let now = self.now;
-        match command {
-            Command::ScheduleTask {
-                seq,
-                name,
-                input,
-                attempt,
-                not_before,
-                timeout_ms,
-                heartbeat_ms,
-            } => {
-                let job = AttemptJob {
-                    key: (id.to_owned(), seq, attempt),
-                    name,
-                    input,
-                    timeout_ms,
-                    heartbeat_ms,
-                };
-                match not_before {
-                    Some(at) if at > now => self.schedule(at, Job::StartAttempt(job)),
-                    _ => self.attempts.push_back(job),
-                }
-            }
-            Command::StartTimer { seq, until } => self.schedule(
-                until,
-                Job::Inbox(id.to_owned(), InboxEvent::TimerFired { seq }),
-            ),
-            Command::ScheduleDeadline { at } => {
-                self.schedule(at, Job::Inbox(id.to_owned(), InboxEvent::DeadlineReached))
-            }
-            Command::SendSignal {
-                execution_id,
-                name,
-                payload,
-                signal_id,
-                ..
-            } => self.deliver_inbox(
-                &execution_id,
-                InboxEvent::Signal {
-                    name,
-                    payload,
-                    id: Some(signal_id),
-                },
-            ),
-            Command::EmitEvents { events, .. } => self.publish_envelopes(events),
-            Command::StartChildWorkflow {
-                seq,
-                name,
-                execution_id,
-                input,
-            } => {
-                let parent = ParentRef {
-                    execution_id: id.to_owned(),
-                    seq,
-                };
-                if let Err(error) = self.start_execution(
-                    &name,
-                    Some(execution_id),
-                    input,
-                    Some(correlation_id.to_owned()),
-                    Some(parent),
-                ) {
-                    let kind = match error {
-                        StartError::UnknownWorkflow(_) => StepErrorKind::NotRegistered,
-                        _ => StepErrorKind::InvalidInput,
-                    };
-                    let result = Err(Failure::new(kind, error.to_string()));
-                    self.deliver_inbox(id, InboxEvent::ChildCompleted { seq, result });
-                }
-            }
-            Command::Finish { outcome } => {
-                let Some(execution) = self.executions.get_mut(id) else {
-                    return;
-                };
-                execution.status = ExecutionStatus::of(&outcome);
-                execution.outcome = Some(outcome.clone());
-                execution.executor = None;
-                if let Some(parent) = execution.parent.clone() {
-                    self.deliver_inbox(
-                        &parent.execution_id,
-                        InboxEvent::ChildCompleted {
-                            seq: parent.seq,
-                            result: outcome.into_result(),
-                        },
-                    );
-                }
-            }
-        }
+        let parent = execution.parent.clone();
+        carry_out(self, id, parent.as_ref(), &correlation_id, output.commands);
     }
 
     fn fire_due_timer(&mut self) -> bool {
@@ -1065,6 +998,65 @@ impl EnvState {
                     self.publish_envelopes(envelopes);
                 }
             }
+        }
+    }
+}
+
+impl Host for EnvState {
+    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
+        let job = AttemptJob {
+            key: (attempt.execution_id, attempt.seq, attempt.attempt),
+            name: attempt.name,
+            input: attempt.input,
+            timeout_ms: attempt.timeout_ms,
+            heartbeat_ms: attempt.heartbeat_ms,
+        };
+        match attempt.not_before {
+            Some(at) if at > self.now => self.schedule(at, Job::StartAttempt(job)),
+            _ => self.attempts.push_back(job),
+        }
+    }
+
+    fn schedule_inbox(
+        &mut self,
+        execution_id: &str,
+        at: Timestamp,
+        _key: TimerKey,
+        event: InboxEvent,
+    ) {
+        self.schedule(at, Job::Inbox(execution_id.to_owned(), event));
+    }
+
+    fn deliver(&mut self, execution_id: &str, event: InboxEvent) {
+        self.deliver_inbox(execution_id, event);
+    }
+
+    fn publish(&mut self, events: Vec<EventEnvelope>) {
+        self.publish_envelopes(events);
+    }
+
+    fn start_child(&mut self, child: ChildStart) -> Result<(), Failure> {
+        self.start_execution(
+            &child.workflow,
+            Some(child.execution_id),
+            child.input,
+            Some(child.correlation_id),
+            Some(child.parent),
+        )
+        .map(drop)
+        .map_err(|error| {
+            child_start_failure(
+                matches!(error, StartError::UnknownWorkflow(_)),
+                error.to_string(),
+            )
+        })
+    }
+
+    fn finished(&mut self, execution_id: &str, outcome: &Outcome) {
+        if let Some(execution) = self.executions.get_mut(execution_id) {
+            execution.status = ExecutionStatus::of(outcome);
+            execution.outcome = Some(outcome.clone());
+            execution.executor = None;
         }
     }
 }

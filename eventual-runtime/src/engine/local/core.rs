@@ -67,17 +67,20 @@ pub(crate) enum CoreMsg {
     /// Reply with the outcome once the execution has ended (at once if it has).
     Watch(String, Reply<Outcome>),
     AttemptDone(AttemptKey, AttemptResult),
-    DeliveryDone {
-        row: DeliveryRow,
-        result: Result<(), HandlerFailure>,
-        effects: Vec<Effect>,
-    },
+    DeliveryDone(Box<DeliveryDone>),
     Committed(u64),
     CommitFailed(String),
     Shutdown,
 }
 
 pub(crate) type AttemptKey = (String, Seq, u32);
+
+/// A handler delivery that ended, with the effects its handler asked for.
+pub(crate) struct DeliveryDone {
+    pub(crate) row: DeliveryRow,
+    pub(crate) result: Result<(), HandlerFailure>,
+    pub(crate) effects: Vec<Effect>,
+}
 
 enum AfterCommit {
     Reply(Box<dyn FnOnce() + Send>),
@@ -404,11 +407,14 @@ impl Core {
                 }
             }
             CoreMsg::AttemptDone(key, result) => self.attempt_done(key, result),
-            CoreMsg::DeliveryDone {
-                row,
-                result,
-                effects,
-            } => self.delivery_done(row, result, effects),
+            CoreMsg::DeliveryDone(done) => {
+                let DeliveryDone {
+                    row,
+                    result,
+                    effects,
+                } = *done;
+                self.delivery_done(row, result, effects)
+            }
             CoreMsg::Committed(number) => self.committed(number),
             CoreMsg::CommitFailed(error) => {
                 tracing::error!(%error, "commit failed; stopping the engine so nothing uncommitted is acknowledged");

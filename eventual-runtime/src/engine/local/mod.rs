@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod adapter;
 pub mod cli;
 mod core;
 pub mod http;

@@ -1,7 +1,7 @@
 //! Runs task attempts and handler deliveries on the engine's tokio runtime and reports back to
 //! the core.
 
-use super::core::{AttemptKey, CoreMsg};
+use super::core::{AttemptKey, CoreMsg, DeliveryDone};
 use super::store::{DeliveryRow, TaskRow};
 use crate::engine::client::{Client, EffectBuffer, WithClient};
 use crate::error::{Failure, StepErrorKind};
@@ -93,11 +93,11 @@ impl Workers {
                 let result: Result<(), HandlerFailure> =
                     WithClient::new(Client::new(buffer.clone()), body).await;
                 let effects = buffer.take();
-                let _ = core.send(CoreMsg::DeliveryDone {
+                let _ = core.send(CoreMsg::DeliveryDone(Box::new(DeliveryDone {
                     row,
                     result,
                     effects,
-                });
+                })));
             }
             .instrument(span),
         );
