@@ -6,7 +6,6 @@ use crate::ctxt::Ctxt;
 use proc_macro2::{Span, TokenStream};
 use quote::format_ident;
 use std::fmt;
-use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
 
 /// Which attribute.
@@ -297,7 +296,7 @@ fn subscription_def(cx: &Ctxt, f: FnDef, args: attr::Args) -> Option<Subscriptio
         },
         _ => {
             cx.syn_error(syn::Error::new(
-                f.item.sig.inputs.span(),
+                f.item.sig.paren_token.span.join(),
                 "an #[on_event] handler takes exactly one parameter: `event: Event<T>`",
             ));
             None
