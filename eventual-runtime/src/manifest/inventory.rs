@@ -17,6 +17,15 @@ pub struct Location {
 }
 
 impl Location {
+    /// A location; `file` is made stable like a `file!()` path.
+    pub fn new(rust_path: &str, file: &str, line: u32) -> Location {
+        Location {
+            rust_path: rust_path.to_owned(),
+            file: stable_file(file),
+            line,
+        }
+    }
+
     /// `file:line`.
     pub fn site(&self) -> String {
         format!("{}:{}", self.file, self.line)

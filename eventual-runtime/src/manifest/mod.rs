@@ -26,7 +26,7 @@ mod mermaid;
 mod validate;
 
 pub use cfn::template;
-pub use inventory::{Inventory, SubscriptionInfo, TaskInfo, WorkflowInfo};
+pub use inventory::{Inventory, Location, SubscriptionInfo, TaskInfo, WorkflowInfo};
 pub use json::{eventbridge_rules, manifest};
 pub use mermaid::diagram;
 pub use validate::{validate, Problem, ValidationError};

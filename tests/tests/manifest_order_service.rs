@@ -1,0 +1,301 @@
+//! The deploy artifacts of the order service, generated in-process from the registry of a
+//! binary that links `order_service` (the same code path as `examples/build.rs`).
+
+extern crate order_service;
+
+use eventual_runtime::manifest::{generate, Artifacts, Inventory};
+use eventual_runtime::pattern::EventPattern;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// The order service's items only (this test binary may link others).
+fn inventory() -> Inventory {
+    let mut inventory = Inventory::linked();
+    inventory
+        .workflows
+        .retain(|w| w.location.krate() == "order_service");
+    inventory
+        .tasks
+        .retain(|t| t.location.krate() == "order_service");
+    inventory
+        .subscriptions
+        .retain(|s| s.location.krate() == "order_service");
+    inventory
+}
+
+fn artifacts() -> Artifacts {
+    generate("order-service", &inventory(), &["order_service"]).expect("the order service is valid")
+}
+
+fn json(name: &str) -> Value {
+    serde_json::from_str(&artifacts().files[name]).unwrap()
+}
+
+#[test]
+fn manifest_snapshot() {
+    insta::assert_snapshot!("manifest.json", artifacts().files["manifest.json"]);
+}
+
+#[test]
+fn eventbridge_rules_snapshot() {
+    insta::assert_snapshot!(
+        "eventbridge-rules.json",
+        artifacts().files["eventbridge-rules.json"]
+    );
+}
+
+#[test]
+fn template_snapshot() {
+    insta::assert_snapshot!("template.json", artifacts().files["template.json"]);
+}
+
+#[test]
+fn diagram_snapshot() {
+    insta::assert_snapshot!("place_order.mmd", artifacts().files["place_order.mmd"]);
+}
+
+#[test]
+fn output_is_deterministic_and_ends_with_a_newline() {
+    let (a, b) = (artifacts(), artifacts());
+    assert_eq!(a, b);
+    for (name, text) in &a.files {
+        assert!(text.ends_with('\n'), "{name} has no trailing newline");
+        assert!(
+            !text.contains("/work/"),
+            "{name} depends on the checkout location"
+        );
+    }
+}
+
+#[test]
+fn compensations_are_tasks_of_the_workflow() {
+    let manifest = json("manifest.json");
+    let tasks: Vec<&str> = manifest["workflows"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "charge_card",
+            "refund_payment",
+            "release_inventory",
+            "reserve_inventory",
+            "ship_order"
+        ]
+    );
+}
+
+#[test]
+fn every_rule_pattern_parses_and_equals_the_subscription_pattern() {
+    let rules = json("eventbridge-rules.json");
+    let rules = rules.as_array().unwrap();
+    let registered: Vec<_> = eventual_runtime::registry::SUBSCRIPTIONS
+        .iter()
+        .filter(|s| s.location.rust_path.starts_with("order_service::"))
+        .collect();
+    assert_eq!(rules.len(), registered.len());
+    assert!(!rules.is_empty());
+    let manifest = json("manifest.json");
+    for rule in rules {
+        let name = rule["name"].as_str().unwrap();
+        let pattern = &rule["event_pattern"];
+        EventPattern::parse(&pattern.to_string()).unwrap_or_else(|e| panic!("rule {name}: {e}"));
+        let subscription = registered.iter().find(|s| s.name == name).unwrap();
+        let expected: Value = serde_json::from_str(subscription.pattern).unwrap();
+        assert_eq!(pattern, &expected, "rule {name}");
+        let in_manifest = manifest["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        assert_eq!(in_manifest["pattern"], expected);
+        assert!(rule["target"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+}
+
+#[test]
+fn cfn_lint_passes_on_the_template() {
+    let dir = std::env::temp_dir().join(format!("eventual-cfn-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("template.json");
+    std::fs::write(&path, &artifacts().files["template.json"]).unwrap();
+    let output = match std::process::Command::new("cfn-lint").arg(&path).output() {
+        Ok(output) => output,
+        Err(error) => panic!(
+            "cannot run `cfn-lint` ({error}): install it with \
+             `python3 -m pip install 'cfn-lint>=1,<2'` and put it on PATH"
+        ),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "cfn-lint failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `{"Fn::GetAtt": [id, "Arn"]}` → `id`.
+fn get_att(value: &Value) -> Option<&str> {
+    value.get("Fn::GetAtt")?.get(0)?.as_str()
+}
+
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// Every statement of every IAM policy and queue policy, with the id of its resource.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        let properties = &resource["Properties"];
+        let mut documents = Vec::new();
+        if let Some(policies) = properties["Policies"].as_array() {
+            documents.extend(policies.iter().map(|p| &p["PolicyDocument"]));
+        }
+        if resource["Type"] == "AWS::SQS::QueuePolicy" {
+            documents.push(&properties["PolicyDocument"]);
+        }
+        for document in documents {
+            for statement in as_list(&document["Statement"]) {
+                out.push((id.clone(), statement.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn iam_is_least_privilege() {
+    let template = json("template.json");
+    let resources = template["Resources"].as_object().unwrap();
+    let all = statements(&template);
+    assert!(all.len() > 10);
+    for (id, statement) in &all {
+        assert_eq!(statement["Effect"], "Allow", "{id}: only Allow statements");
+        assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+        for action in as_list(&statement["Action"]) {
+            let action = action.as_str().unwrap();
+            assert!(!action.contains('*'), "{id}: wildcard action {action}");
+        }
+        for resource in as_list(&statement["Resource"]) {
+            if let Some(text) = resource.as_str() {
+                panic!("{id}: literal resource {text:?}: name it with GetAtt/Sub");
+            }
+            if let Some(target) = get_att(resource) {
+                assert!(
+                    resources.contains_key(target),
+                    "{id}: unknown resource {target}"
+                );
+                continue;
+            }
+            let sub = resource["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: {resource}"));
+            // The two shapes where a wildcard is the narrowest name: a function's own log
+            // streams and the objects of the history bucket.
+            let log = sub.starts_with("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/")
+                && sub.ends_with(":*")
+                && !sub[..sub.len() - 2].contains('*');
+            assert!(
+                log || sub == "${HistoryBucket.Arn}/*",
+                "{id}: resource {sub}"
+            );
+        }
+    }
+
+    // The orchestrator may invoke exactly the task functions its workflows call.
+    let manifest = json("manifest.json");
+    let called: BTreeSet<String> = manifest["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["tasks"].as_array().unwrap().clone())
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    let mut invokable = BTreeSet::new();
+    for (id, statement) in &all {
+        if as_list(&statement["Action"])
+            .iter()
+            .any(|a| *a == "lambda:InvokeFunction")
+        {
+            assert_eq!(
+                id, "OrchestratorRole",
+                "only the orchestrator invokes functions"
+            );
+            for resource in as_list(&statement["Resource"]) {
+                let function = get_att(resource).unwrap();
+                let name = resources[function]["Properties"]["Environment"]["Variables"]
+                    ["EVENTUAL_TASK"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{function} is not a task function"));
+                invokable.insert(name.to_owned());
+            }
+        }
+    }
+    assert_eq!(invokable, called);
+
+    // A handler's role reaches only its own queue and dead-letter queue.
+    for subscription in manifest["subscriptions"].as_array().unwrap() {
+        let name = subscription["name"].as_str().unwrap();
+        let (role_id, function) = resources
+            .iter()
+            .find(|(_, r)| {
+                r["Type"] == "AWS::Lambda::Function"
+                    && r["Properties"]["Environment"]["Variables"]["EVENTUAL_HANDLER"] == name
+            })
+            .map(|(id, r)| {
+                (
+                    get_att(&r["Properties"]["Role"]).unwrap().to_owned(),
+                    id.clone(),
+                )
+            })
+            .unwrap();
+        let prefix = function.strip_suffix("Function").unwrap();
+        let own: BTreeSet<String> =
+            [format!("{prefix}Queue"), format!("{prefix}DeadLetterQueue")].into();
+        for (id, statement) in all.iter().filter(|(id, _)| *id == role_id) {
+            for resource in as_list(&statement["Resource"]) {
+                if let Some(target) = get_att(resource) {
+                    assert!(own.contains(target), "{id} reaches {target}");
+                }
+            }
+            for action in as_list(&statement["Action"]) {
+                let action = action.as_str().unwrap();
+                assert!(
+                    action.starts_with("sqs:") || action.starts_with("logs:"),
+                    "{id}: {action}"
+                );
+                assert_ne!(action, "sqs:SendMessage", "{id}: a handler only consumes");
+            }
+        }
+        let queue = &resources[&format!("{prefix}Queue")]["Properties"];
+        if subscription["dead_letter"] == true {
+            assert_eq!(
+                queue["RedrivePolicy"]["maxReceiveCount"],
+                subscription["retry"]["max_attempts"]
+            );
+        }
+    }
+
+    // Rules name the bus literally and depend on it (moto's CloudFormation fails on a Ref).
+    for (id, resource) in resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+    {
+        assert!(resource["Properties"]["EventBusName"].is_string(), "{id}");
+        assert_eq!(
+            resource["DependsOn"],
+            serde_json::json!(["EventBus"]),
+            "{id}"
+        );
+    }
+}
