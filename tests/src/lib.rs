@@ -68,3 +68,4 @@ pub fn millis(n: u64) -> Duration {
 }
 
 pub mod local;
+pub mod scenarios;

@@ -395,8 +395,9 @@ impl Core {
                 self.reply_after_commit(reply, Ok(count));
             }
             CoreMsg::Watch(execution_id, reply) => {
-                if let Some(outcome) = self.ended.get(&execution_id) {
-                    let _ = reply.send(Ok(outcome.clone()));
+                if let Some(outcome) = self.ended.get(&execution_id).cloned() {
+                    // The end may still be on its way to disk: answer after the next commit.
+                    self.reply_after_commit(reply, Ok(outcome));
                 } else if self.executions.contains_key(&execution_id) {
                     self.watchers.entry(execution_id).or_default().push(reply);
                 } else if let Some(outcome) = self.stored(&execution_id).and_then(|row| row.outcome)
