@@ -42,6 +42,7 @@ pub mod error;
 pub mod event;
 pub mod manifest;
 pub mod registry;
+mod scoped;
 pub mod task;
 pub mod testing;
 pub mod time;

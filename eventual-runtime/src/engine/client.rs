@@ -5,14 +5,13 @@
 //! failed, retried handler leaves no phantom workflow, signal or event behind).
 
 use crate::event::OutgoingEvent;
+use crate::scoped::{current, WithCurrent};
 use crate::workflow::Workflow;
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 /// Why a client call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +131,7 @@ impl Client {
     /// }
     /// ```
     pub fn current() -> Option<Client> {
-        CURRENT.with(|current| current.borrow().clone())
+        current(&CURRENT)
     }
 
     /// Starts workflow `W`; returns the execution id. With `execution_name`, a second start of
@@ -218,29 +217,11 @@ impl Client {
 }
 
 /// Polls a handler with its [`Client`] reachable through [`Client::current`].
-pub struct WithClient<F> {
-    client: Client,
-    body: Pin<Box<F>>,
-}
+pub type WithClient<F> = WithCurrent<Client, F>;
 
-impl<F: Future> WithClient<F> {
-    /// Wraps `body`.
+impl<F: Future> WithCurrent<Client, F> {
+    /// Wraps `body` so that each poll sees `client`.
     pub fn new(client: Client, body: F) -> Self {
-        WithClient {
-            client,
-            body: Box::pin(body),
-        }
-    }
-}
-
-impl<F: Future> Future for WithClient<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let previous = CURRENT.with(|current| current.replace(Some(this.client.clone())));
-        let poll = this.body.as_mut().poll(cx);
-        CURRENT.with(|current| *current.borrow_mut() = previous);
-        poll
+        WithCurrent::scoped(&CURRENT, client, body)
     }
 }

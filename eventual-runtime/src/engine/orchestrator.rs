@@ -3,8 +3,9 @@
 //! An engine implements [`Host`] over its own storage and calls [`carry_out`] with the
 //! commands of a step whose history it has (or will have, in the same transaction) stored.
 
+use crate::engine::client::{Effect, StartExecution};
 use crate::error::{Failure, StepErrorKind};
-use crate::event::EventEnvelope;
+use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::WorkflowDescriptor;
 use crate::time::Timestamp;
 use crate::workflow::command::{Command, InboxEvent, Outcome};
@@ -68,6 +69,51 @@ pub trait Host {
     fn start_child(&mut self, child: ChildStart) -> Result<(), Failure>;
     /// The execution ended.
     fn finished(&mut self, execution_id: &str, outcome: &Outcome);
+}
+
+/// What an engine offers to carry out the effects of a handler that succeeded.
+pub trait EffectHost: Host {
+    /// Starts an execution a handler asked for; a failure is logged by the engine (the
+    /// handler has already succeeded, and its other effects still apply).
+    fn start_for_handler(&mut self, request: StartExecution);
+    /// An envelope (id, time) for an event a handler publishes.
+    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope;
+}
+
+/// Carries out a handler's effects through `host`, carrying on the event's correlation id.
+pub fn apply_effects(
+    host: &mut impl EffectHost,
+    effects: Vec<Effect>,
+    correlation_id: Option<String>,
+) {
+    for effect in effects {
+        match effect {
+            Effect::Start { request, .. } => host.start_for_handler(StartExecution {
+                correlation_id: request.correlation_id.or_else(|| correlation_id.clone()),
+                ..request
+            }),
+            Effect::Signal {
+                execution_id,
+                name,
+                payload,
+                signal_id,
+            } => host.deliver(
+                &execution_id,
+                InboxEvent::Signal {
+                    name,
+                    payload,
+                    id: Some(signal_id),
+                },
+            ),
+            Effect::Publish(events) => {
+                let envelopes = events
+                    .into_iter()
+                    .map(|event| host.envelope(event, correlation_id.clone()))
+                    .collect();
+                host.publish(envelopes);
+            }
+        }
+    }
 }
 
 /// Names a scheduled inbox delivery of an execution, so engines can store and cancel it.

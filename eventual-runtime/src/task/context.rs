@@ -1,12 +1,11 @@
 //! The running attempt as its task body sees it.
 
 use crate::error::{StepError, StepErrorKind};
+use crate::scoped::{current, WithCurrent};
 use crate::task::token::CompletionToken;
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// What the engine running an attempt offers its body.
 pub trait AttemptControl: Send + Sync {
@@ -52,7 +51,7 @@ impl TaskContext {
 
     /// The context of the attempt being polled on this thread, if any.
     pub fn current() -> Option<TaskContext> {
-        CURRENT.with(|current| current.borrow().clone())
+        current(&CURRENT)
     }
 }
 
@@ -62,30 +61,12 @@ thread_local! {
 
 /// Polls a task body with its [`TaskContext`] reachable through [`TaskContext::current`].
 #[doc(hidden)]
-pub struct WithTaskContext<F> {
-    context: TaskContext,
-    body: Pin<Box<F>>,
-}
+pub type WithTaskContext<F> = WithCurrent<TaskContext, F>;
 
-impl<F: Future> WithTaskContext<F> {
+impl<F: Future> WithCurrent<TaskContext, F> {
     /// Wraps `body` so that each poll sees `context`.
     pub fn new(context: TaskContext, body: F) -> Self {
-        WithTaskContext {
-            context,
-            body: Box::pin(body),
-        }
-    }
-}
-
-impl<F: Future> Future for WithTaskContext<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let previous = CURRENT.with(|current| current.replace(Some(this.context.clone())));
-        let poll = this.body.as_mut().poll(cx);
-        CURRENT.with(|current| *current.borrow_mut() = previous);
-        poll
+        WithCurrent::scoped(&CURRENT, context, body)
     }
 }
 

@@ -33,10 +33,11 @@ mod mock;
 
 pub use mock::MockBuilder;
 
-use crate::engine::client::{Client, Effect, EffectBuffer, WithClient};
+use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithClient};
 use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
 use crate::engine::orchestrator::{
-    carry_out, child_start_failure, step_execution, ChildStart, Host, ScheduledAttempt, TimerKey,
+    apply_effects, carry_out, child_start_failure, step_execution, ChildStart, EffectHost, Host,
+    ScheduledAttempt, TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
@@ -433,7 +434,7 @@ impl TestEnvironment {
     /// Publishes an event on the bus, as an outside producer would.
     pub fn publish(&self, event: OutgoingEvent) -> String {
         let mut state = self.lock();
-        let envelope = state.envelope(event, None);
+        let envelope = state.make_envelope(event, None);
         let id = envelope.id.clone();
         state.publish_envelopes(vec![envelope]);
         id
@@ -872,7 +873,11 @@ impl EnvState {
         true
     }
 
-    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+    fn make_envelope(
+        &mut self,
+        event: OutgoingEvent,
+        correlation_id: Option<String>,
+    ) -> EventEnvelope {
         let id = self.fresh_id("evt");
         let mut envelope = EventEnvelope::new(
             id,
@@ -921,7 +926,7 @@ impl EnvState {
         });
         let failure = match result {
             Ok(()) => {
-                self.apply_effects(effects, delivery.event.correlation_id.clone());
+                apply_effects(self, effects, delivery.event.correlation_id.clone());
                 return;
             }
             Err(failure) => failure,
@@ -957,48 +962,26 @@ impl EnvState {
             )),
         }
     }
+}
 
-    fn apply_effects(&mut self, effects: Vec<Effect>, correlation_id: Option<String>) {
-        for effect in effects {
-            match effect {
-                Effect::Start {
-                    execution_id,
-                    request,
-                } => {
-                    let correlation = request.correlation_id.or_else(|| correlation_id.clone());
-                    if let Err(error) = self.start_execution(
-                        &request.workflow,
-                        Some(execution_id),
-                        request.input,
-                        correlation,
-                        None,
-                    ) {
-                        self.warnings
-                            .push(format!("a handler's start failed: {error}"));
-                    }
-                }
-                Effect::Signal {
-                    execution_id,
-                    name,
-                    payload,
-                    signal_id,
-                } => self.deliver_inbox(
-                    &execution_id,
-                    InboxEvent::Signal {
-                        name,
-                        payload,
-                        id: Some(signal_id),
-                    },
-                ),
-                Effect::Publish(events) => {
-                    let envelopes = events
-                        .into_iter()
-                        .map(|event| self.envelope(event, correlation_id.clone()))
-                        .collect();
-                    self.publish_envelopes(envelopes);
-                }
-            }
+impl EffectHost for EnvState {
+    fn start_for_handler(&mut self, request: StartExecution) {
+        let StartExecution {
+            workflow,
+            execution_name,
+            input,
+            correlation_id,
+        } = request;
+        if let Err(error) =
+            self.start_execution(&workflow, execution_name, input, correlation_id, None)
+        {
+            self.warnings
+                .push(format!("a handler's start failed: {error}"));
         }
+    }
+
+    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+        self.make_envelope(event, correlation_id)
     }
 }
 

@@ -15,7 +15,8 @@ use super::EngineError;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
 use crate::engine::orchestrator::{
-    carry_out, step_execution, ChildStart, Host, ScheduledAttempt, TimerKey,
+    apply_effects, carry_out, step_execution, ChildStart, EffectHost, Host, ScheduledAttempt,
+    TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
@@ -361,7 +362,7 @@ impl Core {
             CoreMsg::Publish(events, correlation_id, reply) => {
                 let envelopes: Vec<EventEnvelope> = events
                     .into_iter()
-                    .map(|event| self.envelope(event, correlation_id.clone()))
+                    .map(|event| self.make_envelope(event, correlation_id.clone()))
                     .collect();
                 let ids = envelopes.iter().map(|e| e.id.clone()).collect();
                 self.publish(envelopes);
@@ -485,7 +486,11 @@ impl Core {
         format!("{prefix}-{}-{}", self.id_prefix, self.next_id)
     }
 
-    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+    fn make_envelope(
+        &mut self,
+        event: OutgoingEvent,
+        correlation_id: Option<String>,
+    ) -> EventEnvelope {
         let id = self.fresh_id("evt");
         let mut envelope = EventEnvelope::new(
             id,
@@ -755,7 +760,7 @@ impl Core {
                     event_id: row.event.id.clone(),
                     subscription: row.subscription.clone(),
                 });
-                self.apply_effects(effects, row.event.correlation_id.clone());
+                apply_effects(self, effects, row.event.correlation_id.clone());
                 return;
             }
             Err(failure) => failure,
@@ -792,42 +797,6 @@ impl Core {
         }
     }
 
-    fn apply_effects(&mut self, effects: Vec<Effect>, correlation_id: Option<String>) {
-        for effect in effects {
-            match effect {
-                Effect::Start { request, .. } => {
-                    let request = StartExecution {
-                        correlation_id: request.correlation_id.or_else(|| correlation_id.clone()),
-                        ..request
-                    };
-                    if let Err(error) = self.start_execution(request, None) {
-                        warn!(%error, "a handler's start failed");
-                    }
-                }
-                Effect::Signal {
-                    execution_id,
-                    name,
-                    payload,
-                    signal_id,
-                } => self.deliver_inbox(
-                    &execution_id,
-                    InboxEvent::Signal {
-                        name,
-                        payload,
-                        id: Some(signal_id),
-                    },
-                ),
-                Effect::Publish(events) => {
-                    let envelopes = events
-                        .into_iter()
-                        .map(|event| self.envelope(event, correlation_id.clone()))
-                        .collect();
-                    self.publish(envelopes);
-                }
-            }
-        }
-    }
-
     fn remember_end(&mut self, execution_id: &str, outcome: &Outcome) {
         self.ended.insert(execution_id.to_owned(), outcome.clone());
         self.ended_order.push_back(execution_id.to_owned());
@@ -839,18 +808,20 @@ impl Core {
     }
 }
 
+impl EffectHost for Core {
+    fn start_for_handler(&mut self, request: StartExecution) {
+        if let Err(error) = self.start_execution(request, None) {
+            warn!(%error, "a handler's start failed");
+        }
+    }
+
+    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
+        self.make_envelope(event, correlation_id)
+    }
+}
+
 impl Host for Core {
-    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
-        let row = TaskRow {
-            execution_id: attempt.execution_id,
-            seq: attempt.seq,
-            attempt: attempt.attempt,
-            name: attempt.name,
-            input: attempt.input,
-            not_before: attempt.not_before,
-            timeout_ms: attempt.timeout_ms,
-            heartbeat_ms: attempt.heartbeat_ms,
-        };
+    fn schedule_attempt(&mut self, row: ScheduledAttempt) {
         self.ops.push(WriteOp::InsertTask(row.clone()));
         self.start_or_defer_attempt(row);
     }

@@ -245,18 +245,8 @@ pub(crate) enum WriteOp {
     },
 }
 
-/// A scheduled task attempt without a committed result.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct TaskRow {
-    pub(crate) execution_id: String,
-    pub(crate) seq: Seq,
-    pub(crate) attempt: u32,
-    pub(crate) name: String,
-    pub(crate) input: serde_json::Value,
-    pub(crate) not_before: Option<Timestamp>,
-    pub(crate) timeout_ms: Option<u64>,
-    pub(crate) heartbeat_ms: Option<u64>,
-}
+/// A scheduled task attempt without a committed result, as stored.
+pub(crate) type TaskRow = crate::engine::orchestrator::ScheduledAttempt;
 
 /// An event on its way to one subscription.
 #[derive(Clone, Debug, PartialEq)]
