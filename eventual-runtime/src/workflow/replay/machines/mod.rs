@@ -101,6 +101,18 @@ impl StepMachine {
         }
     }
 
+    /// Whether this step is what `signature` describes; unlike comparing with
+    /// [`signature`](Self::signature), it allocates nothing (replay asks this once per step).
+    pub(crate) fn has_signature(&self, signature: &StepSignature) -> bool {
+        match (self, signature) {
+            (StepMachine::Task(machine), StepSignature::Task(name)) => &machine.name == name,
+            (StepMachine::Timer(_), StepSignature::Timer) => true,
+            (StepMachine::Child(machine), StepSignature::Child(name)) => &machine.name == name,
+            (StepMachine::Instant(machine), signature) => &machine.signature == signature,
+            _ => false,
+        }
+    }
+
     /// The resolution of a step that is awaited, if it is one.
     pub(crate) fn resolution(&mut self) -> Option<&mut Resolution> {
         match self {
