@@ -123,17 +123,18 @@ fn start(ops: &[Op]) -> (WorkflowExecutor, StepOutput) {
     .unwrap()
 }
 
-/// Runs the workflow delivering one event per step, choosing events from what is pending.
-/// Returns the timed events delivered and everything recorded.
-fn one_by_one(
-    ops: &[Op],
-    choices: &[Choice],
-) -> (
+/// What a one-by-one run delivered and recorded: the timed inbox events, the history, the
+/// commands and the live executor.
+type OneByOne = (
     Vec<(Timestamp, InboxEvent)>,
     Vec<HistoryEvent>,
     Vec<Command>,
     WorkflowExecutor,
-) {
+);
+
+/// Runs the workflow delivering one event per step, choosing events from what is pending.
+/// Returns the timed events delivered and everything recorded.
+fn one_by_one(ops: &[Op], choices: &[Choice]) -> OneByOne {
     let (mut executor, output) = start(ops);
     let mut history = output.new_events;
     let mut commands = output.commands;

@@ -307,7 +307,7 @@ impl WorkflowContext {
 
     fn schedule<R>(
         &self,
-        name: &str,
+        name: &'static str,
         input: Value,
         options: TaskOptions,
         decode: fn(Result<Value, Failure>) -> R,

@@ -225,13 +225,20 @@ impl ReplayState {
 
     pub(crate) fn schedule_task(
         &mut self,
-        name: &str,
+        name: &'static str,
         input: Value,
         options: TaskOptions,
     ) -> Result<Seq, ReplayError> {
-        let machine = StepMachine::Task(TaskMachine::new(name.to_owned(), input.clone(), options));
+        // A replayed step only needs the input in its machine; a new one also records it.
+        let kept = if self.is_replaying() {
+            Value::Null
+        } else {
+            input.clone()
+        };
+        let machine = StepMachine::Task(TaskMachine::new(name, input, options));
         let (seq, recorded) = self.begin_step(machine)?;
         if recorded.is_none() {
+            let input = kept;
             self.record_new(HistoryEventKind::TaskScheduled {
                 seq,
                 name: name.to_owned(),
@@ -523,7 +530,7 @@ impl ReplayState {
                             let retry_at = self.now + delay;
                             self.commands.push(Command::ScheduleTask {
                                 seq,
-                                name: task.name.clone(),
+                                name: task.name.to_owned(),
                                 input: task.input.clone(),
                                 attempt: next,
                                 not_before: Some(retry_at),

@@ -94,7 +94,7 @@ pub(crate) enum StepMachine {
 impl StepMachine {
     pub(crate) fn signature(&self) -> StepSignature {
         match self {
-            StepMachine::Task(m) => StepSignature::Task(m.name.clone()),
+            StepMachine::Task(m) => StepSignature::Task(m.name.to_owned()),
             StepMachine::Timer(_) => StepSignature::Timer,
             StepMachine::Child(m) => StepSignature::Child(m.name.clone()),
             StepMachine::Instant(m) => m.signature.clone(),
@@ -105,7 +105,7 @@ impl StepMachine {
     /// [`signature`](Self::signature), it allocates nothing (replay asks this once per step).
     pub(crate) fn has_signature(&self, signature: &StepSignature) -> bool {
         match (self, signature) {
-            (StepMachine::Task(machine), StepSignature::Task(name)) => &machine.name == name,
+            (StepMachine::Task(machine), StepSignature::Task(name)) => machine.name == name,
             (StepMachine::Timer(_), StepSignature::Timer) => true,
             (StepMachine::Child(machine), StepSignature::Child(name)) => &machine.name == name,
             (StepMachine::Instant(machine), signature) => &machine.signature == signature,

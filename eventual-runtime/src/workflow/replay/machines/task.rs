@@ -5,7 +5,8 @@ use crate::error::{Failure, StepErrorKind};
 use crate::task::TaskOptions;
 
 pub(crate) struct TaskMachine {
-    pub(crate) name: String,
+    /// Registered names are static (`Task::NAME`, the registry): no copy per step.
+    pub(crate) name: &'static str,
     /// Kept until the task resolves, so a retry can be scheduled without reading history.
     pub(crate) input: serde_json::Value,
     pub(crate) options: TaskOptions,
@@ -15,7 +16,7 @@ pub(crate) struct TaskMachine {
 }
 
 impl TaskMachine {
-    pub(crate) fn new(name: String, input: serde_json::Value, options: TaskOptions) -> Self {
+    pub(crate) fn new(name: &'static str, input: serde_json::Value, options: TaskOptions) -> Self {
         TaskMachine {
             name,
             input,
