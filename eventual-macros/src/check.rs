@@ -129,6 +129,10 @@ const FORBIDDEN: &[Forbidden] = &[
 pub(crate) struct BodyFacts {
     /// Functions called by name (candidates for tasks).
     pub(crate) calls: BTreeSet<String>,
+    /// Tasks called by a literal name with `ctx.call_task_by_name("...")`.
+    pub(crate) named_tasks: BTreeSet<String>,
+    /// Timers started with `ctx.sleep(..)` / `ctx.sleep_until(..)`, as written.
+    pub(crate) timers: BTreeSet<String>,
     /// Workflows started with `ctx.child::<W>(...)`.
     pub(crate) children: BTreeSet<String>,
     /// Signal names waited for or read.
@@ -233,6 +237,23 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
                     }
                 }
             }
+            "call_task_by_name" => {
+                if let Some(Expr::Lit(lit)) = node.args.first() {
+                    if let Lit::Str(name) = &lit.lit {
+                        self.facts.named_tasks.insert(name.value());
+                    }
+                }
+            }
+            "sleep" | "sleep_until" => {
+                let args = node
+                    .args
+                    .iter()
+                    .map(|arg| as_written(quote::quote!(#arg)))
+                    .collect::<Vec<_>>();
+                self.facts
+                    .timers
+                    .insert(format!("{method}({})", args.join(", ")));
+            }
             "expect_signal" | "wait_for_signal" | "signals" => {
                 if let Some(Expr::Lit(lit)) = node.args.first() {
                     if let Lit::Str(name) = &lit.lit {
@@ -262,6 +283,23 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
         }
         visit::visit_expr_method_call(self, node);
     }
+}
+
+/// Tokens as a person writes them: `Duration::from_secs(5)`, not `Duration :: from_secs (5)`.
+fn as_written(tokens: proc_macro2::TokenStream) -> String {
+    let mut text = tokens.to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (" (", "("),
+        ("( ", "("),
+        (" )", ")"),
+        (" ,", ","),
+        (" . ", "."),
+        (" !", "!"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
 }
 
 /// Parses an `#[on_event]` pattern with the runtime's own parser; returns it as compact JSON.

@@ -36,9 +36,11 @@ fn workflow(name: &str, path: &str, line: u32) -> WorkflowInfo {
         location: location(path, "svc/src/lib.rs", line),
         timeout_ms: None,
         calls: vec!["charge".into(), "from_secs".into()],
+        named_tasks: vec![],
         children: vec![],
         signals: vec![],
         events: vec![],
+        timers: vec![],
     }
 }
 
@@ -137,6 +139,25 @@ fn a_child_workflow_that_is_not_linked_is_refused() {
     assert_eq!(
         manifest["workflows"][0]["children"],
         serde_json::json!(["shipping"])
+    );
+}
+
+#[test]
+fn a_task_called_by_a_name_nobody_registered_is_refused() {
+    let mut inventory = valid();
+    inventory.workflows[0].named_tasks.push("refund".into());
+    let message = errors(&inventory, &[]);
+    assert!(
+        message.contains("svc/src/lib.rs:10: workflow `order` (`svc::order`) calls task `refund` by name, but no task of that name is registered"),
+        "{message}"
+    );
+    inventory.tasks.push(task("refund", "svc::refund", 40));
+    inventory.sort();
+    validate("svc", &inventory, &[]).unwrap();
+    let manifest = eventual_runtime::manifest::manifest("svc", &inventory);
+    assert_eq!(
+        manifest["workflows"][0]["tasks"],
+        serde_json::json!(["charge", "refund"])
     );
 }
 

@@ -65,9 +65,11 @@ fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         location: recorded.location,
         timeout_ms: recorded.timeout_ms,
         calls: recorded.calls,
+        named_tasks: recorded.named_tasks,
         children: recorded.children,
         signals: recorded.signals,
         events: recorded.events,
+        timers: recorded.timers,
         start: registry::workflow(code).unwrap().start,
     }
 }

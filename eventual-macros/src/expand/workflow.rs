@@ -33,15 +33,19 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
     let fields = {
         let timeout = option_u64(def.timeout_ms);
         let calls = str_slice(&facts.calls);
+        let named_tasks = str_slice(&facts.named_tasks);
         let children = str_slice(&facts.children);
+        let timers = str_slice(&facts.timers);
         let signals = str_slice(&facts.signals);
         let events = str_slice(&facts.events);
         quote! {
             timeout_ms: #timeout,
             calls: #calls,
+            named_tasks: #named_tasks,
             children: #children,
             signals: #signals,
             events: #events,
+            timers: #timers,
             start: __eventual_start,
         }
     };

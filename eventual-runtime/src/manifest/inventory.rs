@@ -67,12 +67,16 @@ pub struct WorkflowInfo {
     pub timeout_ms: Option<u64>,
     /// Functions the body calls (task candidates).
     pub calls: Vec<String>,
+    /// Tasks called by name (`ctx.call_task_by_name`).
+    pub named_tasks: Vec<String>,
     /// Child workflow types (Rust identifiers).
     pub children: Vec<String>,
     /// Signals the body waits for.
     pub signals: Vec<String>,
     /// Event types the body emits.
     pub events: Vec<String>,
+    /// Durable timers the body starts, as written.
+    pub timers: Vec<String>,
 }
 
 /// A task as the artifacts see it.
@@ -132,9 +136,11 @@ impl Inventory {
                     location: (&w.location).into(),
                     timeout_ms: w.timeout_ms,
                     calls: strings(w.calls),
+                    named_tasks: strings(w.named_tasks),
                     children: strings(w.children),
                     signals: strings(w.signals),
                     events: strings(w.events),
+                    timers: strings(w.timers),
                 })
                 .collect(),
             tasks: TASKS
@@ -190,6 +196,7 @@ impl Inventory {
                     .calls
                     .iter()
                     .any(|call| task.location.is_named(call))
+                    || workflow.named_tasks.contains(&task.name)
             })
             .collect();
         tasks.sort_by(|a, b| a.name.cmp(&b.name));

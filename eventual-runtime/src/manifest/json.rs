@@ -49,6 +49,7 @@ pub fn manifest(service: &str, inventory: &Inventory) -> Value {
                     "tasks": tasks,
                     "children": inventory.children_of(w),
                     "signals": w.signals,
+                    "timers": w.timers,
                     "events": w.events,
                 }),
                 &w.location,

@@ -1,8 +1,8 @@
 //! `<workflow>.mmd`: a Mermaid flowchart of a workflow's durable steps.
 //!
 //! The macro records which tasks, signals, children and events a body uses, not their order,
-//! so the chart is a star around the workflow: tasks it calls, signals it waits for (each
-//! wait may time out: a timer), child workflows it starts and events it emits.
+//! so the chart is a star around the workflow: tasks it calls, timers it starts, signals it
+//! waits for (each wait may time out), child workflows it starts and events it emits.
 
 use super::inventory::{Inventory, WorkflowInfo};
 use std::fmt::Write;
@@ -36,6 +36,10 @@ pub fn diagram(workflow: &WorkflowInfo, inventory: &Inventory) -> String {
     for (i, signal) in workflow.signals.iter().enumerate() {
         let _ = writeln!(out, "    signal{i}>\"signal: {}\"]", label(signal));
         let _ = writeln!(out, "    signal{i} -.->|waits for| wf");
+    }
+    for (i, timer) in workflow.timers.iter().enumerate() {
+        let _ = writeln!(out, "    timer{i}([\"timer: {}\"])", label(timer));
+        let _ = writeln!(out, "    wf -->|waits| timer{i}");
     }
     for (i, child) in inventory.children_of(workflow).iter().enumerate() {
         let _ = writeln!(out, "    child{i}[[\"child workflow: {}\"]]", label(child));

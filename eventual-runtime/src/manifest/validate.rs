@@ -241,6 +241,22 @@ pub fn validate(
     }
 
     for workflow in &inventory.workflows {
+        for task in &workflow.named_tasks {
+            if !inventory
+                .tasks
+                .iter()
+                .any(|registered| &registered.name == task)
+            {
+                problems.push(Problem {
+                    site: at(&workflow.location),
+                    message: format!(
+                        "workflow `{}` (`{}`) calls task `{task}` by name, but no task of that \
+                         name is registered (or its crate is not linked into the build script)",
+                        workflow.name, workflow.location.rust_path
+                    ),
+                });
+            }
+        }
         for child in &workflow.children {
             if inventory.workflow_by_ident(child).is_none() {
                 problems.push(Problem {

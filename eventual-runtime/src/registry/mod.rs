@@ -43,12 +43,16 @@ pub struct WorkflowDescriptor {
     pub timeout_ms: Option<u64>,
     /// Functions the body calls that may be tasks (checked against the task registry).
     pub calls: &'static [&'static str],
+    /// Tasks the body calls by name (`ctx.call_task_by_name("...")`): each must be registered.
+    pub named_tasks: &'static [&'static str],
     /// Child workflows the body starts by type.
     pub children: &'static [&'static str],
     /// Signal names the body waits for or reads.
     pub signals: &'static [&'static str],
     /// Event types the body emits.
     pub events: &'static [&'static str],
+    /// Durable timers the body starts, as written (`sleep(Duration::from_secs(60))`).
+    pub timers: &'static [&'static str],
     /// Starts the body.
     pub start: StartFn,
 }
