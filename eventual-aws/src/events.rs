@@ -64,8 +64,10 @@ pub fn envelope_from_bridge(body: &str) -> Result<EventEnvelope, AwsError> {
 }
 
 /// Sends one `PutEvents` call; returns, per entry, the error code of a failed entry.
-pub type PutCall<'a> =
-    dyn Fn(Vec<PutEventsRequestEntry>) -> BoxFuture<'a, Result<Vec<Option<String>>, AwsError>> + 'a;
+pub type PutCall<'a> = dyn Fn(Vec<PutEventsRequestEntry>) -> BoxFuture<'a, Result<Vec<Option<String>>, AwsError>>
+    + Send
+    + Sync
+    + 'a;
 
 /// Puts `entries` in batches of [`PUT_EVENTS_BATCH`] through `call`, sending the failed
 /// entries of a batch again (with a short backoff) until none fail or [`PUT_EVENTS_TRIES`] calls
@@ -319,8 +321,8 @@ mod tests {
 
     #[tokio::test]
     async fn put_events_batches_by_ten_and_retries_failed_entries() {
-        let calls = Mutex::new(Vec::new());
-        let failures_left = AtomicU32::new(2);
+        let calls = &Mutex::new(Vec::new());
+        let failures_left = &AtomicU32::new(2);
         let call = |batch: Vec<PutEventsRequestEntry>| -> BoxFuture<'_, _> {
             let names: Vec<String> = batch
                 .iter()
@@ -341,7 +343,7 @@ mod tests {
             })
         };
         put_with_retry(entries(23), &call).await.unwrap();
-        let calls = calls.into_inner().unwrap();
+        let calls = calls.lock().unwrap().clone();
         let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![10, 1, 10, 1, 3]);
         assert_eq!(calls[1], vec!["E1".to_owned()]);

@@ -200,6 +200,28 @@ fn started(events: &[HistoryEvent]) -> (Option<ParentRef>, String) {
     }
 }
 
+/// Carries out the commands of committed step `version`, then records that it did.
+async fn carry_out_step(
+    aws: &Aws,
+    execution_id: &str,
+    version: u64,
+    history: &[HistoryEvent],
+    commands: Vec<Command>,
+) -> Result<(), AwsError> {
+    let now = Timestamp::wall_clock();
+    let (parent, correlation_id) = started(history);
+    let mut actions = Actions::new(now);
+    carry_out(
+        &mut actions,
+        execution_id,
+        parent.as_ref(),
+        &correlation_id,
+        commands,
+    );
+    perform(aws, actions.actions, now).await?;
+    store::mark_carried_out(aws, execution_id, version).await
+}
+
 /// One execution's part of a batch.
 struct Run<'a> {
     aws: &'a Aws,
@@ -229,32 +251,18 @@ impl<'a> Run<'a> {
                     version = item.version,
                     "carrying out the commands of a committed step again"
                 );
-                run.carry_out(item.version, &step.history.events, step.commands)
-                    .await?;
+                carry_out_step(
+                    aws,
+                    execution_id,
+                    item.version,
+                    &step.history.events,
+                    step.commands,
+                )
+                .await?;
                 run.history = Some(step.history.events);
             }
         }
         Ok(run)
-    }
-
-    async fn carry_out(
-        &self,
-        version: u64,
-        history: &[HistoryEvent],
-        commands: Vec<Command>,
-    ) -> Result<(), AwsError> {
-        let now = Timestamp::wall_clock();
-        let (parent, correlation_id) = started(history);
-        let mut actions = Actions::new(now);
-        carry_out(
-            &mut actions,
-            self.execution_id,
-            parent.as_ref(),
-            &correlation_id,
-            commands,
-        );
-        perform(self.aws, actions.actions, now).await?;
-        store::mark_carried_out(self.aws, self.execution_id, version).await
     }
 
     /// Commits a step: the whole new history to a fresh key, then the item, conditionally.
@@ -289,7 +297,14 @@ impl<'a> Run<'a> {
             return Err(AwsError::Crashed("after the history commit"));
         }
         let StoredStep { history, commands } = step;
-        self.carry_out(version, &history.events, commands).await?;
+        carry_out_step(
+            self.aws,
+            self.execution_id,
+            version,
+            &history.events,
+            commands,
+        )
+        .await?;
         self.history = Some(history.events);
         Ok(())
     }

@@ -157,7 +157,7 @@ pub fn validate(
     let linked = inventory.crates();
     for krate in crates {
         let krate = krate.replace('-', "_");
-        if !linked.iter().any(|l| *l == krate) {
+        if !linked.contains(&krate) {
             problems.push(Problem {
                 site: None,
                 message: format!(
