@@ -269,9 +269,9 @@ pub async fn handle_batch(aws: &Aws, subscription: &str, event: SqsEvent) -> Sqs
         };
         if let Err(error) = result {
             warn!(%subscription, message = %id, %error, "delivery failed");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
         }
     }
     response

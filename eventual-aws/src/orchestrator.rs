@@ -443,7 +443,7 @@ pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
         let message = record
             .body
             .as_deref()
-            .map(|body| serde_json::from_str::<InboxMessage>(body));
+            .map(serde_json::from_str::<InboxMessage>);
         let message = match message {
             Some(Ok(message)) => message,
             other => {
@@ -479,9 +479,9 @@ pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
     }
     let mut response = SqsBatchResponse::default();
     for id in failed {
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = id;
-        response.batch_item_failures.push(failure);
+        response.batch_item_failures.push(BatchItemFailure {
+            item_identifier: id,
+        });
     }
     response
 }

@@ -52,9 +52,9 @@ pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
         };
         if let Err(error) = result {
             warn!(message = %id, %error, "timer not forwarded");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
         }
     }
     response

@@ -192,19 +192,18 @@ async fn receive(aws: &Aws, queue_url: &str) -> Vec<SqsMessage> {
         .messages
         .unwrap_or_default()
         .into_iter()
-        .map(|m| {
-            let mut message = SqsMessage::default();
-            message.message_id = m.message_id;
-            message.receipt_handle = m.receipt_handle;
-            message.body = m.body;
-            message.attributes = m
+        .map(|m| SqsMessage {
+            message_id: m.message_id,
+            receipt_handle: m.receipt_handle,
+            body: m.body,
+            attributes: m
                 .attributes
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v))
-                .collect();
-            message.event_source = Some("aws:sqs".to_owned());
-            message
+                .collect(),
+            event_source: Some("aws:sqs".to_owned()),
+            ..SqsMessage::default()
         })
         .collect()
 }
@@ -253,8 +252,9 @@ async fn pump_queue(aws: &Aws, queue_url: &str, consumer: &Consumer, options: Op
     if records.is_empty() {
         return 0;
     }
-    let mut event = SqsEvent::default();
-    event.records = records.clone();
+    let event = SqsEvent {
+        records: records.clone(),
+    };
     let runs = if options.duplicate_deliveries { 2 } else { 1 };
     let mut failed = Vec::new();
     for _ in 0..runs {
@@ -358,18 +358,9 @@ impl Harness {
             queues.push((url, Consumer::Subscription((*name).to_owned())));
         }
         let aws = Aws { resources, ..aws };
+        // The invoke server's task handlers use these clients; their own Lambda client is
+        // never called.
         let (invoke_url, invoke_server) = serve_invokes(aws.clone(), options).await;
-        let lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&config)
-                .endpoint_url(invoke_url)
-                .build(),
-        );
-        let aws = aws.with_lambda(lambda);
-        // The invoke server's handlers need the final clients too.
-        let (invoke_url, invoke_server) = {
-            invoke_server.abort();
-            serve_invokes(aws.clone(), options).await
-        };
         let aws = aws.with_lambda(aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(&config)
                 .endpoint_url(invoke_url)
