@@ -195,3 +195,84 @@ async fn signals_and_unknown_executions() {
         .unwrap_err();
     assert!(error.to_string().contains("no_such_workflow"), "{error}");
 }
+
+#[workflow]
+async fn waiter(ctx: WorkflowContext, _input: ()) -> Result<u64, WorkflowError> {
+    let value: u64 = ctx
+        .expect_signal("go", Duration::from_secs(60))
+        .await
+        .map_err(|e| WorkflowError::new("no_signal", e.to_string()))?;
+    Ok(value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_of_one_execution_never_fork_its_history() {
+    use eventual_aws::orchestrator::process_execution;
+    use eventual_aws::store;
+    use eventual_aws::{AwsError, InboxMessage};
+    use eventual_runtime::workflow::InboxEvent;
+
+    let harness = Harness::start(&[], Options::default()).await;
+    let id = harness
+        .start(StartExecution {
+            workflow: "waiter".into(),
+            execution_name: Some("waiter-1".into()),
+            input: json!(null),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let aws = &harness.aws;
+    let before = store::load_item(aws, &id).await.unwrap().unwrap();
+
+    // The conditional write itself: a second commit at the same version is refused.
+    let mut stale = before.clone();
+    stale.version += 1;
+    stale.history_key = "history/waiter-1/elsewhere.json".into();
+    let mut winner = stale.clone();
+    winner.history_key = before.history_key.clone();
+    store::commit_item(aws, &winner, Some(before.version))
+        .await
+        .unwrap();
+    let refused = store::commit_item(aws, &stale, Some(before.version)).await;
+    assert!(matches!(refused, Err(AwsError::Conflict(_))), "{refused:?}");
+    let after = store::load_item(aws, &id).await.unwrap().unwrap();
+    assert_eq!(after.history_key, before.history_key);
+
+    // Two runs with different signals race: whatever the interleaving, one signal is recorded
+    // and the committed item points at a history of its own length.
+    let signal = |value: u64| {
+        vec![InboxMessage::Event {
+            execution_id: id.clone(),
+            event: InboxEvent::Signal {
+                name: "go".into(),
+                payload: json!(value),
+                id: Some(format!("race-{value}")),
+            },
+        }]
+    };
+    let (a, b) = tokio::join!(
+        process_execution(aws, &id, signal(1)),
+        process_execution(aws, &id, signal(2)),
+    );
+    for result in [&a, &b] {
+        assert!(
+            matches!(result, Ok(()) | Err(AwsError::Conflict(_))),
+            "{result:?}"
+        );
+    }
+    assert!(a.is_ok() || b.is_ok(), "one run commits: {a:?} {b:?}");
+    let outcome = harness.wait(&id).await.unwrap();
+    let history = harness.history(&id).await.unwrap();
+    let item = store::load_item(aws, &id).await.unwrap().unwrap();
+    assert_eq!(item.history_len as usize, history.len());
+    let signals: Vec<_> = history
+        .iter()
+        .filter(|e| e.kind.type_name() == "SignalReceived")
+        .collect();
+    assert_eq!(signals.len(), 1, "{:?}", shape(&history));
+    let Outcome::Succeeded { result } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(result == json!(1) || result == json!(2), "{result}");
+}
