@@ -125,6 +125,7 @@ fn start(ops: &[Op]) -> (WorkflowExecutor, StepOutput) {
 
 /// Runs the workflow delivering one event per step, choosing events from what is pending.
 /// Returns the timed events delivered and everything recorded.
+#[allow(clippy::type_complexity)] // newer clippy flags the returned tuple
 fn one_by_one(
     ops: &[Op],
     choices: &[Choice],
