@@ -21,10 +21,10 @@ use super::json::pattern;
 use serde_json::{json, Map, Value};
 
 /// Physical names of the deployed resources.
-pub(crate) mod names {
+pub mod names {
     /// Characters other than `[A-Za-z0-9_-]` become `-`; a name longer than `max` is cut and
     /// suffixed with a hash of the whole, so it stays unique and deterministic.
-    pub(crate) fn physical(name: &str, max: usize) -> String {
+    pub fn physical(name: &str, max: usize) -> String {
         let clean: String = name
             .chars()
             .map(|c| {
@@ -45,31 +45,40 @@ pub(crate) mod names {
         format!("{}-{hash:08x}", &clean[..max - 9])
     }
 
-    pub(crate) fn bus(service: &str) -> String {
+    /// The event bus.
+    pub fn bus(service: &str) -> String {
         physical(&format!("{service}-bus"), 256)
     }
-    pub(crate) fn rule(service: &str, subscription: &str) -> String {
+    /// The EventBridge rule of a subscription.
+    pub fn rule(service: &str, subscription: &str) -> String {
         physical(&format!("{service}-{subscription}"), 64)
     }
-    pub(crate) fn handler_queue(service: &str, subscription: &str) -> String {
+    /// The SQS queue feeding a subscription's handler.
+    pub fn handler_queue(service: &str, subscription: &str) -> String {
         physical(&format!("{service}-handler-{subscription}"), 76)
     }
-    pub(crate) fn handler_dlq(service: &str, subscription: &str) -> String {
+    /// The dead-letter queue of a subscription.
+    pub fn handler_dlq(service: &str, subscription: &str) -> String {
         format!("{}-dlq", handler_queue(service, subscription))
     }
-    pub(crate) fn handler_function(service: &str, subscription: &str) -> String {
+    /// The Lambda function of a subscription's handler.
+    pub fn handler_function(service: &str, subscription: &str) -> String {
         physical(&format!("{service}-handler-{subscription}"), 64)
     }
-    pub(crate) fn task_function(service: &str, task: &str) -> String {
+    /// The Lambda function of a task.
+    pub fn task_function(service: &str, task: &str) -> String {
         physical(&format!("{service}-task-{task}"), 64)
     }
-    pub(crate) fn function(service: &str, role: &str) -> String {
+    /// The Lambda function of a role (`orchestrator`, `timer-forwarder`, `api`).
+    pub fn function(service: &str, role: &str) -> String {
         physical(&format!("{service}-{role}"), 64)
     }
-    pub(crate) fn queue(service: &str, role: &str) -> String {
+    /// An SQS queue of a role (`orchestrator`, `timers`; FIFO queues add `.fifo`).
+    pub fn queue(service: &str, role: &str) -> String {
         physical(&format!("{service}-{role}"), 75)
     }
-    pub(crate) fn table(service: &str, role: &str) -> String {
+    /// A DynamoDB table of a role (`executions`, `history`, `task-lock`).
+    pub fn table(service: &str, role: &str) -> String {
         physical(&format!("{service}-{role}"), 255)
     }
 }

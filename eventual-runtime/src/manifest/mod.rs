@@ -25,7 +25,7 @@ mod json;
 mod mermaid;
 mod validate;
 
-pub use cfn::template;
+pub use cfn::{names, template};
 pub use inventory::{Inventory, Location, SubscriptionInfo, TaskInfo, WorkflowInfo};
 pub use json::{eventbridge_rules, manifest};
 pub use mermaid::diagram;

@@ -1,0 +1,141 @@
+//! Where the engine's resources are and the clients that reach them.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The names of the deployed resources, as the CloudFormation template passes them in the
+/// functions' environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// The service name (`EVENTUAL_SERVICE`): task function names derive from it.
+    pub service: String,
+    /// The FIFO orchestrator queue (`EVENTUAL_ORCHESTRATOR_QUEUE_URL`).
+    pub orchestrator_queue_url: String,
+    /// The standard timer queue (`EVENTUAL_TIMER_QUEUE_URL`).
+    pub timer_queue_url: String,
+    /// The executions table, hash key `execution_id` (`EVENTUAL_EXECUTIONS_TABLE`).
+    pub executions_table: String,
+    /// The task-lock table, hash key `attempt` (`EVENTUAL_TASK_LOCK_TABLE`).
+    pub task_lock_table: String,
+    /// The history bucket (`EVENTUAL_HISTORY_BUCKET`).
+    pub history_bucket: String,
+    /// The event bus name (`EVENTUAL_EVENT_BUS`).
+    pub event_bus: String,
+}
+
+impl Resources {
+    /// Reads the `EVENTUAL_*` variables; a role reads only those it needs, so missing ones
+    /// stay empty.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        Resources {
+            service: var("EVENTUAL_SERVICE"),
+            orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
+            timer_queue_url: var("EVENTUAL_TIMER_QUEUE_URL"),
+            executions_table: var("EVENTUAL_EXECUTIONS_TABLE"),
+            task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
+            history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
+            event_bus: var("EVENTUAL_EVENT_BUS"),
+        }
+    }
+
+    /// The Lambda function of task `name`.
+    pub fn task_function(&self, name: &str) -> String {
+        eventual_runtime::manifest::names::task_function(&self.service, name)
+    }
+}
+
+/// Fault points for tests: each counter, while above zero, makes the next run that passes the
+/// point stop there (as if the Lambda was killed) and counts down.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The orchestrator stops right after a history commit, before carrying out its commands.
+    pub crash_after_commit: AtomicU32,
+    /// `PutEvents` entries reported failed by the next calls (one entry per call).
+    pub fail_put_events: AtomicU32,
+}
+
+impl Faults {
+    pub(crate) fn take(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// The SDK clients and resource names one handler works with.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    /// SQS: the orchestrator, timer and subscription queues.
+    pub sqs: aws_sdk_sqs::Client,
+    /// DynamoDB: the executions and task-lock tables.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// S3: history documents.
+    pub s3: aws_sdk_s3::Client,
+    /// Lambda: asynchronous task invokes.
+    pub lambda: aws_sdk_lambda::Client,
+    /// EventBridge: `PutEvents`.
+    pub events: aws_sdk_eventbridge::Client,
+    /// The resources.
+    pub resources: Resources,
+    /// Fault points (tests).
+    pub faults: Arc<Faults>,
+}
+
+/// `loader` with the HTTPS client of every SDK client: rustls on ring.
+fn with_http_client(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls;
+    loader.http_client(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https(),
+    )
+}
+
+/// The SDK configuration from the environment (Lambda's credentials and region), with the
+/// engine's HTTP client. `AWS_ENDPOINT_URL` is honoured as usual.
+pub async fn load_sdk_config() -> SdkConfig {
+    with_http_client(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
+}
+
+/// A loader preset with the engine's HTTP client, for callers that set endpoint, region or
+/// credentials themselves (tests against moto).
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    with_http_client(aws_config::defaults(BehaviorVersion::latest()))
+}
+
+impl Aws {
+    /// Clients for `config`. With a custom endpoint (a local emulator), S3 uses path-style
+    /// addressing.
+    pub fn new(config: &SdkConfig, resources: Resources) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Aws {
+            sqs: aws_sdk_sqs::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            lambda: aws_sdk_lambda::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            resources,
+            faults: Arc::default(),
+        }
+    }
+
+    /// Clients for the Lambda environment.
+    pub async fn from_env() -> Self {
+        Aws::new(&load_sdk_config().await, Resources::from_env())
+    }
+
+    /// The same clients with `lambda` in place of the Lambda client (tests serve the Invoke
+    /// API on 127.0.0.1).
+    pub fn with_lambda(mut self, lambda: aws_sdk_lambda::Client) -> Self {
+        self.lambda = lambda;
+        self
+    }
+}

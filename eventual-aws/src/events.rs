@@ -1,0 +1,391 @@
+//! Events: `PutEvents` on the service's bus, and the handler of a subscription's queue.
+//!
+//! The engine's event id and correlation id travel in the entry's `Resources`
+//! (`eventual:id:<id>`, `eventual:correlation-id:<id>`), so `detail` stays the user's and a
+//! handler sees the same ids on every engine; EventBridge's own id is used only for events
+//! published from outside.
+
+use crate::config::{Aws, Faults};
+use crate::error::AwsError;
+use crate::message::{send_inbox, InboxMessage};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use eventual_runtime::engine::client::{Client, Effect, EffectBuffer, WithClient};
+use eventual_runtime::event::{EventEnvelope, OutgoingEvent};
+use eventual_runtime::registry::{self, HandlerFailure};
+use eventual_runtime::time::Timestamp;
+use eventual_runtime::workflow::InboxEvent;
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::time::Duration;
+use tracing::warn;
+
+const ID_PREFIX: &str = "eventual:id:";
+const CORRELATION_PREFIX: &str = "eventual:correlation-id:";
+
+/// Entries per `PutEvents` call (the API's limit).
+pub const PUT_EVENTS_BATCH: usize = 10;
+
+/// Calls made for one batch before giving up on its failed entries.
+pub const PUT_EVENTS_TRIES: u32 = 5;
+
+/// The `PutEvents` entry of `event` on `bus`.
+pub fn entry(event: &EventEnvelope, bus: &str) -> PutEventsRequestEntry {
+    let mut resources = vec![format!("{ID_PREFIX}{}", event.id)];
+    if let Some(correlation_id) = &event.correlation_id {
+        resources.push(format!("{CORRELATION_PREFIX}{correlation_id}"));
+    }
+    resources.extend(event.resources.iter().cloned());
+    PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(&event.source)
+        .detail_type(&event.detail_type)
+        .detail(event.detail.to_string())
+        .set_resources(Some(resources))
+        .build()
+}
+
+/// The envelope of an EventBridge event as a subscription queue receives it.
+pub fn envelope_from_bridge(body: &str) -> Result<EventEnvelope, AwsError> {
+    let mut envelope: EventEnvelope =
+        serde_json::from_str(body).map_err(AwsError::invalid("EventBridge event"))?;
+    let mut kept = Vec::new();
+    for resource in std::mem::take(&mut envelope.resources) {
+        if let Some(id) = resource.strip_prefix(ID_PREFIX) {
+            envelope.id = id.to_owned();
+        } else if let Some(id) = resource.strip_prefix(CORRELATION_PREFIX) {
+            envelope.correlation_id = Some(id.to_owned());
+        } else {
+            kept.push(resource);
+        }
+    }
+    envelope.resources = kept;
+    Ok(envelope)
+}
+
+/// Sends one `PutEvents` call; returns, per entry, the error code of a failed entry.
+pub type PutCall<'a> = dyn Fn(Vec<PutEventsRequestEntry>) -> BoxFuture<'a, Result<Vec<Option<String>>, AwsError>>
+    + Send
+    + Sync
+    + 'a;
+
+/// Puts `entries` in batches of [`PUT_EVENTS_BATCH`] through `call`, sending the failed
+/// entries of a batch again (with a short backoff) until none fail or [`PUT_EVENTS_TRIES`] calls
+/// were made.
+pub async fn put_with_retry(
+    entries: Vec<PutEventsRequestEntry>,
+    call: &PutCall<'_>,
+) -> Result<(), AwsError> {
+    for batch in entries.chunks(PUT_EVENTS_BATCH) {
+        let mut pending = batch.to_vec();
+        let mut tries = 0;
+        while !pending.is_empty() {
+            tries += 1;
+            let results = call(pending.clone()).await?;
+            let failed: Vec<_> = pending
+                .into_iter()
+                .zip(
+                    results
+                        .iter()
+                        .map(Option::is_some)
+                        .chain(std::iter::repeat(true)),
+                )
+                .filter_map(|(entry, failed)| failed.then_some(entry))
+                .collect();
+            if !failed.is_empty() && tries >= PUT_EVENTS_TRIES {
+                let codes: Vec<_> = results.into_iter().flatten().collect();
+                return Err(AwsError::Sdk {
+                    operation: "PutEvents",
+                    message: format!(
+                        "{} entries still failing after {tries} calls: {codes:?}",
+                        failed.len()
+                    ),
+                });
+            }
+            if !failed.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50 << tries.min(5))).await;
+            }
+            pending = failed;
+        }
+    }
+    Ok(())
+}
+
+/// Puts `events` on the service's bus.
+pub async fn put_events(aws: &Aws, events: &[EventEnvelope]) -> Result<(), AwsError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let entries = events
+        .iter()
+        .map(|event| entry(event, &aws.resources.event_bus))
+        .collect();
+    let call = |entries: Vec<PutEventsRequestEntry>| -> BoxFuture<'_, _> {
+        Box::pin(async move {
+            let count = entries.len();
+            let output = aws
+                .events
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(AwsError::sdk("PutEvents"))?;
+            let mut codes: Vec<Option<String>> = output
+                .entries()
+                .iter()
+                .map(|e| e.error_code().map(str::to_owned))
+                .collect();
+            codes.resize(count, Some("MissingResult".to_owned()));
+            if let Some(first) = codes.first_mut() {
+                if Faults::take(&aws.faults.fail_put_events) {
+                    *first = Some("InjectedFailure".to_owned());
+                }
+            }
+            Ok(codes)
+        })
+    };
+    put_with_retry(entries, &call).await
+}
+
+/// Envelopes of events a handler or client publishes, with ids derived from `scope`.
+pub fn envelopes(
+    events: Vec<OutgoingEvent>,
+    scope: &str,
+    correlation_id: Option<String>,
+    now: Timestamp,
+) -> Vec<EventEnvelope> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let mut envelope = EventEnvelope::new(
+                format!("{scope}/{index}"),
+                &event.source,
+                &event.detail_type,
+                now.to_rfc3339(),
+                event.detail,
+            );
+            envelope.correlation_id = correlation_id.clone();
+            envelope
+        })
+        .collect()
+}
+
+/// Carries out what a handler asked for through its client: starts, signals, events.
+pub async fn apply_effects(
+    aws: &Aws,
+    effects: Vec<Effect>,
+    scope: &str,
+    correlation_id: Option<String>,
+) -> Result<(), AwsError> {
+    for (index, effect) in effects.into_iter().enumerate() {
+        match effect {
+            Effect::Start {
+                execution_id,
+                request,
+            } => {
+                send_inbox(
+                    aws,
+                    &InboxMessage::Start {
+                        workflow: request.workflow,
+                        execution_id,
+                        input: request.input,
+                        correlation_id: request.correlation_id.or_else(|| correlation_id.clone()),
+                        parent: None,
+                    },
+                )
+                .await?
+            }
+            Effect::Signal {
+                execution_id,
+                name,
+                payload,
+                signal_id,
+            } => {
+                send_inbox(
+                    aws,
+                    &InboxMessage::Event {
+                        execution_id,
+                        event: InboxEvent::Signal {
+                            name,
+                            payload,
+                            id: Some(signal_id),
+                        },
+                    },
+                )
+                .await?
+            }
+            Effect::Publish(events) => {
+                let scope = format!("{scope}/{index}");
+                let envelopes = envelopes(
+                    events,
+                    &scope,
+                    correlation_id.clone(),
+                    Timestamp::wall_clock(),
+                );
+                put_events(aws, &envelopes).await?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs subscription `subscription`'s handler on one event; its effects are carried out only
+/// if it succeeded.
+pub async fn deliver(aws: &Aws, subscription: &str, event: EventEnvelope) -> Result<(), AwsError> {
+    let Some(descriptor) = registry::subscription(subscription) else {
+        return Err(AwsError::Invalid {
+            what: "subscription",
+            reason: format!("no subscription named `{subscription}` is registered"),
+        });
+    };
+    let scope = format!("{}.{}", event.id, subscription);
+    let correlation_id = event.correlation_id.clone();
+    let buffer = EffectBuffer::new(scope.clone(), correlation_id.clone());
+    let body = (descriptor.handle)(event);
+    let result: Result<(), HandlerFailure> =
+        WithClient::new(Client::new(buffer.clone()), body).await;
+    result.map_err(|failure| AwsError::Invalid {
+        what: "delivery",
+        reason: failure.to_string(),
+    })?;
+    apply_effects(aws, buffer.take(), &scope, correlation_id).await
+}
+
+/// The handler of a subscription's queue: one EventBridge event per message. Failed messages
+/// are reported, so SQS redelivers them and, after the queue's `maxReceiveCount`, moves them
+/// to the dead-letter queue.
+pub async fn handle_batch(aws: &Aws, subscription: &str, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let result = match record.body.as_deref().map(envelope_from_bridge) {
+            Some(Ok(envelope)) => deliver(aws, subscription, envelope).await,
+            Some(Err(error)) => Err(error),
+            None => Err(AwsError::Invalid {
+                what: "message",
+                reason: "no body".to_owned(),
+            }),
+        };
+        if let Err(error) = result {
+            warn!(%subscription, message = %id, %error, "delivery failed");
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
+        }
+    }
+    response
+}
+
+/// Publishes events from outside a workflow (the API role, tests); returns their ids.
+pub async fn publish(
+    aws: &Aws,
+    events: Vec<OutgoingEvent>,
+    correlation_id: Option<String>,
+) -> Result<Vec<String>, AwsError> {
+    let now = Timestamp::wall_clock();
+    // A fresh scope per call: `history_key` is unique per call and process.
+    let unique = crate::message::digest(&crate::store::history_key("events", 0));
+    let envelopes = envelopes(
+        events,
+        &format!("evt-{}", &unique[..20]),
+        correlation_id,
+        now,
+    );
+    put_events(aws, &envelopes).await?;
+    Ok(envelopes.into_iter().map(|e| e.id).collect())
+}
+
+/// Whether `value` is an EventBridge event (has `detail-type`).
+pub fn is_bridge_event(value: &Value) -> bool {
+    value.get("detail-type").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Mutex;
+
+    fn entries(n: usize) -> Vec<PutEventsRequestEntry> {
+        (0..n)
+            .map(|i| {
+                PutEventsRequestEntry::builder()
+                    .source("test")
+                    .detail_type(format!("E{i}"))
+                    .detail("{}")
+                    .build()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn put_events_batches_by_ten_and_retries_failed_entries() {
+        let calls = &Mutex::new(Vec::new());
+        let failures_left = &AtomicU32::new(2);
+        let call = |batch: Vec<PutEventsRequestEntry>| -> BoxFuture<'_, _> {
+            let names: Vec<String> = batch
+                .iter()
+                .map(|e| e.detail_type().unwrap_or_default().to_owned())
+                .collect();
+            calls.lock().unwrap().push(names.clone());
+            let fail = failures_left.load(Ordering::SeqCst) > 0;
+            Box::pin(async move {
+                // The first two calls report their second entry as failed.
+                Ok(names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| {
+                        (fail && i == 1 && failures_left.fetch_sub(1, Ordering::SeqCst) > 0)
+                            .then(|| "ThrottlingException".to_owned())
+                    })
+                    .collect())
+            })
+        };
+        put_with_retry(entries(23), &call).await.unwrap();
+        let calls = calls.lock().unwrap().clone();
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 1, 10, 1, 3]);
+        assert_eq!(calls[1], vec!["E1".to_owned()]);
+        assert_eq!(calls[3], vec!["E11".to_owned()]);
+        let sent: usize = sizes.iter().sum::<usize>() - 2;
+        assert_eq!(sent, 23, "every entry went out once, failed ones once more");
+    }
+
+    #[tokio::test]
+    async fn put_events_gives_up_after_its_tries() {
+        let call = |batch: Vec<PutEventsRequestEntry>| -> BoxFuture<'_, _> {
+            Box::pin(async move { Ok(vec![Some("InternalFailure".to_owned()); batch.len()]) })
+        };
+        let error = put_with_retry(entries(2), &call).await.unwrap_err();
+        assert!(
+            error.to_string().contains("2 entries still failing"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn engine_ids_travel_in_resources() {
+        let mut event = EventEnvelope::new(
+            "evt-1".into(),
+            "orders",
+            "OrderPlaced",
+            "2026-01-01T00:00:00Z".into(),
+            serde_json::json!({"amount": 120}),
+        );
+        event.correlation_id = Some("order-1".into());
+        let entry = entry(&event, "bus");
+        let bridge = serde_json::json!({
+            "version": "0", "id": "bridge-id", "detail-type": entry.detail_type(),
+            "source": entry.source(), "account": "123", "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1", "resources": entry.resources(),
+            "detail": serde_json::from_str::<Value>(entry.detail().unwrap()).unwrap(),
+        });
+        assert!(is_bridge_event(&bridge));
+        let back = envelope_from_bridge(&bridge.to_string()).unwrap();
+        assert_eq!(back.id, "evt-1");
+        assert_eq!(back.correlation_id.as_deref(), Some("order-1"));
+        assert!(back.resources.is_empty());
+        assert_eq!(back.detail, event.detail);
+    }
+}

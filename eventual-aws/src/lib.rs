@@ -1,0 +1,35 @@
+//! # eventual-aws
+//!
+//! The AWS engine of eventual: the serverless architecture of the design, as Lambda handlers
+//! around the sans-IO replay core of `eventual-runtime`.
+//!
+//! - [`orchestrator`]: consumes the FIFO orchestrator queue (`MessageGroupId` = execution id),
+//!   replays each execution from its history in S3, steps it, commits the new history with a
+//!   conditional write on the execution's version in DynamoDB, then carries out the step's
+//!   commands (the transactional outbox: a step's commands go out only after its history
+//!   committed, and are carried out again after a crash).
+//! - [`task`]: the task worker: claims an attempt in the task-lock table, runs the body,
+//!   sends the result to the orchestrator queue.
+//! - [`timer`]: the timer forwarder: waits of any length on the standard timer queue.
+//! - [`events`]: `PutEvents` with failed-entry retry, and the subscription handler.
+//! - [`lambda`]: one entry point per service binary that dispatches on `EVENTUAL_ROLE`.
+//!
+//! The engine is its own crate because it depends on `eventual-runtime` (the runtime cannot
+//! depend back on it); the runtime's `aws` feature only names this choice.
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod lambda;
+pub mod message;
+pub mod orchestrator;
+pub mod store;
+pub mod task;
+pub mod timer;
+
+pub use config::{Aws, Faults, Resources};
+pub use error::AwsError;
+pub use message::{InboxMessage, TaskInvoke, TimerAction, TimerMessage};
+
+/// Re-exported so tests and services build the same Lambda payloads.
+pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};

@@ -1,0 +1,182 @@
+//! What travels on the queues and in task invokes, as JSON.
+
+use crate::config::Aws;
+use crate::error::AwsError;
+use eventual_runtime::time::Timestamp;
+use eventual_runtime::workflow::history::ParentRef;
+use eventual_runtime::workflow::{InboxEvent, Seq};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A message on the FIFO orchestrator queue, grouped by execution id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboxMessage {
+    /// Start an execution (a second start of the same id is ignored).
+    Start {
+        /// The workflow's registered name.
+        workflow: String,
+        /// The new execution's id.
+        execution_id: String,
+        /// Its input.
+        input: Value,
+        /// The correlation id to carry on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        correlation_id: Option<String>,
+        /// The parent, for a child workflow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentRef>,
+    },
+    /// An inbox event for a running execution.
+    Event {
+        /// The receiver.
+        execution_id: String,
+        /// The event.
+        event: InboxEvent,
+    },
+}
+
+impl InboxMessage {
+    /// The execution the message is for: its FIFO message group.
+    pub fn execution_id(&self) -> &str {
+        match self {
+            InboxMessage::Start { execution_id, .. } | InboxMessage::Event { execution_id, .. } => {
+                execution_id
+            }
+        }
+    }
+}
+
+/// The payload of a task function's invoke: one attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskInvoke {
+    /// The calling execution.
+    pub execution_id: String,
+    /// The step.
+    pub seq: Seq,
+    /// The attempt (1-based).
+    pub attempt: u32,
+    /// The task's registered name.
+    pub name: String,
+    /// Its input.
+    pub input: Value,
+    /// The attempt's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The longest gap between heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
+}
+
+impl TaskInvoke {
+    /// The attempt's key in the task-lock table.
+    pub fn lock_key(&self) -> String {
+        format!("{}#{}#{}", self.execution_id, self.seq, self.attempt)
+    }
+}
+
+/// A message on the timer queue: what to do once `due_at` has passed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerMessage {
+    /// When the action is due (never earlier).
+    pub due_at: Timestamp,
+    /// The action.
+    pub action: TimerAction,
+}
+
+/// What a due timer does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerAction {
+    /// Put an inbox event on the orchestrator queue (timers, deadlines, attempt timeouts).
+    Inbox {
+        /// The receiver.
+        execution_id: String,
+        /// The event.
+        event: InboxEvent,
+    },
+    /// Invoke a task attempt (a retry after its backoff).
+    Invoke {
+        /// The attempt.
+        invoke: TaskInvoke,
+    },
+}
+
+/// The longest per-message delay of SQS.
+pub const MAX_DELAY_SECONDS: u64 = 900;
+
+/// A stable hex digest of `body`: the FIFO de-duplication id, so a message re-sent after a
+/// crash within SQS's five-minute window is dropped by SQS itself.
+pub fn digest(body: &str) -> String {
+    Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Puts `message` on the orchestrator queue.
+pub async fn send_inbox(aws: &Aws, message: &InboxMessage) -> Result<(), AwsError> {
+    let body = serde_json::to_string(message).map_err(AwsError::invalid("inbox message"))?;
+    aws.sqs
+        .send_message()
+        .queue_url(&aws.resources.orchestrator_queue_url)
+        .message_group_id(message.execution_id())
+        .message_deduplication_id(digest(&body))
+        .message_body(body)
+        .send()
+        .await
+        .map_err(AwsError::sdk("SendMessage (orchestrator queue)"))?;
+    Ok(())
+}
+
+/// Puts `timer` on the timer queue, delayed by the time left until it is due (at most 15
+/// minutes: the forwarder sends a longer wait round again).
+pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Result<(), AwsError> {
+    let body = serde_json::to_string(timer).map_err(AwsError::invalid("timer message"))?;
+    aws.sqs
+        .send_message()
+        .queue_url(&aws.resources.timer_queue_url)
+        .delay_seconds(delay_seconds(timer.due_at, now))
+        .message_body(body)
+        .send()
+        .await
+        .map_err(AwsError::sdk("SendMessage (timer queue)"))?;
+    Ok(())
+}
+
+/// Whole seconds until `due_at`, rounded up, capped at [`MAX_DELAY_SECONDS`].
+pub fn delay_seconds(due_at: Timestamp, now: Timestamp) -> i32 {
+    let millis = due_at.as_millis().saturating_sub(now.as_millis());
+    millis.div_ceil(1000).min(MAX_DELAY_SECONDS) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_round_up_and_cap_at_fifteen_minutes() {
+        let now = Timestamp::from_millis(10_000);
+        assert_eq!(delay_seconds(Timestamp::from_millis(9_000), now), 0);
+        assert_eq!(delay_seconds(Timestamp::from_millis(10_001), now), 1);
+        assert_eq!(delay_seconds(Timestamp::from_millis(12_000), now), 2);
+        assert_eq!(delay_seconds(Timestamp::from_millis(10_000_000), now), 900);
+    }
+
+    #[test]
+    fn inbox_messages_round_trip_and_name_their_group() {
+        let message = InboxMessage::Event {
+            execution_id: "order-1".into(),
+            event: InboxEvent::TimerFired { seq: 2 },
+        };
+        let text = serde_json::to_string(&message).unwrap();
+        assert_eq!(
+            serde_json::from_str::<InboxMessage>(&text).unwrap(),
+            message
+        );
+        assert_eq!(message.execution_id(), "order-1");
+        assert_eq!(digest(&text), digest(&text.clone()));
+        assert_eq!(digest(&text).len(), 64);
+    }
+}

@@ -1,0 +1,487 @@
+//! The orchestrator: steps executions from the FIFO orchestrator queue.
+//!
+//! For each execution of a batch (one message group), in order:
+//! 1. load its executions item; if the commands of the last committed step were not carried
+//!    out (a run crashed after its commit), carry them out now (the outbox);
+//! 2. a start message creates the execution (a repeated start is ignored);
+//! 3. the inbox events are fed to the executor (replayed from the S3 history) in one step;
+//! 4. the new history goes to a fresh S3 key and the item moves to it with a conditional
+//!    write on the version: a duplicate or concurrent run fails the condition, its messages
+//!    are reported failed and come back to a run that sees the committed history (where the
+//!    core drops events it already recorded);
+//! 5. the step's commands are carried out: task invokes, timers, events, signals, child
+//!    starts; then the item records them as carried out.
+//!
+//! A failed execution reports all its messages in `batchItemFailures`, so the others of the
+//! batch are deleted and go on.
+
+use crate::config::{Aws, Faults};
+use crate::error::AwsError;
+use crate::events::put_events;
+use crate::message::{send_inbox, send_timer, InboxMessage, TaskInvoke, TimerAction, TimerMessage};
+use crate::store::{self, ExecutionItem, StoredStep};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use eventual_runtime::engine::orchestrator::{
+    carry_out, child_start_failure, ChildStart, Host, ScheduledAttempt, TimerKey,
+};
+use eventual_runtime::engine::ExecutionStatus;
+use eventual_runtime::error::{Failure, StepErrorKind};
+use eventual_runtime::event::EventEnvelope;
+use eventual_runtime::registry;
+use eventual_runtime::time::Timestamp;
+use eventual_runtime::workflow::history::ParentRef;
+use eventual_runtime::workflow::{
+    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, StartRequest,
+    StepOutput, WorkflowExecutor,
+};
+use std::time::Duration;
+use tracing::{debug, warn};
+
+/// One thing to do after a commit, collected by the [`Host`] (whose methods are synchronous).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Invoke a task attempt, now or at its `not_before`.
+    Invoke(TaskInvoke, Option<Timestamp>),
+    /// Put a message on the timer queue.
+    Timer(TimerMessage),
+    /// Put a message on the orchestrator queue.
+    Inbox(InboxMessage),
+    /// Put events on the bus.
+    Publish(Vec<EventEnvelope>),
+}
+
+/// The [`Host`] of the AWS engine: collects actions to perform after the commit.
+#[derive(Debug)]
+pub struct Actions {
+    now: Timestamp,
+    /// What to do, in command order.
+    pub actions: Vec<Action>,
+}
+
+impl Actions {
+    /// An empty list at `now`.
+    pub fn new(now: Timestamp) -> Self {
+        Actions {
+            now,
+            actions: Vec::new(),
+        }
+    }
+}
+
+impl Host for Actions {
+    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
+        let start = attempt.not_before.unwrap_or(self.now).max(self.now);
+        let invoke = TaskInvoke {
+            execution_id: attempt.execution_id.clone(),
+            seq: attempt.seq,
+            attempt: attempt.attempt,
+            name: attempt.name,
+            input: attempt.input,
+            timeout_ms: attempt.timeout_ms,
+            heartbeat_ms: attempt.heartbeat_ms,
+        };
+        // The attempt's timeout is a timer: if no result came by then (the worker died or
+        // hangs), the attempt fails and the core retries it; a result that did come makes the
+        // late timeout a no-op, since the core accepts one result per attempt.
+        if let Some(timeout) = attempt.timeout_ms {
+            self.actions.push(Action::Timer(TimerMessage {
+                due_at: start + Duration::from_millis(timeout),
+                action: TimerAction::Inbox {
+                    execution_id: attempt.execution_id,
+                    event: InboxEvent::TaskCompleted {
+                        seq: attempt.seq,
+                        attempt: attempt.attempt,
+                        result: Err(Failure::new(
+                            StepErrorKind::TimedOut,
+                            "the attempt timed out",
+                        )),
+                    },
+                },
+            }));
+        }
+        self.actions
+            .push(Action::Invoke(invoke, attempt.not_before));
+    }
+
+    fn schedule_inbox(
+        &mut self,
+        execution_id: &str,
+        at: Timestamp,
+        _key: TimerKey,
+        event: InboxEvent,
+    ) {
+        self.actions.push(Action::Timer(TimerMessage {
+            due_at: at,
+            action: TimerAction::Inbox {
+                execution_id: execution_id.to_owned(),
+                event,
+            },
+        }));
+    }
+
+    fn deliver(&mut self, execution_id: &str, event: InboxEvent) {
+        self.actions.push(Action::Inbox(InboxMessage::Event {
+            execution_id: execution_id.to_owned(),
+            event,
+        }));
+    }
+
+    fn publish(&mut self, events: Vec<EventEnvelope>) {
+        self.actions.push(Action::Publish(events));
+    }
+
+    fn start_child(&mut self, child: ChildStart) -> Result<(), Failure> {
+        if registry::workflow(&child.workflow).is_none() {
+            return Err(child_start_failure(
+                true,
+                format!("workflow `{}` is not registered", child.workflow),
+            ));
+        }
+        self.actions.push(Action::Inbox(InboxMessage::Start {
+            workflow: child.workflow,
+            execution_id: child.execution_id,
+            input: child.input,
+            correlation_id: Some(child.correlation_id),
+            parent: Some(child.parent),
+        }));
+        Ok(())
+    }
+
+    fn finished(&mut self, _execution_id: &str, _outcome: &Outcome) {
+        // The outcome is in the committed item already.
+    }
+}
+
+/// Performs `actions` against AWS.
+pub async fn perform(aws: &Aws, actions: Vec<Action>, now: Timestamp) -> Result<(), AwsError> {
+    for action in actions {
+        match action {
+            Action::Invoke(invoke, Some(at)) if at > now => {
+                let timer = TimerMessage {
+                    due_at: at,
+                    action: TimerAction::Invoke { invoke },
+                };
+                send_timer(aws, &timer, now).await?;
+            }
+            Action::Invoke(invoke, _) => invoke_task(aws, &invoke).await?,
+            Action::Timer(timer) => send_timer(aws, &timer, now).await?,
+            Action::Inbox(message) => send_inbox(aws, &message).await?,
+            Action::Publish(events) => put_events(aws, &events).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Invokes a task attempt asynchronously (`InvocationType::Event`).
+pub async fn invoke_task(aws: &Aws, invoke: &TaskInvoke) -> Result<(), AwsError> {
+    let payload = serde_json::to_vec(invoke).map_err(AwsError::invalid("task invoke"))?;
+    aws.lambda
+        .invoke()
+        .function_name(aws.resources.task_function(&invoke.name))
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(AwsError::sdk("Invoke (task)"))?;
+    Ok(())
+}
+
+/// The parent and correlation id recorded at the start of a history.
+fn started(events: &[HistoryEvent]) -> (Option<ParentRef>, String) {
+    match events.first().map(|e| &e.kind) {
+        Some(HistoryEventKind::WorkflowStarted {
+            parent,
+            correlation_id,
+            ..
+        }) => (parent.clone(), correlation_id.clone()),
+        _ => (None, String::new()),
+    }
+}
+
+/// Carries out the commands of committed step `version`, then records that it did.
+async fn carry_out_step(
+    aws: &Aws,
+    execution_id: &str,
+    version: u64,
+    history: &[HistoryEvent],
+    commands: Vec<Command>,
+) -> Result<(), AwsError> {
+    let now = Timestamp::wall_clock();
+    let (parent, correlation_id) = started(history);
+    let mut actions = Actions::new(now);
+    carry_out(
+        &mut actions,
+        execution_id,
+        parent.as_ref(),
+        &correlation_id,
+        commands,
+    );
+    perform(aws, actions.actions, now).await?;
+    store::mark_carried_out(aws, execution_id, version).await
+}
+
+/// One execution's part of a batch.
+struct Run<'a> {
+    aws: &'a Aws,
+    execution_id: &'a str,
+    item: Option<ExecutionItem>,
+    /// The committed history, once loaded.
+    history: Option<Vec<HistoryEvent>>,
+    executor: Option<WorkflowExecutor>,
+}
+
+impl<'a> Run<'a> {
+    async fn load(aws: &'a Aws, execution_id: &'a str) -> Result<Run<'a>, AwsError> {
+        let item = store::load_item(aws, execution_id).await?;
+        let mut run = Run {
+            aws,
+            execution_id,
+            item,
+            history: None,
+            executor: None,
+        };
+        if let Some(item) = run.item.clone() {
+            if item.carried_out < item.version {
+                // The last run committed and stopped before its commands were all out.
+                let step = store::load_step(aws, &item.history_key).await?;
+                debug!(
+                    execution = execution_id,
+                    version = item.version,
+                    "carrying out the commands of a committed step again"
+                );
+                carry_out_step(
+                    aws,
+                    execution_id,
+                    item.version,
+                    &step.history.events,
+                    step.commands,
+                )
+                .await?;
+                run.history = Some(step.history.events);
+            }
+        }
+        Ok(run)
+    }
+
+    /// Commits a step: the whole new history to a fresh key, then the item, conditionally.
+    async fn commit(&mut self, workflow: &str, output: StepOutput) -> Result<(), AwsError> {
+        let previous = self.item.as_ref().map(|item| item.version);
+        let version = previous.unwrap_or(0) + 1;
+        let mut events = self.history.take().unwrap_or_default();
+        events.extend(output.new_events);
+        let key = store::history_key(self.execution_id, version);
+        let step = StoredStep {
+            history: History::new(events),
+            commands: output.commands,
+        };
+        store::put_step(self.aws, &key, &step).await?;
+        let item = ExecutionItem {
+            execution_id: self.execution_id.to_owned(),
+            workflow: workflow.to_owned(),
+            status: output
+                .outcome
+                .as_ref()
+                .map(ExecutionStatus::of)
+                .unwrap_or(ExecutionStatus::Running),
+            version,
+            history_len: step.history.events.len() as u64,
+            history_key: key,
+            carried_out: self.item.as_ref().map(|i| i.carried_out).unwrap_or(0),
+            outcome: output.outcome,
+        };
+        store::commit_item(self.aws, &item, previous).await?;
+        self.item = Some(item);
+        if Faults::take(&self.aws.faults.crash_after_commit) {
+            return Err(AwsError::Crashed("after the history commit"));
+        }
+        let StoredStep { history, commands } = step;
+        carry_out_step(
+            self.aws,
+            self.execution_id,
+            version,
+            &history.events,
+            commands,
+        )
+        .await?;
+        self.history = Some(history.events);
+        Ok(())
+    }
+
+    async fn start(
+        &mut self,
+        workflow_name: String,
+        input: serde_json::Value,
+        correlation_id: Option<String>,
+        parent: Option<ParentRef>,
+    ) -> Result<(), AwsError> {
+        if self.item.is_some() {
+            debug!(execution = self.execution_id, "repeated start ignored");
+            return Ok(());
+        }
+        let refused = |unknown: bool, message: String| {
+            warn!(execution = self.execution_id, %message, "start refused");
+            parent.clone().map(|parent| InboxMessage::Event {
+                execution_id: parent.execution_id,
+                event: InboxEvent::ChildCompleted {
+                    seq: parent.seq,
+                    result: Err(child_start_failure(unknown, message)),
+                },
+            })
+        };
+        let Some(workflow) = registry::workflow(&workflow_name) else {
+            if let Some(message) = refused(
+                true,
+                format!("workflow `{workflow_name}` is not registered"),
+            ) {
+                send_inbox(self.aws, &message).await?;
+            }
+            return Ok(());
+        };
+        let request = StartRequest {
+            execution_id: self.execution_id.to_owned(),
+            input,
+            correlation_id,
+            parent: parent.clone(),
+        };
+        match WorkflowExecutor::start(workflow, request, Timestamp::wall_clock()) {
+            Ok((executor, output)) => {
+                self.history = Some(Vec::new());
+                self.commit(workflow.name, output).await?;
+                self.executor = executor.outcome().is_none().then_some(executor);
+                Ok(())
+            }
+            Err(error) => {
+                if let Some(message) = refused(false, error.to_string()) {
+                    send_inbox(self.aws, &message).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn step(&mut self, events: Vec<InboxEvent>) -> Result<(), AwsError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let Some(item) = self.item.clone() else {
+            debug!(
+                execution = self.execution_id,
+                "events for an unknown execution dropped"
+            );
+            return Ok(());
+        };
+        if item.status.is_terminal() {
+            debug!(
+                execution = self.execution_id,
+                "events for an ended execution dropped"
+            );
+            return Ok(());
+        }
+        let Some(workflow) = registry::workflow(&item.workflow) else {
+            return Err(AwsError::Invalid {
+                what: "execution",
+                reason: format!("workflow `{}` is no longer registered", item.workflow),
+            });
+        };
+        let mut executor = match self.executor.take() {
+            Some(executor) => executor,
+            None => {
+                if self.history.is_none() {
+                    let step = store::load_step(self.aws, &item.history_key).await?;
+                    self.history = Some(step.history.events);
+                }
+                WorkflowExecutor::replay(workflow, self.history.as_deref().unwrap_or_default())?
+            }
+        };
+        let output = executor.step(Timestamp::wall_clock(), events)?;
+        if output.new_events.is_empty() && output.commands.is_empty() {
+            // Duplicates of what history already holds.
+            self.executor = Some(executor);
+            return Ok(());
+        }
+        self.commit(workflow.name, output).await?;
+        self.executor = executor.outcome().is_none().then_some(executor);
+        Ok(())
+    }
+}
+
+/// Processes one execution's messages, in queue order.
+pub async fn process_execution(
+    aws: &Aws,
+    execution_id: &str,
+    messages: Vec<InboxMessage>,
+) -> Result<(), AwsError> {
+    let mut run = Run::load(aws, execution_id).await?;
+    let mut events = Vec::new();
+    for message in messages {
+        match message {
+            InboxMessage::Start {
+                workflow,
+                input,
+                correlation_id,
+                parent,
+                ..
+            } => {
+                run.step(std::mem::take(&mut events)).await?;
+                run.start(workflow, input, correlation_id, parent).await?;
+            }
+            InboxMessage::Event { event, .. } => events.push(event),
+        }
+    }
+    run.step(events).await
+}
+
+/// The orchestrator's Lambda handler: one batch of the FIFO queue.
+pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
+    // Messages by execution, each group in queue order, groups in order of first appearance.
+    let mut groups: Vec<(String, Vec<String>, Vec<InboxMessage>)> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let message = record
+            .body
+            .as_deref()
+            .map(serde_json::from_str::<InboxMessage>);
+        let message = match message {
+            Some(Ok(message)) => message,
+            other => {
+                warn!(message = %id, ?other, "unreadable orchestrator message");
+                failed.push(id);
+                continue;
+            }
+        };
+        let execution_id = message.execution_id().to_owned();
+        match groups
+            .iter_mut()
+            .find(|(group, _, _)| *group == execution_id)
+        {
+            Some((_, ids, messages)) => {
+                ids.push(id);
+                messages.push(message);
+            }
+            None => groups.push((execution_id, vec![id], vec![message])),
+        }
+    }
+    let results = futures::future::join_all(groups.into_iter().map(
+        |(execution_id, ids, messages)| async move {
+            let result = process_execution(aws, &execution_id, messages).await;
+            (execution_id, ids, result)
+        },
+    ))
+    .await;
+    for (execution_id, ids, result) in results {
+        if let Err(error) = result {
+            warn!(execution = %execution_id, %error, "execution step failed; its messages come back");
+            failed.extend(ids);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    for id in failed {
+        response.batch_item_failures.push(BatchItemFailure {
+            item_identifier: id,
+        });
+    }
+    response
+}

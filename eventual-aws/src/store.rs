@@ -1,0 +1,265 @@
+//! Execution state: the executions item in DynamoDB and history documents in S3.
+//!
+//! Every committed step writes the whole history, with the step's commands, to a new S3 key,
+//! then moves the executions item to it with a conditional write on the version. A run that
+//! lost the race (a concurrent or duplicate delivery) fails the condition: its document is an
+//! orphan nobody points to, so history never forks.
+
+use crate::config::Aws;
+use crate::error::AwsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::primitives::ByteStream;
+use eventual_runtime::engine::ExecutionStatus;
+use eventual_runtime::workflow::{Command, History, HistoryEvent, Outcome};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The executions-table item of one execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionItem {
+    /// The execution's id (hash key `execution_id`).
+    pub execution_id: String,
+    /// Its workflow.
+    pub workflow: String,
+    /// Where it stands.
+    pub status: ExecutionStatus,
+    /// Committed steps; the conditional writes compare it.
+    pub version: u64,
+    /// Events in the history.
+    pub history_len: u64,
+    /// The S3 key of the current history document.
+    pub history_key: String,
+    /// The last version whose commands were carried out (the outbox marker).
+    pub carried_out: u64,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+}
+
+/// A history document: the history after a step, and the commands of that step (kept so a
+/// run that crashed before carrying them out is completed by the next run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredStep {
+    /// The whole history.
+    pub history: History,
+    /// The commands of the step that produced this version.
+    pub commands: Vec<Command>,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(execution_id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("execution_id".to_owned(), s(execution_id))])
+}
+
+fn invalid(reason: String) -> AwsError {
+    AwsError::Invalid {
+        what: "executions item",
+        reason,
+    }
+}
+
+impl ExecutionItem {
+    fn to_attributes(&self) -> HashMap<String, AttributeValue> {
+        let mut item = key(&self.execution_id);
+        item.insert("workflow".into(), s(&self.workflow));
+        item.insert("status".into(), s(self.status.as_str()));
+        item.insert("version".into(), n(self.version));
+        item.insert("history_len".into(), n(self.history_len));
+        item.insert("history_key".into(), s(&self.history_key));
+        item.insert("carried_out".into(), n(self.carried_out));
+        if let Some(outcome) = &self.outcome {
+            item.insert(
+                "outcome".into(),
+                s(serde_json::to_string(outcome).unwrap_or_default()),
+            );
+        }
+        item
+    }
+
+    fn from_attributes(item: &HashMap<String, AttributeValue>) -> Result<Self, AwsError> {
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .ok_or_else(|| invalid(format!("`{name}` is missing")))
+        };
+        let number = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| invalid(format!("`{name}` is missing")))
+        };
+        let status = text("status")?;
+        Ok(ExecutionItem {
+            execution_id: text("execution_id")?,
+            workflow: text("workflow")?,
+            status: ExecutionStatus::parse(&status)
+                .ok_or_else(|| invalid(format!("unknown status `{status}`")))?,
+            version: number("version")?,
+            history_len: number("history_len")?,
+            history_key: text("history_key")?,
+            carried_out: number("carried_out")?,
+            outcome: match item.get("outcome").and_then(|v| v.as_s().ok()) {
+                Some(text) => {
+                    Some(serde_json::from_str(text).map_err(AwsError::invalid("outcome"))?)
+                }
+                None => None,
+            },
+        })
+    }
+}
+
+/// The execution's item, read consistently; `None` when it was never started.
+pub async fn load_item(aws: &Aws, execution_id: &str) -> Result<Option<ExecutionItem>, AwsError> {
+    let output = aws
+        .dynamodb
+        .get_item()
+        .table_name(&aws.resources.executions_table)
+        .set_key(Some(key(execution_id)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(AwsError::sdk("GetItem (executions)"))?;
+    output
+        .item
+        .as_ref()
+        .map(ExecutionItem::from_attributes)
+        .transpose()
+}
+
+/// Writes `item` if the stored version is `expected` (`None`: the item must not exist yet).
+pub async fn commit_item(
+    aws: &Aws,
+    item: &ExecutionItem,
+    expected: Option<u64>,
+) -> Result<(), AwsError> {
+    let mut request = aws
+        .dynamodb
+        .put_item()
+        .table_name(&aws.resources.executions_table)
+        .set_item(Some(item.to_attributes()));
+    request = match expected {
+        None => request.condition_expression("attribute_not_exists(execution_id)"),
+        Some(version) => request
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(version)),
+    };
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Err(AwsError::Conflict(format!(
+                "execution `{}` version {}",
+                item.execution_id, item.version
+            )))
+        }
+        Err(error) => Err(AwsError::sdk("PutItem (executions)")(error)),
+    }
+}
+
+/// Records that the commands of `version` were carried out. A marker already past it stays.
+pub async fn mark_carried_out(aws: &Aws, execution_id: &str, version: u64) -> Result<(), AwsError> {
+    let result = aws
+        .dynamodb
+        .update_item()
+        .table_name(&aws.resources.executions_table)
+        .set_key(Some(key(execution_id)))
+        .update_expression("SET carried_out = :version")
+        .condition_expression("carried_out < :version")
+        .expression_attribute_values(":version", n(version))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(AwsError::sdk("UpdateItem (executions)")(error)),
+    }
+}
+
+/// A fresh S3 key for version `version`: unique per writer, so a losing run never overwrites
+/// the document of the winner.
+pub fn history_key(execution_id: &str, version: u64) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let unique = crate::message::digest(&format!(
+        "{nanos}/{}/{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    format!(
+        "history/{execution_id}/{version:010}-{}.json",
+        &unique[..16]
+    )
+}
+
+/// Writes a history document.
+pub async fn put_step(aws: &Aws, key: &str, step: &StoredStep) -> Result<(), AwsError> {
+    let body = serde_json::to_vec(step).map_err(AwsError::invalid("history document"))?;
+    aws.s3
+        .put_object()
+        .bucket(&aws.resources.history_bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(AwsError::sdk("PutObject (history)"))?;
+    Ok(())
+}
+
+/// Reads a history document.
+pub async fn load_step(aws: &Aws, key: &str) -> Result<StoredStep, AwsError> {
+    let output = aws
+        .s3
+        .get_object()
+        .bucket(&aws.resources.history_bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(AwsError::sdk("GetObject (history)"))?;
+    let bytes = output
+        .body
+        .collect()
+        .await
+        .map_err(AwsError::sdk("GetObject body (history)"))?
+        .into_bytes();
+    #[derive(Deserialize)]
+    struct Raw {
+        history: serde_json::Value,
+        commands: Vec<Command>,
+    }
+    let raw: Raw = serde_json::from_slice(&bytes).map_err(AwsError::invalid("history document"))?;
+    let history = History::from_json(&raw.history.to_string())?;
+    Ok(StoredStep {
+        history,
+        commands: raw.commands,
+    })
+}
+
+/// The execution's history (empty when it was never started).
+pub async fn history(aws: &Aws, execution_id: &str) -> Result<Vec<HistoryEvent>, AwsError> {
+    match load_item(aws, execution_id).await? {
+        Some(item) => Ok(load_step(aws, &item.history_key).await?.history.events),
+        None => Ok(Vec::new()),
+    }
+}

@@ -1,0 +1,531 @@
+//! Plays AWS for the engine's tests: moto_server for SQS, DynamoDB, S3 and EventBridge, a
+//! Lambda Invoke API on 127.0.0.1 that runs the task handler in-process, and a pump that does
+//! what Lambda's event source mappings do: poll the queues, call the same handler functions
+//! `lambda_runtime` would call with real `SqsEvent` payloads, delete what they did not report
+//! as failed.
+
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_eventbridge::types::Target;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use eventual_aws::{
+    Aws, InboxMessage, Resources, SqsBatchResponse, SqsEvent, SqsMessage, TaskInvoke,
+};
+use eventual_runtime::engine::client::{ClientError, StartExecution};
+use eventual_runtime::engine::Engine;
+use eventual_runtime::event::OutgoingEvent;
+use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::Value;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for an execution before it fails.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A moto_server child process, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free port of 127.0.0.1 and waits until it answers.
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server runs (python3 -m pip install 'moto[server]==5.2.1')");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Faults the harness injects while playing Lambda.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Every batch of every queue is handed to its handler twice.
+    pub duplicate_deliveries: bool,
+    /// Every task invoke runs the task handler twice, concurrently.
+    pub duplicate_invokes: bool,
+}
+
+/// The engine on moto, with Lambda played in-process.
+pub struct Harness {
+    pub aws: Aws,
+    pump: tokio::task::JoinHandle<()>,
+    invoke_server: tokio::task::JoinHandle<()>,
+    _moto: Moto,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.pump.abort();
+        self.invoke_server.abort();
+    }
+}
+
+fn unique() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{nanos:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn create_queue(aws: &Aws, name: &str, fifo: bool) -> String {
+    let mut request = aws.sqs.create_queue().queue_name(name);
+    if fifo {
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    request.send().await.unwrap().queue_url.unwrap()
+}
+
+async fn create_table(aws: &Aws, name: &str, key: &str) {
+    aws.dynamodb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Serves `POST /2015-03-31/functions/{name}/invocations` (the Lambda Invoke API): an
+/// asynchronous invoke answers 202 and runs the task handler in the background.
+async fn serve_invokes(aws: Aws, options: Options) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    let app = axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(
+                |State((aws, options)): State<(Aws, Options)>, body: axum::body::Bytes| async move {
+                    let Ok(invoke) = serde_json::from_slice::<TaskInvoke>(&body) else {
+                        return StatusCode::BAD_REQUEST;
+                    };
+                    let runs = if options.duplicate_invokes { 2 } else { 1 };
+                    for _ in 0..runs {
+                        let aws = aws.clone();
+                        let invoke = invoke.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = eventual_aws::task::handle(&aws, invoke).await {
+                                eprintln!("task handler failed: {error}");
+                            }
+                        });
+                    }
+                    StatusCode::ACCEPTED
+                },
+            ),
+        )
+        .with_state((aws, options));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{address}"), server)
+}
+
+/// Receives up to 10 messages as Lambda's event source mapping would hand them over.
+async fn receive(aws: &Aws, queue_url: &str) -> Vec<SqsMessage> {
+    let output = match aws
+        .sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(30)
+        .wait_time_seconds(0)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("receive failed: {error:?}");
+            return Vec::new();
+        }
+    };
+    output
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| SqsMessage {
+            message_id: m.message_id,
+            receipt_handle: m.receipt_handle,
+            body: m.body,
+            attributes: m
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect(),
+            event_source: Some("aws:sqs".to_owned()),
+            ..SqsMessage::default()
+        })
+        .collect()
+}
+
+/// Deletes what the handler took; makes what it reported failed visible again soon.
+async fn settle(aws: &Aws, queue_url: &str, records: &[SqsMessage], failed: &[String]) {
+    for record in records {
+        let receipt = record.receipt_handle.clone().unwrap_or_default();
+        let id = record.message_id.clone().unwrap_or_default();
+        let result = if failed.contains(&id) {
+            aws.sqs
+                .change_message_visibility()
+                .queue_url(queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(1)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        } else {
+            aws.sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        };
+        if let Err(error) = result {
+            eprintln!("settling a message failed: {error}");
+        }
+    }
+}
+
+/// Which handler a queue feeds.
+#[derive(Clone)]
+enum Consumer {
+    Orchestrator,
+    Timer,
+    Subscription(String),
+}
+
+async fn pump_queue(aws: &Aws, queue_url: &str, consumer: &Consumer, options: Options) -> usize {
+    let records = receive(aws, queue_url).await;
+    if records.is_empty() {
+        return 0;
+    }
+    let event = SqsEvent {
+        records: records.clone(),
+    };
+    let runs = if options.duplicate_deliveries { 2 } else { 1 };
+    let mut failed = Vec::new();
+    for _ in 0..runs {
+        let response: SqsBatchResponse = match consumer {
+            Consumer::Orchestrator => {
+                eventual_aws::orchestrator::handle_batch(aws, event.clone()).await
+            }
+            Consumer::Timer => eventual_aws::timer::handle_batch(aws, event.clone()).await,
+            Consumer::Subscription(name) => {
+                eventual_aws::events::handle_batch(aws, name, event.clone()).await
+            }
+        };
+        failed.extend(
+            response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier),
+        );
+    }
+    settle(aws, queue_url, &records, &failed).await;
+    records.len()
+}
+
+impl Harness {
+    /// Moto with the engine's resources, `subscriptions` each with a rule and queue, the
+    /// invoke server and the pump.
+    pub async fn start(subscriptions: &[&str], options: Options) -> Harness {
+        let moto = Moto::start();
+        let config = eventual_aws::config::sdk_config_loader()
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let mut resources = Resources {
+            service: "svc".into(),
+            executions_table: "svc-executions".into(),
+            task_lock_table: "svc-task-lock".into(),
+            history_bucket: "svc-history".into(),
+            event_bus: "svc-bus".into(),
+            ..Resources::default()
+        };
+        let aws = Aws::new(&config, resources.clone());
+        resources.orchestrator_queue_url = create_queue(&aws, "svc-orchestrator.fifo", true).await;
+        resources.timer_queue_url = create_queue(&aws, "svc-timers", false).await;
+        create_table(&aws, &resources.executions_table, "execution_id").await;
+        create_table(&aws, &resources.task_lock_table, "attempt").await;
+        aws.s3
+            .create_bucket()
+            .bucket(&resources.history_bucket)
+            .send()
+            .await
+            .unwrap();
+        aws.events
+            .create_event_bus()
+            .name(&resources.event_bus)
+            .send()
+            .await
+            .unwrap();
+        let mut queues = vec![
+            (
+                resources.orchestrator_queue_url.clone(),
+                Consumer::Orchestrator,
+            ),
+            (resources.timer_queue_url.clone(), Consumer::Timer),
+        ];
+        for name in subscriptions {
+            let descriptor = eventual_runtime::registry::subscription(name).unwrap();
+            let url = create_queue(&aws, &format!("svc-handler-{name}"), false).await;
+            let arn = aws
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()
+                .remove(&QueueAttributeName::QueueArn)
+                .unwrap();
+            let rule = format!("svc-{name}");
+            aws.events
+                .put_rule()
+                .name(&rule)
+                .event_bus_name(&resources.event_bus)
+                .event_pattern(descriptor.pattern)
+                .send()
+                .await
+                .unwrap();
+            aws.events
+                .put_targets()
+                .rule(&rule)
+                .event_bus_name(&resources.event_bus)
+                .targets(Target::builder().id("queue").arn(arn).build().unwrap())
+                .send()
+                .await
+                .unwrap();
+            queues.push((url, Consumer::Subscription((*name).to_owned())));
+        }
+        let aws = Aws { resources, ..aws };
+        // The invoke server's task handlers use these clients; their own Lambda client is
+        // never called.
+        let (invoke_url, invoke_server) = serve_invokes(aws.clone(), options).await;
+        let aws = aws.with_lambda(aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&config)
+                .endpoint_url(invoke_url)
+                .build(),
+        ));
+        let pumped = aws.clone();
+        let pump = tokio::spawn(async move {
+            loop {
+                let mut moved = 0;
+                for (url, consumer) in &queues {
+                    moved += pump_queue(&pumped, url, consumer, options).await;
+                }
+                if moved == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        });
+        Harness {
+            aws,
+            pump,
+            invoke_server,
+            _moto: moto,
+        }
+    }
+}
+
+fn engine_error(error: eventual_aws::AwsError) -> ClientError {
+    ClientError::Engine(error.to_string())
+}
+
+impl Harness {
+    async fn known(&self, execution_id: &str) -> Result<(), ClientError> {
+        match eventual_aws::store::load_item(&self.aws, execution_id).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(ClientError::UnknownExecution(execution_id.to_owned())),
+            Err(error) => Err(engine_error(error)),
+        }
+    }
+
+    async fn send(&self, execution_id: &str, event: InboxEvent) -> Result<(), ClientError> {
+        self.known(execution_id).await?;
+        let message = InboxMessage::Event {
+            execution_id: execution_id.to_owned(),
+            event,
+        };
+        eventual_aws::message::send_inbox(&self.aws, &message)
+            .await
+            .map_err(engine_error)
+    }
+}
+
+impl Engine for Harness {
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>> {
+        async move {
+            if eventual_runtime::registry::workflow(&request.workflow).is_none() {
+                return Err(ClientError::UnknownWorkflow(request.workflow));
+            }
+            let execution_id = request
+                .execution_name
+                .unwrap_or_else(|| format!("{}-{}", request.workflow, unique()));
+            let message = InboxMessage::Start {
+                workflow: request.workflow,
+                execution_id: execution_id.clone(),
+                input: request.input,
+                correlation_id: request.correlation_id,
+                parent: None,
+            };
+            eventual_aws::message::send_inbox(&self.aws, &message)
+                .await
+                .map_err(engine_error)?;
+            // Started once the orchestrator committed it (a refused start never is).
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while self.known(&execution_id).await.is_err() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(execution_id)
+        }
+        .boxed()
+    }
+
+    fn signal<'a>(
+        &'a self,
+        execution_id: &'a str,
+        name: &'a str,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<(), ClientError>> {
+        async move {
+            let event = InboxEvent::Signal {
+                name: name.to_owned(),
+                payload,
+                id: Some(format!("api-{}", unique())),
+            };
+            self.send(execution_id, event).await
+        }
+        .boxed()
+    }
+
+    fn cancel<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>> {
+        async move { self.send(execution_id, InboxEvent::Cancel { reason }).await }.boxed()
+    }
+
+    fn publish(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> BoxFuture<'_, Result<Vec<String>, ClientError>> {
+        async move {
+            eventual_aws::events::publish(&self.aws, events, None)
+                .await
+                .map_err(engine_error)
+        }
+        .boxed()
+    }
+
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>> {
+        async move {
+            self.known(execution_id).await?;
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let item = eventual_aws::store::load_item(&self.aws, execution_id)
+                    .await
+                    .map_err(engine_error)?;
+                if let Some(outcome) = item.and_then(|item| item.outcome) {
+                    return Ok(outcome);
+                }
+                if Instant::now() > deadline {
+                    return Err(ClientError::Engine(format!(
+                        "execution `{execution_id}` did not end within {WAIT:?}"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        .boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>> {
+        async move {
+            self.known(execution_id).await?;
+            eventual_aws::store::history(&self.aws, execution_id)
+                .await
+                .map_err(engine_error)
+        }
+        .boxed()
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `within`.
+pub async fn eventually<T>(
+    within: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,278 @@
+//! The AWS engine against moto_server, with Lambda played by the harness: a workflow with
+//! tasks, a timer and an emitted event runs to completion with the history shape of
+//! `TestEnvironment`, also when every message is delivered twice, every task invoked twice, or
+//! the orchestrator stops right after its history commits.
+
+mod harness;
+
+use eventual_runtime::engine::client::StartExecution;
+use eventual_runtime::engine::Engine;
+use eventual_runtime::prelude::*;
+use eventual_runtime::task::TaskContext;
+use eventual_runtime::testing::TestEnvironment;
+use eventual_runtime::workflow::{HistoryEvent, Outcome};
+use harness::{eventually, Harness, Options};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+/// `(execution, seq, attempt)` of every task body run.
+static RUNS: Mutex<Vec<(String, u32, u32)>> = Mutex::new(Vec::new());
+
+/// `(event id, correlation id)` of every `Shipped` the handler took.
+static SHIPPED: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
+
+fn record_run() {
+    if let Some(context) = TaskContext::current() {
+        RUNS.lock()
+            .unwrap()
+            .push((context.execution_id, context.seq, context.attempt));
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Shipped {
+    parcel: String,
+    amount: u64,
+}
+
+#[task(timeout = "30s")]
+async fn charge(amount: u64) -> Result<String, StepError> {
+    record_run();
+    Ok(format!("receipt-{amount}"))
+}
+
+#[task(timeout = "30s")]
+async fn ship(receipt: String) -> Result<String, StepError> {
+    record_run();
+    Ok(format!("parcel-for-{receipt}"))
+}
+
+#[workflow]
+async fn order(ctx: WorkflowContext, amount: u64) -> Result<String, WorkflowError> {
+    let receipt = charge(amount).await?;
+    ctx.sleep(Duration::from_secs(1)).await;
+    let parcel = ship(receipt).await?;
+    ctx.emit(Shipped {
+        parcel: parcel.clone(),
+        amount,
+    })
+    .await?;
+    Ok(parcel)
+}
+
+#[on_event(
+    pattern = r#"{"detail-type": ["Shipped"], "detail": {"amount": [{"numeric": [">", 100]}]}}"#
+)]
+async fn on_big_shipment(event: Event<Shipped>) -> Result<(), String> {
+    SHIPPED
+        .lock()
+        .unwrap()
+        .push((event.id, event.correlation_id));
+    Ok(())
+}
+
+fn shape(history: &[HistoryEvent]) -> Vec<String> {
+    history
+        .iter()
+        .map(|e| match e.kind.seq() {
+            Some(seq) => format!("{}@{seq}", e.kind.type_name()),
+            None => e.kind.type_name().to_owned(),
+        })
+        .collect()
+}
+
+/// Runs `order(amount)` on `engine`: its outcome, id and history.
+async fn run_order(engine: &dyn Engine, amount: u64) -> (String, Outcome, Vec<HistoryEvent>) {
+    let id = engine
+        .start(StartExecution {
+            workflow: "order".into(),
+            execution_name: None,
+            input: json!(amount),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let outcome = engine.wait(&id).await.unwrap();
+    let history = engine.history(&id).await.unwrap();
+    (id, outcome, history)
+}
+
+async fn reference_shape() -> Vec<String> {
+    let env = TestEnvironment::new();
+    let (_, outcome, history) = run_order(&env, 120).await;
+    assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+    shape(&history)
+}
+
+/// Runs the order workflow on a harness with `options`, checks the result, the history shape,
+/// one body run per attempt and the event's delivery.
+async fn order_on_aws(harness: &Harness) {
+    let (id, outcome, history) = run_order(harness, 120).await;
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!("parcel-for-receipt-120")
+        }
+    );
+    assert_eq!(shape(&history), reference_shape().await);
+    let runs: Vec<_> = RUNS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|run| run.0 == id)
+        .cloned()
+        .collect();
+    assert_eq!(runs.len(), 2, "each attempt ran once: {runs:?}");
+    // The event reached the subscription's queue through the rule, with the engine's ids.
+    let event_id = format!("{id}/3/0");
+    let delivered = eventually(harness::WAIT, "the Shipped delivery", || {
+        let shipped = SHIPPED.lock().unwrap();
+        let delivered: Vec<_> = shipped
+            .iter()
+            .filter(|s| s.0 == event_id)
+            .cloned()
+            .collect();
+        (!delivered.is_empty()).then_some(delivered)
+    })
+    .await;
+    assert_eq!(delivered[0].1.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_runs_to_completion_with_the_test_environment_history_shape() {
+    let harness = Harness::start(&["on_big_shipment"], Options::default()).await;
+    order_on_aws(&harness).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_and_invokes_change_nothing() {
+    let options = Options {
+        duplicate_deliveries: true,
+        duplicate_invokes: true,
+    };
+    let harness = Harness::start(&["on_big_shipment"], options).await;
+    order_on_aws(&harness).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_history_commit_is_completed_by_redelivery() {
+    let harness = Harness::start(&["on_big_shipment"], Options::default()).await;
+    // The start's commit and the next two stop before their commands are carried out, and
+    // one PutEvents entry fails once.
+    harness
+        .aws
+        .faults
+        .crash_after_commit
+        .store(3, Ordering::SeqCst);
+    harness
+        .aws
+        .faults
+        .fail_put_events
+        .store(1, Ordering::SeqCst);
+    order_on_aws(&harness).await;
+    assert_eq!(
+        harness.aws.faults.crash_after_commit.load(Ordering::SeqCst),
+        0
+    );
+    assert_eq!(harness.aws.faults.fail_put_events.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_and_unknown_executions() {
+    let harness = Harness::start(&[], Options::default()).await;
+    let error = harness.signal("nobody", "go", json!(1)).await.unwrap_err();
+    assert!(error.to_string().contains("nobody"), "{error}");
+    let error = harness
+        .start(StartExecution {
+            workflow: "no_such_workflow".into(),
+            execution_name: None,
+            input: json!(null),
+            correlation_id: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("no_such_workflow"), "{error}");
+}
+
+#[workflow]
+async fn waiter(ctx: WorkflowContext, _input: ()) -> Result<u64, WorkflowError> {
+    let value: u64 = ctx
+        .expect_signal("go", Duration::from_secs(60))
+        .await
+        .map_err(|e| WorkflowError::new("no_signal", e.to_string()))?;
+    Ok(value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_of_one_execution_never_fork_its_history() {
+    use eventual_aws::orchestrator::process_execution;
+    use eventual_aws::store;
+    use eventual_aws::{AwsError, InboxMessage};
+    use eventual_runtime::workflow::InboxEvent;
+
+    let harness = Harness::start(&[], Options::default()).await;
+    let id = harness
+        .start(StartExecution {
+            workflow: "waiter".into(),
+            execution_name: Some("waiter-1".into()),
+            input: json!(null),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let aws = &harness.aws;
+    let before = store::load_item(aws, &id).await.unwrap().unwrap();
+
+    // The conditional write itself: a second commit at the same version is refused.
+    let mut stale = before.clone();
+    stale.version += 1;
+    stale.history_key = "history/waiter-1/elsewhere.json".into();
+    let mut winner = stale.clone();
+    winner.history_key = before.history_key.clone();
+    store::commit_item(aws, &winner, Some(before.version))
+        .await
+        .unwrap();
+    let refused = store::commit_item(aws, &stale, Some(before.version)).await;
+    assert!(matches!(refused, Err(AwsError::Conflict(_))), "{refused:?}");
+    let after = store::load_item(aws, &id).await.unwrap().unwrap();
+    assert_eq!(after.history_key, before.history_key);
+
+    // Two runs with different signals race: whatever the interleaving, one signal is recorded
+    // and the committed item points at a history of its own length.
+    let signal = |value: u64| {
+        vec![InboxMessage::Event {
+            execution_id: id.clone(),
+            event: InboxEvent::Signal {
+                name: "go".into(),
+                payload: json!(value),
+                id: Some(format!("race-{value}")),
+            },
+        }]
+    };
+    let (a, b) = tokio::join!(
+        process_execution(aws, &id, signal(1)),
+        process_execution(aws, &id, signal(2)),
+    );
+    for result in [&a, &b] {
+        assert!(
+            matches!(result, Ok(()) | Err(AwsError::Conflict(_))),
+            "{result:?}"
+        );
+    }
+    assert!(a.is_ok() || b.is_ok(), "one run commits: {a:?} {b:?}");
+    let outcome = harness.wait(&id).await.unwrap();
+    let history = harness.history(&id).await.unwrap();
+    let item = store::load_item(aws, &id).await.unwrap().unwrap();
+    assert_eq!(item.history_len as usize, history.len());
+    let signals: Vec<_> = history
+        .iter()
+        .filter(|e| e.kind.type_name() == "SignalReceived")
+        .collect();
+    assert_eq!(signals.len(), 1, "{:?}", shape(&history));
+    let Outcome::Succeeded { result } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(result == json!(1) || result == json!(2), "{result}");
+}
