@@ -510,15 +510,16 @@ impl Core {
     ) -> Result<Started, EngineError> {
         let workflow = registry::workflow(&request.workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
-        let execution_id = match request.execution_name {
-            Some(name) => name,
-            None => self.fresh_id(workflow.name),
+        let (execution_id, named) = match request.execution_name {
+            Some(name) => (name, true),
+            None => (self.fresh_id(workflow.name), false),
         };
-        // An execution of that name may exist only on disk (it ended before a restart): starting
-        // it again would append a second history to it, which the commit refuses (fail-stop).
+        // A named execution may exist only on disk (it ended before a restart): starting it
+        // again would append a second history to it, which the commit refuses (fail-stop).
+        // Fresh ids carry this process's prefix, so only named starts need the disk.
         if self.executions.contains_key(&execution_id)
             || self.ended.contains_key(&execution_id)
-            || self.stored(&execution_id).is_some()
+            || (named && self.stored(&execution_id).is_some())
         {
             return Ok(Started {
                 execution_id,
