@@ -1,10 +1,11 @@
 //! Many rules matched together.
 //!
-//! Each `$or` alternative of each rule is filed in a trie keyed by its exact-value
-//! conditions (see [`Node`]), or, when it has none, under a path that must be present. An
-//! event is flattened once, walks the trie to find the alternatives whose exact values it
-//! all carries, and only those are evaluated in full — with the same code as
-//! [`EventPattern::matches`], so the answers agree rule by rule.
+//! Each `$or` alternative of each rule is filed in a trie whose edges are its conditions
+//! (see [`Node`]): exact values are looked up by hash, other operators are tested on the
+//! event's values. An event is flattened once and walks the trie to find the alternatives
+//! whose conditions it all satisfies; what the walk cannot settle (`exists: false`, values
+//! inside arrays of objects) is evaluated with the same code as [`EventPattern::matches`],
+//! so the answers agree rule by rule.
 
 use serde_json::Value;
 
@@ -41,8 +42,17 @@ fn matcher_key(matcher: &ValueMatcher) -> Option<ValueKey> {
     }
 }
 
-/// The children of a trie node along one path, keyed by exact value and split by type so
-/// that event values can be looked up without allocating a key.
+/// What leads along a trie edge: an exact value, looked up by hash, or another operator,
+/// tested on each value of the field.
+#[derive(Clone, Debug)]
+enum Label {
+    Key(ValueKey),
+    Test(ValueMatcher),
+}
+
+/// The children of a trie node along one path: keyed by exact value and split by type so
+/// that event values can be looked up without allocating a key, and, for other operators,
+/// a list of tests.
 #[derive(Clone, Debug, Default)]
 struct ValueEdges {
     strings: FastMap<String, u32>,
@@ -51,6 +61,8 @@ struct ValueEdges {
     trues: Option<u32>,
     falses: Option<u32>,
     nulls: Option<u32>,
+    /// Each distinct operator once, so that rules which share it share the child.
+    tests: Vec<(ValueMatcher, u32)>,
 }
 
 impl ValueEdges {
@@ -103,11 +115,12 @@ impl ValueEdges {
     }
 }
 
-/// A node of the exact-value trie. Every alternative with exact-value conditions is filed
-/// at the end of the walk that takes one edge per such condition, in path order, so an
-/// event reaches it only when every one of those conditions has a matching value: rules
-/// that share their leading conditions share nodes, and an event only visits the nodes
-/// whose conditions it satisfies (the shape event-ruler's automaton has).
+/// A node of the trie. Every alternative is filed at the end of the walk that takes one edge
+/// per condition that must hold (exact values first, then other operators, each in path
+/// order), so an event reaches it only when every one of those conditions has a matching
+/// value: rules that share their leading conditions share nodes, and an event only visits
+/// the nodes whose conditions it satisfies (the shape event-ruler's automaton has). Exact
+/// values lead, so that the lists of tests sit deep in the trie where few rules remain.
 #[derive(Clone, Debug, Default)]
 struct Node {
     terminal: Vec<u32>,
@@ -119,31 +132,36 @@ struct Node {
 /// this many, further multi-valued conditions are left to the full evaluation.
 const MAX_WALKS: usize = 64;
 
-/// One alternative of one rule, as filed.
+/// One alternative of one rule, as filed: what only the full evaluation needs.
 #[derive(Clone, Debug)]
 struct Entry {
-    id: RuleId,
     branch: Branch,
     /// The paths of the conditions the trie walk tests: reaching the alternative proves
-    /// that each has a value equal to one of the condition's.
+    /// that each has a value satisfying the condition.
     proved: Vec<u32>,
+}
+
+/// What every candidate needs, kept apart from [`Entry`] so that reaching an alternative
+/// the walk settled touches one small record.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    id: RuleId,
     /// Where `branch` without the proved conditions, in the same order, sits in
-    /// [`PatternSet::rests`]: kept together so that checking a candidate touches little
-    /// memory.
-    rest: std::ops::Range<usize>,
+    /// [`PatternSet::rests`]; empty when the walk proved every condition.
+    rest_start: u32,
+    rest_end: u32,
 }
 
 /// A set of rules compiled together; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
     entries: Vec<Entry>,
+    hot: Vec<Hot>,
     rests: Vec<Condition>,
-    /// The exact-value trie; node 0 is the root once anything is filed.
+    /// The trie; node 0 is the root once anything is filed.
     nodes: Vec<Node>,
-    /// Alternatives without exact-value conditions, by the path id of a field they need.
-    by_path: Vec<Vec<u32>>,
-    /// Alternatives made only of `exists: false` conditions can match an event that has
-    /// none of the indexed fields, so they are always evaluated.
+    /// Alternatives without a condition that must hold (only `exists: false`) can match an
+    /// event that has none of the indexed fields, so they are always evaluated.
     always: Vec<u32>,
     paths: PathTable,
 }
@@ -171,10 +189,8 @@ impl PatternSet {
             let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
             let mut branch = branch.clone();
             self.paths.assign(&mut branch);
-            let width = self.paths.len() as usize;
-            self.by_path.resize_with(width, Vec::new);
             let proved = self.file(index, &branch);
-            let start = self.rests.len();
+            let rest_start = u32::try_from(self.rests.len()).unwrap_or(u32::MAX);
             self.rests.extend(
                 branch
                     .conditions
@@ -182,58 +198,67 @@ impl PatternSet {
                     .filter(|c| !proved.contains(&c.path_id))
                     .cloned(),
             );
-            let rest = start..self.rests.len();
-            self.entries.push(Entry {
+            let rest_end = u32::try_from(self.rests.len()).unwrap_or(u32::MAX);
+            self.hot.push(Hot {
                 id,
-                branch,
-                proved,
-                rest,
+                rest_start,
+                rest_end,
             });
+            self.entries.push(Entry { branch, proved });
         }
     }
 
     /// Files the alternative `index`; returns the paths of the conditions its trie walk
     /// tests.
     fn file(&mut self, index: u32, branch: &Branch) -> Vec<u32> {
-        let required = || branch.conditions.iter().filter(|c| !c.absent_ok);
-        let mut keyed: Vec<(&Condition, Vec<ValueKey>)> = required()
-            .filter_map(|c| {
+        // (whether the edges are tests, path, labels)
+        let mut labelled: Vec<(bool, &Condition, Vec<Label>)> = branch
+            .conditions
+            .iter()
+            .filter(|c| !c.absent_ok && !c.matchers.is_empty())
+            .map(|c| {
                 let keys: Option<Vec<ValueKey>> = c.matchers.iter().map(matcher_key).collect();
-                keys.filter(|k| !k.is_empty()).map(|keys| (c, keys))
+                match keys {
+                    Some(keys) => (false, c, keys.into_iter().map(Label::Key).collect()),
+                    None => (
+                        true,
+                        c,
+                        c.matchers.iter().cloned().map(Label::Test).collect(),
+                    ),
+                }
             })
             .collect();
-        if !keyed.is_empty() {
-            // Fewest values first, so that the conditions dropped to respect the walk limit
-            // are the ones that would have multiplied it most.
-            keyed.sort_by_key(|(_, keys)| keys.len());
-            let mut walks = 1usize;
-            let mut chosen: Vec<(u32, &str, Vec<ValueKey>)> = Vec::new();
-            for (condition, keys) in keyed {
-                let more = walks.saturating_mul(keys.len());
-                if chosen.is_empty() || more <= MAX_WALKS {
-                    walks = more;
-                    chosen.push((condition.path_id, condition.path.as_str(), keys));
-                }
-            }
-            // Path order makes rules that test the same fields share their trie prefix.
-            chosen.sort_by(|a, b| a.1.cmp(b.1));
-            let steps: Vec<(u32, Vec<ValueKey>)> =
-                chosen.into_iter().map(|(id, _, keys)| (id, keys)).collect();
-            if self.nodes.is_empty() {
-                self.nodes.push(Node::default());
-            }
-            self.file_walk(0, &steps, index);
-            return steps.into_iter().map(|(path, _)| path).collect();
+        if labelled.is_empty() {
+            self.always.push(index);
+            return Vec::new();
         }
-        let path_only = required().min_by_key(|c| self.by_path[c.path_id as usize].len());
-        match path_only {
-            Some(condition) => self.by_path[condition.path_id as usize].push(index),
-            None => self.always.push(index),
+        // Exact values first, as they are the cheap and selective edges; then fewest values
+        // first, so that the conditions dropped to respect the walk limit are the ones that
+        // would have multiplied it most.
+        labelled.sort_by_key(|(test, _, labels)| (*test, labels.len()));
+        let mut walks = 1usize;
+        let mut chosen: Vec<(bool, u32, &str, Vec<Label>)> = Vec::new();
+        for (test, condition, labels) in labelled {
+            let more = walks.saturating_mul(labels.len());
+            if chosen.is_empty() || more <= MAX_WALKS {
+                walks = more;
+                chosen.push((test, condition.path_id, condition.path.as_str(), labels));
+            }
         }
-        Vec::new()
+        // Path order makes rules that test the same fields share their trie prefix.
+        chosen.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        let steps: Vec<(u32, Vec<Label>)> = chosen
+            .into_iter()
+            .map(|(_, id, _, labels)| (id, labels))
+            .collect();
+        if self.nodes.is_empty() {
+            self.nodes.push(Node::default());
+        }
+        self.file_walk(0, &steps, index);
+        steps.into_iter().map(|(path, _)| path).collect()
     }
 
-    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<ValueKey>)], index: u32) {
+    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<Label>)], index: u32) {
         let Some(((path, keys), rest)) = steps.split_first() else {
             if let Some(node) = self.nodes.get_mut(node as usize) {
                 node.terminal.push(index);
@@ -246,8 +271,8 @@ impl PatternSet {
         }
     }
 
-    /// The child of `node` along `path` = `key`, created if missing.
-    fn child(&mut self, node: u32, path: u32, key: &ValueKey) -> u32 {
+    /// The child of `node` along `path` with `label`, created if missing.
+    fn child(&mut self, node: u32, path: u32, label: &Label) -> u32 {
         let fresh = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
         let Some(parent) = self.nodes.get_mut(node as usize) else {
             return fresh;
@@ -260,10 +285,20 @@ impl PatternSet {
             }
         };
         let edges = &mut parent.edges[position].1;
-        if let Some(child) = edges.get(key) {
-            return child;
+        match label {
+            Label::Key(key) => {
+                if let Some(child) = edges.get(key) {
+                    return child;
+                }
+                edges.set(key.clone(), fresh);
+            }
+            Label::Test(matcher) => {
+                if let Some((_, child)) = edges.tests.iter().find(|(m, _)| m == matcher) {
+                    return *child;
+                }
+                edges.tests.push((matcher.clone(), fresh));
+            }
         }
-        edges.set(key.clone(), fresh);
         self.nodes.push(Node::default());
         fresh
     }
@@ -285,16 +320,24 @@ impl PatternSet {
         let mut ids: Vec<RuleId> = self
             .candidates(&flat)
             .into_iter()
-            .filter_map(|i| self.entries.get(i as usize))
-            .filter(|entry| self.entry_matches(entry, &flat))
-            .map(|entry| entry.id)
+            .filter_map(|i| {
+                let hot = self.hot.get(i as usize)?;
+                self.hot_matches(i, hot, &flat).then_some(hot.id)
+            })
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn entry_matches(&self, entry: &Entry, flat: &FlatEvent<'_>) -> bool {
+    fn hot_matches(&self, index: u32, hot: &Hot, flat: &FlatEvent<'_>) -> bool {
+        let settled_by_walk = !flat.nested() && hot.rest_start == hot.rest_end;
+        if settled_by_walk {
+            return true;
+        }
+        let Some(entry) = self.entries.get(index as usize) else {
+            return false;
+        };
         // A value inside an array of objects ties the choice of values of other fields to
         // its element, so a proved condition can only be skipped when none of its values
         // sits in one; then it constrains nothing else and the walk has settled it.
@@ -304,7 +347,10 @@ impl PatternSet {
                     .iter()
                     .all(|(_, leaf)| leaf.membership.is_empty())
             });
-        match self.rests.get(entry.rest.clone()) {
+        match self
+            .rests
+            .get(hot.rest_start as usize..hot.rest_end as usize)
+        {
             Some(rest) if settled => matcher::conditions_match(rest, flat),
             _ => matcher::branch_matches(&entry.branch, flat),
         }
@@ -313,11 +359,6 @@ impl PatternSet {
     /// The alternatives worth evaluating in full, sorted and without duplicates.
     fn candidates(&self, flat: &FlatEvent<'_>) -> Vec<u32> {
         let mut candidates = self.always.clone();
-        for (id, by_path) in (0u32..).zip(&self.by_path) {
-            if !by_path.is_empty() && !flat.field(id).is_empty() {
-                candidates.extend_from_slice(by_path);
-            }
-        }
         self.walk(flat, &mut candidates);
         candidates.sort_unstable();
         candidates.dedup();
@@ -338,6 +379,11 @@ impl PatternSet {
                 let before = stack.len();
                 for (_, leaf) in flat.field(*path) {
                     stack.extend(edges.lookup(leaf.value));
+                    for (matcher, child) in &edges.tests {
+                        if matcher.matches(leaf.value) {
+                            stack.push(*child);
+                        }
+                    }
                 }
                 // Each node hangs off one edge of one parent, so it can only be reached
                 // twice through repeated equal values of one field; visiting it once keeps
