@@ -50,69 +50,91 @@ enum Label {
     Test(ValueMatcher),
 }
 
-/// The children of a trie node along one path: keyed by exact value and split by type so
-/// that event values can be looked up without allocating a key, and, for other operators,
-/// a list of tests.
+/// The children of a trie node along one path, keyed by exact value and split by type so
+/// that event values can be looked up without allocating a key. Strings are the common
+/// case; the other types sit behind a box so that the edges of a node stay small.
 #[derive(Clone, Debug, Default)]
 struct ValueEdges {
     strings: FastMap<String, u32>,
+    others: Option<Box<OtherEdges>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct OtherEdges {
     numbers: FastMap<u64, u32>,
     number_texts: FastMap<String, u32>,
     trues: Option<u32>,
     falses: Option<u32>,
     nulls: Option<u32>,
-    /// Each distinct operator once, so that rules which share it share the child.
-    tests: Vec<(ValueMatcher, u32)>,
 }
 
 impl ValueEdges {
     fn get(&self, key: &ValueKey) -> Option<u32> {
+        if let ValueKey::Str(s) = key {
+            return self.strings.get(s).copied();
+        }
+        let others = self.others.as_deref()?;
         match key {
-            ValueKey::Str(s) => self.strings.get(s).copied(),
-            ValueKey::Num(n) => self.numbers.get(n).copied(),
-            ValueKey::NumText(t) => self.number_texts.get(t).copied(),
-            ValueKey::Bool(true) => self.trues,
-            ValueKey::Bool(false) => self.falses,
-            ValueKey::Null => self.nulls,
+            ValueKey::Str(_) => None,
+            ValueKey::Num(n) => others.numbers.get(n).copied(),
+            ValueKey::NumText(t) => others.number_texts.get(t).copied(),
+            ValueKey::Bool(true) => others.trues,
+            ValueKey::Bool(false) => others.falses,
+            ValueKey::Null => others.nulls,
         }
     }
 
     fn set(&mut self, key: ValueKey, child: u32) {
+        if let ValueKey::Str(s) = key {
+            self.strings.insert(s, child);
+            return;
+        }
+        let others = self.others.get_or_insert_with(Box::default);
         match key {
-            ValueKey::Str(s) => {
-                self.strings.insert(s, child);
-            }
+            ValueKey::Str(_) => {}
             ValueKey::Num(n) => {
-                self.numbers.insert(n, child);
+                others.numbers.insert(n, child);
             }
             ValueKey::NumText(t) => {
-                self.number_texts.insert(t, child);
+                others.number_texts.insert(t, child);
             }
-            ValueKey::Bool(true) => self.trues = Some(child),
-            ValueKey::Bool(false) => self.falses = Some(child),
-            ValueKey::Null => self.nulls = Some(child),
+            ValueKey::Bool(true) => others.trues = Some(child),
+            ValueKey::Bool(false) => others.falses = Some(child),
+            ValueKey::Null => others.nulls = Some(child),
         }
     }
 
     /// The child reached by the event value `value`.
     fn lookup(&self, value: &Value) -> Option<u32> {
+        if let Value::String(s) = value {
+            return self.strings.get(s.as_str()).copied();
+        }
+        let others = self.others.as_deref()?;
         match value {
-            Value::String(s) => self.strings.get(s.as_str()).copied(),
             Value::Number(n) => match number::event_comparable(n) {
-                Some(v) => self.numbers.get(&number::index_key(v)).copied(),
+                Some(v) => others.numbers.get(&number::index_key(v)).copied(),
                 // A pattern number without a double form can only equal an event number
                 // with the same text, which then has no double form either.
-                None if !self.number_texts.is_empty() => {
-                    self.number_texts.get(n.to_string().as_str()).copied()
+                None if !others.number_texts.is_empty() => {
+                    others.number_texts.get(n.to_string().as_str()).copied()
                 }
                 None => None,
             },
-            Value::Bool(true) => self.trues,
-            Value::Bool(false) => self.falses,
-            Value::Null => self.nulls,
-            Value::Array(_) | Value::Object(_) => None,
+            Value::Bool(true) => others.trues,
+            Value::Bool(false) => others.falses,
+            Value::Null => others.nulls,
+            Value::String(_) | Value::Array(_) | Value::Object(_) => None,
         }
     }
+}
+
+/// An edge for an operator other than an exact value: taken when some value of the field
+/// at `path` satisfies `matcher`.
+#[derive(Clone, Debug)]
+struct Test {
+    path: u32,
+    child: u32,
+    matcher: ValueMatcher,
 }
 
 /// A node of the trie. Every alternative is filed at the end of the walk that takes one edge
@@ -126,6 +148,9 @@ struct Node {
     terminal: Vec<u32>,
     /// By path id; few per node, so a list beats a map.
     edges: Vec<(u32, ValueEdges)>,
+    /// Each distinct operator on each path once, so that rules which share it share the
+    /// child.
+    tests: Vec<Test>,
 }
 
 /// A multi-valued condition multiplies the walks an alternative is filed under; beyond
@@ -277,26 +302,34 @@ impl PatternSet {
         let Some(parent) = self.nodes.get_mut(node as usize) else {
             return fresh;
         };
-        let position = match parent.edges.iter().position(|(p, _)| *p == path) {
-            Some(position) => position,
-            None => {
-                parent.edges.push((path, ValueEdges::default()));
-                parent.edges.len() - 1
-            }
-        };
-        let edges = &mut parent.edges[position].1;
         match label {
             Label::Key(key) => {
+                let position = match parent.edges.iter().position(|(p, _)| *p == path) {
+                    Some(position) => position,
+                    None => {
+                        parent.edges.push((path, ValueEdges::default()));
+                        parent.edges.len() - 1
+                    }
+                };
+                let edges = &mut parent.edges[position].1;
                 if let Some(child) = edges.get(key) {
                     return child;
                 }
                 edges.set(key.clone(), fresh);
             }
             Label::Test(matcher) => {
-                if let Some((_, child)) = edges.tests.iter().find(|(m, _)| m == matcher) {
-                    return *child;
+                if let Some(test) = parent
+                    .tests
+                    .iter()
+                    .find(|t| t.path == path && t.matcher == *matcher)
+                {
+                    return test.child;
                 }
-                edges.tests.push((matcher.clone(), fresh));
+                parent.tests.push(Test {
+                    path,
+                    child: fresh,
+                    matcher: matcher.clone(),
+                });
             }
         }
         self.nodes.push(Node::default());
@@ -379,11 +412,6 @@ impl PatternSet {
                 let before = stack.len();
                 for (_, leaf) in flat.field(*path) {
                     stack.extend(edges.lookup(leaf.value));
-                    for (matcher, child) in &edges.tests {
-                        if matcher.matches(leaf.value) {
-                            stack.push(*child);
-                        }
-                    }
                 }
                 // Each node hangs off one edge of one parent, so it can only be reached
                 // twice through repeated equal values of one field; visiting it once keeps
@@ -393,6 +421,16 @@ impl PatternSet {
                     tail.sort_unstable();
                     let unique = dedup_sorted(tail);
                     stack.truncate(before + unique);
+                }
+            }
+            // One child per test, pushed once however many values satisfy it.
+            for test in &node.tests {
+                let leaves = flat.field(test.path);
+                if leaves
+                    .iter()
+                    .any(|(_, leaf)| test.matcher.matches(leaf.value))
+                {
+                    stack.push(test.child);
                 }
             }
         }
