@@ -143,9 +143,19 @@ struct Test {
 /// value: rules that share their leading conditions share nodes, and an event only visits
 /// the nodes whose conditions it satisfies (the shape event-ruler's automaton has). Exact
 /// values lead, so that the lists of tests sit deep in the trie where few rules remain.
+/// An alternative filed at a node, with what reaching it needs at hand: when the walk tests
+/// all of its conditions (`settled`), reaching it in an event without values in arrays of
+/// objects is a match, and only the rule id is needed.
+#[derive(Clone, Copy, Debug)]
+struct Terminal {
+    id: RuleId,
+    entry: u32,
+    settled: bool,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Node {
-    terminal: Vec<u32>,
+    terminal: Vec<Terminal>,
     /// By path id; few per node, so a list beats a map.
     edges: Vec<(u32, ValueEdges)>,
     /// Each distinct operator on each path once, so that rules which share it share the
@@ -214,7 +224,7 @@ impl PatternSet {
             let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
             let mut branch = branch.clone();
             self.paths.assign(&mut branch);
-            let proved = self.file(index, &branch);
+            let proved = self.file(id, index, &branch);
             let rest_start = u32::try_from(self.rests.len()).unwrap_or(u32::MAX);
             self.rests.extend(
                 branch
@@ -235,7 +245,7 @@ impl PatternSet {
 
     /// Files the alternative `index`; returns the paths of the conditions its trie walk
     /// tests.
-    fn file(&mut self, index: u32, branch: &Branch) -> Vec<u32> {
+    fn file(&mut self, id: RuleId, index: u32, branch: &Branch) -> Vec<u32> {
         // (whether the edges are tests, path, labels)
         let mut labelled: Vec<(bool, &Condition, Vec<Label>)> = branch
             .conditions
@@ -279,20 +289,29 @@ impl PatternSet {
         if self.nodes.is_empty() {
             self.nodes.push(Node::default());
         }
-        self.file_walk(0, &steps, index);
+        let settled = branch
+            .conditions
+            .iter()
+            .all(|c| steps.iter().any(|(path, _)| *path == c.path_id));
+        let terminal = Terminal {
+            id,
+            entry: index,
+            settled,
+        };
+        self.file_walk(0, &steps, terminal);
         steps.into_iter().map(|(path, _)| path).collect()
     }
 
-    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<Label>)], index: u32) {
+    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<Label>)], terminal: Terminal) {
         let Some(((path, keys), rest)) = steps.split_first() else {
             if let Some(node) = self.nodes.get_mut(node as usize) {
-                node.terminal.push(index);
+                node.terminal.push(terminal);
             }
             return;
         };
         for key in keys {
             let child = self.child(node, *path, key);
-            self.file_walk(child, rest, index);
+            self.file_walk(child, rest, terminal);
         }
     }
 
@@ -336,13 +355,14 @@ impl PatternSet {
         fresh
     }
 
-    /// How many alternatives `event` would evaluate in full (for tuning the index).
+    /// How many alternatives the trie walk reaches for `event` (for tuning the index).
     #[doc(hidden)]
     pub fn candidate_count(&self, event: &Value) -> usize {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return 0;
         };
-        self.candidates(&flat).len()
+        let (ids, candidates) = self.candidates(&flat);
+        ids.len() + candidates.len()
     }
 
     /// The ids of the rules `event` matches, sorted and without duplicates.
@@ -350,14 +370,14 @@ impl PatternSet {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return Vec::new();
         };
-        let mut ids: Vec<RuleId> = self
-            .candidates(&flat)
-            .into_iter()
-            .filter_map(|i| {
-                let hot = self.hot.get(i as usize)?;
-                self.hot_matches(i, hot, &flat).then_some(hot.id)
-            })
-            .collect();
+        let (mut ids, candidates) = self.candidates(&flat);
+        for i in candidates {
+            if let Some(hot) = self.hot.get(i as usize) {
+                if self.hot_matches(i, hot, &flat) {
+                    ids.push(hot.id);
+                }
+            }
+        }
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -389,16 +409,18 @@ impl PatternSet {
         }
     }
 
-    /// The alternatives worth evaluating in full, sorted and without duplicates.
-    fn candidates(&self, flat: &FlatEvent<'_>) -> Vec<u32> {
+    /// The rules the walk settled (possibly repeated), and the alternatives left to
+    /// evaluate in full, sorted and without duplicates.
+    fn candidates(&self, flat: &FlatEvent<'_>) -> (Vec<RuleId>, Vec<u32>) {
+        let mut ids = Vec::new();
         let mut candidates = self.always.clone();
-        self.walk(flat, &mut candidates);
+        self.walk(flat, &mut ids, &mut candidates);
         candidates.sort_unstable();
         candidates.dedup();
-        candidates
+        (ids, candidates)
     }
 
-    fn walk(&self, flat: &FlatEvent<'_>, candidates: &mut Vec<u32>) {
+    fn walk(&self, flat: &FlatEvent<'_>, ids: &mut Vec<RuleId>, candidates: &mut Vec<u32>) {
         if self.nodes.is_empty() {
             return;
         }
@@ -407,7 +429,13 @@ impl PatternSet {
             let Some(node) = self.nodes.get(node as usize) else {
                 continue;
             };
-            candidates.extend_from_slice(&node.terminal);
+            for terminal in &node.terminal {
+                if terminal.settled && !flat.nested() {
+                    ids.push(terminal.id);
+                } else {
+                    candidates.push(terminal.entry);
+                }
+            }
             for (path, edges) in &node.edges {
                 let before = stack.len();
                 for (_, leaf) in flat.field(*path) {
