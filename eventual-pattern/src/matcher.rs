@@ -62,7 +62,39 @@ pub(crate) struct PathTable {
 struct PathNode {
     /// The path's id when a pattern tests the path ending here.
     id: Option<u32>,
-    children: FastMap<String, u32>,
+    /// Usually a handful: scanned, comparing lengths first, which is cheaper than hashing
+    /// and rarely reads the key's bytes. Beyond [`SCANNED`] children, `index` is used.
+    children: Vec<(String, u32)>,
+    index: FastMap<String, u32>,
+    /// The length of the shortest child segment: a shorter key cannot start with a
+    /// segment followed by a dot.
+    shortest: usize,
+}
+
+/// Up to this many children, a path node finds an event key by scanning them.
+const SCANNED: usize = 8;
+
+impl PathNode {
+    fn child(&self, key: &str) -> Option<u32> {
+        if self.children.len() <= SCANNED {
+            self.children
+                .iter()
+                .find(|(segment, _)| segment.len() == key.len() && segment == key)
+                .map(|(_, child)| *child)
+        } else {
+            self.index.get(key).copied()
+        }
+    }
+
+    fn add_child(&mut self, segment: &str, child: u32) {
+        self.shortest = if self.children.is_empty() {
+            segment.len()
+        } else {
+            self.shortest.min(segment.len())
+        };
+        self.children.push((segment.to_owned(), child));
+        self.index.insert(segment.to_owned(), child);
+    }
 }
 
 impl Default for PathTable {
@@ -80,11 +112,11 @@ impl PathTable {
         let mut node = 0;
         for segment in path.split('.') {
             let fresh = self.nodes.len();
-            node = match self.nodes[node].children.get(segment) {
-                Some(&child) => child as usize,
+            node = match self.nodes[node].child(segment) {
+                Some(child) => child as usize,
                 None => {
                     let child = u32::try_from(fresh).unwrap_or(u32::MAX);
-                    self.nodes[node].children.insert(segment.to_owned(), child);
+                    self.nodes[node].add_child(segment, child);
                     self.nodes.push(PathNode::default());
                     fresh
                 }
@@ -113,22 +145,18 @@ impl PathTable {
 
     /// The node reached from `node` by the event key `key`.
     fn step(&self, node: u32, key: &str) -> Option<u32> {
-        let children = &self.nodes.get(node as usize)?.children;
-        if let Some(&child) = children.get(key) {
+        let parent = self.nodes.get(node as usize)?;
+        if let Some(child) = parent.child(key) {
             return Some(child);
         }
         // A key holding dots joins the path exactly as nesting does (event-ruler flattens
         // `{"a.b": 1}` and `{"a": {"b": 1}}` alike); segments never hold dots, so only a
-        // missed key needs splitting.
-        if !key.contains('.') {
+        // missed key longer than some segment needs splitting.
+        if parent.children.is_empty() || key.len() <= parent.shortest || !key.contains('.') {
             return None;
         }
         key.split('.').try_fold(node, |node, segment| {
-            self.nodes
-                .get(node as usize)?
-                .children
-                .get(segment)
-                .copied()
+            self.nodes.get(node as usize)?.child(segment)
         })
     }
 

@@ -1,10 +1,11 @@
 //! Many rules matched together.
 //!
-//! Each `$or` alternative of each rule is filed in a trie keyed by its exact-value
-//! conditions (see [`Node`]), or, when it has none, under a path that must be present. An
-//! event is flattened once, walks the trie to find the alternatives whose exact values it
-//! all carries, and only those are evaluated in full — with the same code as
-//! [`EventPattern::matches`], so the answers agree rule by rule.
+//! Each `$or` alternative of each rule is filed in a trie whose edges are its conditions
+//! (see [`Node`]): exact values are looked up by hash, other operators are tested on the
+//! event's values. An event is flattened once and walks the trie to find the alternatives
+//! whose conditions it all satisfies; what the walk cannot settle (`exists: false`, values
+//! inside arrays of objects) is evaluated with the same code as [`EventPattern::matches`],
+//! so the answers agree rule by rule.
 
 use serde_json::Value;
 
@@ -41,11 +42,25 @@ fn matcher_key(matcher: &ValueMatcher) -> Option<ValueKey> {
     }
 }
 
+/// What leads along a trie edge: an exact value, looked up by hash, or another operator,
+/// tested on each value of the field.
+#[derive(Clone, Debug)]
+enum Label {
+    Key(ValueKey),
+    Test(ValueMatcher),
+}
+
 /// The children of a trie node along one path, keyed by exact value and split by type so
-/// that event values can be looked up without allocating a key.
+/// that event values can be looked up without allocating a key. Strings are the common
+/// case; the other types sit behind a box so that the edges of a node stay small.
 #[derive(Clone, Debug, Default)]
 struct ValueEdges {
     strings: FastMap<String, u32>,
+    others: Option<Box<OtherEdges>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct OtherEdges {
     numbers: FastMap<u64, u32>,
     number_texts: FastMap<String, u32>,
     trues: Option<u32>,
@@ -55,95 +70,133 @@ struct ValueEdges {
 
 impl ValueEdges {
     fn get(&self, key: &ValueKey) -> Option<u32> {
+        if let ValueKey::Str(s) = key {
+            return self.strings.get(s).copied();
+        }
+        let others = self.others.as_deref()?;
         match key {
-            ValueKey::Str(s) => self.strings.get(s).copied(),
-            ValueKey::Num(n) => self.numbers.get(n).copied(),
-            ValueKey::NumText(t) => self.number_texts.get(t).copied(),
-            ValueKey::Bool(true) => self.trues,
-            ValueKey::Bool(false) => self.falses,
-            ValueKey::Null => self.nulls,
+            ValueKey::Str(_) => None,
+            ValueKey::Num(n) => others.numbers.get(n).copied(),
+            ValueKey::NumText(t) => others.number_texts.get(t).copied(),
+            ValueKey::Bool(true) => others.trues,
+            ValueKey::Bool(false) => others.falses,
+            ValueKey::Null => others.nulls,
         }
     }
 
     fn set(&mut self, key: ValueKey, child: u32) {
+        if let ValueKey::Str(s) = key {
+            self.strings.insert(s, child);
+            return;
+        }
+        let others = self.others.get_or_insert_with(Box::default);
         match key {
-            ValueKey::Str(s) => {
-                self.strings.insert(s, child);
-            }
+            ValueKey::Str(_) => {}
             ValueKey::Num(n) => {
-                self.numbers.insert(n, child);
+                others.numbers.insert(n, child);
             }
             ValueKey::NumText(t) => {
-                self.number_texts.insert(t, child);
+                others.number_texts.insert(t, child);
             }
-            ValueKey::Bool(true) => self.trues = Some(child),
-            ValueKey::Bool(false) => self.falses = Some(child),
-            ValueKey::Null => self.nulls = Some(child),
+            ValueKey::Bool(true) => others.trues = Some(child),
+            ValueKey::Bool(false) => others.falses = Some(child),
+            ValueKey::Null => others.nulls = Some(child),
         }
     }
 
     /// The child reached by the event value `value`.
     fn lookup(&self, value: &Value) -> Option<u32> {
+        if let Value::String(s) = value {
+            return self.strings.get(s.as_str()).copied();
+        }
+        let others = self.others.as_deref()?;
         match value {
-            Value::String(s) => self.strings.get(s.as_str()).copied(),
             Value::Number(n) => match number::event_comparable(n) {
-                Some(v) => self.numbers.get(&number::index_key(v)).copied(),
+                Some(v) => others.numbers.get(&number::index_key(v)).copied(),
                 // A pattern number without a double form can only equal an event number
                 // with the same text, which then has no double form either.
-                None if !self.number_texts.is_empty() => {
-                    self.number_texts.get(n.to_string().as_str()).copied()
+                None if !others.number_texts.is_empty() => {
+                    others.number_texts.get(n.to_string().as_str()).copied()
                 }
                 None => None,
             },
-            Value::Bool(true) => self.trues,
-            Value::Bool(false) => self.falses,
-            Value::Null => self.nulls,
-            Value::Array(_) | Value::Object(_) => None,
+            Value::Bool(true) => others.trues,
+            Value::Bool(false) => others.falses,
+            Value::Null => others.nulls,
+            Value::String(_) | Value::Array(_) | Value::Object(_) => None,
         }
     }
 }
 
-/// A node of the exact-value trie. Every alternative with exact-value conditions is filed
-/// at the end of the walk that takes one edge per such condition, in path order, so an
-/// event reaches it only when every one of those conditions has a matching value: rules
-/// that share their leading conditions share nodes, and an event only visits the nodes
-/// whose conditions it satisfies (the shape event-ruler's automaton has).
+/// An edge for an operator other than an exact value: taken when some value of the field
+/// at `path` satisfies `matcher`.
+#[derive(Clone, Debug)]
+struct Test {
+    path: u32,
+    child: u32,
+    matcher: ValueMatcher,
+}
+
+/// A node of the trie. Every alternative is filed at the end of the walk that takes one edge
+/// per condition that must hold (exact values first, then other operators, each in path
+/// order), so an event reaches it only when every one of those conditions has a matching
+/// value: rules that share their leading conditions share nodes, and an event only visits
+/// the nodes whose conditions it satisfies (the shape event-ruler's automaton has). Exact
+/// values lead, so that the lists of tests sit deep in the trie where few rules remain.
+/// An alternative filed at a node, with what reaching it needs at hand: when the walk tests
+/// all of its conditions (`settled`), reaching it in an event without values in arrays of
+/// objects is a match, and only the rule id is needed.
+#[derive(Clone, Copy, Debug)]
+struct Terminal {
+    id: RuleId,
+    entry: u32,
+    settled: bool,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Node {
-    terminal: Vec<u32>,
+    terminal: Vec<Terminal>,
     /// By path id; few per node, so a list beats a map.
     edges: Vec<(u32, ValueEdges)>,
+    /// Each distinct operator on each path once, so that rules which share it share the
+    /// child.
+    tests: Vec<Test>,
 }
 
 /// A multi-valued condition multiplies the walks an alternative is filed under; beyond
 /// this many, further multi-valued conditions are left to the full evaluation.
 const MAX_WALKS: usize = 64;
 
-/// One alternative of one rule, as filed.
+/// One alternative of one rule, as filed: what only the full evaluation needs.
 #[derive(Clone, Debug)]
 struct Entry {
-    id: RuleId,
     branch: Branch,
     /// The paths of the conditions the trie walk tests: reaching the alternative proves
-    /// that each has a value equal to one of the condition's.
+    /// that each has a value satisfying the condition.
     proved: Vec<u32>,
+}
+
+/// What every candidate needs, kept apart from [`Entry`] so that reaching an alternative
+/// the walk settled touches one small record.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    id: RuleId,
     /// Where `branch` without the proved conditions, in the same order, sits in
-    /// [`PatternSet::rests`]: kept together so that checking a candidate touches little
-    /// memory.
-    rest: std::ops::Range<usize>,
+    /// [`PatternSet::rests`]; empty when the walk proved every condition.
+    rest_start: u32,
+    rest_end: u32,
 }
 
 /// A set of rules compiled together; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct PatternSet {
     entries: Vec<Entry>,
+    hot: Vec<Hot>,
     rests: Vec<Condition>,
-    /// The exact-value trie; node 0 is the root once anything is filed.
+    /// The trie; node 0 is the root once anything is filed.
     nodes: Vec<Node>,
-    /// Alternatives without exact-value conditions, by the path id of a field they need.
-    by_path: Vec<Vec<u32>>,
-    /// Alternatives made only of `exists: false` conditions can match an event that has
-    /// none of the indexed fields, so they are always evaluated.
+    /// Alternatives without a condition that must hold (only `exists: false`) can match an
+    /// event that has none of the indexed fields, so they are always evaluated.
     always: Vec<u32>,
     paths: PathTable,
 }
@@ -171,10 +224,8 @@ impl PatternSet {
             let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
             let mut branch = branch.clone();
             self.paths.assign(&mut branch);
-            let width = self.paths.len() as usize;
-            self.by_path.resize_with(width, Vec::new);
-            let proved = self.file(index, &branch);
-            let start = self.rests.len();
+            let proved = self.file(id, index, &branch);
+            let rest_start = u32::try_from(self.rests.len()).unwrap_or(u32::MAX);
             self.rests.extend(
                 branch
                     .conditions
@@ -182,99 +233,136 @@ impl PatternSet {
                     .filter(|c| !proved.contains(&c.path_id))
                     .cloned(),
             );
-            let rest = start..self.rests.len();
-            self.entries.push(Entry {
+            let rest_end = u32::try_from(self.rests.len()).unwrap_or(u32::MAX);
+            self.hot.push(Hot {
                 id,
-                branch,
-                proved,
-                rest,
+                rest_start,
+                rest_end,
             });
+            self.entries.push(Entry { branch, proved });
         }
     }
 
     /// Files the alternative `index`; returns the paths of the conditions its trie walk
     /// tests.
-    fn file(&mut self, index: u32, branch: &Branch) -> Vec<u32> {
-        let required = || branch.conditions.iter().filter(|c| !c.absent_ok);
-        let mut keyed: Vec<(&Condition, Vec<ValueKey>)> = required()
-            .filter_map(|c| {
+    fn file(&mut self, id: RuleId, index: u32, branch: &Branch) -> Vec<u32> {
+        // (whether the edges are tests, path, labels)
+        let mut labelled: Vec<(bool, &Condition, Vec<Label>)> = branch
+            .conditions
+            .iter()
+            .filter(|c| !c.absent_ok && !c.matchers.is_empty())
+            .map(|c| {
                 let keys: Option<Vec<ValueKey>> = c.matchers.iter().map(matcher_key).collect();
-                keys.filter(|k| !k.is_empty()).map(|keys| (c, keys))
+                match keys {
+                    Some(keys) => (false, c, keys.into_iter().map(Label::Key).collect()),
+                    None => (
+                        true,
+                        c,
+                        c.matchers.iter().cloned().map(Label::Test).collect(),
+                    ),
+                }
             })
             .collect();
-        if !keyed.is_empty() {
-            // Fewest values first, so that the conditions dropped to respect the walk limit
-            // are the ones that would have multiplied it most.
-            keyed.sort_by_key(|(_, keys)| keys.len());
-            let mut walks = 1usize;
-            let mut chosen: Vec<(u32, &str, Vec<ValueKey>)> = Vec::new();
-            for (condition, keys) in keyed {
-                let more = walks.saturating_mul(keys.len());
-                if chosen.is_empty() || more <= MAX_WALKS {
-                    walks = more;
-                    chosen.push((condition.path_id, condition.path.as_str(), keys));
-                }
-            }
-            // Path order makes rules that test the same fields share their trie prefix.
-            chosen.sort_by(|a, b| a.1.cmp(b.1));
-            let steps: Vec<(u32, Vec<ValueKey>)> =
-                chosen.into_iter().map(|(id, _, keys)| (id, keys)).collect();
-            if self.nodes.is_empty() {
-                self.nodes.push(Node::default());
-            }
-            self.file_walk(0, &steps, index);
-            return steps.into_iter().map(|(path, _)| path).collect();
+        if labelled.is_empty() {
+            self.always.push(index);
+            return Vec::new();
         }
-        let path_only = required().min_by_key(|c| self.by_path[c.path_id as usize].len());
-        match path_only {
-            Some(condition) => self.by_path[condition.path_id as usize].push(index),
-            None => self.always.push(index),
+        // Exact values first, as they are the cheap and selective edges; then fewest values
+        // first, so that the conditions dropped to respect the walk limit are the ones that
+        // would have multiplied it most.
+        labelled.sort_by_key(|(test, _, labels)| (*test, labels.len()));
+        let mut walks = 1usize;
+        let mut chosen: Vec<(bool, u32, &str, Vec<Label>)> = Vec::new();
+        for (test, condition, labels) in labelled {
+            let more = walks.saturating_mul(labels.len());
+            if chosen.is_empty() || more <= MAX_WALKS {
+                walks = more;
+                chosen.push((test, condition.path_id, condition.path.as_str(), labels));
+            }
         }
-        Vec::new()
+        // Path order makes rules that test the same fields share their trie prefix.
+        chosen.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        let steps: Vec<(u32, Vec<Label>)> = chosen
+            .into_iter()
+            .map(|(_, id, _, labels)| (id, labels))
+            .collect();
+        if self.nodes.is_empty() {
+            self.nodes.push(Node::default());
+        }
+        let settled = branch
+            .conditions
+            .iter()
+            .all(|c| steps.iter().any(|(path, _)| *path == c.path_id));
+        let terminal = Terminal {
+            id,
+            entry: index,
+            settled,
+        };
+        self.file_walk(0, &steps, terminal);
+        steps.into_iter().map(|(path, _)| path).collect()
     }
 
-    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<ValueKey>)], index: u32) {
+    fn file_walk(&mut self, node: u32, steps: &[(u32, Vec<Label>)], terminal: Terminal) {
         let Some(((path, keys), rest)) = steps.split_first() else {
             if let Some(node) = self.nodes.get_mut(node as usize) {
-                node.terminal.push(index);
+                node.terminal.push(terminal);
             }
             return;
         };
         for key in keys {
             let child = self.child(node, *path, key);
-            self.file_walk(child, rest, index);
+            self.file_walk(child, rest, terminal);
         }
     }
 
-    /// The child of `node` along `path` = `key`, created if missing.
-    fn child(&mut self, node: u32, path: u32, key: &ValueKey) -> u32 {
+    /// The child of `node` along `path` with `label`, created if missing.
+    fn child(&mut self, node: u32, path: u32, label: &Label) -> u32 {
         let fresh = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
         let Some(parent) = self.nodes.get_mut(node as usize) else {
             return fresh;
         };
-        let position = match parent.edges.iter().position(|(p, _)| *p == path) {
-            Some(position) => position,
-            None => {
-                parent.edges.push((path, ValueEdges::default()));
-                parent.edges.len() - 1
+        match label {
+            Label::Key(key) => {
+                let position = match parent.edges.iter().position(|(p, _)| *p == path) {
+                    Some(position) => position,
+                    None => {
+                        parent.edges.push((path, ValueEdges::default()));
+                        parent.edges.len() - 1
+                    }
+                };
+                let edges = &mut parent.edges[position].1;
+                if let Some(child) = edges.get(key) {
+                    return child;
+                }
+                edges.set(key.clone(), fresh);
             }
-        };
-        let edges = &mut parent.edges[position].1;
-        if let Some(child) = edges.get(key) {
-            return child;
+            Label::Test(matcher) => {
+                if let Some(test) = parent
+                    .tests
+                    .iter()
+                    .find(|t| t.path == path && t.matcher == *matcher)
+                {
+                    return test.child;
+                }
+                parent.tests.push(Test {
+                    path,
+                    child: fresh,
+                    matcher: matcher.clone(),
+                });
+            }
         }
-        edges.set(key.clone(), fresh);
         self.nodes.push(Node::default());
         fresh
     }
 
-    /// How many alternatives `event` would evaluate in full (for tuning the index).
+    /// How many alternatives the trie walk reaches for `event` (for tuning the index).
     #[doc(hidden)]
     pub fn candidate_count(&self, event: &Value) -> usize {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return 0;
         };
-        self.candidates(&flat).len()
+        let (ids, candidates) = self.candidates(&flat);
+        ids.len() + candidates.len()
     }
 
     /// The ids of the rules `event` matches, sorted and without duplicates.
@@ -282,19 +370,27 @@ impl PatternSet {
         let Some(flat) = matcher::flatten(event, &self.paths) else {
             return Vec::new();
         };
-        let mut ids: Vec<RuleId> = self
-            .candidates(&flat)
-            .into_iter()
-            .filter_map(|i| self.entries.get(i as usize))
-            .filter(|entry| self.entry_matches(entry, &flat))
-            .map(|entry| entry.id)
-            .collect();
+        let (mut ids, candidates) = self.candidates(&flat);
+        for i in candidates {
+            if let Some(hot) = self.hot.get(i as usize) {
+                if self.hot_matches(i, hot, &flat) {
+                    ids.push(hot.id);
+                }
+            }
+        }
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn entry_matches(&self, entry: &Entry, flat: &FlatEvent<'_>) -> bool {
+    fn hot_matches(&self, index: u32, hot: &Hot, flat: &FlatEvent<'_>) -> bool {
+        let settled_by_walk = !flat.nested() && hot.rest_start == hot.rest_end;
+        if settled_by_walk {
+            return true;
+        }
+        let Some(entry) = self.entries.get(index as usize) else {
+            return false;
+        };
         // A value inside an array of objects ties the choice of values of other fields to
         // its element, so a proved condition can only be skipped when none of its values
         // sits in one; then it constrains nothing else and the walk has settled it.
@@ -304,27 +400,27 @@ impl PatternSet {
                     .iter()
                     .all(|(_, leaf)| leaf.membership.is_empty())
             });
-        match self.rests.get(entry.rest.clone()) {
+        match self
+            .rests
+            .get(hot.rest_start as usize..hot.rest_end as usize)
+        {
             Some(rest) if settled => matcher::conditions_match(rest, flat),
             _ => matcher::branch_matches(&entry.branch, flat),
         }
     }
 
-    /// The alternatives worth evaluating in full, sorted and without duplicates.
-    fn candidates(&self, flat: &FlatEvent<'_>) -> Vec<u32> {
+    /// The rules the walk settled (possibly repeated), and the alternatives left to
+    /// evaluate in full, sorted and without duplicates.
+    fn candidates(&self, flat: &FlatEvent<'_>) -> (Vec<RuleId>, Vec<u32>) {
+        let mut ids = Vec::new();
         let mut candidates = self.always.clone();
-        for (id, by_path) in (0u32..).zip(&self.by_path) {
-            if !by_path.is_empty() && !flat.field(id).is_empty() {
-                candidates.extend_from_slice(by_path);
-            }
-        }
-        self.walk(flat, &mut candidates);
+        self.walk(flat, &mut ids, &mut candidates);
         candidates.sort_unstable();
         candidates.dedup();
-        candidates
+        (ids, candidates)
     }
 
-    fn walk(&self, flat: &FlatEvent<'_>, candidates: &mut Vec<u32>) {
+    fn walk(&self, flat: &FlatEvent<'_>, ids: &mut Vec<RuleId>, candidates: &mut Vec<u32>) {
         if self.nodes.is_empty() {
             return;
         }
@@ -333,7 +429,13 @@ impl PatternSet {
             let Some(node) = self.nodes.get(node as usize) else {
                 continue;
             };
-            candidates.extend_from_slice(&node.terminal);
+            for terminal in &node.terminal {
+                if terminal.settled && !flat.nested() {
+                    ids.push(terminal.id);
+                } else {
+                    candidates.push(terminal.entry);
+                }
+            }
             for (path, edges) in &node.edges {
                 let before = stack.len();
                 for (_, leaf) in flat.field(*path) {
@@ -347,6 +449,16 @@ impl PatternSet {
                     tail.sort_unstable();
                     let unique = dedup_sorted(tail);
                     stack.truncate(before + unique);
+                }
+            }
+            // One child per test, pushed once however many values satisfy it.
+            for test in &node.tests {
+                let leaves = flat.field(test.path);
+                if leaves
+                    .iter()
+                    .any(|(_, leaf)| test.matcher.matches(leaf.value))
+                {
+                    stack.push(test.child);
                 }
             }
         }

@@ -197,3 +197,23 @@ fn to_json_sorts_keys() {
     );
     assert_eq!(pattern.clone(), pattern);
 }
+
+#[test]
+fn dotted_event_keys_join_paths() {
+    let pattern = r#"{"abc": {"d": [1]}, "x": [2]}"#;
+    assert!(matches(pattern, json!({"x": 2, "abc.d": 1})));
+    assert!(matches(pattern, json!({"x": 2, "abc": {"d": 1}})));
+    assert!(!matches(pattern, json!({"x": 2, "ab.d": 1})));
+    assert!(!matches(pattern, json!({"x": 2, "abcd": 1})));
+    assert!(matches(r#"{"": {"": [1]}}"#, json!({".": 1})));
+    // More fields under one key than a path node scans: found through its index.
+    let wide: Vec<String> = (0..12).map(|i| format!(r#""f{i}": [{i}]"#)).collect();
+    let pattern = format!(r#"{{"g": {{{}}}}}"#, wide.join(", "));
+    let event: serde_json::Map<String, Value> =
+        (0..12).map(|i| (format!("g.f{i}"), json!(i))).collect();
+    assert!(matches(&pattern, Value::Object(event)));
+    let event: serde_json::Map<String, Value> =
+        (0..12).map(|i| (format!("f{i}"), json!(i))).collect();
+    assert!(matches(&pattern, json!({"g": event})));
+    assert!(!matches(&pattern, json!({"g": {"f0": 0}})));
+}

@@ -150,6 +150,32 @@ fn exact_rule() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Conjunctions where exact values and other operators are about equally likely, over few
+/// fields, so that many rules share trie nodes and differ in the operators tested there
+/// (and some operators repeat, so that rules share test edges too).
+fn operator_conjunction() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(
+        prop::sample::select(FIELDS.to_vec()),
+        prop::collection::vec(prop_oneof![exact_condition(), condition()], 1..3),
+        1..4,
+    )
+    .prop_map(|fields| {
+        let mut map = serde_json::Map::new();
+        for (path, values) in fields {
+            insert_path(&mut map, path, Value::Array(values));
+        }
+        Value::Object(map)
+    })
+}
+
+fn operator_rule() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => operator_conjunction().prop_map(|v| v.to_string()),
+        1 => prop::collection::vec(operator_conjunction(), 2..4)
+            .prop_map(|alternatives| json!({"$or": alternatives}).to_string()),
+    ]
+}
+
 fn event_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         prop::sample::select(STRINGS.to_vec()).prop_map(|s| json!(s)),
@@ -248,6 +274,23 @@ proptest! {
 
     #[test]
     fn pattern_set_agrees_on_exact_value_rules(rules in prop::collection::vec(exact_rule(), 1..40), events in prop::collection::vec(event(), 1..8)) {
+        let patterns: Vec<EventPattern> = rules.iter().filter_map(|r| EventPattern::parse(r).ok()).collect();
+        let mut set = PatternSet::new();
+        for (id, pattern) in patterns.iter().enumerate() {
+            set.insert(id, pattern);
+        }
+        for event in &events {
+            let expected: Vec<usize> = (0..patterns.len()).filter(|&id| patterns[id].matches(event)).collect();
+            prop_assert_eq!(set.matches(event), expected);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn pattern_set_agrees_on_operator_rules(rules in prop::collection::vec(operator_rule(), 1..40), events in prop::collection::vec(event(), 1..8)) {
         let patterns: Vec<EventPattern> = rules.iter().filter_map(|r| EventPattern::parse(r).ok()).collect();
         let mut set = PatternSet::new();
         for (id, pattern) in patterns.iter().enumerate() {
