@@ -93,6 +93,14 @@ impl EffectBuffer {
         std::mem::take(&mut self.effects.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The position the next effect will take: part of its deterministic id.
+    fn next_index(&self) -> usize {
+        self.effects
+            .lock()
+            .map(|effects| effects.len())
+            .unwrap_or_default()
+    }
+
     fn push(&self, effect: Effect) -> usize {
         let mut effects = self.effects.lock().unwrap_or_else(|p| p.into_inner());
         effects.push(effect);
@@ -156,12 +164,7 @@ impl Client {
         if crate::registry::workflow(workflow).is_none() {
             return Err(ClientError::UnknownWorkflow(workflow.to_owned()));
         }
-        let index = self
-            .buffer
-            .effects
-            .lock()
-            .map(|e| e.len())
-            .unwrap_or_default();
+        let index = self.buffer.next_index();
         let execution_id = execution_name
             .clone()
             .unwrap_or_else(|| format!("{workflow}-{}/{index}", self.buffer.scope));
@@ -186,12 +189,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let payload = serde_json::to_value(payload)
             .map_err(|e| ClientError::InvalidPayload(e.to_string()))?;
-        let index = self
-            .buffer
-            .effects
-            .lock()
-            .map(|e| e.len())
-            .unwrap_or_default();
+        let index = self.buffer.next_index();
         self.buffer.push(Effect::Signal {
             execution_id: execution_id.to_owned(),
             name: name.to_owned(),

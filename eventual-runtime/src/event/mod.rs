@@ -77,6 +77,24 @@ impl EventEnvelope {
         }
     }
 
+    /// The envelope of an event published at `time` by a workflow, handler or caller.
+    pub fn outgoing(
+        id: String,
+        event: OutgoingEvent,
+        time: crate::time::Timestamp,
+        correlation_id: Option<String>,
+    ) -> Self {
+        let mut envelope = EventEnvelope::new(
+            id,
+            &event.source,
+            &event.detail_type,
+            time.to_rfc3339(),
+            event.detail,
+        );
+        envelope.correlation_id = correlation_id;
+        envelope
+    }
+
     /// The envelope as the JSON value patterns are matched against.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or_default()

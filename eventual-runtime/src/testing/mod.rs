@@ -879,15 +879,7 @@ impl EnvState {
         correlation_id: Option<String>,
     ) -> EventEnvelope {
         let id = self.fresh_id("evt");
-        let mut envelope = EventEnvelope::new(
-            id,
-            &event.source,
-            &event.detail_type,
-            self.now.to_rfc3339(),
-            event.detail,
-        );
-        envelope.correlation_id = correlation_id;
-        envelope
+        EventEnvelope::outgoing(id, event, self.now, correlation_id)
     }
 
     fn publish_envelopes(&mut self, events: Vec<EventEnvelope>) {

@@ -229,15 +229,8 @@ impl WorkflowContext {
                     .into_iter()
                     .enumerate()
                     .map(|(index, event)| {
-                        let mut envelope = EventEnvelope::new(
-                            format!("{}/{seq}/{index}", info.execution_id),
-                            &event.source,
-                            &event.detail_type,
-                            now.to_rfc3339(),
-                            event.detail,
-                        );
-                        envelope.correlation_id = Some(info.correlation_id.clone());
-                        envelope
+                        let id = format!("{}/{seq}/{index}", info.execution_id);
+                        EventEnvelope::outgoing(id, event, now, Some(info.correlation_id.clone()))
                     })
                     .collect()
             })

@@ -492,15 +492,7 @@ impl Core {
         correlation_id: Option<String>,
     ) -> EventEnvelope {
         let id = self.fresh_id("evt");
-        let mut envelope = EventEnvelope::new(
-            id,
-            &event.source,
-            &event.detail_type,
-            now().to_rfc3339(),
-            event.detail,
-        );
-        envelope.correlation_id = correlation_id;
-        envelope
+        EventEnvelope::outgoing(id, event, now(), correlation_id)
     }
 
     fn start_execution(
