@@ -62,6 +62,7 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidToken(_) => (StatusCode::FORBIDDEN, "invalid_token"),
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             EngineError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
+            EngineError::Startup(_) => (StatusCode::SERVICE_UNAVAILABLE, "startup"),
         };
         ApiError {
             status,

@@ -66,6 +66,9 @@ pub enum EngineError {
     /// The engine has stopped.
     #[error("the engine has stopped")]
     Stopped,
+    /// The engine could not start (threads, runtime, or a subscription's pattern).
+    #[error("the engine cannot start: {0}")]
+    Startup(String),
 }
 
 /// Where and how to run the engine.
@@ -109,7 +112,7 @@ impl LocalEngine {
         let signer = TokenSigner::new(&store::token_key(&connection)?);
         let recovered = store::recover(&connection)?;
         let router = Router::from_registry().map_err(|(name, error)| {
-            EngineError::InvalidInput(format!(
+            EngineError::Startup(format!(
                 "subscription `{name}` has an invalid pattern: {error}"
             ))
         })?;
@@ -118,9 +121,7 @@ impl LocalEngine {
             .thread_name("eventual-worker")
             .enable_all()
             .build()
-            .map_err(|error| {
-                EngineError::InvalidInput(format!("cannot start the runtime: {error}"))
-            })?;
+            .map_err(|error| EngineError::Startup(format!("cannot start the runtime: {error}")))?;
         let (core_tx, core_rx) = mpsc::channel();
         let (batch_tx, batch_rx) = mpsc::channel();
         let committed_tx = core_tx.clone();
@@ -130,7 +131,7 @@ impl LocalEngine {
                 Err(error) => CoreMsg::CommitFailed(error.to_string()),
             });
         })
-        .map_err(|error| EngineError::InvalidInput(format!("cannot start the writer: {error}")))?;
+        .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader);
@@ -138,9 +139,7 @@ impl LocalEngine {
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
             .spawn(move || core.run(core_rx))
-            .map_err(|error| {
-                EngineError::InvalidInput(format!("cannot start the core: {error}"))
-            })?;
+            .map_err(|error| EngineError::Startup(format!("cannot start the core: {error}")))?;
         Ok(LocalEngine {
             handle: EngineHandle {
                 core: core_tx,
