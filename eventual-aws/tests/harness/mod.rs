@@ -279,6 +279,16 @@ async fn pump_queue(aws: &Aws, queue_url: &str, consumer: &Consumer, options: Op
 }
 
 impl Harness {
+    /// [`Harness::start`] with a rule and queue for every subscription linked into the test
+    /// binary.
+    pub async fn start_all(options: Options) -> Harness {
+        let names: Vec<&str> = eventual_runtime::registry::SUBSCRIPTIONS
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        Harness::start(&names, options).await
+    }
+
     /// Moto with the engine's resources, `subscriptions` each with a rule and queue, the
     /// invoke server and the pump.
     pub async fn start(subscriptions: &[&str], options: Options) -> Harness {
