@@ -92,6 +92,18 @@ impl Drop for Harness {
     }
 }
 
+/// The engine's SDK configuration pointed at `endpoint` with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    eventual_aws::config::sdk_config_loader()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
 fn unique() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -293,14 +305,7 @@ impl Harness {
     /// invoke server and the pump.
     pub async fn start(subscriptions: &[&str], options: Options) -> Harness {
         let moto = Moto::start();
-        let config = eventual_aws::config::sdk_config_loader()
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint).await;
         let mut resources = Resources {
             service: "svc".into(),
             executions_table: "svc-executions".into(),
