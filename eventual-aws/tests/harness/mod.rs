@@ -304,8 +304,21 @@ impl Harness {
     /// Moto with the engine's resources, `subscriptions` each with a rule and queue, the
     /// invoke server and the pump.
     pub async fn start(subscriptions: &[&str], options: Options) -> Harness {
+        Harness::start_with_faults(subscriptions, options, None).await
+    }
+
+    /// [`Harness::start`] with every SDK call of the engine and the pump going through
+    /// `faults` (none planned yet: resources are created without faults).
+    pub async fn start_with_faults(
+        subscriptions: &[&str],
+        options: Options,
+        faults: Option<std::sync::Arc<SdkFaults>>,
+    ) -> Harness {
         let moto = Moto::start();
-        let config = sdk_config(&moto.endpoint).await;
+        let mut config = sdk_config(&moto.endpoint).await;
+        if let Some(faults) = faults {
+            config = with_faults(&config, faults);
+        }
         let mut resources = Resources {
             service: "svc".into(),
             executions_table: "svc-executions".into(),
@@ -543,4 +556,193 @@ pub async fn eventually<T>(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ---- SDK faults -----------------------------------------------------------------------------
+
+/// A failed SDK call, answered by the harness instead of moto.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `ThrottlingException` (S3: 503 `SlowDown`, Lambda: 429 `TooManyRequestsException`).
+    Throttling,
+    /// HTTP 500 (`InternalFailure`, S3: `InternalError`).
+    ServerError,
+    /// HTTP 500 after moto carried the request out: the caller cannot tell whether it did.
+    ServerErrorAfterApplying,
+}
+
+/// One HTTP request an SDK client made.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// `Service.Operation`, e.g. `DynamoDB.PutItem`.
+    pub operation: String,
+    /// The SDK's `amz-sdk-invocation-id`: the same for every attempt of one call.
+    pub invocation: String,
+    /// The attempt number from `amz-sdk-request` (1 for the first try).
+    pub attempt: u32,
+    pub at: Instant,
+    /// Whether the harness failed it (and how) instead of forwarding it.
+    pub fault: Option<Fault>,
+}
+
+/// Faults to inject into SDK calls, and the log of every call.
+#[derive(Debug, Default)]
+pub struct SdkFaults {
+    /// Operation → the faults its next calls get, in order.
+    pub planned: std::sync::Mutex<std::collections::HashMap<String, Vec<Fault>>>,
+    pub calls: std::sync::Mutex<Vec<Call>>,
+}
+
+impl SdkFaults {
+    /// Fails the next calls of `operation` with `faults`, in order.
+    pub fn fail(&self, operation: &str, faults: &[Fault]) {
+        self.planned
+            .lock()
+            .unwrap()
+            .insert(operation.to_owned(), faults.to_vec());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// `Service.Operation` of a request: from `X-Amz-Target` for the JSON protocols, from the
+/// path for Lambda, from the method for S3.
+fn operation_of(request: &aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> String {
+    if let Some(target) = request.headers().get("x-amz-target") {
+        let (service, operation) = target.split_once('.').unwrap_or(("", target));
+        let service = match service {
+            "AmazonSQS" => "SQS",
+            s if s.starts_with("DynamoDB") => "DynamoDB",
+            "AWSEvents" => "EventBridge",
+            other => other,
+        };
+        return format!("{service}.{operation}");
+    }
+    if request.uri().contains("/2015-03-31/functions/") {
+        return "Lambda.Invoke".to_owned();
+    }
+    let operation = match request.method() {
+        "PUT" => "PutObject",
+        "GET" => "GetObject",
+        "HEAD" => "HeadObject",
+        other => other,
+    };
+    format!("S3.{operation}")
+}
+
+fn fault_response(
+    operation: &str,
+    fault: Fault,
+) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    let s3 = operation.starts_with("S3.");
+    let (status, code) = match (fault, operation) {
+        (Fault::Throttling, _) if s3 => (503, "SlowDown"),
+        (Fault::Throttling, "Lambda.Invoke") => (429, "TooManyRequestsException"),
+        (Fault::Throttling, _) => (400, "ThrottlingException"),
+        (Fault::ServerError | Fault::ServerErrorAfterApplying, _) if s3 => (500, "InternalError"),
+        (Fault::ServerError | Fault::ServerErrorAfterApplying, _) => (500, "InternalFailure"),
+    };
+    let body = if s3 {
+        format!("<Error><Code>{code}</Code><Message>injected</Message></Error>")
+    } else {
+        serde_json::json!({"__type": code, "message": "injected"}).to_string()
+    };
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        aws_smithy_types::body::SdkBody::from(body),
+    );
+    let content_type = if s3 {
+        "application/xml"
+    } else {
+        "application/x-amz-json-1.0"
+    };
+    response.headers_mut().insert("content-type", content_type);
+    if !s3 {
+        response.headers_mut().insert("x-amzn-errortype", code);
+    }
+    response
+}
+
+/// The engine's HTTP client with [`SdkFaults`] in front of it.
+#[derive(Debug)]
+struct FaultyClient {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    faults: std::sync::Arc<SdkFaults>,
+}
+
+#[derive(Debug)]
+struct FaultyConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    faults: std::sync::Arc<SdkFaults>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for FaultyClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(FaultyConnector {
+            inner: self.inner.http_connector(settings, components),
+            faults: self.faults.clone(),
+        })
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for FaultyConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::http::HttpConnectorFuture;
+        let operation = operation_of(&request);
+        let header = |name: &str| request.headers().get(name).unwrap_or_default().to_owned();
+        let attempt = header("amz-sdk-request")
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("attempt=")?.parse().ok())
+            .unwrap_or(1);
+        let fault = {
+            let mut planned = self.faults.planned.lock().unwrap();
+            planned
+                .get_mut(&operation)
+                .filter(|faults| !faults.is_empty())
+                .map(|faults| faults.remove(0))
+        };
+        self.faults.calls.lock().unwrap().push(Call {
+            operation: operation.clone(),
+            invocation: header("amz-sdk-invocation-id"),
+            attempt,
+            at: Instant::now(),
+            fault,
+        });
+        match fault {
+            Some(Fault::ServerErrorAfterApplying) => {
+                let applying = self.inner.call(request);
+                HttpConnectorFuture::new(async move {
+                    let _ = applying.await;
+                    Ok(fault_response(&operation, Fault::ServerError))
+                })
+            }
+            Some(fault) => HttpConnectorFuture::ready(Ok(fault_response(&operation, fault))),
+            None => self.inner.call(request),
+        }
+    }
+}
+
+/// `config` with its HTTP client behind `faults`.
+pub fn with_faults(
+    config: &aws_config::SdkConfig,
+    faults: std::sync::Arc<SdkFaults>,
+) -> aws_config::SdkConfig {
+    let inner = config
+        .http_client()
+        .expect("the engine sets an HTTP client");
+    config
+        .to_builder()
+        .http_client(FaultyClient { inner, faults })
+        .build()
 }
