@@ -1,7 +1,8 @@
 //! The build's `template.json` for the order service, deployed into moto with CloudFormation
 //! `CreateStack`: every resource is created, the queues, tables, bus, rules and functions have
 //! the shape the engine needs, each role's function gets the environment its code reads, and
-//! an event put on the bus reaches the matching subscription's queue through its rule.
+//! an event put on the bus reaches the matching subscription's queue through its rule; then the
+//! engine runs `place_order` on the deployed stack, each role with its function's environment.
 
 mod harness;
 
@@ -9,10 +10,14 @@ extern crate order_service;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
+use eventual_aws::Resources;
+use eventual_runtime::engine::client::StartExecution;
+use eventual_runtime::engine::Engine;
 use eventual_runtime::manifest::{template, Inventory};
-use harness::{sdk_config, Moto};
+use eventual_runtime::workflow::{HistoryEvent, Outcome};
+use harness::{sdk_config, Consumer, Deployment, Harness, Moto, Options};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 const SERVICE: &str = "order-service";
@@ -503,4 +508,134 @@ async fn the_order_service_template_deploys_into_moto() {
     let delivered: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
     assert_eq!(delivered["detail-type"], "OrderPlaced");
     assert_eq!(delivered["detail"]["id"], "o-big");
+    sqs.delete_message()
+        .queue_url(&queue)
+        .receipt_handle(message.receipt_handle.unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // The engine on the deployed stack: Lambda's part played as the event source mappings
+    // say (queue → function), each function with the environment CloudFormation gave it.
+    let environment = |function: &str| {
+        functions
+            .iter()
+            .find(|f| f.function_name.as_deref() == Some(function))
+            .and_then(|f| f.environment.as_ref()?.variables.clone())
+            .unwrap_or_else(|| panic!("no function {function}"))
+    };
+    let mut queues = Vec::new();
+    for mapping in &mappings {
+        let queue = mapping.event_source_arn.as_deref().unwrap();
+        let queue = queue.rsplit(':').next().unwrap();
+        let url = sqs
+            .get_queue_url()
+            .queue_name(queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let function = mapping.function_arn.as_deref().unwrap();
+        let variables = environment(function.rsplit(':').next().unwrap());
+        let consumer = match variables["EVENTUAL_ROLE"].as_str() {
+            "orchestrator" => Consumer::Orchestrator,
+            "timer-forwarder" => Consumer::Timer,
+            "handler" => Consumer::Subscription(variables["EVENTUAL_HANDLER"].clone()),
+            other => panic!("{other} polls {queue}"),
+        };
+        queues.push((url, consumer, resources(&variables)));
+    }
+    let tasks = functions
+        .iter()
+        .filter_map(|f| {
+            let variables = f.environment.as_ref()?.variables.clone()?;
+            (variables["EVENTUAL_ROLE"] == "task")
+                .then(|| (f.function_name.clone().unwrap(), resources(&variables)))
+        })
+        .collect();
+    let deployment = Deployment {
+        client: resources(&environment("order-service-api")),
+        queues,
+        tasks,
+    };
+    let urls: Vec<String> = deployment.queues.iter().map(|q| q.0.clone()).collect();
+    let harness = Harness::launch(moto, &config, deployment, Options::default()).await;
+    let order = serde_json::to_value(order_service::sample_order("o-1", 20_000, "eu")).unwrap();
+    let (outcome, history) = place_order(&harness, order.clone()).await;
+    let (expected_outcome, expected) =
+        place_order(&eventual_runtime::testing::TestEnvironment::new(), order).await;
+    assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+    assert_eq!(outcome, expected_outcome);
+    assert_eq!(shape(&history), shape(&expected));
+    // Every polled queue (orchestrator, timers, the handlers' queues that the events reached
+    // through their rules) ends up drained, with nothing dead-lettered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for url in &urls {
+        loop {
+            let queue = attributes(url.clone()).await;
+            let count = |name: QueueAttributeName| {
+                queue
+                    .get(&name)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            if count(QueueAttributeName::ApproximateNumberOfMessages)
+                + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                == 0
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{url} is not drained");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for name in &subscriptions {
+        let dead = attributes(url_of(&format!("order-service-handler-{name}-dlq"))).await;
+        assert_eq!(
+            dead.get(&QueueAttributeName::ApproximateNumberOfMessages)
+                .map(String::as_str),
+            Some("0"),
+            "{name} dead-lettered"
+        );
+    }
+}
+
+/// What a function with `variables` reads (`Resources::from_env`).
+fn resources(variables: &HashMap<String, String>) -> Resources {
+    let var = |name: &str| variables.get(name).cloned().unwrap_or_default();
+    Resources {
+        service: var("EVENTUAL_SERVICE"),
+        orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
+        timer_queue_url: var("EVENTUAL_TIMER_QUEUE_URL"),
+        executions_table: var("EVENTUAL_EXECUTIONS_TABLE"),
+        task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
+        history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
+        event_bus: var("EVENTUAL_EVENT_BUS"),
+    }
+}
+
+/// Runs `place_order(order)` on `engine` to its end.
+async fn place_order(engine: &dyn Engine, order: Value) -> (Outcome, Vec<HistoryEvent>) {
+    let id = engine
+        .start(StartExecution {
+            workflow: "place_order".into(),
+            execution_name: None,
+            input: order,
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let outcome = engine.wait(&id).await.unwrap();
+    (outcome, engine.history(&id).await.unwrap())
+}
+
+fn shape(history: &[HistoryEvent]) -> Vec<String> {
+    history
+        .iter()
+        .map(|e| match e.kind.seq() {
+            Some(seq) => format!("{}@{seq}", e.kind.type_name()),
+            None => e.kind.type_name().to_owned(),
+        })
+        .collect()
 }

@@ -21,9 +21,11 @@ use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a test waits for an execution before it fails.
@@ -147,14 +149,24 @@ async fn create_table(aws: &Aws, name: &str, key: &str) {
 
 /// Serves `POST /2015-03-31/functions/{name}/invocations` (the Lambda Invoke API): an
 /// asynchronous invoke answers 202 and runs the task handler in the background.
-async fn serve_invokes(aws: Aws, options: Options) -> (String, tokio::task::JoinHandle<()>) {
+/// The invoke server's state: the default clients, those of each task function, the options.
+type InvokeState = (Aws, Arc<HashMap<String, Aws>>, Options);
+
+async fn serve_invokes(
+    aws: Aws,
+    tasks: HashMap<String, Aws>,
+    options: Options,
+) -> (String, tokio::task::JoinHandle<()>) {
     use axum::extract::State;
     use axum::http::StatusCode;
     let app = axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
             axum::routing::post(
-                |State((aws, options)): State<(Aws, Options)>, body: axum::body::Bytes| async move {
+                |State((aws, tasks, options)): State<InvokeState>,
+                 axum::extract::Path(function): axum::extract::Path<String>,
+                 body: axum::body::Bytes| async move {
+                    let aws = tasks.get(&function).unwrap_or(&aws).clone();
                     let Ok(invoke) = serde_json::from_slice::<TaskInvoke>(&body) else {
                         return StatusCode::BAD_REQUEST;
                     };
@@ -172,7 +184,7 @@ async fn serve_invokes(aws: Aws, options: Options) -> (String, tokio::task::Join
                 },
             ),
         )
-        .with_state((aws, options));
+        .with_state((aws, Arc::new(tasks), options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -251,9 +263,19 @@ async fn settle(aws: &Aws, queue_url: &str, records: &[SqsMessage], failed: &[St
     }
 }
 
+/// Who plays each role: the resources each role's function sees and the queues Lambda polls.
+pub struct Deployment {
+    /// What the harness's client side (start, signal, wait, history) uses: the API role's.
+    pub client: Resources,
+    /// Each polled queue, the handler it feeds and the resources that handler's function sees.
+    pub queues: Vec<(String, Consumer, Resources)>,
+    /// Task function name → the resources it sees (others see `client`'s).
+    pub tasks: HashMap<String, Resources>,
+}
+
 /// Which handler a queue feeds.
-#[derive(Clone)]
-enum Consumer {
+#[derive(Clone, Debug)]
+pub enum Consumer {
     Orchestrator,
     Timer,
     Subscription(String),
@@ -385,21 +407,59 @@ impl Harness {
                 .unwrap();
             queues.push((url, Consumer::Subscription((*name).to_owned())));
         }
-        let aws = Aws { resources, ..aws };
+        let queues = queues
+            .into_iter()
+            .map(|(url, consumer)| (url, consumer, resources.clone()))
+            .collect();
+        let deployment = Deployment {
+            client: resources,
+            queues,
+            tasks: HashMap::new(),
+        };
+        Harness::launch(moto, &config, deployment, options).await
+    }
+
+    /// Plays Lambda for `deployment` on `moto`: serves the Invoke API and pumps its queues.
+    pub async fn launch(
+        moto: Moto,
+        config: &aws_config::SdkConfig,
+        deployment: Deployment,
+        options: Options,
+    ) -> Harness {
+        // One set of clients (and fault points) for every role, each role with its resources.
+        let base = Aws::new(config, deployment.client.clone());
+        let with = |resources: &Resources| Aws {
+            resources: resources.clone(),
+            ..base.clone()
+        };
         // The invoke server's task handlers use these clients; their own Lambda client is
         // never called.
-        let (invoke_url, invoke_server) = serve_invokes(aws.clone(), options).await;
-        let aws = aws.with_lambda(aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&config)
+        let tasks = deployment
+            .tasks
+            .iter()
+            .map(|(function, resources)| (function.clone(), with(resources)))
+            .collect();
+        let (invoke_url, invoke_server) =
+            serve_invokes(with(&deployment.client), tasks, options).await;
+        let base = base.with_lambda(aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(config)
                 .endpoint_url(invoke_url)
                 .build(),
         ));
-        let pumped = aws.clone();
+        let with = |resources: &Resources| Aws {
+            resources: resources.clone(),
+            ..base.clone()
+        };
+        let queues: Vec<(String, Consumer, Aws)> = deployment
+            .queues
+            .iter()
+            .map(|(url, consumer, resources)| (url.clone(), consumer.clone(), with(resources)))
+            .collect();
         let pump = tokio::spawn(async move {
             loop {
                 let mut moved = 0;
-                for (url, consumer) in &queues {
-                    moved += pump_queue(&pumped, url, consumer, options).await;
+                for (url, consumer, aws) in &queues {
+                    moved += pump_queue(aws, url, consumer, options).await;
                 }
                 if moved == 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -407,7 +467,7 @@ impl Harness {
             }
         });
         Harness {
-            aws,
+            aws: with(&deployment.client),
             pump,
             invoke_server,
             _moto: moto,
