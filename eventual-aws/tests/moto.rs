@@ -276,3 +276,172 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
     };
     assert!(result == json!(1) || result == json!(2), "{result}");
 }
+
+/// The engine's SDK calls, each failed first with `ThrottlingException` (S3 `SlowDown`,
+/// Lambda 429) and then with HTTP 500: the SDK's standard retry strategy tries again with
+/// jittered exponential backoff, under the same invocation id, and the workflow completes with
+/// the history of an undisturbed run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried_with_backoff() {
+    use harness::{Fault, SdkFaults};
+    let faults = std::sync::Arc::new(SdkFaults::default());
+    let harness = Harness::start_with_faults(
+        &["on_big_shipment"],
+        Options::default(),
+        Some(faults.clone()),
+    )
+    .await;
+    // Every write and read of an execution's state, every enqueue, invoke and event.
+    let operations = [
+        "SQS.SendMessage",
+        "DynamoDB.GetItem",
+        "DynamoDB.PutItem",
+        "S3.PutObject",
+        "S3.GetObject",
+        "Lambda.Invoke",
+        "EventBridge.PutEvents",
+    ];
+    for operation in operations {
+        faults.fail(operation, &[Fault::Throttling, Fault::ServerError]);
+    }
+    order_on_aws(&harness).await;
+
+    let calls = faults.calls();
+    for operation in operations {
+        let failed: Vec<_> = calls
+            .iter()
+            .filter(|c| c.operation == operation && c.fault.is_some())
+            .collect();
+        assert_eq!(
+            failed.iter().map(|c| c.fault.unwrap()).collect::<Vec<_>>(),
+            [Fault::Throttling, Fault::ServerError],
+            "{operation}: {calls:#?}"
+        );
+        // Each failed attempt was followed by the next attempt of the same invocation, after
+        // a backoff within the standard strategy's bound (initial 1 s, doubled per attempt,
+        // times a jitter in [0, 1)), and every invocation ended with an attempt that reached
+        // moto.
+        for call in &failed {
+            let next = calls
+                .iter()
+                .find(|c| c.invocation == call.invocation && c.attempt == call.attempt + 1)
+                .unwrap_or_else(|| panic!("{operation}: {call:?} was not retried"));
+            let backoff = next.at.duration_since(call.at);
+            let bound = Duration::from_secs(1u64 << (call.attempt - 1));
+            assert!(
+                // (slack for a loaded machine)
+                backoff < bound + Duration::from_secs(2),
+                "{operation}: waited {backoff:?}"
+            );
+            assert!(
+                calls
+                    .iter()
+                    .any(|c| c.invocation == call.invocation && c.fault.is_none()),
+                "{operation}: {call:?} never got through"
+            );
+        }
+    }
+    // Backoff, not an immediate retry: the waits of the 14 retries add up (each is uniform in
+    // [0, 1 s) or [0, 2 s); their sum is below 1 s with a probability of about 1e-9).
+    let waited: Duration = calls
+        .iter()
+        .filter(|c| c.fault.is_some())
+        .filter_map(|call| {
+            let next = calls
+                .iter()
+                .find(|c| c.invocation == call.invocation && c.attempt == call.attempt + 1)?;
+            Some(next.at.duration_since(call.at))
+        })
+        .sum();
+    assert!(
+        waited > Duration::from_secs(1),
+        "retried after {waited:?} in all"
+    );
+}
+
+/// 5xx answers to calls moto did carry out (the response was lost): the SDK's retry repeats a
+/// write that already happened, so the engine meets its own commit (a refused version
+/// condition), a second copy of an enqueued message, a second invoke and a second `PutEvents`.
+/// The workflow still completes with the undisturbed history, each task attempt's body runs
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_after_the_write_happened_change_nothing() {
+    use harness::{Fault, SdkFaults};
+    let faults = std::sync::Arc::new(SdkFaults::default());
+    let harness = Harness::start_with_faults(
+        &["on_big_shipment"],
+        Options::default(),
+        Some(faults.clone()),
+    )
+    .await;
+    let operations = [
+        "SQS.SendMessage",
+        "DynamoDB.PutItem",
+        "S3.PutObject",
+        "Lambda.Invoke",
+        "EventBridge.PutEvents",
+    ];
+    for operation in operations {
+        faults.fail(
+            operation,
+            &[
+                Fault::ServerErrorAfterApplying,
+                Fault::ServerErrorAfterApplying,
+            ],
+        );
+    }
+    order_on_aws(&harness).await;
+    let calls = faults.calls();
+    for operation in operations {
+        assert_eq!(
+            calls
+                .iter()
+                .filter(|c| c.operation == operation && c.fault.is_some())
+                .count(),
+            2,
+            "{operation}"
+        );
+    }
+}
+
+/// Throttling that outlasts the SDK's 3 attempts: the orchestrator's history commit, its task
+/// invoke and its `PutEvents` each fail for good once. The run reports its batch items failed,
+/// the messages come back, and the next run commits (or carries out the committed step's
+/// commands again): same history, each attempt's body run once, the event delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_beyond_the_sdk_retries_is_retried_by_redelivery() {
+    use harness::{Fault, SdkFaults};
+    let faults = std::sync::Arc::new(SdkFaults::default());
+    let harness = Harness::start_with_faults(
+        &["on_big_shipment"],
+        Options::default(),
+        Some(faults.clone()),
+    )
+    .await;
+    let operations = ["DynamoDB.PutItem", "Lambda.Invoke", "EventBridge.PutEvents"];
+    for operation in operations {
+        faults.fail(operation, &[Fault::Throttling; 3]);
+    }
+    order_on_aws(&harness).await;
+    let calls = faults.calls();
+    for operation in operations {
+        let failed: Vec<_> = calls
+            .iter()
+            .filter(|c| c.operation == operation && c.fault.is_some())
+            .collect();
+        assert_eq!(failed.len(), 3, "{operation}");
+        // One SDK call gave up after its three attempts ...
+        assert!(
+            failed.iter().all(|c| c.invocation == failed[0].invocation),
+            "{operation}: {failed:#?}"
+        );
+        // ... and a later call (a redelivery's) got through.
+        assert!(
+            calls.iter().any(|c| c.operation == operation
+                && c.fault.is_none()
+                && c.invocation != failed[0].invocation
+                && c.at > failed[2].at),
+            "{operation}"
+        );
+    }
+}

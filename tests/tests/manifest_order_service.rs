@@ -243,7 +243,9 @@ fn iam_is_least_privilege() {
     }
     assert_eq!(invokable, called);
 
-    // A handler's role reaches only its own queue and dead-letter queue.
+    // A handler's role consumes only its own queue and dead-letter queue; its client effects
+    // (starts, signals, events, carried out once it succeeded) may only send to the
+    // orchestrator queue and put events on the bus.
     for subscription in manifest["subscriptions"].as_array().unwrap() {
         let name = subscription["name"].as_str().unwrap();
         let (role_id, function) = resources
@@ -263,18 +265,29 @@ fn iam_is_least_privilege() {
         let own: BTreeSet<String> =
             [format!("{prefix}Queue"), format!("{prefix}DeadLetterQueue")].into();
         for (id, statement) in all.iter().filter(|(id, _)| *id == role_id) {
-            for resource in as_list(&statement["Resource"]) {
-                if let Some(target) = get_att(resource) {
+            let actions: Vec<&str> = as_list(&statement["Action"])
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let targets: Vec<&str> = as_list(&statement["Resource"])
+                .iter()
+                .filter_map(|r| get_att(r))
+                .collect();
+            if actions == ["sqs:SendMessage"] {
+                assert_eq!(targets, ["OrchestratorQueue"], "{id} sends elsewhere");
+            } else if actions == ["events:PutEvents"] {
+                assert_eq!(targets, ["EventBus"], "{id} puts events elsewhere");
+            } else {
+                for target in targets {
                     assert!(own.contains(target), "{id} reaches {target}");
                 }
-            }
-            for action in as_list(&statement["Action"]) {
-                let action = action.as_str().unwrap();
-                assert!(
-                    action.starts_with("sqs:") || action.starts_with("logs:"),
-                    "{id}: {action}"
-                );
-                assert_ne!(action, "sqs:SendMessage", "{id}: a handler only consumes");
+                for action in actions {
+                    assert!(
+                        action.starts_with("sqs:") || action.starts_with("logs:"),
+                        "{id}: {action}"
+                    );
+                    assert_ne!(action, "sqs:SendMessage", "{id}: sends to its own queue");
+                }
             }
         }
         let queue = &resources[&format!("{prefix}Queue")]["Properties"];

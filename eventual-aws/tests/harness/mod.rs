@@ -21,9 +21,11 @@ use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a test waits for an execution before it fails.
@@ -92,6 +94,18 @@ impl Drop for Harness {
     }
 }
 
+/// The engine's SDK configuration pointed at `endpoint` with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    eventual_aws::config::sdk_config_loader()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
 fn unique() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -135,14 +149,24 @@ async fn create_table(aws: &Aws, name: &str, key: &str) {
 
 /// Serves `POST /2015-03-31/functions/{name}/invocations` (the Lambda Invoke API): an
 /// asynchronous invoke answers 202 and runs the task handler in the background.
-async fn serve_invokes(aws: Aws, options: Options) -> (String, tokio::task::JoinHandle<()>) {
+/// The invoke server's state: the default clients, those of each task function, the options.
+type InvokeState = (Aws, Arc<HashMap<String, Aws>>, Options);
+
+async fn serve_invokes(
+    aws: Aws,
+    tasks: HashMap<String, Aws>,
+    options: Options,
+) -> (String, tokio::task::JoinHandle<()>) {
     use axum::extract::State;
     use axum::http::StatusCode;
     let app = axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
             axum::routing::post(
-                |State((aws, options)): State<(Aws, Options)>, body: axum::body::Bytes| async move {
+                |State((aws, tasks, options)): State<InvokeState>,
+                 axum::extract::Path(function): axum::extract::Path<String>,
+                 body: axum::body::Bytes| async move {
+                    let aws = tasks.get(&function).unwrap_or(&aws).clone();
                     let Ok(invoke) = serde_json::from_slice::<TaskInvoke>(&body) else {
                         return StatusCode::BAD_REQUEST;
                     };
@@ -160,7 +184,7 @@ async fn serve_invokes(aws: Aws, options: Options) -> (String, tokio::task::Join
                 },
             ),
         )
-        .with_state((aws, options));
+        .with_state((aws, Arc::new(tasks), options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -239,9 +263,19 @@ async fn settle(aws: &Aws, queue_url: &str, records: &[SqsMessage], failed: &[St
     }
 }
 
+/// Who plays each role: the resources each role's function sees and the queues Lambda polls.
+pub struct Deployment {
+    /// What the harness's client side (start, signal, wait, history) uses: the API role's.
+    pub client: Resources,
+    /// Each polled queue, the handler it feeds and the resources that handler's function sees.
+    pub queues: Vec<(String, Consumer, Resources)>,
+    /// Task function name → the resources it sees (others see `client`'s).
+    pub tasks: HashMap<String, Resources>,
+}
+
 /// Which handler a queue feeds.
-#[derive(Clone)]
-enum Consumer {
+#[derive(Clone, Debug)]
+pub enum Consumer {
     Orchestrator,
     Timer,
     Subscription(String),
@@ -279,18 +313,34 @@ async fn pump_queue(aws: &Aws, queue_url: &str, consumer: &Consumer, options: Op
 }
 
 impl Harness {
+    /// [`Harness::start`] with a rule and queue for every subscription linked into the test
+    /// binary.
+    pub async fn start_all(options: Options) -> Harness {
+        let names: Vec<&str> = eventual_runtime::registry::SUBSCRIPTIONS
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        Harness::start(&names, options).await
+    }
+
     /// Moto with the engine's resources, `subscriptions` each with a rule and queue, the
     /// invoke server and the pump.
     pub async fn start(subscriptions: &[&str], options: Options) -> Harness {
+        Harness::start_with_faults(subscriptions, options, None).await
+    }
+
+    /// [`Harness::start`] with every SDK call of the engine and the pump going through
+    /// `faults` (none planned yet: resources are created without faults).
+    pub async fn start_with_faults(
+        subscriptions: &[&str],
+        options: Options,
+        faults: Option<std::sync::Arc<SdkFaults>>,
+    ) -> Harness {
         let moto = Moto::start();
-        let config = eventual_aws::config::sdk_config_loader()
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .load()
-            .await;
+        let mut config = sdk_config(&moto.endpoint).await;
+        if let Some(faults) = faults {
+            config = with_faults(&config, faults);
+        }
         let mut resources = Resources {
             service: "svc".into(),
             executions_table: "svc-executions".into(),
@@ -357,21 +407,59 @@ impl Harness {
                 .unwrap();
             queues.push((url, Consumer::Subscription((*name).to_owned())));
         }
-        let aws = Aws { resources, ..aws };
+        let queues = queues
+            .into_iter()
+            .map(|(url, consumer)| (url, consumer, resources.clone()))
+            .collect();
+        let deployment = Deployment {
+            client: resources,
+            queues,
+            tasks: HashMap::new(),
+        };
+        Harness::launch(moto, &config, deployment, options).await
+    }
+
+    /// Plays Lambda for `deployment` on `moto`: serves the Invoke API and pumps its queues.
+    pub async fn launch(
+        moto: Moto,
+        config: &aws_config::SdkConfig,
+        deployment: Deployment,
+        options: Options,
+    ) -> Harness {
+        // One set of clients (and fault points) for every role, each role with its resources.
+        let base = Aws::new(config, deployment.client.clone());
+        let with = |resources: &Resources| Aws {
+            resources: resources.clone(),
+            ..base.clone()
+        };
         // The invoke server's task handlers use these clients; their own Lambda client is
         // never called.
-        let (invoke_url, invoke_server) = serve_invokes(aws.clone(), options).await;
-        let aws = aws.with_lambda(aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&config)
+        let tasks = deployment
+            .tasks
+            .iter()
+            .map(|(function, resources)| (function.clone(), with(resources)))
+            .collect();
+        let (invoke_url, invoke_server) =
+            serve_invokes(with(&deployment.client), tasks, options).await;
+        let base = base.with_lambda(aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(config)
                 .endpoint_url(invoke_url)
                 .build(),
         ));
-        let pumped = aws.clone();
+        let with = |resources: &Resources| Aws {
+            resources: resources.clone(),
+            ..base.clone()
+        };
+        let queues: Vec<(String, Consumer, Aws)> = deployment
+            .queues
+            .iter()
+            .map(|(url, consumer, resources)| (url.clone(), consumer.clone(), with(resources)))
+            .collect();
         let pump = tokio::spawn(async move {
             loop {
                 let mut moved = 0;
-                for (url, consumer) in &queues {
-                    moved += pump_queue(&pumped, url, consumer, options).await;
+                for (url, consumer, aws) in &queues {
+                    moved += pump_queue(aws, url, consumer, options).await;
                 }
                 if moved == 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -379,7 +467,7 @@ impl Harness {
             }
         });
         Harness {
-            aws,
+            aws: with(&deployment.client),
             pump,
             invoke_server,
             _moto: moto,
@@ -528,4 +616,193 @@ pub async fn eventually<T>(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ---- SDK faults -----------------------------------------------------------------------------
+
+/// A failed SDK call, answered by the harness instead of moto.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `ThrottlingException` (S3: 503 `SlowDown`, Lambda: 429 `TooManyRequestsException`).
+    Throttling,
+    /// HTTP 500 (`InternalFailure`, S3: `InternalError`).
+    ServerError,
+    /// HTTP 500 after moto carried the request out: the caller cannot tell whether it did.
+    ServerErrorAfterApplying,
+}
+
+/// One HTTP request an SDK client made.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// `Service.Operation`, e.g. `DynamoDB.PutItem`.
+    pub operation: String,
+    /// The SDK's `amz-sdk-invocation-id`: the same for every attempt of one call.
+    pub invocation: String,
+    /// The attempt number from `amz-sdk-request` (1 for the first try).
+    pub attempt: u32,
+    pub at: Instant,
+    /// Whether the harness failed it (and how) instead of forwarding it.
+    pub fault: Option<Fault>,
+}
+
+/// Faults to inject into SDK calls, and the log of every call.
+#[derive(Debug, Default)]
+pub struct SdkFaults {
+    /// Operation → the faults its next calls get, in order.
+    pub planned: std::sync::Mutex<std::collections::HashMap<String, Vec<Fault>>>,
+    pub calls: std::sync::Mutex<Vec<Call>>,
+}
+
+impl SdkFaults {
+    /// Fails the next calls of `operation` with `faults`, in order.
+    pub fn fail(&self, operation: &str, faults: &[Fault]) {
+        self.planned
+            .lock()
+            .unwrap()
+            .insert(operation.to_owned(), faults.to_vec());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// `Service.Operation` of a request: from `X-Amz-Target` for the JSON protocols, from the
+/// path for Lambda, from the method for S3.
+fn operation_of(request: &aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> String {
+    if let Some(target) = request.headers().get("x-amz-target") {
+        let (service, operation) = target.split_once('.').unwrap_or(("", target));
+        let service = match service {
+            "AmazonSQS" => "SQS",
+            s if s.starts_with("DynamoDB") => "DynamoDB",
+            "AWSEvents" => "EventBridge",
+            other => other,
+        };
+        return format!("{service}.{operation}");
+    }
+    if request.uri().contains("/2015-03-31/functions/") {
+        return "Lambda.Invoke".to_owned();
+    }
+    let operation = match request.method() {
+        "PUT" => "PutObject",
+        "GET" => "GetObject",
+        "HEAD" => "HeadObject",
+        other => other,
+    };
+    format!("S3.{operation}")
+}
+
+fn fault_response(
+    operation: &str,
+    fault: Fault,
+) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    let s3 = operation.starts_with("S3.");
+    let (status, code) = match (fault, operation) {
+        (Fault::Throttling, _) if s3 => (503, "SlowDown"),
+        (Fault::Throttling, "Lambda.Invoke") => (429, "TooManyRequestsException"),
+        (Fault::Throttling, _) => (400, "ThrottlingException"),
+        (Fault::ServerError | Fault::ServerErrorAfterApplying, _) if s3 => (500, "InternalError"),
+        (Fault::ServerError | Fault::ServerErrorAfterApplying, _) => (500, "InternalFailure"),
+    };
+    let body = if s3 {
+        format!("<Error><Code>{code}</Code><Message>injected</Message></Error>")
+    } else {
+        serde_json::json!({"__type": code, "message": "injected"}).to_string()
+    };
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        aws_smithy_types::body::SdkBody::from(body),
+    );
+    let content_type = if s3 {
+        "application/xml"
+    } else {
+        "application/x-amz-json-1.0"
+    };
+    response.headers_mut().insert("content-type", content_type);
+    if !s3 {
+        response.headers_mut().insert("x-amzn-errortype", code);
+    }
+    response
+}
+
+/// The engine's HTTP client with [`SdkFaults`] in front of it.
+#[derive(Debug)]
+struct FaultyClient {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    faults: std::sync::Arc<SdkFaults>,
+}
+
+#[derive(Debug)]
+struct FaultyConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    faults: std::sync::Arc<SdkFaults>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for FaultyClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(FaultyConnector {
+            inner: self.inner.http_connector(settings, components),
+            faults: self.faults.clone(),
+        })
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for FaultyConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::http::HttpConnectorFuture;
+        let operation = operation_of(&request);
+        let header = |name: &str| request.headers().get(name).unwrap_or_default().to_owned();
+        let attempt = header("amz-sdk-request")
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("attempt=")?.parse().ok())
+            .unwrap_or(1);
+        let fault = {
+            let mut planned = self.faults.planned.lock().unwrap();
+            planned
+                .get_mut(&operation)
+                .filter(|faults| !faults.is_empty())
+                .map(|faults| faults.remove(0))
+        };
+        self.faults.calls.lock().unwrap().push(Call {
+            operation: operation.clone(),
+            invocation: header("amz-sdk-invocation-id"),
+            attempt,
+            at: Instant::now(),
+            fault,
+        });
+        match fault {
+            Some(Fault::ServerErrorAfterApplying) => {
+                let applying = self.inner.call(request);
+                HttpConnectorFuture::new(async move {
+                    let _ = applying.await;
+                    Ok(fault_response(&operation, Fault::ServerError))
+                })
+            }
+            Some(fault) => HttpConnectorFuture::ready(Ok(fault_response(&operation, fault))),
+            None => self.inner.call(request),
+        }
+    }
+}
+
+/// `config` with its HTTP client behind `faults`.
+pub fn with_faults(
+    config: &aws_config::SdkConfig,
+    faults: std::sync::Arc<SdkFaults>,
+) -> aws_config::SdkConfig {
+    let inner = config
+        .http_client()
+        .expect("the engine sets an HTTP client");
+    config
+        .to_builder()
+        .http_client(FaultyClient { inner, faults })
+        .build()
 }

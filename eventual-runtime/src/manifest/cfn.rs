@@ -607,7 +607,17 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 },
             }),
         );
-        let mut statements = vec![statement("ConsumeOwnQueue", CONSUME, vec![arn(&queue_id)])];
+        // A handler's client effects (starts, signals, events) go to the orchestrator queue
+        // and the bus once it succeeded.
+        let mut statements = vec![
+            statement("ConsumeOwnQueue", CONSUME, vec![arn(&queue_id)]),
+            statement(
+                "StartAndSignal",
+                &["sqs:SendMessage"],
+                vec![arn("OrchestratorQueue")],
+            ),
+            statement("EmitEvents", &["events:PutEvents"], vec![arn("EventBus")]),
+        ];
         if subscription.dead_letter {
             statements.push(statement(
                 "ReadOwnDeadLetterQueue",
@@ -634,6 +644,11 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 vec![
                     ("EVENTUAL_ROLE", json!("handler")),
                     ("EVENTUAL_HANDLER", json!(subscription.name)),
+                    (
+                        "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+                        reference("OrchestratorQueue"),
+                    ),
+                    ("EVENTUAL_EVENT_BUS", json!(names::bus(service))),
                 ],
             ),
         );

@@ -1,0 +1,641 @@
+//! The build's `template.json` for the order service, deployed into moto with CloudFormation
+//! `CreateStack`: every resource is created, the queues, tables, bus, rules and functions have
+//! the shape the engine needs, each role's function gets the environment its code reads, and
+//! an event put on the bus reaches the matching subscription's queue through its rule; then the
+//! engine runs `place_order` on the deployed stack, each role with its function's environment.
+
+mod harness;
+
+extern crate order_service;
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_sqs::types::QueueAttributeName;
+use eventual_aws::Resources;
+use eventual_runtime::engine::client::StartExecution;
+use eventual_runtime::engine::Engine;
+use eventual_runtime::manifest::{template, Inventory};
+use eventual_runtime::workflow::{HistoryEvent, Outcome};
+use harness::{sdk_config, Consumer, Deployment, Harness, Moto, Options};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+const SERVICE: &str = "order-service";
+
+/// The order service's items only.
+fn inventory() -> Inventory {
+    let mut inventory = Inventory::linked();
+    inventory
+        .workflows
+        .retain(|w| w.location.krate() == "order_service");
+    inventory
+        .tasks
+        .retain(|t| t.location.krate() == "order_service");
+    inventory
+        .subscriptions
+        .retain(|s| s.location.krate() == "order_service");
+    inventory
+}
+
+/// An empty zip archive (its end-of-central-directory record): the Lambda package.
+fn empty_zip() -> Vec<u8> {
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.resize(22, 0);
+    zip
+}
+
+/// The `EVENTUAL_*` variables each role's code reads (`Resources::from_env`).
+fn needed(role: &str) -> &'static [&'static str] {
+    match role {
+        "orchestrator" => &[
+            "EVENTUAL_SERVICE",
+            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+            "EVENTUAL_TIMER_QUEUE_URL",
+            "EVENTUAL_EXECUTIONS_TABLE",
+            "EVENTUAL_HISTORY_BUCKET",
+            "EVENTUAL_EVENT_BUS",
+        ],
+        "task" => &[
+            "EVENTUAL_SERVICE",
+            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+            "EVENTUAL_TASK_LOCK_TABLE",
+        ],
+        "timer-forwarder" | "timer" => &[
+            "EVENTUAL_SERVICE",
+            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+            "EVENTUAL_TIMER_QUEUE_URL",
+        ],
+        // A handler's client effects: starts and signals to the orchestrator queue, events
+        // to the bus.
+        "handler" => &[
+            "EVENTUAL_SERVICE",
+            "EVENTUAL_HANDLER",
+            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+            "EVENTUAL_EVENT_BUS",
+        ],
+        "api" => &[
+            "EVENTUAL_SERVICE",
+            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
+            "EVENTUAL_EXECUTIONS_TABLE",
+            "EVENTUAL_HISTORY_BUCKET",
+            "EVENTUAL_EVENT_BUS",
+        ],
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// The last path segment of a queue URL (moto answers with its own host).
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Resolves the `Fn::GetAtt [id, "Arn"]` of queues and rules in `value`, as CloudFormation
+/// would.
+fn resolve<'a>(
+    value: &'a mut Value,
+    physical: &'a BTreeMap<String, String>,
+    sqs: &'a aws_sdk_sqs::Client,
+    events: &'a aws_sdk_eventbridge::Client,
+) -> futures::future::BoxFuture<'a, ()> {
+    Box::pin(async move {
+        if let Some(get_att) = value.get("Fn::GetAtt").and_then(Value::as_array) {
+            let id = get_att[0].as_str().unwrap();
+            assert_eq!(get_att[1], "Arn");
+            let name = &physical[id];
+            let arn = if name.starts_with("http") {
+                sqs.get_queue_attributes()
+                    .queue_url(name)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .unwrap()
+                    .attributes
+                    .unwrap()
+                    .remove(&QueueAttributeName::QueueArn)
+                    .unwrap()
+            } else {
+                events
+                    .describe_rule()
+                    .name(name)
+                    .event_bus_name("order-service-bus")
+                    .send()
+                    .await
+                    .unwrap()
+                    .arn
+                    .unwrap()
+            };
+            *value = Value::String(arn);
+            return;
+        }
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    resolve(item, physical, sqs, events).await;
+                }
+            }
+            Value::Object(fields) => {
+                for item in fields.values_mut() {
+                    resolve(item, physical, sqs, events).await;
+                }
+            }
+            _ => {}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_service_template_deploys_into_moto() {
+    order_service::link();
+    let body: Value = template(SERVICE, &inventory());
+    let declared: BTreeMap<String, String> = body["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, r)| (id.clone(), r["Type"].as_str().unwrap().to_owned()))
+        .collect();
+
+    let moto = Moto::start();
+    let config = sdk_config(&moto.endpoint).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("artifacts").send().await.unwrap();
+    s3.put_object()
+        .bucket("artifacts")
+        .key("order-service.zip")
+        .body(empty_zip().into())
+        .send()
+        .await
+        .unwrap();
+
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let parameter = |key: &str, value: &str| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    };
+    cloudformation
+        .create_stack()
+        .stack_name(SERVICE)
+        .template_body(serde_json::to_string(&body).unwrap())
+        .parameters(parameter("ArtifactBucket", "artifacts"))
+        .parameters(parameter("ArtifactKey", "order-service.zip"))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .expect("CreateStack");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stack = loop {
+        let stack = cloudformation
+            .describe_stacks()
+            .stack_name(SERVICE)
+            .send()
+            .await
+            .unwrap()
+            .stacks
+            .unwrap()
+            .remove(0);
+        if stack.stack_status != Some(StackStatus::CreateInProgress) {
+            break stack;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stack is still being created"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        stack.stack_status,
+        Some(StackStatus::CreateComplete),
+        "{:?}",
+        stack.stack_status_reason
+    );
+
+    // Every declared resource is created, except that moto 5.2.1 has no CloudFormation
+    // support for `AWS::SQS::QueuePolicy`: it skips the resource (listed with neither logical
+    // id nor type) and the test applies those policies with the SDK below.
+    let summaries = cloudformation
+        .list_stack_resources()
+        .stack_name(SERVICE)
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_summaries
+        .unwrap_or_default();
+    let mut created = BTreeMap::new();
+    for summary in &summaries {
+        assert_eq!(
+            summary.resource_status.as_ref().map(|s| s.as_str()),
+            Some("CREATE_COMPLETE"),
+            "{summary:?}"
+        );
+        if let Some(id) = summary
+            .logical_resource_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+        {
+            created.insert(id.to_owned(), summary.resource_type.clone().unwrap());
+        }
+    }
+    let policies = declared
+        .values()
+        .filter(|t| *t == "AWS::SQS::QueuePolicy")
+        .count();
+    assert_eq!(summaries.len(), declared.len());
+    let mut expected = declared.clone();
+    expected.retain(|_, t| t != "AWS::SQS::QueuePolicy");
+    assert_eq!(created, expected);
+    let types: BTreeSet<&str> = declared.values().map(String::as_str).collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        [
+            "AWS::DynamoDB::Table",
+            "AWS::Events::EventBus",
+            "AWS::Events::Rule",
+            "AWS::IAM::Role",
+            "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::Function",
+            "AWS::S3::Bucket",
+            "AWS::SQS::Queue",
+            "AWS::SQS::QueuePolicy",
+        ]
+    );
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let physical: BTreeMap<String, String> = summaries
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.logical_resource_id.clone().filter(|id| !id.is_empty())?,
+                s.physical_resource_id.clone()?,
+            ))
+        })
+        .collect();
+    for (id, _) in declared
+        .iter()
+        .filter(|(_, t)| *t == "AWS::SQS::QueuePolicy")
+    {
+        let properties = &body["Resources"][id]["Properties"];
+        let mut document = properties["PolicyDocument"].clone();
+        resolve(&mut document, &physical, &sqs, &events).await;
+        for queue in properties["Queues"].as_array().unwrap() {
+            let queue = &physical[queue["Ref"].as_str().unwrap()];
+            sqs.set_queue_attributes()
+                .queue_url(queue)
+                .attributes(QueueAttributeName::Policy, document.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let outputs: BTreeMap<String, String> = stack
+        .outputs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| (o.output_key.unwrap(), o.output_value.unwrap()))
+        .collect();
+    assert_eq!(outputs["EventBusName"], "order-service-bus");
+    assert_eq!(
+        queue_name(&outputs["OrchestratorQueueUrl"]),
+        "order-service-orchestrator.fifo"
+    );
+
+    // Queues: the orchestrator's is FIFO with a dead-letter queue; each subscription's queue
+    // has a redrive policy and the policy that lets its rule send to it.
+    let urls = sqs.list_queues().send().await.unwrap().queue_urls.unwrap();
+    let url_of = |name: &str| {
+        urls.iter()
+            .find(|u| queue_name(u) == name)
+            .unwrap_or_else(|| panic!("no queue {name} in {urls:?}"))
+            .clone()
+    };
+    let attributes = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default()
+        }
+    };
+    let orchestrator = attributes(url_of("order-service-orchestrator.fifo")).await;
+    assert_eq!(
+        orchestrator
+            .get(&QueueAttributeName::FifoQueue)
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(orchestrator.contains_key(&QueueAttributeName::RedrivePolicy));
+    assert!(attributes(url_of("order-service-timers"))
+        .await
+        .get(&QueueAttributeName::FifoQueue)
+        .is_none_or(|fifo| fifo == "false"));
+    let subscriptions: Vec<String> = inventory()
+        .subscriptions
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(subscriptions.len(), 2, "{subscriptions:?}");
+    for name in &subscriptions {
+        let queue = attributes(url_of(&format!("order-service-handler-{name}"))).await;
+        assert!(
+            queue.contains_key(&QueueAttributeName::RedrivePolicy),
+            "{name}: {queue:?}"
+        );
+        let policy: Value = serde_json::from_str(&queue[&QueueAttributeName::Policy]).unwrap();
+        assert_eq!(
+            policy["Statement"][0]["Principal"],
+            json!({"Service": "events.amazonaws.com"})
+        );
+        assert!(
+            policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+                .as_str()
+                .is_some_and(|arn| arn
+                    .ends_with(&format!("rule/order-service-bus/order-service-{name}"))
+                    || arn.ends_with(&format!("rule/order-service-{name}")))
+        );
+    }
+    assert_eq!(policies, subscriptions.len());
+
+    // Tables with the keys the engine uses.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    for (table, key) in [
+        ("order-service-executions", "execution_id"),
+        ("order-service-task-lock", "attempt"),
+    ] {
+        let description = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        let schema = description.key_schema.unwrap();
+        assert_eq!(schema.len(), 1);
+        assert_eq!(schema[0].attribute_name, key);
+    }
+
+    // Functions: one per role, each with the environment its code reads, naming resources
+    // that exist.
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let functions = lambda
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions
+        .unwrap_or_default();
+    let mut roles = BTreeMap::<String, usize>::new();
+    for function in &functions {
+        let name = function.function_name.clone().unwrap();
+        let variables = function
+            .environment
+            .as_ref()
+            .and_then(|e| e.variables.clone())
+            .unwrap_or_default();
+        let role = variables
+            .get("EVENTUAL_ROLE")
+            .unwrap_or_else(|| panic!("{name} has no EVENTUAL_ROLE"));
+        *roles.entry(role.clone()).or_default() += 1;
+        for variable in needed(role) {
+            let value = variables
+                .get(*variable)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| panic!("{name} ({role}) lacks {variable}: {variables:?}"));
+            match *variable {
+                "EVENTUAL_SERVICE" => assert_eq!(value, SERVICE),
+                "EVENTUAL_ORCHESTRATOR_QUEUE_URL" => {
+                    assert_eq!(queue_name(value), "order-service-orchestrator.fifo")
+                }
+                "EVENTUAL_TIMER_QUEUE_URL" => assert_eq!(queue_name(value), "order-service-timers"),
+                "EVENTUAL_EVENT_BUS" => assert_eq!(value, "order-service-bus"),
+                "EVENTUAL_EXECUTIONS_TABLE" => assert_eq!(value, "order-service-executions"),
+                "EVENTUAL_TASK_LOCK_TABLE" => assert_eq!(value, "order-service-task-lock"),
+                "EVENTUAL_HISTORY_BUCKET" => {
+                    s3.head_bucket().bucket(value).send().await.unwrap();
+                }
+                _ => {}
+            }
+        }
+        if role == "task" {
+            let task = &variables["EVENTUAL_TASK"];
+            assert_eq!(
+                name,
+                eventual_runtime::manifest::names::task_function(SERVICE, task)
+            );
+        }
+    }
+    let tasks = inventory().tasks.len();
+    assert_eq!(
+        roles,
+        BTreeMap::from(
+            [
+                ("api", 1),
+                ("handler", subscriptions.len()),
+                ("orchestrator", 1),
+                ("task", tasks),
+                ("timer-forwarder", 1),
+            ]
+            .map(|(role, n)| (role.to_owned(), n))
+        )
+    );
+    let mappings = lambda
+        .list_event_source_mappings()
+        .send()
+        .await
+        .unwrap()
+        .event_source_mappings
+        .unwrap_or_default();
+    assert_eq!(mappings.len(), 2 + subscriptions.len());
+    for mapping in &mappings {
+        assert_eq!(
+            mapping.function_response_types(),
+            [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+        );
+    }
+
+    // The bus and its rules: an `OrderPlaced` above 100.00 reaches `flag_big_order`'s queue.
+    let rules = events
+        .list_rules()
+        .event_bus_name("order-service-bus")
+        .send()
+        .await
+        .unwrap()
+        .rules
+        .unwrap_or_default();
+    assert_eq!(rules.len(), subscriptions.len());
+    let order = order_service::sample_order("o-big", 50_000, "eu");
+    let put = events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name("order-service-bus")
+                .source("order-service")
+                .detail_type("OrderPlaced")
+                .detail(serde_json::to_string(&order).unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_entry_count, 0);
+    let queue = url_of("order-service-handler-flag_big_order");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let message = loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if let Some(message) = received.into_iter().next() {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "the rule did not deliver");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let delivered: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+    assert_eq!(delivered["detail-type"], "OrderPlaced");
+    assert_eq!(delivered["detail"]["id"], "o-big");
+    sqs.delete_message()
+        .queue_url(&queue)
+        .receipt_handle(message.receipt_handle.unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // The engine on the deployed stack: Lambda's part played as the event source mappings
+    // say (queue → function), each function with the environment CloudFormation gave it.
+    let environment = |function: &str| {
+        functions
+            .iter()
+            .find(|f| f.function_name.as_deref() == Some(function))
+            .and_then(|f| f.environment.as_ref()?.variables.clone())
+            .unwrap_or_else(|| panic!("no function {function}"))
+    };
+    let mut queues = Vec::new();
+    for mapping in &mappings {
+        let queue = mapping.event_source_arn.as_deref().unwrap();
+        let queue = queue.rsplit(':').next().unwrap();
+        let url = sqs
+            .get_queue_url()
+            .queue_name(queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let function = mapping.function_arn.as_deref().unwrap();
+        let variables = environment(function.rsplit(':').next().unwrap());
+        let consumer = match variables["EVENTUAL_ROLE"].as_str() {
+            "orchestrator" => Consumer::Orchestrator,
+            "timer-forwarder" => Consumer::Timer,
+            "handler" => Consumer::Subscription(variables["EVENTUAL_HANDLER"].clone()),
+            other => panic!("{other} polls {queue}"),
+        };
+        queues.push((url, consumer, resources(&variables)));
+    }
+    let tasks = functions
+        .iter()
+        .filter_map(|f| {
+            let variables = f.environment.as_ref()?.variables.clone()?;
+            (variables["EVENTUAL_ROLE"] == "task")
+                .then(|| (f.function_name.clone().unwrap(), resources(&variables)))
+        })
+        .collect();
+    let deployment = Deployment {
+        client: resources(&environment("order-service-api")),
+        queues,
+        tasks,
+    };
+    let urls: Vec<String> = deployment.queues.iter().map(|q| q.0.clone()).collect();
+    let harness = Harness::launch(moto, &config, deployment, Options::default()).await;
+    let order = serde_json::to_value(order_service::sample_order("o-1", 20_000, "eu")).unwrap();
+    let (outcome, history) = place_order(&harness, order.clone()).await;
+    let (expected_outcome, expected) =
+        place_order(&eventual_runtime::testing::TestEnvironment::new(), order).await;
+    assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+    assert_eq!(outcome, expected_outcome);
+    assert_eq!(shape(&history), shape(&expected));
+    // Every polled queue (orchestrator, timers, the handlers' queues that the events reached
+    // through their rules) ends up drained, with nothing dead-lettered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for url in &urls {
+        loop {
+            let queue = attributes(url.clone()).await;
+            let count = |name: QueueAttributeName| {
+                queue
+                    .get(&name)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            if count(QueueAttributeName::ApproximateNumberOfMessages)
+                + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                == 0
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{url} is not drained");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for name in &subscriptions {
+        let dead = attributes(url_of(&format!("order-service-handler-{name}-dlq"))).await;
+        assert_eq!(
+            dead.get(&QueueAttributeName::ApproximateNumberOfMessages)
+                .map(String::as_str),
+            Some("0"),
+            "{name} dead-lettered"
+        );
+    }
+}
+
+/// What a function with `variables` reads (`Resources::from_env`).
+fn resources(variables: &HashMap<String, String>) -> Resources {
+    let var = |name: &str| variables.get(name).cloned().unwrap_or_default();
+    Resources {
+        service: var("EVENTUAL_SERVICE"),
+        orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
+        timer_queue_url: var("EVENTUAL_TIMER_QUEUE_URL"),
+        executions_table: var("EVENTUAL_EXECUTIONS_TABLE"),
+        task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
+        history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
+        event_bus: var("EVENTUAL_EVENT_BUS"),
+    }
+}
+
+/// Runs `place_order(order)` on `engine` to its end.
+async fn place_order(engine: &dyn Engine, order: Value) -> (Outcome, Vec<HistoryEvent>) {
+    let id = engine
+        .start(StartExecution {
+            workflow: "place_order".into(),
+            execution_name: None,
+            input: order,
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let outcome = engine.wait(&id).await.unwrap();
+    (outcome, engine.history(&id).await.unwrap())
+}
+
+fn shape(history: &[HistoryEvent]) -> Vec<String> {
+    history
+        .iter()
+        .map(|e| match e.kind.seq() {
+            Some(seq) => format!("{}@{seq}", e.kind.type_name()),
+            None => e.kind.type_name().to_owned(),
+        })
+        .collect()
+}
