@@ -10,15 +10,11 @@ use crate::error::AwsError;
 use crate::message::{send_inbox, InboxMessage, TaskInvoke};
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::error::{Failure, StepErrorKind};
-use eventual_runtime::registry;
-use eventual_runtime::task::{
-    token_claims, AttemptControl, CompletionToken, TaskContext, TokenSigner, WithTaskContext,
-};
+use eventual_runtime::task::runner::{self, AttemptEnd, AttemptSpec};
+use eventual_runtime::task::TokenSigner;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::InboxEvent;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a claim is kept (the table's TTL attribute `expires_at`).
@@ -87,89 +83,23 @@ pub async fn handle(aws: &Aws, invoke: TaskInvoke) -> Result<TaskOutcome, AwsErr
     Ok(TaskOutcome::Ran(result))
 }
 
-struct Attempt {
-    invoke: TaskInvoke,
-    last_heartbeat: AtomicU64,
-    deferred: AtomicBool,
-}
-
-impl AttemptControl for Attempt {
-    fn heartbeat(&self) {
-        self.last_heartbeat
-            .store(Timestamp::wall_clock().as_millis(), Ordering::Release);
-    }
-
-    fn completion_token(&self) -> CompletionToken {
-        let key = std::env::var("EVENTUAL_TOKEN_KEY").unwrap_or_default();
-        TokenSigner::new(key.as_bytes()).sign(&token_claims(
-            &self.invoke.execution_id,
-            self.invoke.seq,
-            self.invoke.attempt,
-        ))
-    }
-
-    fn defer(&self) {
-        self.deferred.store(true, Ordering::Release);
-    }
-}
-
 /// Runs the body of the attempt with its timeout and heartbeat watchdog.
 pub async fn run_attempt(invoke: &TaskInvoke) -> Result<Value, Failure> {
-    let Some(task) = registry::task(&invoke.name) else {
-        return Err(Failure::new(
-            StepErrorKind::NotRegistered,
-            format!("no task named `{}` is registered", invoke.name),
-        ));
+    let spec = AttemptSpec {
+        task: invoke.name.clone(),
+        execution_id: invoke.execution_id.clone(),
+        seq: invoke.seq,
+        attempt: invoke.attempt,
+        input: invoke.input.clone(),
+        timeout_ms: invoke.timeout_ms,
+        heartbeat_ms: invoke.heartbeat_ms,
     };
-    let body = (task.run)(invoke.input.clone())
-        .map_err(|reason| Failure::new(StepErrorKind::InvalidInput, reason))?;
-    let attempt = Arc::new(Attempt {
-        invoke: invoke.clone(),
-        last_heartbeat: AtomicU64::new(Timestamp::wall_clock().as_millis()),
-        deferred: AtomicBool::new(false),
-    });
-    let context = TaskContext::new(
-        task.name,
-        invoke.execution_id.clone(),
-        invoke.seq,
-        invoke.attempt,
-        attempt.clone(),
-    );
-    let body = WithTaskContext::new(context, body);
-    let timeout = async {
-        match invoke.timeout_ms {
-            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-            None => std::future::pending().await,
-        }
-    };
-    let result = tokio::select! {
-        result = body => result,
-        () = timeout => Err(Failure::new(StepErrorKind::TimedOut, "the attempt timed out")),
-        failure = heartbeat_watchdog(attempt.clone(), invoke.heartbeat_ms) => Err(failure),
-    };
-    if attempt.deferred.load(Ordering::Acquire) {
-        return Err(Failure::new(
+    let key = std::env::var("EVENTUAL_TOKEN_KEY").unwrap_or_default();
+    match runner::run_attempt(spec, TokenSigner::new(key.as_bytes())).await {
+        AttemptEnd::Finished(result) => result,
+        AttemptEnd::Deferred { .. } => Err(Failure::new(
             StepErrorKind::Failed,
             "completing a task later by token is not supported on the AWS engine yet",
-        ));
-    }
-    result
-}
-
-/// Fails the attempt when no heartbeat came within `heartbeat_ms`.
-async fn heartbeat_watchdog(attempt: Arc<Attempt>, heartbeat_ms: Option<u64>) -> Failure {
-    let Some(interval) = heartbeat_ms else {
-        return std::future::pending().await;
-    };
-    loop {
-        let deadline = attempt.last_heartbeat.load(Ordering::Acquire) + interval;
-        let now = Timestamp::wall_clock().as_millis();
-        if now >= deadline {
-            return Failure::new(
-                StepErrorKind::HeartbeatMissed,
-                format!("no heartbeat for {interval} ms"),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(deadline - now)).await;
+        )),
     }
 }

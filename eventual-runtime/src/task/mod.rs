@@ -5,6 +5,8 @@
 
 mod context;
 mod retry;
+#[cfg(feature = "runner")]
+pub mod runner;
 mod token;
 
 pub use context::{attempt, complete_later, completion_token, heartbeat, TaskContext};

@@ -9,7 +9,7 @@
 //! result had not committed.
 
 use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
-use super::worker::{AttemptResult, Workers};
+use super::worker::Workers;
 use super::writer::{Batch, BatchSender};
 use super::EngineError;
 use crate::engine::client::{Effect, StartExecution};
@@ -23,6 +23,7 @@ use crate::engine::ExecutionStatus;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
+use crate::task::runner::AttemptEnd;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
@@ -67,7 +68,7 @@ pub(crate) enum CoreMsg {
     Redrive(Vec<DeadLetter>, Reply<usize>),
     /// Reply with the outcome once the execution has ended (at once if it has).
     Watch(String, Reply<Outcome>),
-    AttemptDone(AttemptKey, AttemptResult),
+    AttemptDone(AttemptKey, AttemptEnd),
     DeliveryDone(Box<DeliveryDone>),
     Committed(u64),
     CommitFailed(String),
@@ -373,7 +374,7 @@ impl Core {
                     let key = (claims.execution_id, claims.seq, claims.attempt);
                     let accepted = self.open_attempts.contains_key(&key);
                     if accepted {
-                        self.attempt_done(key, AttemptResult::Finished(result));
+                        self.attempt_done(key, AttemptEnd::Finished(result));
                     }
                     self.reply_after_commit(reply, Ok(accepted));
                 }
@@ -665,7 +666,7 @@ impl Core {
                 TimerJob::AttemptTimeout(key) => {
                     self.attempt_done(
                         key,
-                        AttemptResult::Finished(Err(Failure::new(
+                        AttemptEnd::Finished(Err(Failure::new(
                             StepErrorKind::TimedOut,
                             "the attempt timed out",
                         ))),
@@ -699,10 +700,10 @@ impl Core {
         self.workers.run_attempt(row, self.signer.clone());
     }
 
-    fn attempt_done(&mut self, key: AttemptKey, result: AttemptResult) {
+    fn attempt_done(&mut self, key: AttemptKey, result: AttemptEnd) {
         let result = match result {
-            AttemptResult::Finished(result) => result,
-            AttemptResult::Deferred { started } => {
+            AttemptEnd::Finished(result) => result,
+            AttemptEnd::Deferred { started } => {
                 // The body handed out a token: the attempt stays open until it is used or the
                 // timeout passes.
                 if let Some(timeout) = self
