@@ -8,10 +8,45 @@ use eventual_runtime::engine::Engine;
 use eventual_runtime::prelude::*;
 use eventual_runtime::workflow::{HistoryEvent, HistoryEventKind, Outcome};
 use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 /// The history shapes of the executions a scenario ran, in a fixed order.
 pub type Trace = Vec<Vec<String>>;
+
+/// A scenario as a value, so that one runner serves them all.
+pub type Scenario = for<'a> fn(&'a dyn Engine) -> Pin<Box<dyn Future<Output = Trace> + 'a>>;
+
+/// Runs `scenario` on the in-memory `TestEnvironment` and on `engine` (named `engine_name` in
+/// the failure message), and requires the same histories.
+pub async fn agrees_with_test_environment(
+    scenario: Scenario,
+    engine: &dyn Engine,
+    engine_name: &str,
+) {
+    let virtual_time = scenario(&eventual_runtime::testing::TestEnvironment::new()).await;
+    let on_engine = scenario(engine).await;
+    assert_eq!(
+        on_engine, virtual_time,
+        "{engine_name}'s histories differ from the TestEnvironment's"
+    );
+}
+
+/// One `#[tokio::test]` per scenario of the suite, each handing the scenario to `$runner`, an
+/// `async fn(Scenario)` that sets an engine up and calls [`agrees_with_test_environment`].
+#[macro_export]
+macro_rules! every_scenario {
+    ($runner:ident) => {
+        $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events);
+    };
+    ($runner:ident: $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $runner(|engine| Box::pin($crate::scenarios::$name(engine))).await;
+        }
+    )*};
+}
 
 /// How long a scenario waits for a condition on an engine with real time.
 const PATIENCE: Duration = Duration::from_secs(60);

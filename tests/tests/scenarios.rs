@@ -1,41 +1,13 @@
-//! The scenario suite on every engine: the in-memory `TestEnvironment` (virtual time) and the
-//! local engine (SQLite, real time). Each scenario must succeed on both and leave histories of
+//! The scenario suite on the local engine (SQLite, real time), compared with the in-memory
+//! `TestEnvironment` (virtual time): each scenario must succeed on both and leave histories of
 //! the same shape.
 
-use eventual_runtime::engine::Engine;
-use eventual_runtime::testing::TestEnvironment;
 use eventual_tests::local::InProcess;
-use eventual_tests::scenarios::{self, Trace};
-use std::future::Future;
-use std::pin::Pin;
+use eventual_tests::scenarios::{agrees_with_test_environment, Scenario};
 
-type Scenario = for<'a> fn(&'a dyn Engine) -> Pin<Box<dyn Future<Output = Trace> + 'a>>;
-
-async fn on_every_engine(scenario: Scenario) {
-    let virtual_time = scenario(&TestEnvironment::new()).await;
+async fn on_the_local_engine(scenario: Scenario) {
     let local = InProcess::start();
-    let on_disk = scenario(&local.handle()).await;
-    assert_eq!(
-        on_disk, virtual_time,
-        "the local engine's histories differ from the TestEnvironment's"
-    );
+    agrees_with_test_environment(scenario, &local.handle(), "the local engine").await;
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            on_every_engine(|engine| Box::pin(scenarios::$name(engine))).await;
-        }
-    )*};
-}
-
-scenarios!(
-    retries,
-    signals,
-    timers,
-    children,
-    cancellation,
-    order_saga,
-    events
-);
+eventual_tests::every_scenario!(on_the_local_engine);
