@@ -24,17 +24,7 @@ const SERVICE: &str = "order-service";
 
 /// The order service's items only.
 fn inventory() -> Inventory {
-    let mut inventory = Inventory::linked();
-    inventory
-        .workflows
-        .retain(|w| w.location.krate() == "order_service");
-    inventory
-        .tasks
-        .retain(|t| t.location.krate() == "order_service");
-    inventory
-        .subscriptions
-        .retain(|s| s.location.krate() == "order_service");
-    inventory
+    Inventory::linked().of_crate("order_service")
 }
 
 /// An empty zip archive (its end-of-central-directory record): the Lambda package.

@@ -10,17 +10,7 @@ use std::collections::BTreeSet;
 
 /// The order service's items only (this test binary may link others).
 fn inventory() -> Inventory {
-    let mut inventory = Inventory::linked();
-    inventory
-        .workflows
-        .retain(|w| w.location.krate() == "order_service");
-    inventory
-        .tasks
-        .retain(|t| t.location.krate() == "order_service");
-    inventory
-        .subscriptions
-        .retain(|s| s.location.krate() == "order_service");
-    inventory
+    Inventory::linked().of_crate("order_service")
 }
 
 fn artifacts() -> Artifacts {

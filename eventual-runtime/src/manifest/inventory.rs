@@ -167,6 +167,14 @@ impl Inventory {
         inventory
     }
 
+    /// Only the items defined in crate `krate` (a binary may link several services' crates).
+    pub fn of_crate(mut self, krate: &str) -> Inventory {
+        self.workflows.retain(|w| w.location.krate() == krate);
+        self.tasks.retain(|t| t.location.krate() == krate);
+        self.subscriptions.retain(|s| s.location.krate() == krate);
+        self
+    }
+
     /// Sorts every list by name, then Rust path, so output never depends on link order.
     pub fn sort(&mut self) {
         self.workflows.sort_by(|a, b| {
