@@ -434,7 +434,7 @@ impl TestEnvironment {
     /// Publishes an event on the bus, as an outside producer would.
     pub fn publish(&self, event: OutgoingEvent) -> String {
         let mut state = self.lock();
-        let envelope = state.make_envelope(event, None);
+        let envelope = state.envelope(event, None);
         let id = envelope.id.clone();
         state.publish_envelopes(vec![envelope]);
         id
@@ -873,15 +873,6 @@ impl EnvState {
         true
     }
 
-    fn make_envelope(
-        &mut self,
-        event: OutgoingEvent,
-        correlation_id: Option<String>,
-    ) -> EventEnvelope {
-        let id = self.fresh_id("evt");
-        EventEnvelope::outgoing(id, event, self.now, correlation_id)
-    }
-
     fn publish_envelopes(&mut self, events: Vec<EventEnvelope>) {
         for event in events {
             self.bus.push(event.clone());
@@ -973,7 +964,8 @@ impl EffectHost for EnvState {
     }
 
     fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
-        self.make_envelope(event, correlation_id)
+        let id = self.fresh_id("evt");
+        EventEnvelope::outgoing(id, event, self.now, correlation_id)
     }
 }
 

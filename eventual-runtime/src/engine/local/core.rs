@@ -363,7 +363,7 @@ impl Core {
             CoreMsg::Publish(events, correlation_id, reply) => {
                 let envelopes: Vec<EventEnvelope> = events
                     .into_iter()
-                    .map(|event| self.make_envelope(event, correlation_id.clone()))
+                    .map(|event| self.envelope(event, correlation_id.clone()))
                     .collect();
                 let ids = envelopes.iter().map(|e| e.id.clone()).collect();
                 self.publish(envelopes);
@@ -485,15 +485,6 @@ impl Core {
     fn fresh_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}-{}-{}", self.id_prefix, self.next_id)
-    }
-
-    fn make_envelope(
-        &mut self,
-        event: OutgoingEvent,
-        correlation_id: Option<String>,
-    ) -> EventEnvelope {
-        let id = self.fresh_id("evt");
-        EventEnvelope::outgoing(id, event, now(), correlation_id)
     }
 
     fn start_execution(
@@ -810,7 +801,8 @@ impl EffectHost for Core {
     }
 
     fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
-        self.make_envelope(event, correlation_id)
+        let id = self.fresh_id("evt");
+        EventEnvelope::outgoing(id, event, now(), correlation_id)
     }
 }
 
