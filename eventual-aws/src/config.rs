@@ -50,8 +50,18 @@ impl Resources {
 /// point stop there (as if the Lambda was killed) and counts down.
 #[derive(Debug, Default)]
 pub struct Faults {
+    /// The orchestrator stops after writing a history document, before the item commit.
+    pub crash_after_history_put: AtomicU32,
     /// The orchestrator stops right after a history commit, before carrying out its commands.
     pub crash_after_commit: AtomicU32,
+    /// The orchestrator stops after carrying out one command of a step, before the next.
+    pub crash_between_commands: AtomicU32,
+    /// The orchestrator stops after carrying out a step's commands, before marking them done.
+    pub crash_before_carried_out_mark: AtomicU32,
+    /// The task worker stops after claiming an attempt, before running the body.
+    pub crash_after_claim: AtomicU32,
+    /// The task worker stops after storing the result on its claim, before sending it.
+    pub crash_after_result_stored: AtomicU32,
     /// `PutEvents` entries reported failed by the next calls (one entry per call).
     pub fail_put_events: AtomicU32,
 }

@@ -284,11 +284,9 @@ pub async fn publish(
     correlation_id: Option<String>,
 ) -> Result<Vec<String>, AwsError> {
     let now = Timestamp::wall_clock();
-    // A fresh scope per call: `history_key` is unique per call and process.
-    let unique = crate::message::digest(&crate::store::history_key("events", 0));
     let envelopes = envelopes(
         events,
-        &format!("evt-{}", &unique[..20]),
+        &format!("evt-{}", crate::message::unique_id()),
         correlation_id,
         now,
     );

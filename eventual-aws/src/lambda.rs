@@ -1,9 +1,11 @@
 //! The entry point of a service's Lambda binary: `fn main` calls [`run`], which serves the
 //! role named by `EVENTUAL_ROLE`.
 
+use crate::api::AwsApi;
 use crate::config::Aws;
-use crate::message::TaskInvoke;
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use eventual_runtime::engine::api::ServiceApi;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
@@ -12,8 +14,8 @@ use std::sync::Arc;
 pub enum Role {
     /// Steps workflows from the FIFO orchestrator queue.
     Orchestrator,
-    /// Runs task attempts (asynchronous invokes).
-    Task,
+    /// Runs attempts of one task (asynchronous invokes).
+    Task(String),
     /// Runs one subscription's handler from its queue.
     Handler(String),
     /// The service API behind API Gateway.
@@ -33,36 +35,44 @@ pub enum RoleError {
     /// A handler role names no registered subscription.
     #[error("no subscription named `{0}` is registered in this binary")]
     UnknownSubscription(String),
+    /// A task role names no registered task.
+    #[error("no task named `{0}` is registered in this binary")]
+    UnknownTask(String),
 }
 
 impl Role {
-    /// Parses `EVENTUAL_ROLE` (`handler` alone takes the subscription from `EVENTUAL_HANDLER`,
-    /// as the template sets it; `timer-forwarder` is the template's name of `timer`), checking
-    /// that a handler's subscription is registered.
-    pub fn parse(role: &str, handler: Option<&str>) -> Result<Role, RoleError> {
+    /// The role `var` (an environment lookup) describes: `EVENTUAL_ROLE`, with the
+    /// subscription of a handler in `EVENTUAL_HANDLER` (or `handler:<subscription>`) and the
+    /// task of a task function in `EVENTUAL_TASK`, as the template sets them
+    /// (`timer-forwarder` is the template's name of `timer`). The subscription or task must be
+    /// linked into this binary.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Role, RoleError> {
+        let role = var("EVENTUAL_ROLE").unwrap_or_default();
         let role = match role.trim() {
             "orchestrator" => Role::Orchestrator,
-            "task" => Role::Task,
+            "task" => Role::Task(var("EVENTUAL_TASK").unwrap_or_default()),
             "api" => Role::Api,
             "timer" | "timer-forwarder" => Role::Timer,
-            "handler" => Role::Handler(handler.unwrap_or_default().to_owned()),
+            "handler" => Role::Handler(var("EVENTUAL_HANDLER").unwrap_or_default()),
             other => match other.strip_prefix("handler:") {
                 Some(name) => Role::Handler(name.to_owned()),
                 None => return Err(RoleError::Unknown(other.to_owned())),
             },
         };
-        if let Role::Handler(name) = &role {
-            if eventual_runtime::registry::subscription(name).is_none() {
-                return Err(RoleError::UnknownSubscription(name.clone()));
+        match &role {
+            Role::Handler(name) if eventual_runtime::registry::subscription(name).is_none() => {
+                Err(RoleError::UnknownSubscription(name.clone()))
             }
+            Role::Task(name) if eventual_runtime::registry::task(name).is_none() => {
+                Err(RoleError::UnknownTask(name.clone()))
+            }
+            _ => Ok(role),
         }
-        Ok(role)
     }
 
     /// The role of this function, from its environment.
     pub fn from_env() -> Result<Role, RoleError> {
-        let role = std::env::var("EVENTUAL_ROLE").unwrap_or_default();
-        Role::parse(&role, std::env::var("EVENTUAL_HANDLER").ok().as_deref())
+        Role::from_vars(|name| std::env::var(name).ok())
     }
 }
 
@@ -112,42 +122,81 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             }))
             .await
         }
-        Role::Task => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<TaskInvoke>| {
+        Role::Task(task) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
                 let aws = aws.clone();
+                let task = task.clone();
                 async move {
-                    crate::task::handle(&aws, event.payload).await?;
+                    crate::task::handle_payload_of(&aws, &task, event.payload).await?;
                     Ok::<(), lambda_runtime::Error>(())
                 }
             }))
             .await
         }
-        Role::Api => Err("the API role is not implemented on the AWS engine yet".into()),
+        Role::Api => {
+            let api: Arc<dyn ServiceApi> = Arc::new(AwsApi::new(Aws::clone(&aws)));
+            let router = eventual_runtime::engine::api::http::router(api);
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+                    let router = router.clone();
+                    async move {
+                        Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(
+                            crate::api::gateway::handle(router, event.payload).await,
+                        )
+                    }
+                },
+            ))
+            .await
+        }
     }
+}
+
+/// Whether this process runs inside Lambda (the runtime API is set), as opposed to a
+/// terminal: a service's one binary serves its role there and is the CLI elsewhere.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(vars: &[(&str, &str)]) -> Result<Role, RoleError> {
+        Role::from_vars(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
     #[test]
     fn roles_parse_from_the_environment_forms() {
-        assert_eq!(Role::parse("orchestrator", None), Ok(Role::Orchestrator));
-        assert_eq!(Role::parse("task", None), Ok(Role::Task));
-        assert_eq!(Role::parse("api", None), Ok(Role::Api));
-        assert_eq!(Role::parse("timer", None), Ok(Role::Timer));
-        assert_eq!(Role::parse("timer-forwarder", None), Ok(Role::Timer));
         assert_eq!(
-            Role::parse("worker", None),
+            parse(&[("EVENTUAL_ROLE", "orchestrator")]),
+            Ok(Role::Orchestrator)
+        );
+        assert_eq!(parse(&[("EVENTUAL_ROLE", "api")]), Ok(Role::Api));
+        assert_eq!(parse(&[("EVENTUAL_ROLE", "timer")]), Ok(Role::Timer));
+        assert_eq!(
+            parse(&[("EVENTUAL_ROLE", "timer-forwarder")]),
+            Ok(Role::Timer)
+        );
+        assert_eq!(
+            parse(&[("EVENTUAL_ROLE", "worker")]),
             Err(RoleError::Unknown("worker".into()))
         );
+        assert_eq!(parse(&[]), Err(RoleError::Unknown(String::new())));
         assert_eq!(
-            Role::parse("handler:nobody", None),
+            parse(&[("EVENTUAL_ROLE", "handler:nobody")]),
             Err(RoleError::UnknownSubscription("nobody".into()))
         );
         assert_eq!(
-            Role::parse("handler", Some("nobody")),
+            parse(&[("EVENTUAL_ROLE", "handler"), ("EVENTUAL_HANDLER", "nobody")]),
             Err(RoleError::UnknownSubscription("nobody".into()))
+        );
+        assert_eq!(
+            parse(&[("EVENTUAL_ROLE", "task"), ("EVENTUAL_TASK", "nothing")]),
+            Err(RoleError::UnknownTask("nothing".into()))
         );
     }
 }

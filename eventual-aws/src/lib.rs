@@ -12,17 +12,24 @@
 //!   sends the result to the orchestrator queue.
 //! - [`timer`]: the timer forwarder: waits of any length on the standard timer queue.
 //! - [`events`]: `PutEvents` with failed-entry retry, and the subscription handler.
+//! - [`api`]: the service API (the local engine's HTTP routes) behind API Gateway.
+//! - [`payload`]: messages too large for SQS or an invoke, stored in S3 and referenced.
 //! - [`lambda`]: one entry point per service binary that dispatches on `EVENTUAL_ROLE`.
+//! - `cli` (feature `cli`): the service's command line, reaching the API function by invoke.
 //!
 //! The engine is its own crate because it depends on `eventual-runtime` (the runtime cannot
 //! depend back on it); the runtime's `aws` feature only names this choice.
 
+pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod lambda;
 pub mod message;
 pub mod orchestrator;
+pub mod payload;
 pub mod store;
 pub mod task;
 pub mod timer;

@@ -8,6 +8,7 @@ use eventual_runtime::workflow::{InboxEvent, Seq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A message on the FIFO orchestrator queue, grouped by execution id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,13 +116,34 @@ pub fn digest(body: &str) -> String {
         .collect()
 }
 
-/// Puts `message` on the orchestrator queue.
+/// A fresh id, unique across processes (time, process id and a counter, digested).
+pub fn unique_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let unique = digest(&format!(
+        "{nanos}/{}/{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    unique[..16].to_owned()
+}
+
+/// Puts `message` on the orchestrator queue (a large one by reference, see [`crate::payload`]).
 pub async fn send_inbox(aws: &Aws, message: &InboxMessage) -> Result<(), AwsError> {
-    let body = serde_json::to_string(message).map_err(AwsError::invalid("inbox message"))?;
+    let body = crate::payload::seal(aws, message, "inbox message").await?;
+    send_inbox_body(aws, message.execution_id(), body).await
+}
+
+/// Puts a sealed inbox message (see [`crate::payload::seal`]) on the orchestrator queue, in
+/// the message group of `execution_id`.
+pub async fn send_inbox_body(aws: &Aws, execution_id: &str, body: String) -> Result<(), AwsError> {
     aws.sqs
         .send_message()
         .queue_url(&aws.resources.orchestrator_queue_url)
-        .message_group_id(message.execution_id())
+        .message_group_id(execution_id)
         .message_deduplication_id(digest(&body))
         .message_body(body)
         .send()
@@ -133,7 +155,7 @@ pub async fn send_inbox(aws: &Aws, message: &InboxMessage) -> Result<(), AwsErro
 /// Puts `timer` on the timer queue, delayed by the time left until it is due (at most 15
 /// minutes: the forwarder sends a longer wait round again).
 pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Result<(), AwsError> {
-    let body = serde_json::to_string(timer).map_err(AwsError::invalid("timer message"))?;
+    let body = crate::payload::seal(aws, timer, "timer message").await?;
     aws.sqs
         .send_message()
         .queue_url(&aws.resources.timer_queue_url)

@@ -19,6 +19,7 @@ use crate::config::{Aws, Faults};
 use crate::error::AwsError;
 use crate::events::put_events;
 use crate::message::{send_inbox, send_timer, InboxMessage, TaskInvoke, TimerAction, TimerMessage};
+use crate::payload;
 use crate::store::{self, ExecutionItem, StoredStep};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_lambda::primitives::Blob;
@@ -156,7 +157,10 @@ impl Host for Actions {
 
 /// Performs `actions` against AWS.
 pub async fn perform(aws: &Aws, actions: Vec<Action>, now: Timestamp) -> Result<(), AwsError> {
-    for action in actions {
+    for (index, action) in actions.into_iter().enumerate() {
+        if index > 0 && Faults::take(&aws.faults.crash_between_commands) {
+            return Err(AwsError::Crashed("between two commands of a step"));
+        }
         match action {
             Action::Invoke(invoke, Some(at)) if at > now => {
                 let timer = TimerMessage {
@@ -176,7 +180,7 @@ pub async fn perform(aws: &Aws, actions: Vec<Action>, now: Timestamp) -> Result<
 
 /// Invokes a task attempt asynchronously (`InvocationType::Event`).
 pub async fn invoke_task(aws: &Aws, invoke: &TaskInvoke) -> Result<(), AwsError> {
-    let payload = serde_json::to_vec(invoke).map_err(AwsError::invalid("task invoke"))?;
+    let payload = crate::payload::seal(aws, invoke, "task invoke").await?;
     aws.lambda
         .invoke()
         .function_name(aws.resources.task_function(&invoke.name))
@@ -219,6 +223,9 @@ async fn carry_out_step(
         commands,
     );
     perform(aws, actions.actions, now).await?;
+    if Faults::take(&aws.faults.crash_before_carried_out_mark) {
+        return Err(AwsError::Crashed("before the carried-out mark"));
+    }
     store::mark_carried_out(aws, execution_id, version).await
 }
 
@@ -277,6 +284,11 @@ impl<'a> Run<'a> {
             commands: output.commands,
         };
         store::put_step(self.aws, &key, &step).await?;
+        if Faults::take(&self.aws.faults.crash_after_history_put) {
+            return Err(AwsError::Crashed("after the history document was written"));
+        }
+        let now = Timestamp::wall_clock();
+        let (parent, correlation_id) = started(&step.history.events);
         let item = ExecutionItem {
             execution_id: self.execution_id.to_owned(),
             workflow: workflow.to_owned(),
@@ -290,6 +302,10 @@ impl<'a> Run<'a> {
             history_key: key,
             carried_out: self.item.as_ref().map(|i| i.carried_out).unwrap_or(0),
             outcome: output.outcome,
+            correlation_id,
+            parent,
+            created_at: self.item.as_ref().map_or(now, |i| i.created_at),
+            updated_at: now,
         };
         store::commit_item(self.aws, &item, previous).await?;
         self.item = Some(item);
@@ -440,14 +456,11 @@ pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
     let mut failed: Vec<String> = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let message = record
-            .body
-            .as_deref()
-            .map(serde_json::from_str::<InboxMessage>);
-        let message = match message {
-            Some(Ok(message)) => message,
-            other => {
-                warn!(message = %id, ?other, "unreadable orchestrator message");
+        let body = record.body.as_deref().unwrap_or_default();
+        let message = match payload::open::<InboxMessage>(aws, body, "inbox message").await {
+            Ok(message) => message,
+            Err(error) => {
+                warn!(message = %id, %error, "unreadable orchestrator message");
                 failed.push(id);
                 continue;
             }

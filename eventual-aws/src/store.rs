@@ -9,11 +9,13 @@ use crate::config::Aws;
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
+use eventual_runtime::engine::api::ExecutionRow;
 use eventual_runtime::engine::ExecutionStatus;
+use eventual_runtime::time::Timestamp;
+use eventual_runtime::workflow::history::ParentRef;
 use eventual_runtime::workflow::{Command, History, HistoryEvent, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The executions-table item of one execution.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +36,19 @@ pub struct ExecutionItem {
     pub carried_out: u64,
     /// How it ended.
     pub outcome: Option<Outcome>,
+    /// Its correlation id.
+    pub correlation_id: String,
+    /// The parent, for a child.
+    pub parent: Option<ParentRef>,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
 }
+
+/// The largest outcome kept in the item itself; a larger one is read from the history
+/// document, which ends with it (DynamoDB items hold at most 400 KB).
+pub const INLINE_OUTCOME_LIMIT: usize = 32 * 1024;
 
 /// A history document: the history after a step, and the commands of that step (kept so a
 /// run that crashed before carrying them out is completed by the next run).
@@ -75,15 +89,42 @@ impl ExecutionItem {
         item.insert("history_key".into(), s(&self.history_key));
         item.insert("carried_out".into(), n(self.carried_out));
         if let Some(outcome) = &self.outcome {
+            let text = serde_json::to_string(outcome).unwrap_or_default();
+            if text.len() <= INLINE_OUTCOME_LIMIT {
+                item.insert("outcome".into(), s(text));
+            } else {
+                item.insert("outcome_in_history".into(), AttributeValue::Bool(true));
+            }
+        }
+        item.insert("correlation_id".into(), s(&self.correlation_id));
+        if let Some(parent) = &self.parent {
             item.insert(
-                "outcome".into(),
-                s(serde_json::to_string(outcome).unwrap_or_default()),
+                "parent".into(),
+                s(serde_json::to_string(parent).unwrap_or_default()),
             );
         }
+        item.insert("created_at".into(), n(self.created_at.as_millis()));
+        item.insert("updated_at".into(), n(self.updated_at.as_millis()));
         item
     }
 
-    fn from_attributes(item: &HashMap<String, AttributeValue>) -> Result<Self, AwsError> {
+    /// The item as the API shows it.
+    pub fn to_row(&self) -> ExecutionRow {
+        ExecutionRow {
+            id: self.execution_id.clone(),
+            workflow: self.workflow.clone(),
+            status: self.status,
+            correlation_id: self.correlation_id.clone(),
+            parent: self.parent.clone(),
+            outcome: self.outcome.clone(),
+            error: None,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// Reads an item; `true` beside it when its outcome is in the history document.
+    fn from_attributes(item: &HashMap<String, AttributeValue>) -> Result<(Self, bool), AwsError> {
         let text = |name: &str| {
             item.get(name)
                 .and_then(|v| v.as_s().ok())
@@ -97,7 +138,8 @@ impl ExecutionItem {
                 .ok_or_else(|| invalid(format!("`{name}` is missing")))
         };
         let status = text("status")?;
-        Ok(ExecutionItem {
+        let json = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let execution = ExecutionItem {
             execution_id: text("execution_id")?,
             workflow: text("workflow")?,
             status: ExecutionStatus::parse(&status)
@@ -106,13 +148,38 @@ impl ExecutionItem {
             history_len: number("history_len")?,
             history_key: text("history_key")?,
             carried_out: number("carried_out")?,
-            outcome: match item.get("outcome").and_then(|v| v.as_s().ok()) {
-                Some(text) => {
-                    Some(serde_json::from_str(text).map_err(AwsError::invalid("outcome"))?)
-                }
-                None => None,
-            },
-        })
+            outcome: json("outcome")
+                .map(|text| serde_json::from_str(text).map_err(AwsError::invalid("outcome")))
+                .transpose()?,
+            correlation_id: json("correlation_id").cloned().unwrap_or_default(),
+            parent: json("parent")
+                .map(|text| serde_json::from_str(text).map_err(AwsError::invalid("parent")))
+                .transpose()?,
+            created_at: Timestamp::from_millis(number("created_at").unwrap_or_default()),
+            updated_at: Timestamp::from_millis(number("updated_at").unwrap_or_default()),
+        };
+        let in_history = matches!(
+            item.get("outcome_in_history"),
+            Some(AttributeValue::Bool(true))
+        );
+        Ok((execution, in_history))
+    }
+
+    /// Reads a scanned or fetched item, with a large outcome from its history document.
+    pub async fn load(
+        aws: &Aws,
+        attributes: &HashMap<String, AttributeValue>,
+    ) -> Result<Self, AwsError> {
+        let (mut item, in_history) = ExecutionItem::from_attributes(attributes)?;
+        if in_history {
+            let step = load_step(aws, &item.history_key).await?;
+            item.outcome = step
+                .history
+                .events
+                .last()
+                .and_then(|event| event.kind.outcome());
+        }
+        Ok(item)
     }
 }
 
@@ -127,11 +194,10 @@ pub async fn load_item(aws: &Aws, execution_id: &str) -> Result<Option<Execution
         .send()
         .await
         .map_err(AwsError::sdk("GetItem (executions)"))?;
-    output
-        .item
-        .as_ref()
-        .map(ExecutionItem::from_attributes)
-        .transpose()
+    match output.item {
+        Some(attributes) => Ok(Some(ExecutionItem::load(aws, &attributes).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Writes `item` if the stored version is `expected` (`None`: the item must not exist yet).
@@ -196,19 +262,9 @@ pub async fn mark_carried_out(aws: &Aws, execution_id: &str, version: u64) -> Re
 /// A fresh S3 key for version `version`: unique per writer, so a losing run never overwrites
 /// the document of the winner.
 pub fn history_key(execution_id: &str, version: u64) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let unique = crate::message::digest(&format!(
-        "{nanos}/{}/{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
     format!(
         "history/{execution_id}/{version:010}-{}.json",
-        &unique[..16]
+        crate::message::unique_id()
     )
 }
 

@@ -6,6 +6,7 @@ use crate::config::Aws;
 use crate::error::AwsError;
 use crate::message::{send_inbox, send_timer, InboxMessage, TimerAction, TimerMessage};
 use crate::orchestrator::invoke_task;
+use crate::payload;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::time::Timestamp;
 use tracing::warn;
@@ -38,17 +39,10 @@ pub async fn handle_batch(aws: &Aws, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let result = match record
-            .body
-            .as_deref()
-            .map(serde_json::from_str::<TimerMessage>)
-        {
-            Some(Ok(timer)) => forward(aws, timer, Timestamp::wall_clock()).await,
-            Some(Err(error)) => Err(AwsError::invalid("timer message")(error)),
-            None => Err(AwsError::Invalid {
-                what: "timer message",
-                reason: "no body".to_owned(),
-            }),
+        let body = record.body.as_deref().unwrap_or_default();
+        let result = match payload::open::<TimerMessage>(aws, body, "timer message").await {
+            Ok(timer) => forward(aws, timer, Timestamp::wall_clock()).await,
+            Err(error) => Err(error),
         };
         if let Err(error) = result {
             warn!(message = %id, %error, "timer not forwarded");

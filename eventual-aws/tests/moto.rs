@@ -1,10 +1,12 @@
 //! The AWS engine against moto_server, with Lambda played by the harness: a workflow with
 //! tasks, a timer and an emitted event runs to completion with the history shape of
 //! `TestEnvironment`, also when every message is delivered twice, every task invoked twice, or
-//! the orchestrator stops right after its history commits.
+//! the orchestrator stops right after its history commits; payloads above the message limits
+//! travel through S3; a result the worker could not send is sent by the next invoke.
 
 mod harness;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
 use eventual_runtime::prelude::*;
@@ -444,4 +446,279 @@ async fn throttling_beyond_the_sdk_retries_is_retried_by_redelivery() {
             "{operation}"
         );
     }
+}
+
+/// Above SQS's message size (1 MiB in moto 5.2.1, as on AWS since 2025) and Lambda's
+/// asynchronous invoke limit (the harness refuses invokes above 256 KiB, as Lambda did).
+const BULK: usize = 1_100_000;
+
+#[task(timeout = "30s", retry(max_attempts = 2, initial = "1s"))]
+async fn shout(text: String) -> Result<String, StepError> {
+    record_run();
+    let context = TaskContext::current().expect("inside a task");
+    if context.attempt == 1 {
+        // The retry's invoke goes through the timer queue, with the whole input.
+        return Err(StepError::new(StepErrorKind::Failed, "first attempts fail"));
+    }
+    Ok(text.to_uppercase())
+}
+
+#[workflow]
+async fn bulky(ctx: WorkflowContext, text: String) -> Result<String, WorkflowError> {
+    let shouted = shout(text).await?;
+    let more: String = ctx.wait_for_signal("more").await?;
+    Ok(format!("{shouted}{more}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_above_the_message_limits_travel_through_s3() {
+    let harness = Harness::start(&[], Options::default()).await;
+    let text = "a".repeat(BULK);
+    let more = "b".repeat(BULK);
+    async fn bulky_on(engine: &dyn Engine, text: &str, more: &str) -> (Outcome, Vec<HistoryEvent>) {
+        let id = engine
+            .start(StartExecution {
+                workflow: "bulky".into(),
+                execution_name: None,
+                input: json!(text),
+                correlation_id: None,
+            })
+            .await
+            .unwrap();
+        // The signal waits for the task: sent before, it would be the same (signals queue).
+        engine.signal(&id, "more", json!(more)).await.unwrap();
+        let outcome = engine.wait(&id).await.unwrap();
+        (outcome, engine.history(&id).await.unwrap())
+    }
+    let (outcome, history) = bulky_on(&harness, &text, &more).await;
+    let expected = format!("{}{more}", text.to_uppercase());
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!(expected)
+        }
+    );
+    let (_, reference) = bulky_on(&TestEnvironment::new(), &text, &more).await;
+    assert_eq!(shape(&history), shape(&reference));
+
+    // The start, the signal, the invoke, the delayed retry's timer message and the result
+    // each went by reference.
+    let stored = harness
+        .aws
+        .s3
+        .list_objects_v2()
+        .bucket(&harness.aws.resources.history_bucket)
+        .prefix("payloads/")
+        .send()
+        .await
+        .unwrap()
+        .contents
+        .unwrap_or_default();
+    assert!(stored.len() >= 5, "{stored:?}");
+    assert!(stored
+        .iter()
+        .all(|o| o.size.unwrap_or_default() > BULK as i64));
+    // The 2.2 MB outcome is not in the executions item (DynamoDB takes 400 KB): the API reads
+    // it from the history document.
+    let id = history
+        .iter()
+        .find_map(|e| match &e.kind {
+            eventual_runtime::workflow::history::HistoryEventKind::WorkflowStarted {
+                execution_id,
+                ..
+            } => Some(execution_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let item = harness
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&harness.aws.resources.executions_table)
+        .key("execution_id", AttributeValue::S(id.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!item.contains_key("outcome"));
+    assert_eq!(
+        item.get("outcome_in_history"),
+        Some(&AttributeValue::Bool(true))
+    );
+    let loaded = eventual_aws::store::load_item(&harness.aws, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.outcome, Some(outcome));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_the_worker_could_not_send_is_sent_by_the_next_invoke() {
+    let harness = Harness::start(&[], Options::default()).await;
+    // A queue nobody pumps stands in for the orchestrator queue, so what arrives can be read.
+    let probe = harness::create_queue(&harness.aws, "probe.fifo", true).await;
+    let to = |url: &str| eventual_aws::Aws {
+        resources: eventual_aws::Resources {
+            orchestrator_queue_url: url.to_owned(),
+            ..harness.aws.resources.clone()
+        },
+        ..harness.aws.clone()
+    };
+    let invoke = eventual_aws::TaskInvoke {
+        execution_id: "resend-1".into(),
+        seq: 0,
+        attempt: 1,
+        name: "charge".into(),
+        input: json!(5),
+        timeout_ms: None,
+        heartbeat_ms: None,
+    };
+    let runs = || {
+        RUNS.lock()
+            .unwrap()
+            .iter()
+            .filter(|run| run.0 == "resend-1")
+            .count()
+    };
+
+    // The body runs, its result is stored on the claim, and the send fails (no such queue):
+    // the handler fails, so Lambda invokes it again.
+    let gone = format!("{probe}-gone");
+    let error = eventual_aws::task::handle(&to(&gone), invoke.clone())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("SendMessage"), "{error}");
+    assert_eq!(runs(), 1);
+    // The next invoke finds the claim with its result and sends it; the body does not run.
+    for _ in 0..2 {
+        let outcome = eventual_aws::task::handle(&to(&probe), invoke.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            eventual_aws::task::TaskOutcome::Duplicate { resent: true }
+        );
+    }
+    assert_eq!(runs(), 1);
+    let received = harness
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&probe)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    // Both re-sends carry the same body, so the FIFO queue keeps one.
+    assert_eq!(received.len(), 1, "{received:?}");
+    let message: eventual_aws::InboxMessage =
+        serde_json::from_str(received[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        message,
+        eventual_aws::InboxMessage::Event {
+            execution_id: "resend-1".into(),
+            event: eventual_runtime::workflow::InboxEvent::TaskCompleted {
+                seq: 0,
+                attempt: 1,
+                result: Ok(json!("receipt-5")),
+            },
+        }
+    );
+
+    // A claim without a result (its body still runs, or its worker died) is left alone.
+    let running = eventual_aws::TaskInvoke {
+        attempt: 2,
+        ..invoke
+    };
+    assert!(eventual_aws::task::claim(&harness.aws, &running)
+        .await
+        .unwrap());
+    let outcome = eventual_aws::task::handle(&to(&probe), running)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        eventual_aws::task::TaskOutcome::Duplicate { resent: false }
+    );
+    assert_eq!(runs(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_every_step_boundary_loses_and_repeats_nothing() {
+    type Point = fn(&eventual_aws::Faults) -> &std::sync::atomic::AtomicU32;
+    let points: [(&str, Point); 5] = [
+        ("after the history document", |f| &f.crash_after_history_put),
+        ("after the commit", |f| &f.crash_after_commit),
+        ("between two commands", |f| &f.crash_between_commands),
+        ("before the carried-out mark", |f| {
+            &f.crash_before_carried_out_mark
+        }),
+        ("after the task result was stored", |f| {
+            &f.crash_after_result_stored
+        }),
+    ];
+    for (name, point) in points {
+        let harness = Harness::start(&["on_big_shipment"], Options::default()).await;
+        point(&harness.aws.faults).store(2, Ordering::SeqCst);
+        // The same outcome, history shape, one body run per attempt and event delivery as
+        // an undisturbed run.
+        order_on_aws(&harness).await;
+        assert_eq!(
+            point(&harness.aws.faults).load(Ordering::SeqCst),
+            0,
+            "the run never reached the point {name}"
+        );
+    }
+}
+
+#[task(timeout = "2s", retry(max_attempts = 2, initial = "1s"))]
+async fn fragile(n: u64) -> Result<u64, StepError> {
+    record_run();
+    Ok(n + 1)
+}
+
+#[workflow]
+async fn fragile_flow(_ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    Ok(fragile(n).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_dies_after_its_claim_leaves_the_attempt_to_its_timeout() {
+    let harness = Harness::start(&[], Options::default()).await;
+    harness
+        .aws
+        .faults
+        .crash_after_claim
+        .store(1, Ordering::SeqCst);
+    let id = harness
+        .start(StartExecution {
+            workflow: "fragile_flow".into(),
+            execution_name: None,
+            input: json!(1),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let outcome = harness.wait(&id).await.unwrap();
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(2) });
+    // Lambda's retries of the first invoke found the claim and did nothing; the attempt timed
+    // out after 2 s and the second attempt ran the body, once.
+    let runs: Vec<_> = RUNS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|run| run.0 == id)
+        .cloned()
+        .collect();
+    assert_eq!(runs, [(id.clone(), 0, 2)]);
+    let history = harness.history(&id).await.unwrap();
+    let failed = history
+        .iter()
+        .find(|e| e.kind.type_name() == "TaskAttemptFailed")
+        .map(|e| format!("{:?}", e.kind))
+        .unwrap_or_default();
+    assert!(failed.contains("TimedOut"), "{history:?}");
 }

@@ -191,7 +191,8 @@ impl InProcess {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("an address");
-        let router = eventual_runtime::engine::local::http::router(engine.handle());
+        let router =
+            eventual_runtime::engine::api::http::router(std::sync::Arc::new(engine.handle()));
         engine.runtime().spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
             let _ = axum::serve(listener, router).await;
@@ -226,8 +227,18 @@ impl Drop for InProcess {
 /// profile of the running test, and returns its path. `target` is `--bin NAME` or
 /// `--example NAME`.
 pub fn cargo_binary(package: &str, kind: &str, name: &str) -> PathBuf {
+    cargo_binary_with_features(package, kind, name, &[])
+}
+
+/// [`cargo_binary`] with cargo features of `package` enabled.
+pub fn cargo_binary_with_features(
+    package: &str,
+    kind: &str,
+    name: &str,
+    features: &[&str],
+) -> PathBuf {
     static BUILT: OnceLock<Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
-    let key = format!("{package}/{kind}/{name}");
+    let key = format!("{package}/{kind}/{name}/{}", features.join(","));
     let built = BUILT.get_or_init(Mutex::default);
     let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, path)) = built.iter().find(|(k, _)| *k == key) {
@@ -253,6 +264,7 @@ pub fn cargo_binary(package: &str, kind: &str, name: &str) -> PathBuf {
         .arg("--target-dir")
         .arg(target_dir)
         .args(["-p", package, &format!("--{kind}"), name])
+        .args(features.iter().flat_map(|feature| ["--features", feature]))
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -92,6 +92,53 @@ async fn emitted_event_reaches_every_matching_handler_once() {
     assert!(env.dead_letters().is_empty());
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Oversized {
+    text: String,
+}
+
+/// Tries to emit an event of `bytes` bytes; returns the error it got back, if any.
+#[workflow]
+async fn oversized_emitter(ctx: WorkflowContext, bytes: u64) -> Result<String, WorkflowError> {
+    let text = "x".repeat(bytes as usize);
+    Ok(match ctx.emit(Oversized { text }).await {
+        Ok(()) => "emitted".to_owned(),
+        Err(error) => error.to_string(),
+    })
+}
+
+#[tokio::test]
+async fn events_above_eventbridge_s_limit_are_refused_where_they_are_emitted() {
+    let env = TestEnvironment::new();
+    let small = env.start::<oversized_emitter>(1_000).unwrap();
+    let large = env.start::<oversized_emitter>(300_000).unwrap();
+    env.run_until_idle().await;
+    assert_eq!(env.result(&small).unwrap().unwrap(), "emitted");
+    let refused = env.result(&large).unwrap().unwrap();
+    assert!(
+        refused.contains("`Oversized` from `oversized_emitter` is 300")
+            && refused.contains("262144 bytes"),
+        "{refused}"
+    );
+    // The refused emit took no step: the history holds none, and no delivery happened.
+    let steps: Vec<&str> = env
+        .history(large.id())
+        .iter()
+        .map(|e| e.kind.type_name())
+        .collect();
+    assert_eq!(steps, ["WorkflowStarted", "WorkflowSucceeded"]);
+    // A handler's client refuses it too.
+    let client = Client::new(eventual_runtime::engine::client::EffectBuffer::default());
+    let error = client
+        .publish_events(vec![OutgoingEvent::new(
+            "shop",
+            "Big",
+            json!("x".repeat(300_000)),
+        )])
+        .unwrap_err();
+    assert!(error.to_string().contains("`Big` from `shop`"), "{error}");
+}
+
 // ---- retries, dead letters, redrive --------------------------------------------------------------
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

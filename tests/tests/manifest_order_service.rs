@@ -6,7 +6,7 @@ extern crate order_service;
 use eventual_runtime::manifest::{generate, Artifacts, Inventory};
 use eventual_runtime::pattern::EventPattern;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The order service's items only (this test binary may link others).
 fn inventory() -> Inventory {
@@ -165,6 +165,8 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
 
 #[test]
 fn iam_is_least_privilege() {
+    /// Where messages too large for SQS or an invoke are stored.
+    const PAYLOADS: &str = "${HistoryBucket.Arn}/payloads/*";
     let template = json("template.json");
     let resources = template["Resources"].as_object().unwrap();
     let all = statements(&template);
@@ -190,19 +192,20 @@ fn iam_is_least_privilege() {
             let sub = resource["Fn::Sub"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{id}: {resource}"));
-            // The two shapes where a wildcard is the narrowest name: a function's own log
-            // streams and the objects of the history bucket.
+            // The shapes where a wildcard is the narrowest name: a function's own log
+            // streams, the objects of the history bucket, and its large payloads.
             let log = sub.starts_with("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/")
                 && sub.ends_with(":*")
                 && !sub[..sub.len() - 2].contains('*');
             assert!(
-                log || sub == "${HistoryBucket.Arn}/*",
+                log || sub == "${HistoryBucket.Arn}/*" || sub == PAYLOADS,
                 "{id}: resource {sub}"
             );
         }
     }
 
-    // The orchestrator may invoke exactly the task functions its workflows call.
+    // The orchestrator (and the timer forwarder, for retries after a backoff) may invoke
+    // exactly the task functions the workflows call.
     let manifest = json("manifest.json");
     let called: BTreeSet<String> = manifest["workflows"]
         .as_array()
@@ -211,15 +214,15 @@ fn iam_is_least_privilege() {
         .flat_map(|w| w["tasks"].as_array().unwrap().clone())
         .map(|t| t.as_str().unwrap().to_owned())
         .collect();
-    let mut invokable = BTreeSet::new();
+    let mut invokable = BTreeMap::<&str, BTreeSet<String>>::new();
     for (id, statement) in &all {
         if as_list(&statement["Action"])
             .iter()
             .any(|a| *a == "lambda:InvokeFunction")
         {
-            assert_eq!(
-                id, "OrchestratorRole",
-                "only the orchestrator invokes functions"
+            assert!(
+                ["OrchestratorRole", "TimerForwarderRole"].contains(&id.as_str()),
+                "{id}: only the orchestrator and the timer forwarder invoke functions"
             );
             for resource in as_list(&statement["Resource"]) {
                 let function = get_att(resource).unwrap();
@@ -227,11 +230,17 @@ fn iam_is_least_privilege() {
                     ["EVENTUAL_TASK"]
                     .as_str()
                     .unwrap_or_else(|| panic!("{function} is not a task function"));
-                invokable.insert(name.to_owned());
+                invokable.entry(id).or_default().insert(name.to_owned());
             }
         }
     }
-    assert_eq!(invokable, called);
+    assert_eq!(
+        invokable,
+        BTreeMap::from([
+            ("OrchestratorRole", called.clone()),
+            ("TimerForwarderRole", called)
+        ])
+    );
 
     // A handler's role consumes only its own queue and dead-letter queue; its client effects
     // (starts, signals, events, carried out once it succeeded) may only send to the
@@ -263,7 +272,12 @@ fn iam_is_least_privilege() {
                 .iter()
                 .filter_map(|r| get_att(r))
                 .collect();
-            if actions == ["sqs:SendMessage"] {
+            if actions == ["s3:GetObject", "s3:PutObject"] {
+                assert_eq!(
+                    statement["Resource"],
+                    serde_json::json!([{"Fn::Sub": PAYLOADS}])
+                );
+            } else if actions == ["sqs:SendMessage"] {
                 assert_eq!(targets, ["OrchestratorQueue"], "{id} sends elsewhere");
             } else if actions == ["events:PutEvents"] {
                 assert_eq!(targets, ["EventBus"], "{id} puts events elsewhere");

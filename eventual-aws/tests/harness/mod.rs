@@ -11,20 +11,19 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use eventual_aws::{
-    Aws, InboxMessage, Resources, SqsBatchResponse, SqsEvent, SqsMessage, TaskInvoke,
-};
+use eventual_aws::api::AwsApi;
+use eventual_aws::{Aws, Resources, SqsBatchResponse, SqsEvent, SqsMessage};
+use eventual_runtime::engine::api::{ApiError, ServiceApi};
 use eventual_runtime::engine::client::{ClientError, StartExecution};
 use eventual_runtime::engine::Engine;
 use eventual_runtime::event::OutgoingEvent;
-use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
+use eventual_runtime::workflow::{HistoryEvent, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +81,8 @@ pub struct Options {
 /// The engine on moto, with Lambda played in-process.
 pub struct Harness {
     pub aws: Aws,
+    /// The Lambda Invoke API the harness serves (`AWS_ENDPOINT_URL_LAMBDA` for a child CLI).
+    pub invoke_url: String,
     pump: tokio::task::JoinHandle<()>,
     invoke_server: tokio::task::JoinHandle<()>,
     _moto: Moto,
@@ -106,16 +107,7 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-fn unique() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{nanos:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-async fn create_queue(aws: &Aws, name: &str, fifo: bool) -> String {
+pub async fn create_queue(aws: &Aws, name: &str, fifo: bool) -> String {
     let mut request = aws.sqs.create_queue().queue_name(name);
     if fifo {
         request = request.attributes(QueueAttributeName::FifoQueue, "true");
@@ -147,11 +139,32 @@ async fn create_table(aws: &Aws, name: &str, key: &str) {
         .unwrap();
 }
 
-/// Serves `POST /2015-03-31/functions/{name}/invocations` (the Lambda Invoke API): an
-/// asynchronous invoke answers 202 and runs the task handler in the background.
-/// The invoke server's state: the default clients, those of each task function, the options.
-type InvokeState = (Aws, Arc<HashMap<String, Aws>>, Options);
+/// The largest payload of an asynchronous invoke (Lambda refuses larger ones with 413).
+pub const ASYNC_INVOKE_LIMIT: usize = 256 * 1024;
 
+/// The invoke server's state: the default clients, those of each task function, the API
+/// function's name, the options.
+#[derive(Clone)]
+struct InvokeState {
+    aws: Aws,
+    tasks: Arc<HashMap<String, Aws>>,
+    api_function: String,
+    options: Options,
+}
+
+/// The service API's routes over `aws`, as the API function serves them.
+pub fn api_router(aws: &Aws) -> axum::Router {
+    let api: Arc<dyn ServiceApi> = Arc::new(
+        AwsApi::new(aws.clone())
+            .with_wait(Duration::from_secs(5))
+            .with_start_wait(Duration::from_secs(20)),
+    );
+    eventual_runtime::engine::api::http::router(api)
+}
+
+/// Serves `POST /2015-03-31/functions/{name}/invocations` (the Lambda Invoke API). The API
+/// function answers synchronously, as `lambda_runtime` would run it; a task invoke is
+/// asynchronous: 202, and the task handler runs in the background.
 async fn serve_invokes(
     aws: Aws,
     tasks: HashMap<String, Aws>,
@@ -159,38 +172,129 @@ async fn serve_invokes(
 ) -> (String, tokio::task::JoinHandle<()>) {
     use axum::extract::State;
     use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let api_function = eventual_runtime::manifest::names::function(&aws.resources.service, "api");
     let app = axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
             axum::routing::post(
-                |State((aws, tasks, options)): State<InvokeState>,
+                |State(state): State<InvokeState>,
                  axum::extract::Path(function): axum::extract::Path<String>,
                  body: axum::body::Bytes| async move {
-                    let aws = tasks.get(&function).unwrap_or(&aws).clone();
-                    let Ok(invoke) = serde_json::from_slice::<TaskInvoke>(&body) else {
-                        return StatusCode::BAD_REQUEST;
+                    let aws = state.tasks.get(&function).unwrap_or(&state.aws).clone();
+                    if function == state.api_function {
+                        let Ok(event) = serde_json::from_slice(&body) else {
+                            return StatusCode::BAD_REQUEST.into_response();
+                        };
+                        let response =
+                            eventual_aws::api::gateway::handle(api_router(&aws), event).await;
+                        return axum::Json(response).into_response();
+                    }
+                    let service = &state.aws.resources.service;
+                    let is_task = eventual_runtime::registry::TASKS.iter().any(|task| {
+                        eventual_runtime::manifest::names::task_function(service, task.name)
+                            == function
+                    });
+                    if !is_task {
+                        let error = serde_json::json!({
+                            "Type": "User",
+                            "Message": format!("Function not found: {function}"),
+                        });
+                        return (
+                            StatusCode::NOT_FOUND,
+                            [("x-amzn-errortype", "ResourceNotFoundException")],
+                            axum::Json(error),
+                        )
+                            .into_response();
+                    }
+                    if body.len() > ASYNC_INVOKE_LIMIT {
+                        let error = serde_json::json!({
+                            "Type": "User",
+                            "message": format!("{} byte payload is too large for the Event invocation type (limit {ASYNC_INVOKE_LIMIT} bytes)", body.len()),
+                        });
+                        return (
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            [("x-amzn-errortype", "RequestTooLargeException")],
+                            axum::Json(error),
+                        )
+                            .into_response();
+                    }
+                    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+                        return StatusCode::BAD_REQUEST.into_response();
                     };
-                    let runs = if options.duplicate_invokes { 2 } else { 1 };
+                    let runs = if state.options.duplicate_invokes { 2 } else { 1 };
                     for _ in 0..runs {
                         let aws = aws.clone();
-                        let invoke = invoke.clone();
+                        let payload = payload.clone();
                         tokio::spawn(async move {
-                            if let Err(error) = eventual_aws::task::handle(&aws, invoke).await {
-                                eprintln!("task handler failed: {error}");
+                            // Lambda retries a failed asynchronous invoke twice (after about
+                            // one and two minutes; here seconds).
+                            for retry in 1..=3 {
+                                match eventual_aws::task::handle_payload(&aws, payload.clone())
+                                    .await
+                                {
+                                    Ok(_) => break,
+                                    Err(error) => eprintln!("task handler failed: {error}"),
+                                }
+                                tokio::time::sleep(Duration::from_secs(retry)).await;
                             }
                         });
                     }
-                    StatusCode::ACCEPTED
+                    StatusCode::ACCEPTED.into_response()
                 },
             ),
         )
-        .with_state((aws, Arc::new(tasks), options));
+        .with_state(InvokeState {
+            aws,
+            tasks: Arc::new(tasks),
+            api_function,
+            options,
+        });
+    serve(app).await
+}
+
+/// Serves `app` on a free port of 127.0.0.1.
+async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     (format!("http://{address}"), server)
+}
+
+/// Plays API Gateway (HTTP API, payload format 2.0) in front of the API function: every
+/// HTTP request becomes the event API Gateway would send, answered by the API role's handler.
+pub async fn serve_gateway(aws: Aws) -> (String, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().fallback(
+        |axum::extract::State(aws): axum::extract::State<Aws>,
+         request: axum::extract::Request| async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let event = aws_lambda_events::event::apigw::ApiGatewayV2httpRequest {
+                raw_path: Some(parts.uri.path().to_owned()),
+                raw_query_string: parts.uri.query().map(str::to_owned),
+                headers: parts.headers,
+                body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+                request_context: aws_lambda_events::event::apigw::ApiGatewayV2httpRequestContext {
+                    http: aws_lambda_events::event::apigw::ApiGatewayV2httpRequestContextHttpDescription {
+                        method: parts.method,
+                        path: Some(parts.uri.path().to_owned()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let response = eventual_aws::api::gateway::handle(api_router(&aws), event).await;
+            let (status, body) = eventual_aws::api::gateway::response_parts(&response);
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                axum::Json(body),
+            )
+        },
+    );
+    serve(app.with_state(aws)).await
 }
 
 /// Receives up to 10 messages as Lambda's event source mapping would hand them over.
@@ -443,7 +547,7 @@ impl Harness {
             serve_invokes(with(&deployment.client), tasks, options).await;
         let base = base.with_lambda(aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(config)
-                .endpoint_url(invoke_url)
+                .endpoint_url(&invoke_url)
                 .build(),
         ));
         let with = |resources: &Resources| Aws {
@@ -468,6 +572,7 @@ impl Harness {
         });
         Harness {
             aws: with(&deployment.client),
+            invoke_url,
             pump,
             invoke_server,
             _moto: moto,
@@ -475,56 +580,32 @@ impl Harness {
     }
 }
 
-fn engine_error(error: eventual_aws::AwsError) -> ClientError {
-    ClientError::Engine(error.to_string())
+fn client_error(error: ApiError) -> ClientError {
+    match error {
+        ApiError::NotFound(id) => ClientError::UnknownExecution(id),
+        ApiError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
+        ApiError::InvalidInput(message) => ClientError::InvalidPayload(message),
+        other => ClientError::Engine(other.to_string()),
+    }
 }
 
 impl Harness {
-    async fn known(&self, execution_id: &str) -> Result<(), ClientError> {
-        match eventual_aws::store::load_item(&self.aws, execution_id).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(ClientError::UnknownExecution(execution_id.to_owned())),
-            Err(error) => Err(engine_error(error)),
-        }
-    }
-
-    async fn send(&self, execution_id: &str, event: InboxEvent) -> Result<(), ClientError> {
-        self.known(execution_id).await?;
-        let message = InboxMessage::Event {
-            execution_id: execution_id.to_owned(),
-            event,
-        };
-        eventual_aws::message::send_inbox(&self.aws, &message)
-            .await
-            .map_err(engine_error)
+    /// The service API as the API function serves it, with the test's patience.
+    pub fn api(&self) -> AwsApi {
+        AwsApi::new(self.aws.clone())
+            .with_wait(WAIT)
+            .with_start_wait(Duration::from_secs(20))
     }
 }
 
 impl Engine for Harness {
     fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>> {
         async move {
-            if eventual_runtime::registry::workflow(&request.workflow).is_none() {
-                return Err(ClientError::UnknownWorkflow(request.workflow));
-            }
-            let execution_id = request
-                .execution_name
-                .unwrap_or_else(|| format!("{}-{}", request.workflow, unique()));
-            let message = InboxMessage::Start {
-                workflow: request.workflow,
-                execution_id: execution_id.clone(),
-                input: request.input,
-                correlation_id: request.correlation_id,
-                parent: None,
-            };
-            eventual_aws::message::send_inbox(&self.aws, &message)
+            let api = self.api();
+            let started = ServiceApi::start(&api, request)
                 .await
-                .map_err(engine_error)?;
-            // Started once the orchestrator committed it (a refused start never is).
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while self.known(&execution_id).await.is_err() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Ok(execution_id)
+                .map_err(client_error)?;
+            Ok(started.execution_id)
         }
         .boxed()
     }
@@ -536,12 +617,10 @@ impl Engine for Harness {
         payload: Value,
     ) -> BoxFuture<'a, Result<(), ClientError>> {
         async move {
-            let event = InboxEvent::Signal {
-                name: name.to_owned(),
-                payload,
-                id: Some(format!("api-{}", unique())),
-            };
-            self.send(execution_id, event).await
+            let api = self.api();
+            ServiceApi::signal(&api, execution_id, name, payload, None)
+                .await
+                .map_err(client_error)
         }
         .boxed()
     }
@@ -551,7 +630,13 @@ impl Engine for Harness {
         execution_id: &'a str,
         reason: Option<String>,
     ) -> BoxFuture<'a, Result<(), ClientError>> {
-        async move { self.send(execution_id, InboxEvent::Cancel { reason }).await }.boxed()
+        async move {
+            let api = self.api();
+            ServiceApi::cancel(&api, execution_id, reason)
+                .await
+                .map_err(client_error)
+        }
+        .boxed()
     }
 
     fn publish(
@@ -559,31 +644,20 @@ impl Engine for Harness {
         events: Vec<OutgoingEvent>,
     ) -> BoxFuture<'_, Result<Vec<String>, ClientError>> {
         async move {
-            eventual_aws::events::publish(&self.aws, events, None)
+            let api = self.api();
+            ServiceApi::publish(&api, events)
                 .await
-                .map_err(engine_error)
+                .map_err(client_error)
         }
         .boxed()
     }
 
     fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>> {
         async move {
-            self.known(execution_id).await?;
-            let deadline = Instant::now() + WAIT;
-            loop {
-                let item = eventual_aws::store::load_item(&self.aws, execution_id)
-                    .await
-                    .map_err(engine_error)?;
-                if let Some(outcome) = item.and_then(|item| item.outcome) {
-                    return Ok(outcome);
-                }
-                if Instant::now() > deadline {
-                    return Err(ClientError::Engine(format!(
-                        "execution `{execution_id}` did not end within {WAIT:?}"
-                    )));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let api = self.api();
+            ServiceApi::wait(&api, execution_id)
+                .await
+                .map_err(client_error)
         }
         .boxed()
     }
@@ -593,10 +667,10 @@ impl Engine for Harness {
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>> {
         async move {
-            self.known(execution_id).await?;
-            eventual_aws::store::history(&self.aws, execution_id)
+            let api = self.api();
+            ServiceApi::history(&api, execution_id)
                 .await
-                .map_err(engine_error)
+                .map_err(client_error)
         }
         .boxed()
     }

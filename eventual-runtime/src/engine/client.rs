@@ -209,6 +209,11 @@ impl Client {
 
     /// Publishes events.
     pub fn publish_events(&self, events: Vec<OutgoingEvent>) -> Result<(), ClientError> {
+        for event in &events {
+            event
+                .check_size()
+                .map_err(|error| ClientError::InvalidPayload(error.to_string()))?;
+        }
         self.buffer.push(Effect::Publish(events));
         Ok(())
     }

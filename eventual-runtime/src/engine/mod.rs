@@ -5,6 +5,7 @@
 //! in-memory [`TestEnvironment`](crate::testing::TestEnvironment), the embedded local engine and
 //! the AWS engine differ only in where they keep state and how they wait.
 
+pub mod api;
 pub mod client;
 pub mod delivery;
 #[cfg(feature = "local")]

@@ -129,7 +129,45 @@ pub struct OutgoingEvent {
     pub detail: Value,
 }
 
+/// The largest event every engine accepts: EventBridge's entry limit (256 KiB for `source`,
+/// `detail-type` and `detail` together), so an event that works locally works on AWS.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// An event above [`MAX_EVENT_BYTES`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("event `{detail_type}` from `{event_source}` is {bytes} bytes; events are limited to {MAX_EVENT_BYTES} bytes (EventBridge's limit): put the payload in storage and emit a reference")]
+pub struct EventTooLarge {
+    /// `source` of the event (named so that it is not taken for an error's source).
+    pub event_source: String,
+    /// `detail-type` of the event.
+    pub detail_type: String,
+    /// Its size.
+    pub bytes: usize,
+}
+
 impl OutgoingEvent {
+    /// Checks the event against [`MAX_EVENT_BYTES`].
+    ///
+    /// ```
+    /// use eventual_runtime::event::OutgoingEvent;
+    /// let small = OutgoingEvent::new("shop", "Note", serde_json::json!("hi"));
+    /// assert!(small.check_size().is_ok());
+    /// let big = OutgoingEvent::new("shop", "Note", serde_json::json!("x".repeat(300_000)));
+    /// assert!(big.check_size().unwrap_err().to_string().contains("`Note` from `shop`"));
+    /// ```
+    pub fn check_size(&self) -> Result<(), EventTooLarge> {
+        let detail = serde_json::to_string(&self.detail).map_or(0, |text| text.len());
+        let bytes = self.source.len() + self.detail_type.len() + detail;
+        if bytes > MAX_EVENT_BYTES {
+            return Err(EventTooLarge {
+                event_source: self.source.clone(),
+                detail_type: self.detail_type.clone(),
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
     /// An event of `detail_type` from `source`.
     pub fn new(source: impl Into<String>, detail_type: impl Into<String>, detail: Value) -> Self {
         OutgoingEvent {

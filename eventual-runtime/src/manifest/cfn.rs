@@ -45,6 +45,12 @@ pub mod names {
         format!("{}-{hash:08x}", &clean[..max - 9])
     }
 
+    /// Where in the history bucket payloads too large for a message are stored.
+    pub const PAYLOAD_PREFIX: &str = "payloads/";
+    /// Days stored payloads are kept: longer than any message lives (a re-sent timer
+    /// stores its payload again).
+    pub const PAYLOAD_KEPT_DAYS: u32 = 30;
+
     /// The event bus.
     pub fn bus(service: &str) -> String {
         physical(&format!("{service}-bus"), 256)
@@ -136,6 +142,25 @@ const READ_DLQ: &[&str] = &[
     "sqs:GetQueueAttributes",
     "sqs:ReceiveMessage",
 ];
+/// The API lists dead letters by receiving them and making them visible again at once.
+const API_READ_DLQ: &[&str] = &[
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+];
+
+fn invoke_tasks(sid: &str, tasks: &[&TaskInfo]) -> Value {
+    statement(
+        sid,
+        &["lambda:InvokeFunction"],
+        tasks
+            .iter()
+            .map(|t| arn(&format!("{}Function", task_id(t))))
+            .collect(),
+    )
+}
 
 fn logs(functions: &[String]) -> Value {
     statement(
@@ -308,6 +333,13 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                     "IgnorePublicAcls": true,
                     "RestrictPublicBuckets": true,
                 },
+                // Payloads too large for a message are kept longer than any message lives.
+                "LifecycleConfiguration": { "Rules": [{
+                    "Id": "ExpireLargePayloads",
+                    "Status": "Enabled",
+                    "Prefix": names::PAYLOAD_PREFIX,
+                    "ExpirationInDays": names::PAYLOAD_KEPT_DAYS,
+                }] },
             },
         }),
     );
@@ -374,6 +406,18 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     };
     let state_tables = || vec![arn("ExecutionsTable"), arn("HistoryTable")];
     let history_objects = || json!({ "Fn::Sub": "${HistoryBucket.Arn}/*" });
+    // Messages too large for SQS or an invoke travel as S3 objects under `payloads/`.
+    let payloads = || {
+        statement(
+            "LargePayloads",
+            &["s3:GetObject", "s3:PutObject"],
+            vec![
+                json!({ "Fn::Sub": format!("${{HistoryBucket.Arn}}/{}*", names::PAYLOAD_PREFIX) }),
+            ],
+        )
+    };
+    let payload_env = || ("EVENTUAL_HISTORY_BUCKET", reference("HistoryBucket"));
+    let token_env = || ("EVENTUAL_TOKEN_KEY", reference("CompletionTokenKey"));
 
     // Orchestrator: runs workflow steps, invokes exactly the tasks its workflows call.
     let orchestrator_fn = names::function(service, "orchestrator");
@@ -414,14 +458,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         ),
     ];
     if !called.is_empty() {
-        statements.push(statement(
-            "InvokeCalledTasks",
-            &["lambda:InvokeFunction"],
-            called
-                .iter()
-                .map(|t| arn(&format!("{}Function", task_id(t))))
-                .collect(),
-        ));
+        statements.push(invoke_tasks("InvokeCalledTasks", &called));
     }
     statements.push(logs(std::slice::from_ref(&orchestrator_fn)));
     put(
@@ -451,21 +488,27 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         event_source("OrchestratorQueue", "OrchestratorFunction", 10),
     );
 
-    // Timer forwarder: moves due timers to the orchestrator queue.
+    // Timer forwarder: moves due timers to the orchestrator queue, and invokes the attempts
+    // of tasks retried after a backoff.
     let timer_fn = names::function(service, "timer-forwarder");
+    let mut statements = vec![
+        statement("ConsumeTimerQueue", CONSUME, vec![arn("TimerQueue")]),
+        statement(
+            "ForwardTimers",
+            &["sqs:SendMessage"],
+            vec![arn("OrchestratorQueue"), arn("TimerQueue")],
+        ),
+        payloads(),
+    ];
+    if !called.is_empty() {
+        statements.push(invoke_tasks("InvokeRetriedTasks", &called));
+    }
+    statements.push(logs(std::slice::from_ref(&timer_fn)));
     put(
         "TimerForwarderRole".into(),
         role(
-            "Timer forwarder: due timers to the orchestrator queue",
-            vec![
-                statement("ConsumeTimerQueue", CONSUME, vec![arn("TimerQueue")]),
-                statement(
-                    "ForwardTimers",
-                    &["sqs:SendMessage"],
-                    vec![arn("OrchestratorQueue"), arn("TimerQueue")],
-                ),
-                logs(std::slice::from_ref(&timer_fn)),
-            ],
+            "Timer forwarder: due timers to the orchestrator queue, retried task attempts",
+            statements,
         ),
     );
     put(
@@ -483,6 +526,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                     reference("OrchestratorQueue"),
                 ),
                 ("EVENTUAL_TIMER_QUEUE_URL", reference("TimerQueue")),
+                payload_env(),
             ],
         ),
     );
@@ -518,6 +562,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                         &["sqs:SendMessage"],
                         vec![arn("OrchestratorQueue")],
                     ),
+                    payloads(),
                     logs(&task_fns),
                 ],
             ),
@@ -540,6 +585,8 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                         "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
                         reference("OrchestratorQueue"),
                     ),
+                    payload_env(),
+                    token_env(),
                 ],
             ),
         );
@@ -617,6 +664,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 vec![arn("OrchestratorQueue")],
             ),
             statement("EmitEvents", &["events:PutEvents"], vec![arn("EventBus")]),
+            payloads(),
         ];
         if subscription.dead_letter {
             statements.push(statement(
@@ -649,6 +697,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                         reference("OrchestratorQueue"),
                     ),
                     ("EVENTUAL_EVENT_BUS", json!(names::bus(service))),
+                    payload_env(),
                 ],
             ),
         );
@@ -668,10 +717,11 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         ),
         statement(
             "ReadExecutions",
-            &["dynamodb:GetItem", "dynamodb:Query"],
+            &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
             state_tables(),
         ),
         statement("ReadHistory", &["s3:GetObject"], vec![history_objects()]),
+        payloads(),
         statement(
             "PublishEvents",
             &["events:PutEvents"],
@@ -686,7 +736,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     if !dead_letter.is_empty() {
         statements.push(statement(
             "ListDeadLetters",
-            READ_DLQ,
+            API_READ_DLQ,
             dead_letter
                 .iter()
                 .map(|s| arn(&format!("{}DeadLetterQueue", handler_id(s))))
@@ -694,7 +744,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         ));
         statements.push(statement(
             "RedriveDeadLetters",
-            &["sqs:SendMessage"],
+            &["sqs:GetQueueUrl", "sqs:SendMessage"],
             dead_letter
                 .iter()
                 .map(|s| arn(&format!("{}Queue", handler_id(s))))
@@ -709,6 +759,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     let mut env = state_env();
     env.push(("EVENTUAL_ROLE", json!("api")));
     env.push(("EVENTUAL_EVENT_BUS", json!(names::bus(service))));
+    env.push(token_env());
     put(
         "ApiFunction".into(),
         function(
@@ -719,6 +770,67 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             "Service API",
             env,
         ),
+    );
+    // API Gateway (HTTP API) in front of it; callers sign with SigV4 (IAM authorization).
+    // The CLI can also invoke the function itself (`--url lambda://<function>`).
+    put(
+        "HttpApi".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Properties": {
+                "Name": api_fn,
+                "Description": format!("Service API of {service}"),
+                "ProtocolType": "HTTP",
+            },
+        }),
+    );
+    put(
+        "HttpApiIntegration".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": reference("HttpApi"),
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": arn("ApiFunction"),
+                "PayloadFormatVersion": "2.0",
+                "TimeoutInMillis": API_TIMEOUT_S * 1000,
+            },
+        }),
+    );
+    put(
+        "HttpApiRoute".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": reference("HttpApi"),
+                "RouteKey": "$default",
+                "AuthorizationType": "AWS_IAM",
+                "Target": { "Fn::Sub": "integrations/${HttpApiIntegration}" },
+            },
+        }),
+    );
+    put(
+        "HttpApiStage".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {
+                "ApiId": reference("HttpApi"),
+                "StageName": "$default",
+                "AutoDeploy": true,
+            },
+        }),
+    );
+    put(
+        "HttpApiInvokesApiFunction".into(),
+        json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": reference("ApiFunction"),
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": { "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*" },
+            },
+        }),
     );
 
     json!({
@@ -733,12 +845,19 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 "Type": "String",
                 "Description": "S3 key of the Lambda package zip",
             },
+            "CompletionTokenKey": {
+                "Type": "String",
+                "NoEcho": true,
+                "MinLength": 32,
+                "Description": "Secret signing the completion tokens of tasks that complete later (ctx.complete_later), for example `openssl rand -hex 32`",
+            },
         },
         "Resources": resources,
         "Outputs": {
             "EventBusName": { "Value": names::bus(service) },
             "OrchestratorQueueUrl": { "Value": reference("OrchestratorQueue") },
             "ApiFunctionName": { "Value": reference("ApiFunction") },
+            "ApiUrl": { "Value": { "Fn::GetAtt": ["HttpApi", "ApiEndpoint"] } },
             "HistoryBucketName": { "Value": reference("HistoryBucket") },
         },
     })

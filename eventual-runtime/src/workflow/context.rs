@@ -223,6 +223,13 @@ impl WorkflowContext {
     }
 
     fn emit_all(&self, events: Vec<OutgoingEvent>) -> Result<(), StepError> {
+        // Refused before it takes a step: the size depends on the payload only, so a replay
+        // refuses it at the same point.
+        for event in &events {
+            event
+                .check_size()
+                .map_err(|error| StepError::new(StepErrorKind::InvalidInput, error.to_string()))?;
+        }
         self.start_step(|state| {
             state.emit(|info, seq, now| {
                 events

@@ -266,6 +266,24 @@ impl HistoryEventKind {
                 | HistoryEventKind::WorkflowCancelled { .. }
         )
     }
+
+    /// The outcome a terminal event records.
+    pub fn outcome(&self) -> Option<crate::workflow::command::Outcome> {
+        use crate::workflow::command::Outcome;
+        match self {
+            HistoryEventKind::WorkflowSucceeded { result } => Some(Outcome::Succeeded {
+                result: result.clone(),
+            }),
+            HistoryEventKind::WorkflowFailed { error } => Some(Outcome::Failed {
+                error: error.clone(),
+            }),
+            HistoryEventKind::WorkflowTimedOut => Some(Outcome::TimedOut),
+            HistoryEventKind::WorkflowCancelled { reason } => Some(Outcome::Cancelled {
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A whole history as a versioned JSON document (what `history --json` prints and

@@ -159,13 +159,24 @@ pub fn main() -> ExitCode {
     run(Cli::parse(), "")
 }
 
+/// Like [`main`], reaching the API through the transport `connect` makes of `--url`.
+pub fn main_with(connect: &Connect) -> ExitCode {
+    run_with(Cli::parse(), "", connect)
+}
+
 /// Like [`main`], printing `banner` (for example how to start something) when serving.
 pub fn main_with_banner(banner: &str) -> ExitCode {
     run(Cli::parse(), banner)
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line against the API over HTTP.
 pub fn run(cli: Cli, banner: &str) -> ExitCode {
+    run_with(cli, banner, &|url| Ok(Box::new(HttpTransport::new(url))))
+}
+
+/// Runs a parsed command line, reaching the API through the transport `connect` makes of
+/// `--url`.
+pub fn run_with(cli: Cli, banner: &str, connect: &Connect) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve {
         db: PathBuf::from(
             std::env::var("EVENTUAL_DB").unwrap_or_else(|_| "eventual.db".to_owned()),
@@ -175,15 +186,40 @@ pub fn run(cli: Cli, banner: &str) -> ExitCode {
             .and_then(|text| text.parse().ok())
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
     });
-    let api = Api::new(&cli.url);
-    let result = match command {
-        Command::Serve { db, listen } => serve(db, listen, banner),
+    let api = match command {
+        Command::Serve { .. } => None,
+        _ => match connect(&cli.url) {
+            Ok(transport) => Some(Api { transport }),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let result = match (command, api) {
+        (Command::Serve { db, listen }, _) => serve(db, listen, banner),
+        (command, Some(api)) => call(command, &api),
+        (_, None) => unreachable!("every command but `serve` has a transport"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command that talks to the API.
+fn call(command: Command, api: &Api) -> Result<(), String> {
+    match command {
+        Command::Serve { .. } => Err("`serve` runs the engine; it does not call one".to_owned()),
         Command::Start {
             workflow,
             input,
             name,
             follow,
-        } => start(&api, &workflow, &input, name, follow),
+        } => start(api, &workflow, &input, name, follow),
         Command::Status { execution } => api
             .get(&format!("/executions/{}", encode(&execution)))
             .map(|row| print_json(&row)),
@@ -193,8 +229,8 @@ pub fn run(cli: Cli, banner: &str) -> ExitCode {
             limit,
             next_token,
             json,
-        } => list(&api, workflow, status, limit, next_token, json),
-        Command::History { execution, json } => history(&api, &execution, json),
+        } => list(api, workflow, status, limit, next_token, json),
+        Command::History { execution, json } => history(api, &execution, json),
         Command::Signal {
             execution,
             name,
@@ -236,15 +272,8 @@ pub fn run(cli: Cli, banner: &str) -> ExitCode {
         Command::Replay {
             execution,
             history_file,
-        } => replay(&api, execution, history_file),
-        Command::Timeline { execution } => fetch_history(&api, &execution).map(|history| print!("{}", timeline(&history.events))),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        } => replay(api, execution, history_file),
+        Command::Timeline { execution } => fetch_history(api, &execution).map(|history| print!("{}", timeline(&history.events))),
     }
 }
 
@@ -604,44 +633,77 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// A small blocking client of the HTTP API.
-struct Api {
+/// How the CLI reaches a service's API: one request, answered with a status and a JSON body.
+///
+/// The CLI speaks HTTP to the local engine ([`HttpTransport`]); another engine plugs in its
+/// own way in (the AWS engine invokes its API function) with [`run_with`].
+pub trait Transport {
+    /// Sends `method path` with a JSON `body`; returns the status and the JSON answer.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String>;
+}
+
+/// Makes the transport for a `--url`, or says why it cannot.
+pub type Connect = dyn Fn(&str) -> Result<Box<dyn Transport>, String>;
+
+/// The API over plain HTTP.
+pub struct HttpTransport {
     base: String,
     agent: ureq::Agent,
 }
 
-impl Api {
-    fn new(base: &str) -> Self {
+impl HttpTransport {
+    /// A transport to the API at `base` (`http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        Api {
+        HttpTransport {
             base: base.trim_end_matches('/').to_owned(),
             agent,
         }
     }
+}
 
+impl Transport for HttpTransport {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let url = format!("{}{path}", self.base);
+        let response = match body {
+            Some(body) if method == "POST" => self.agent.post(url).send_json(body),
+            _ => self.agent.get(url).call(),
+        };
+        let mut response = response.map_err(|e| format!("cannot reach the engine: {e}"))?;
+        let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        Ok((response.status().as_u16(), body))
+    }
+}
+
+/// The commands' view of the API: a transport and the error convention of the routes.
+struct Api {
+    transport: Box<dyn Transport>,
+}
+
+impl Api {
     fn get(&self, path: &str) -> Result<Value, String> {
-        let response = self.agent.get(format!("{}{path}", self.base)).call();
-        Self::answer(response)
+        Self::answer(self.transport.request("GET", path, None)?)
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        let response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .send_json(body);
-        Self::answer(response)
+        Self::answer(self.transport.request("POST", path, Some(body))?)
     }
 
-    fn answer(
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value, String> {
-        let mut response = response.map_err(|e| format!("cannot reach the engine: {e}"))?;
-        let status = response.status();
-        let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-        if status.is_success() {
+    fn answer((status, body): (u16, Value)) -> Result<Value, String> {
+        if (200..300).contains(&status) {
             Ok(body)
         } else {
             let message = body["error"]["message"]

@@ -12,6 +12,7 @@ use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
 use super::worker::Workers;
 use super::writer::{Batch, BatchSender};
 use super::EngineError;
+use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
 use crate::engine::orchestrator::{
@@ -38,15 +39,6 @@ use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
-
-/// The result of a start request.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Started {
-    /// The execution's id.
-    pub execution_id: String,
-    /// `false` when an execution of that name already existed (an idempotent repeat).
-    pub created: bool,
-}
 
 /// What the core is asked to do.
 pub(crate) enum CoreMsg {
@@ -274,7 +266,7 @@ impl Core {
 
     /// An execution that is not live here, as committed: ended before a restart, evicted from
     /// `ended`, or kept blocked because its workflow is no longer registered.
-    fn stored(&self, execution_id: &str) -> Option<super::store::ExecutionRow> {
+    fn stored(&self, execution_id: &str) -> Option<crate::engine::api::ExecutionRow> {
         super::store::execution(&self.reader, execution_id).unwrap_or_else(|error| {
             warn!(%error, execution = execution_id, "cannot read an execution");
             None

@@ -4,7 +4,9 @@
 //! - `writer`: the single writer thread, committing batches together (group commit);
 //! - `core`: the thread that owns live executions and acts only on committed state;
 //! - `worker`: task attempts and handler deliveries on a tokio runtime;
-//! - [`http`]: the JSON API; [`cli`]: the command line of a service binary.
+//! - `adapter`: the engine as a [`ServiceApi`](crate::engine::api::ServiceApi) (served by
+//!   [`api::http`](crate::engine::api::http)) and an [`Engine`](crate::engine::Engine);
+//! - [`cli`]: the command line of a service binary.
 //!
 //! ```no_run
 //! use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
@@ -17,13 +19,12 @@
 mod adapter;
 pub mod cli;
 mod core;
-pub mod http;
 pub mod store;
 mod worker;
 mod writer;
 
-pub use self::core::Started;
-pub use store::{ExecutionPage, ExecutionRow, ListFilter, StoreError};
+pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
+pub use store::StoreError;
 
 use self::core::{Core, CoreMsg, Reply};
 use crate::engine::client::StartExecution;
@@ -166,7 +167,7 @@ impl LocalEngine {
 
     /// Serves the HTTP API on `address` until the process ends.
     pub async fn serve(&self, address: std::net::SocketAddr) -> std::io::Result<()> {
-        http::serve(self.handle(), address).await
+        crate::engine::api::http::serve(Arc::new(self.handle()), address).await
     }
 }
 

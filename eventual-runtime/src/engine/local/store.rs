@@ -5,6 +5,7 @@
 //! blocked executions, handler deliveries (the outbox) and the dead-letter queue. WAL mode with
 //! `synchronous = FULL`: a commit is on disk when it returns.
 
+use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter};
 use crate::engine::delivery::DeadLetter;
 use crate::engine::ExecutionStatus;
 use crate::event::EventEnvelope;
@@ -13,7 +14,7 @@ use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
 use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::Path;
 
 /// A database error, with what was being done.
@@ -442,32 +443,6 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
     }
 }
 
-/// An execution as stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExecutionRow {
-    /// The id.
-    pub id: String,
-    /// The workflow.
-    pub workflow: String,
-    /// Where it stands.
-    pub status: ExecutionStatus,
-    /// Its correlation id.
-    pub correlation_id: String,
-    /// The parent, for a child.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<ParentRef>,
-    /// How it ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
-    /// The replay error that blocked it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// When it started.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
 fn parse_json<T: serde::de::DeserializeOwned>(text: String, column: usize) -> rusqlite::Result<T> {
     serde_json::from_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
@@ -523,29 +498,6 @@ pub(crate) fn history(connection: &Connection, id: &str) -> Result<Vec<HistoryEv
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .doing("reading history")
-}
-
-/// Filters of the execution list.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct ListFilter {
-    /// Only this workflow.
-    pub workflow: Option<String>,
-    /// Only this status.
-    pub status: Option<ExecutionStatus>,
-    /// At most this many (default 100, at most 1,000).
-    pub limit: Option<u32>,
-    /// Continue after this token (from the previous page).
-    pub next_token: Option<String>,
-}
-
-/// A page of executions, oldest first.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ExecutionPage {
-    /// The executions.
-    pub executions: Vec<ExecutionRow>,
-    /// Pass as `next_token` for the next page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
 }
 
 /// Lists executions by creation time; pages continue after `(created_at, id)` of the last row.

@@ -1,4 +1,5 @@
-//! The engine's JSON API over HTTP (axum), on 127.0.0.1.
+//! The service API over HTTP (axum): the local engine serves it on 127.0.0.1, the AWS engine's
+//! API function behind API Gateway.
 //!
 //! | route | what |
 //! |---|---|
@@ -18,7 +19,7 @@
 //! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
 //! field (serde's message). Ids that contain `/` are sent percent-encoded.
 
-use super::{EngineError, EngineHandle, ListFilter};
+use super::{ApiError, ListFilter, ServiceApi};
 use crate::engine::client::StartExecution;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::OutgoingEvent;
@@ -34,61 +35,30 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// An API error: status and JSON body.
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn bad_request(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            kind: "bad_request",
-            message: message.into(),
-        }
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(error: EngineError) -> Self {
-        let (status, kind) = match &error {
-            EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            EngineError::Ended(_) => (StatusCode::CONFLICT, "ended"),
-            EngineError::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "unknown_workflow"),
-            EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
-            EngineError::InvalidToken(_) => (StatusCode::FORBIDDEN, "invalid_token"),
-            EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
-            EngineError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
-            EngineError::Startup(_) => (StatusCode::SERVICE_UNAVAILABLE, "startup"),
-        };
-        ApiError {
-            status,
-            kind,
-            message: error.to_string(),
-        }
-    }
-}
+use std::sync::Arc;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"kind": self.kind, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {"kind": self.kind(), "message": self.to_string()}});
+        (status, Json(body)).into_response()
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+/// The engine behind the routes.
+type Api = State<Arc<dyn ServiceApi>>;
+
+type RouteResult = Result<Response, ApiError>;
 
 /// Parses a JSON body; the error names the field, as serde reports it.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::bad_request(format!("invalid request body: {error}")))
+        .map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))
 }
 
 /// The API's routes over `engine`.
-pub fn router(engine: EngineHandle) -> Router {
+pub fn router(engine: Arc<dyn ServiceApi>) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/executions", post(start).get(list))
@@ -106,7 +76,10 @@ pub fn router(engine: EngineHandle) -> Router {
 }
 
 /// Serves the API on `address` until the process ends.
-pub async fn serve(engine: EngineHandle, address: std::net::SocketAddr) -> std::io::Result<()> {
+pub async fn serve(
+    engine: Arc<dyn ServiceApi>,
+    address: std::net::SocketAddr,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "serving the eventual API");
     axum::serve(listener, router(engine)).await
@@ -122,10 +95,10 @@ struct StartBody {
     correlation_id: Option<String>,
 }
 
-async fn start(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+async fn start(State(engine): Api, bytes: Bytes) -> RouteResult {
     let request: StartBody = body(&bytes)?;
     if request.name.as_deref() == Some("") {
-        return Err(ApiError::bad_request("`name` must not be empty"));
+        return Err(ApiError::BadRequest("`name` must not be empty".to_owned()));
     }
     let started = engine
         .start(StartExecution {
@@ -143,16 +116,16 @@ async fn start(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
     Ok((status, Json(started)).into_response())
 }
 
-async fn list(State(engine): State<EngineHandle>, Query(filter): Query<ListFilter>) -> ApiResult {
-    Ok(Json(engine.list(&filter)?).into_response())
+async fn list(State(engine): Api, Query(filter): Query<ListFilter>) -> RouteResult {
+    Ok(Json(engine.list(&filter).await?).into_response())
 }
 
-async fn execution(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(engine.execution(&id)?).into_response())
+async fn execution(State(engine): Api, Path(id): Path<String>) -> RouteResult {
+    Ok(Json(engine.execution(&id).await?).into_response())
 }
 
-async fn history(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(History::new(engine.history(&id)?)).into_response())
+async fn history(State(engine): Api, Path(id): Path<String>) -> RouteResult {
+    Ok(Json(History::new(engine.history(&id).await?)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -164,11 +137,7 @@ struct SignalBody {
     id: Option<String>,
 }
 
-async fn signal(
-    State(engine): State<EngineHandle>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> ApiResult {
+async fn signal(State(engine): Api, Path(id): Path<String>, bytes: Bytes) -> RouteResult {
     let request: SignalBody = body(&bytes)?;
     engine
         .signal(&id, &request.name, request.payload, request.id)
@@ -182,11 +151,7 @@ struct CancelBody {
     reason: Option<String>,
 }
 
-async fn cancel(
-    State(engine): State<EngineHandle>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> ApiResult {
+async fn cancel(State(engine): Api, Path(id): Path<String>, bytes: Bytes) -> RouteResult {
     let request: CancelBody = if bytes.is_empty() {
         CancelBody::default()
     } else {
@@ -212,39 +177,44 @@ enum PublishBody {
     One(EventBody),
 }
 
-async fn publish(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+async fn publish(State(engine): Api, bytes: Bytes) -> RouteResult {
     let events = match body::<PublishBody>(&bytes) {
         Ok(PublishBody::Many(events)) => events,
         Ok(PublishBody::One(event)) => vec![event],
         Err(_) => {
             // Untagged errors say nothing useful: parse again as one event for the field name.
             body::<EventBody>(&bytes)?;
-            return Err(ApiError::bad_request(
-                "expected an event or a list of events",
+            return Err(ApiError::BadRequest(
+                "expected an event or a list of events".to_owned(),
             ));
         }
     };
     if events.is_empty() {
-        return Err(ApiError::bad_request("no events to publish"));
+        return Err(ApiError::BadRequest("no events to publish".to_owned()));
     }
-    let events = events
+    let events: Vec<OutgoingEvent> = events
         .into_iter()
         .map(|e| OutgoingEvent::new(e.source, e.detail_type, e.detail))
         .collect();
-    let ids = engine.publish(events, None).await?;
+    for event in &events {
+        event
+            .check_size()
+            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    }
+    let ids = engine.publish(events).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"ids": ids}))).into_response())
 }
 
-async fn dead_letters(State(engine): State<EngineHandle>) -> ApiResult {
-    Ok(Json(engine.dead_letters()?).into_response())
+async fn dead_letters(State(engine): Api) -> RouteResult {
+    Ok(Json(engine.dead_letters().await?).into_response())
 }
 
-async fn redrive_all(State(engine): State<EngineHandle>) -> ApiResult {
+async fn redrive_all(State(engine): Api) -> RouteResult {
     let count = engine.redrive(None).await?;
     Ok(Json(json!({"redriven": count})).into_response())
 }
 
-async fn redrive_one(State(engine): State<EngineHandle>, Path(id): Path<String>) -> ApiResult {
+async fn redrive_one(State(engine): Api, Path(id): Path<String>) -> RouteResult {
     let count = engine.redrive(Some(&id)).await?;
     Ok(Json(json!({"redriven": count})).into_response())
 }
@@ -265,7 +235,7 @@ struct ErrorBody {
     error: Option<Value>,
 }
 
-async fn complete_task(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiResult {
+async fn complete_task(State(engine): Api, bytes: Bytes) -> RouteResult {
     let request: CompleteBody = body(&bytes)?;
     let result = match (request.result, request.error) {
         (Some(result), None) => Ok(result),
@@ -275,8 +245,8 @@ async fn complete_task(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiR
             error: error.error,
         }),
         _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of `result` and `error`",
+            return Err(ApiError::BadRequest(
+                "give exactly one of `result` and `error`".to_owned(),
             ))
         }
     };
@@ -284,18 +254,31 @@ async fn complete_task(State(engine): State<EngineHandle>, bytes: Bytes) -> ApiR
     Ok(Json(json!({"accepted": accepted})).into_response())
 }
 
-/// Runs a workflow to its end: the output JSON itself on success.
-async fn execute(
-    State(engine): State<EngineHandle>,
-    Path(name): Path<String>,
-    bytes: Bytes,
-) -> ApiResult {
+/// Runs a workflow to its end: the output JSON itself on success; 202 with the execution id
+/// when the engine stopped waiting first.
+async fn execute(State(engine): Api, Path(name): Path<String>, bytes: Bytes) -> RouteResult {
     let input: Value = if bytes.is_empty() {
         Value::Null
     } else {
         body(&bytes)?
     };
-    let (started, outcome) = engine.execute(&name, input).await?;
+    let started = engine
+        .start(StartExecution {
+            workflow: name,
+            execution_name: None,
+            input,
+            correlation_id: None,
+        })
+        .await?;
+    let outcome = match engine.wait(&started.execution_id).await {
+        Ok(outcome) => outcome,
+        // The engine stopped waiting (a Lambda's time is bounded): say where to look.
+        Err(ApiError::StillRunning(id)) => {
+            let body = json!({"execution_id": id, "status": "running"});
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
+        Err(error) => return Err(error),
+    };
     let (status, body) = match outcome {
         Outcome::Succeeded { result } => return Ok(Json(result).into_response()),
         Outcome::Failed { error } => (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": error})),

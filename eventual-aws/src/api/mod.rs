@@ -1,0 +1,458 @@
+//! The service API on AWS: the engine-neutral [`ServiceApi`] over the engine's queues,
+//! tables, bucket and bus, served to API Gateway by the `api` role ([`gateway`]) and to the
+//! CLI by Lambda invoke (`cli`, feature `cli`).
+//!
+//! Differences from the local engine, all from where the state lives:
+//! - a start is durable once it is on the orchestrator queue; the call waits (up to
+//!   [`AwsApi::with_start_wait`]) for the orchestrator to record it, so a status query right
+//!   after it finds the execution;
+//! - `wait` (and `POST /workflows/{name}/execute`) polls the executions table for at most
+//!   [`AwsApi::with_wait`], then answers "still running" (API Gateway ends requests at 30 s);
+//! - dead letters are the messages of the subscriptions' dead-letter queues: SQS keeps no
+//!   handler error, so each names the receives it took.
+
+pub mod gateway;
+
+use crate::config::Aws;
+use crate::error::AwsError;
+use crate::message::{send_inbox, unique_id, InboxMessage};
+use crate::store::{self, ExecutionItem};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use eventual_runtime::engine::api::{
+    ApiError, ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
+};
+use eventual_runtime::engine::client::StartExecution;
+use eventual_runtime::engine::delivery::DeadLetter;
+use eventual_runtime::error::Failure;
+use eventual_runtime::event::OutgoingEvent;
+use eventual_runtime::manifest::names;
+use eventual_runtime::registry::{self, HandlerFailure};
+use eventual_runtime::task::{CompletionToken, TokenSigner};
+use eventual_runtime::time::Timestamp;
+use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
+use futures::FutureExt;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How long the API function waits for an execution to end (its timeout is 30 s, like
+/// API Gateway's).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(25);
+
+/// How long a start waits for the orchestrator to record the execution.
+pub const DEFAULT_START_WAIT: Duration = Duration::from_secs(5);
+
+const POLL: Duration = Duration::from_millis(100);
+
+/// The service API on the AWS engine.
+#[derive(Clone)]
+pub struct AwsApi {
+    aws: Aws,
+    signer: TokenSigner,
+    wait: Duration,
+    start_wait: Duration,
+}
+
+impl From<AwsError> for ApiError {
+    fn from(error: AwsError) -> Self {
+        match error {
+            error @ AwsError::Sdk { .. } => ApiError::Unavailable(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A message of a dead-letter queue, received and hidden.
+struct Received {
+    letter: DeadLetter,
+    receipt: String,
+    /// The body as EventBridge delivered it, sent back unchanged on redrive.
+    body: String,
+}
+
+/// A subscription's queue and dead-letter queue.
+struct DeadLetterQueue {
+    subscription: &'static str,
+    queue_url: String,
+    dead_letter_url: String,
+}
+
+impl AwsApi {
+    /// The API over `aws`, with the completion-token key of the environment
+    /// (`EVENTUAL_TOKEN_KEY`, as the task functions have it).
+    pub fn new(aws: Aws) -> Self {
+        AwsApi {
+            aws,
+            signer: crate::task::token_signer(),
+            wait: DEFAULT_WAIT,
+            start_wait: DEFAULT_START_WAIT,
+        }
+    }
+
+    /// Waits for an execution's end at most `wait` per call.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Waits for the orchestrator to record a start at most `wait`.
+    pub fn with_start_wait(mut self, wait: Duration) -> Self {
+        self.start_wait = wait;
+        self
+    }
+
+    async fn item(&self, execution_id: &str) -> Result<ExecutionItem, ApiError> {
+        store::load_item(&self.aws, execution_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(execution_id.to_owned()))
+    }
+
+    /// Sends `event` to a running execution.
+    async fn send(&self, execution_id: &str, event: InboxEvent) -> Result<(), ApiError> {
+        if self.item(execution_id).await?.status.is_terminal() {
+            return Err(ApiError::Ended(execution_id.to_owned()));
+        }
+        let message = InboxMessage::Event {
+            execution_id: execution_id.to_owned(),
+            event,
+        };
+        Ok(send_inbox(&self.aws, &message).await?)
+    }
+
+    async fn start_execution(&self, request: StartExecution) -> Result<Started, ApiError> {
+        if registry::workflow(&request.workflow).is_none() {
+            return Err(ApiError::UnknownWorkflow(request.workflow));
+        }
+        let execution_id = request
+            .execution_name
+            .unwrap_or_else(|| format!("{}-{}", request.workflow, unique_id()));
+        if store::load_item(&self.aws, &execution_id).await?.is_some() {
+            return Ok(Started {
+                execution_id,
+                created: false,
+            });
+        }
+        let message = InboxMessage::Start {
+            workflow: request.workflow,
+            execution_id: execution_id.clone(),
+            input: request.input,
+            correlation_id: request.correlation_id,
+            parent: None,
+        };
+        send_inbox(&self.aws, &message).await?;
+        let deadline = Instant::now() + self.start_wait;
+        while store::load_item(&self.aws, &execution_id).await?.is_none()
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(Started {
+            execution_id,
+            created: true,
+        })
+    }
+
+    async fn list_executions(&self, filter: &ListFilter) -> Result<ExecutionPage, ApiError> {
+        let size = filter.page_size() as usize;
+        let mut rows = Vec::new();
+        let mut start = filter.next_token.clone();
+        let next_token = loop {
+            let output =
+                self.aws
+                    .dynamodb
+                    .scan()
+                    .table_name(&self.aws.resources.executions_table)
+                    .limit((size - rows.len()) as i32)
+                    .set_exclusive_start_key(start.map(|id| {
+                        HashMap::from([("execution_id".to_owned(), AttributeValue::S(id))])
+                    }))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(AwsError::sdk("Scan (executions)"))?;
+            for attributes in output.items() {
+                let row = ExecutionItem::load(&self.aws, attributes).await?.to_row();
+                if filter.admits(&row) {
+                    rows.push(row);
+                }
+            }
+            start = output
+                .last_evaluated_key()
+                .and_then(|key| key.get("execution_id"))
+                .and_then(|id| id.as_s().ok())
+                .cloned();
+            if start.is_none() || rows.len() >= size {
+                break start;
+            }
+        };
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(ExecutionPage {
+            executions: rows,
+            next_token,
+        })
+    }
+
+    /// The dead-letter queues of the subscriptions linked into this binary that have one.
+    async fn dead_letter_queues(&self) -> Result<Vec<DeadLetterQueue>, ApiError> {
+        let service = &self.aws.resources.service;
+        let mut queues = Vec::new();
+        for subscription in registry::SUBSCRIPTIONS.iter().filter(|s| s.dead_letter) {
+            let dead_letter = names::handler_dlq(service, subscription.name);
+            let Some(dead_letter_url) = self.queue_url(&dead_letter).await? else {
+                continue;
+            };
+            let queue = names::handler_queue(service, subscription.name);
+            let Some(queue_url) = self.queue_url(&queue).await? else {
+                continue;
+            };
+            queues.push(DeadLetterQueue {
+                subscription: subscription.name,
+                queue_url,
+                dead_letter_url,
+            });
+        }
+        Ok(queues)
+    }
+
+    async fn queue_url(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.aws.sqs.get_queue_url().queue_name(name).send().await {
+            Ok(output) => Ok(output.queue_url),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_queue_does_not_exist()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(AwsError::sdk("GetQueueUrl")(error).into()),
+        }
+    }
+
+    /// Every message of a dead-letter queue, each with its receipt handle. The messages are
+    /// hidden while they are read (so each is seen once) and visible again right after,
+    /// unless `keep_hidden`.
+    async fn read_dead_letters(
+        &self,
+        queue: &DeadLetterQueue,
+        keep_hidden: bool,
+    ) -> Result<Vec<Received>, ApiError> {
+        let mut letters: Vec<Received> = Vec::new();
+        loop {
+            let output = self
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(&queue.dead_letter_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(AwsError::sdk("ReceiveMessage (dead letters)"))?;
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                let attribute = |name: MessageSystemAttributeName| {
+                    message
+                        .attributes()
+                        .and_then(|a| a.get(&name))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or_default()
+                };
+                let receives = attribute(MessageSystemAttributeName::ApproximateReceiveCount);
+                let sent = attribute(MessageSystemAttributeName::SentTimestamp);
+                let body = message.body().unwrap_or_default().to_owned();
+                let event = crate::events::envelope_from_bridge(&body)?;
+                let letter = DeadLetter {
+                    id: message.message_id().unwrap_or_default().to_owned(),
+                    subscription: queue.subscription.to_owned(),
+                    event,
+                    error: HandlerFailure::Failed(format!(
+                        "moved to the dead-letter queue by SQS after {receives} receives; \
+                         the handler's errors are in its function's logs"
+                    )),
+                    attempts: u32::try_from(receives).unwrap_or(u32::MAX),
+                    failed_at: Timestamp::from_millis(sent),
+                };
+                if !letters.iter().any(|known| known.letter.id == letter.id) {
+                    letters.push(Received {
+                        letter,
+                        receipt: message.receipt_handle().unwrap_or_default().to_owned(),
+                        body,
+                    });
+                }
+            }
+        }
+        if !keep_hidden {
+            for received in &letters {
+                self.show_again(queue, &received.receipt).await?;
+            }
+        }
+        Ok(letters)
+    }
+
+    async fn show_again(&self, queue: &DeadLetterQueue, receipt: &str) -> Result<(), ApiError> {
+        self.aws
+            .sqs
+            .change_message_visibility()
+            .queue_url(&queue.dead_letter_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(AwsError::sdk("ChangeMessageVisibility (dead letters)"))?;
+        Ok(())
+    }
+
+    async fn all_dead_letters(&self) -> Result<Vec<DeadLetter>, ApiError> {
+        let mut all = Vec::new();
+        for queue in self.dead_letter_queues().await? {
+            let letters = self.read_dead_letters(&queue, false).await?;
+            all.extend(letters.into_iter().map(|received| received.letter));
+        }
+        Ok(all)
+    }
+
+    /// Moves dead letters back to their subscription's queue: sent again, then deleted.
+    async fn redrive_letters(&self, id: Option<&str>) -> Result<usize, ApiError> {
+        let mut moved = 0;
+        for queue in self.dead_letter_queues().await? {
+            for received in self.read_dead_letters(&queue, true).await? {
+                if id.is_some_and(|id| id != received.letter.id) {
+                    self.show_again(&queue, &received.receipt).await?;
+                    continue;
+                }
+                self.aws
+                    .sqs
+                    .send_message()
+                    .queue_url(&queue.queue_url)
+                    .message_body(received.body)
+                    .send()
+                    .await
+                    .map_err(AwsError::sdk("SendMessage (redrive)"))?;
+                self.aws
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue.dead_letter_url)
+                    .receipt_handle(received.receipt)
+                    .send()
+                    .await
+                    .map_err(AwsError::sdk("DeleteMessage (redrive)"))?;
+                moved += 1;
+            }
+        }
+        match id {
+            Some(id) if moved == 0 => Err(ApiError::NotFound(id.to_owned())),
+            _ => Ok(moved),
+        }
+    }
+
+    async fn complete(
+        &self,
+        token: CompletionToken,
+        result: Result<Value, Failure>,
+    ) -> Result<bool, ApiError> {
+        let claims = self
+            .signer
+            .verify(&token)
+            .map_err(|error| ApiError::InvalidToken(error.to_string()))?;
+        if self.item(&claims.execution_id).await?.status.is_terminal() {
+            return Ok(false);
+        }
+        let message = InboxMessage::Event {
+            execution_id: claims.execution_id,
+            event: InboxEvent::TaskCompleted {
+                seq: claims.seq,
+                attempt: claims.attempt,
+                result,
+            },
+        };
+        send_inbox(&self.aws, &message).await?;
+        Ok(true)
+    }
+
+    async fn wait_for(&self, execution_id: &str) -> Result<Outcome, ApiError> {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            if let Some(outcome) = self.item(execution_id).await?.outcome {
+                return Ok(outcome);
+            }
+            if Instant::now() >= deadline {
+                return Err(ApiError::StillRunning(execution_id.to_owned()));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl ServiceApi for AwsApi {
+    fn start(&self, request: StartExecution) -> ApiResult<'_, Started> {
+        self.start_execution(request).boxed()
+    }
+
+    fn execution<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, ExecutionRow> {
+        async move { Ok(self.item(execution_id).await?.to_row()) }.boxed()
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> ApiResult<'a, ExecutionPage> {
+        self.list_executions(filter).boxed()
+    }
+
+    fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>> {
+        async move {
+            let item = self.item(execution_id).await?;
+            Ok(store::load_step(&self.aws, &item.history_key)
+                .await?
+                .history
+                .events)
+        }
+        .boxed()
+    }
+
+    fn signal<'a>(
+        &'a self,
+        execution_id: &'a str,
+        name: &'a str,
+        payload: Value,
+        signal_id: Option<String>,
+    ) -> ApiResult<'a, ()> {
+        let event = InboxEvent::Signal {
+            name: name.to_owned(),
+            payload,
+            id: Some(signal_id.unwrap_or_else(|| format!("api-{}", unique_id()))),
+        };
+        self.send(execution_id, event).boxed()
+    }
+
+    fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {
+        self.send(execution_id, InboxEvent::Cancel { reason })
+            .boxed()
+    }
+
+    fn publish(&self, events: Vec<OutgoingEvent>) -> ApiResult<'_, Vec<String>> {
+        async move { Ok(crate::events::publish(&self.aws, events, None).await?) }.boxed()
+    }
+
+    fn dead_letters(&self) -> ApiResult<'_, Vec<DeadLetter>> {
+        self.all_dead_letters().boxed()
+    }
+
+    fn redrive<'a>(&'a self, id: Option<&'a str>) -> ApiResult<'a, usize> {
+        self.redrive_letters(id).boxed()
+    }
+
+    fn complete_task(
+        &self,
+        token: CompletionToken,
+        result: Result<Value, Failure>,
+    ) -> ApiResult<'_, bool> {
+        self.complete(token, result).boxed()
+    }
+
+    fn wait<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Outcome> {
+        self.wait_for(execution_id).boxed()
+    }
+}

@@ -1,0 +1,197 @@
+//! The service API, the same on every engine: what the HTTP routes ([`http`]), the CLI and
+//! the AWS engine's API function offer.
+//!
+//! An engine implements [`ServiceApi`]; [`http::router`] serves any implementation with the
+//! routes listed there. The local engine serves it on 127.0.0.1, the AWS engine behind API
+//! Gateway (and to the CLI by Lambda invoke), so a client never knows which engine answers.
+
+#[cfg(feature = "http")]
+pub mod http;
+
+use crate::engine::client::StartExecution;
+use crate::engine::delivery::DeadLetter;
+use crate::engine::ExecutionStatus;
+use crate::error::Failure;
+use crate::event::OutgoingEvent;
+use crate::task::CompletionToken;
+use crate::time::Timestamp;
+use crate::workflow::command::Outcome;
+use crate::workflow::history::{HistoryEvent, ParentRef};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The result of a start request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    /// The execution's id.
+    pub execution_id: String,
+    /// `false` when an execution of that name already existed (an idempotent repeat).
+    pub created: bool,
+}
+
+/// An execution as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRow {
+    /// The id.
+    pub id: String,
+    /// The workflow.
+    pub workflow: String,
+    /// Where it stands.
+    pub status: ExecutionStatus,
+    /// Its correlation id.
+    pub correlation_id: String,
+    /// The parent, for a child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+    /// How it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The replay error that blocked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Filters of the execution list.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListFilter {
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// At most this many (default 100, at most 1,000).
+    pub limit: Option<u32>,
+    /// Continue after this token (from the previous page).
+    pub next_token: Option<String>,
+}
+
+impl ListFilter {
+    /// The page size asked for, within 1..=1,000 (default 100).
+    pub fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(100).clamp(1, 1_000)
+    }
+
+    /// Whether `row` passes the workflow and status filters.
+    pub fn admits(&self, row: &ExecutionRow) -> bool {
+        self.workflow.as_ref().is_none_or(|w| *w == row.workflow)
+            && self.status.is_none_or(|s| s == row.status)
+    }
+}
+
+/// A page of executions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutionPage {
+    /// The executions.
+    pub executions: Vec<ExecutionRow>,
+    /// Pass as `next_token` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// Why an API call failed; each maps to an HTTP status and a stable `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No execution (or dead letter) with that id.
+    #[error("execution `{0}` does not exist")]
+    NotFound(String),
+    /// The execution has ended.
+    #[error("execution `{0}` has already ended")]
+    Ended(String),
+    /// No workflow of that name.
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    /// The input does not fit the workflow.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A completion token that is forged or malformed.
+    #[error("invalid completion token: {0}")]
+    InvalidToken(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The execution had not ended when the engine stopped waiting for it.
+    #[error("execution `{0}` is still running")]
+    StillRunning(String),
+    /// The engine is stopped, starting, or its storage refused for now: try again.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The engine's storage failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::NotFound(_) | ApiError::UnknownWorkflow(_) => 404,
+            ApiError::Ended(_) => 409,
+            ApiError::InvalidInput(_) | ApiError::BadRequest(_) => 400,
+            ApiError::InvalidToken(_) => 403,
+            ApiError::StillRunning(_) => 202,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    /// The stable `error.kind` of the response body.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Ended(_) => "ended",
+            ApiError::UnknownWorkflow(_) => "unknown_workflow",
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::StillRunning(_) => "still_running",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The result of an API call.
+pub type ApiResult<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
+
+/// What a client can ask of a running service, on any engine.
+///
+/// Object-safe (boxed futures), so the HTTP routes are compiled once for every engine.
+pub trait ServiceApi: Send + Sync {
+    /// Starts an execution; with `execution_name`, starting it again returns the same one.
+    fn start(&self, request: StartExecution) -> ApiResult<'_, Started>;
+    /// An execution's status and result.
+    fn execution<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, ExecutionRow>;
+    /// A page of executions.
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> ApiResult<'a, ExecutionPage>;
+    /// An execution's committed history.
+    fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>>;
+    /// Sends a signal; `signal_id` drops duplicates.
+    fn signal<'a>(
+        &'a self,
+        execution_id: &'a str,
+        name: &'a str,
+        payload: Value,
+        signal_id: Option<String>,
+    ) -> ApiResult<'a, ()>;
+    /// Asks an execution to cancel.
+    fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()>;
+    /// Publishes events; returns their ids.
+    fn publish(&self, events: Vec<OutgoingEvent>) -> ApiResult<'_, Vec<String>>;
+    /// The dead letters of every subscription.
+    fn dead_letters(&self) -> ApiResult<'_, Vec<DeadLetter>>;
+    /// Delivers dead letters again (all, or the one with `id`); returns how many.
+    fn redrive<'a>(&'a self, id: Option<&'a str>) -> ApiResult<'a, usize>;
+    /// Completes a task attempt that deferred its result; `false` if the attempt had ended.
+    fn complete_task(
+        &self,
+        token: CompletionToken,
+        result: Result<Value, Failure>,
+    ) -> ApiResult<'_, bool>;
+    /// Waits for an execution to end ([`ApiError::StillRunning`] when the engine stops
+    /// waiting first).
+    fn wait<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Outcome>;
+}
