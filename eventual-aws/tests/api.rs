@@ -1,13 +1,14 @@
 //! The service API on the AWS engine: the local engine's routes served by the `api` role
 //! behind API Gateway (played by the harness: each HTTP request becomes the HTTP API's
 //! payload-2.0 event), completion tokens of tasks that complete later, and the service
-//! binary's CLI reaching the API function by Lambda invoke and over HTTP.
+//! binary's CLI reaching the API function by Lambda invoke, through API Gateway's IAM route
+//! (SigV4) and over plain HTTP.
 
 mod harness;
 
 use eventual_runtime::prelude::*;
 use eventual_tests::local::{cargo_binary_with_features, event_types, poll, Api};
-use harness::{serve_gateway, Harness, Options};
+use harness::{serve_gateway, serve_gateway_with, Harness, Options};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -277,14 +278,22 @@ async fn a_task_completes_later_by_its_token() {
     .await;
 }
 
-/// Runs the order service's AWS binary as a CLI with `args`; returns success and stdout.
-fn cli(binary: &std::path::Path, harness_lambda: &str, args: &[&str]) -> (bool, String, String) {
+/// Runs the order service's AWS binary as a CLI with `args` and the secret key `secret`;
+/// returns success, stdout and stderr.
+fn cli(
+    binary: &std::path::Path,
+    harness_lambda: &str,
+    secret: &str,
+    args: &[&str],
+) -> (bool, String, String) {
     let output = Command::new(binary)
         .args(args)
         .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
         .env("AWS_ENDPOINT_URL_LAMBDA", harness_lambda)
         .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
@@ -301,15 +310,20 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
     let (harness, api, _server) = gateway().await;
     let lambda = harness.invoke_url.clone();
     let gateway_url = api.base.clone();
+    // API Gateway with the route's AWS_IAM authorization, for the CLI's credentials.
+    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "test");
+    let (signed_url, _signed) =
+        serve_gateway_with(harness.aws.clone(), Some((credentials, "us-east-1".into()))).await;
     blocking(move || {
         let binary =
             cargo_binary_with_features("order-service", "bin", "order-service-aws", &["aws"]);
         let by_invoke = "lambda://svc-api";
-        let run = |url: &str, args: &[&str]| {
+        let run_as = |secret: &str, url: &str, args: &[&str]| {
             let mut all = vec!["--url", url];
             all.extend_from_slice(args);
-            cli(&binary, &lambda, &all)
+            cli(&binary, &lambda, secret, &all)
         };
+        let run = |url: &str, args: &[&str]| run_as("test", url, args);
 
         let (ok, out, err) = run(by_invoke, &["start", "gw_wait", "1", "--name", "cli-1"]);
         assert!(ok, "{out}{err}");
@@ -329,6 +343,27 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
             api.wait_ended("cli-1", WAIT)["outcome"]["result"],
             "got from the cli"
         );
+
+        // Through the IAM route: signed requests pass, unsigned or badly signed ones do not.
+        let signed = format!("sigv4+{signed_url}");
+        let (ok, out, err) = run(&signed, &["status", "cli-1"]);
+        assert!(ok, "{out}{err}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&out).unwrap()["status"],
+            "succeeded"
+        );
+        let (ok, _, err) = run(&signed_url, &["status", "cli-1"]);
+        assert!(!ok);
+        assert!(
+            err.contains("403") && err.contains("Missing Authentication Token"),
+            "{err}"
+        );
+        let (ok, _, err) = run_as("wrong", &signed, &["status", "cli-1"]);
+        assert!(!ok);
+        assert!(err.contains("403") && err.contains("signature"), "{err}");
+        let (ok, out, err) = run(&signed, &["start", "gw_double", "4", "--name", "signed-1"]);
+        assert!(ok, "{out}{err}");
+        assert_eq!(api.wait_ended("signed-1", WAIT)["outcome"]["result"], 8);
 
         let (ok, out, err) = run(by_invoke, &["history", "cli-1", "--json"]);
         assert!(ok, "{err}");

@@ -266,11 +266,29 @@ async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
 /// Plays API Gateway (HTTP API, payload format 2.0) in front of the API function: every
 /// HTTP request becomes the event API Gateway would send, answered by the API role's handler.
 pub async fn serve_gateway(aws: Aws) -> (String, tokio::task::JoinHandle<()>) {
+    serve_gateway_with(aws, None).await
+}
+
+/// What an `AWS_IAM` route checks: the caller's credentials and the API's region.
+pub type IamAuth = (aws_credential_types::Credentials, String);
+
+/// [`serve_gateway`] with the route's `AWS_IAM` authorization: a request whose SigV4
+/// signature does not match `auth`'s credentials is refused with 403, as API Gateway does.
+pub async fn serve_gateway_with(
+    aws: Aws,
+    auth: Option<IamAuth>,
+) -> (String, tokio::task::JoinHandle<()>) {
     let app = axum::Router::new().fallback(
-        |axum::extract::State(aws): axum::extract::State<Aws>,
+        |axum::extract::State((aws, auth)): axum::extract::State<(Aws, Option<IamAuth>)>,
          request: axum::extract::Request| async move {
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            if let Some((credentials, region)) = &auth {
+                if let Err(message) = check_signature(&parts, &body, credentials, region) {
+                    let body = serde_json::json!({ "message": message });
+                    return (axum::http::StatusCode::FORBIDDEN, axum::Json(body));
+                }
+            }
             let event = aws_lambda_events::event::apigw::ApiGatewayV2httpRequest {
                 raw_path: Some(parts.uri.path().to_owned()),
                 raw_query_string: parts.uri.query().map(str::to_owned),
@@ -294,7 +312,65 @@ pub async fn serve_gateway(aws: Aws) -> (String, tokio::task::JoinHandle<()>) {
             )
         },
     );
-    serve(app.with_state(aws)).await
+    serve(app.with_state((aws, auth))).await
+}
+
+/// Signs the request again with the expected credentials at its `x-amz-date` and compares.
+fn check_signature(
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    credentials: &aws_credential_types::Credentials,
+    region: &str,
+) -> Result<(), String> {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("Missing Authentication Token (no {name} header)"))
+    };
+    let given = header("authorization")?;
+    let date = header("x-amz-date")?;
+    let host = header("host")?;
+    // 20261125T214500Z → 2026-11-25T21:45:00Z
+    let rfc3339 = match date.as_bytes() {
+        [y @ .., b'Z'] if y.len() == 15 => format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[0..4],
+            &date[4..6],
+            &date[6..8],
+            &date[9..11],
+            &date[11..13],
+            &date[13..15]
+        ),
+        _ => return Err(format!("malformed x-amz-date {date}")),
+    };
+    let time = aws_smithy_types::DateTime::from_str(
+        &rfc3339,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .ok()
+    .and_then(|t| std::time::SystemTime::try_from(t).ok())
+    .ok_or_else(|| format!("malformed x-amz-date {date}"))?;
+    let url = format!("http://{host}{}", parts.uri);
+    let expected = eventual_aws::cli::signature_headers(
+        (parts.method.as_str(), &url, host, body),
+        credentials.clone(),
+        region,
+        time,
+    )?;
+    let expected = expected
+        .iter()
+        .find(|(name, _)| name == "authorization")
+        .map(|(_, value)| value.as_str());
+    if expected == Some(given) {
+        Ok(())
+    } else {
+        Err(
+            "The request signature we calculated does not match the signature you provided."
+                .to_owned(),
+        )
+    }
 }
 
 /// Receives up to 10 messages as Lambda's event source mapping would hand them over.
