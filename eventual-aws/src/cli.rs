@@ -221,24 +221,20 @@ impl Transport for SignedHttpTransport {
             &self.region,
             SystemTime::now(),
         )?;
+        // The headers the signature covers, on a request with or without a body.
+        fn signed<B>(
+            request: ureq::RequestBuilder<B>,
+            headers: &[(String, String)],
+        ) -> ureq::RequestBuilder<B> {
+            headers.iter().fold(
+                request.header("content-type", "application/json"),
+                |request, (name, value)| request.header(name, value),
+            )
+        }
         let response = if method == "POST" {
-            let mut request = self
-                .agent
-                .post(&url)
-                .header("content-type", "application/json");
-            for (name, value) in &headers {
-                request = request.header(name, value);
-            }
-            request.send(body.as_bytes())
+            signed(self.agent.post(&url), &headers).send(body.as_bytes())
         } else {
-            let mut request = self
-                .agent
-                .get(&url)
-                .header("content-type", "application/json");
-            for (name, value) in &headers {
-                request = request.header(name, value);
-            }
-            request.call()
+            signed(self.agent.get(&url), &headers).call()
         };
         let mut response = response.map_err(|error| format!("cannot reach `{url}`: {error}"))?;
         let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);

@@ -12,6 +12,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use eventual_aws::lambda::Role;
 use eventual_aws::Resources;
+use eventual_runtime::engine::api::ServiceApi;
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
 use eventual_runtime::manifest::{template, Inventory};
@@ -649,6 +650,57 @@ async fn the_order_service_template_deploys_into_moto() {
             "{name} dead-lettered"
         );
     }
+
+    // Dead letters through the service API: an `OrderPlaced` the handler cannot read fails
+    // `retry.max_attempts` (3) receives, SQS moves it to the dead-letter queue, the API lists
+    // it and redrives it to the handler's queue, where it fails and is dead-lettered again.
+    let api = harness.api();
+    assert!(api.dead_letters().await.unwrap().is_empty());
+    let unreadable = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name("order-service-bus")
+        .source("order-service")
+        .detail_type("OrderPlaced")
+        .detail(json!({"total_cents": 50_000}).to_string())
+        .build();
+    let put = events
+        .put_events()
+        .entries(unreadable)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_entry_count, 0);
+    let dead_letter = |api: eventual_aws::api::AwsApi| async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let letters = api.dead_letters().await.unwrap();
+            if !letters.is_empty() {
+                return letters;
+            }
+            assert!(Instant::now() < deadline, "nothing was dead-lettered");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let letters = dead_letter(harness.api()).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].subscription, "flag_big_order");
+    assert_eq!(letters[0].event.detail_type, "OrderPlaced");
+    assert_eq!(letters[0].event.detail, json!({"total_cents": 50_000}));
+    assert_eq!(letters[0].attempts, 3, "{letters:?}");
+    // Listing leaves them in place.
+    assert_eq!(api.dead_letters().await.unwrap(), letters);
+    assert!(matches!(
+        api.redrive(Some("no-such-letter")).await,
+        Err(eventual_runtime::engine::api::ApiError::NotFound(_))
+    ));
+    assert_eq!(api.redrive(Some(&letters[0].id)).await.unwrap(), 1);
+    let again = dead_letter(harness.api()).await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(
+        again[0].id, letters[0].id,
+        "a redriven letter is a new message"
+    );
+    assert_eq!(again[0].event.id, letters[0].event.id);
+    assert_eq!(api.redrive(None).await.unwrap(), 1);
 }
 
 /// The template as moto can deploy it: without the outputs it cannot resolve.

@@ -18,7 +18,7 @@ use crate::error::AwsError;
 use crate::message::{send_inbox, unique_id, InboxMessage};
 use crate::store::{self, ExecutionItem};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_runtime::engine::api::{
     ApiError, ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
 };
@@ -74,6 +74,9 @@ struct Received {
 /// A subscription's queue and dead-letter queue.
 struct DeadLetterQueue {
     subscription: &'static str,
+    /// The deliveries SQS made before it moved a message (the redrive policy's
+    /// `maxReceiveCount`, the subscription's `retry.max_attempts`).
+    attempts: u32,
     queue_url: String,
     dead_letter_url: String,
 }
@@ -208,6 +211,7 @@ impl AwsApi {
             };
             queues.push(DeadLetterQueue {
                 subscription: subscription.name,
+                attempts: subscription.retry.max_attempts.max(1),
                 queue_url,
                 dead_letter_url,
             });
@@ -238,7 +242,11 @@ impl AwsApi {
         keep_hidden: bool,
     ) -> Result<Vec<Received>, ApiError> {
         let mut letters: Vec<Received> = Vec::new();
+        if self.approximate_count(&queue.dead_letter_url).await? == 0 {
+            return Ok(letters);
+        }
         loop {
+            // A short poll samples some of SQS's servers; the one-second long poll sees all.
             let output = self
                 .aws
                 .sqs
@@ -246,6 +254,7 @@ impl AwsApi {
                 .queue_url(&queue.dead_letter_url)
                 .max_number_of_messages(10)
                 .visibility_timeout(30)
+                .wait_time_seconds(1)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
@@ -255,15 +264,13 @@ impl AwsApi {
                 break;
             }
             for message in messages {
-                let attribute = |name: MessageSystemAttributeName| {
-                    message
-                        .attributes()
-                        .and_then(|a| a.get(&name))
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or_default()
-                };
-                let receives = attribute(MessageSystemAttributeName::ApproximateReceiveCount);
-                let sent = attribute(MessageSystemAttributeName::SentTimestamp);
+                // The receive count also counts the API's own reads: the policy's count is
+                // what the handler got.
+                let sent = message
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or_default();
                 let body = message.body().unwrap_or_default().to_owned();
                 let event = crate::events::envelope_from_bridge(&body)?;
                 let letter = DeadLetter {
@@ -271,10 +278,11 @@ impl AwsApi {
                     subscription: queue.subscription.to_owned(),
                     event,
                     error: HandlerFailure::Failed(format!(
-                        "moved to the dead-letter queue by SQS after {receives} receives; \
-                         the handler's errors are in its function's logs"
+                        "moved to the dead-letter queue by SQS after {} failed deliveries; \
+                         the handler's errors are in its function's logs",
+                        queue.attempts
                     )),
-                    attempts: u32::try_from(receives).unwrap_or(u32::MAX),
+                    attempts: queue.attempts,
                     failed_at: Timestamp::from_millis(sent),
                 };
                 if !letters.iter().any(|known| known.letter.id == letter.id) {
@@ -292,6 +300,24 @@ impl AwsApi {
             }
         }
         Ok(letters)
+    }
+
+    /// SQS's estimate of the visible messages of a queue.
+    async fn approximate_count(&self, queue_url: &str) -> Result<u64, ApiError> {
+        let output = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(AwsError::sdk("GetQueueAttributes (dead letters)"))?;
+        Ok(output
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_default())
     }
 
     async fn show_again(&self, queue: &DeadLetterQueue, receipt: &str) -> Result<(), ApiError> {
