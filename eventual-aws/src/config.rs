@@ -22,13 +22,23 @@ pub struct Resources {
     pub history_bucket: String,
     /// The event bus name (`EVENTUAL_EVENT_BUS`).
     pub event_bus: String,
+    /// A handler's own queue (`EVENTUAL_HANDLER_QUEUE_URL`): a failed delivery's message is
+    /// hidden there until its retry is due.
+    pub handler_queue_url: String,
+    /// A handler's dead-letter queue (`EVENTUAL_DEAD_LETTER_QUEUE_URL`), if it has one.
+    pub dead_letter_queue_url: String,
 }
 
 impl Resources {
     /// Reads the `EVENTUAL_*` variables; a role reads only those it needs, so missing ones
     /// stay empty.
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        Resources::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The resources `var` (an environment lookup) names; missing ones stay empty.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| var(name).unwrap_or_default();
         Resources {
             service: var("EVENTUAL_SERVICE"),
             orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
@@ -37,6 +47,8 @@ impl Resources {
             task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
             history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
             event_bus: var("EVENTUAL_EVENT_BUS"),
+            handler_queue_url: var("EVENTUAL_HANDLER_QUEUE_URL"),
+            dead_letter_queue_url: var("EVENTUAL_DEAD_LETTER_QUEUE_URL"),
         }
     }
 

@@ -8,11 +8,13 @@
 use crate::config::{Aws, Faults};
 use crate::error::AwsError;
 use crate::message::{send_inbox, InboxMessage};
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::MessageAttributeValue;
 use eventual_runtime::engine::client::{Client, Effect, EffectBuffer, WithClient};
+use eventual_runtime::engine::delivery::{after_failure, AfterFailure};
 use eventual_runtime::event::{EventEnvelope, OutgoingEvent};
-use eventual_runtime::registry::{self, HandlerFailure};
+use eventual_runtime::registry::{self, HandlerFailure, SubscriptionDescriptor};
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::InboxEvent;
 use futures::future::BoxFuture;
@@ -231,44 +233,154 @@ pub async fn apply_effects(
 }
 
 /// Runs subscription `subscription`'s handler on one event; its effects are carried out only
-/// if it succeeded.
-pub async fn deliver(aws: &Aws, subscription: &str, event: EventEnvelope) -> Result<(), AwsError> {
-    let Some(descriptor) = registry::subscription(subscription) else {
-        return Err(AwsError::Invalid {
-            what: "subscription",
-            reason: format!("no subscription named `{subscription}` is registered"),
-        });
-    };
-    let scope = format!("{}.{}", event.id, subscription);
+/// if it succeeded. `Ok(Err(failure))` is the handler's own failure; `Err` is the engine's.
+pub async fn deliver(
+    aws: &Aws,
+    subscription: &SubscriptionDescriptor,
+    event: EventEnvelope,
+) -> Result<Result<(), HandlerFailure>, AwsError> {
+    let scope = format!("{}.{}", event.id, subscription.name);
     let correlation_id = event.correlation_id.clone();
     let buffer = EffectBuffer::new(scope.clone(), correlation_id.clone());
-    let body = (descriptor.handle)(event);
+    let body = (subscription.handle)(event);
     let result: Result<(), HandlerFailure> =
         WithClient::new(Client::new(buffer.clone()), body).await;
-    result.map_err(|failure| AwsError::Invalid {
-        what: "delivery",
-        reason: failure.to_string(),
-    })?;
-    apply_effects(aws, buffer.take(), &scope, correlation_id).await
+    if let Err(failure) = result {
+        return Ok(Err(failure));
+    }
+    apply_effects(aws, buffer.take(), &scope, correlation_id).await?;
+    Ok(Ok(()))
 }
 
-/// The handler of a subscription's queue: one EventBridge event per message. Failed messages
-/// are reported, so SQS redelivers them and, after the queue's `maxReceiveCount`, moves them
-/// to the dead-letter queue.
+/// The message attribute of a dead letter holding the handler's failure (JSON).
+pub const FAILURE_ATTRIBUTE: &str = "eventual-failure";
+/// The message attribute of a dead letter holding the deliveries made.
+pub const ATTEMPTS_ATTRIBUTE: &str = "eventual-attempts";
+
+/// Whether a failed delivery's message stays on the queue for another receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterDelivery {
+    /// Acknowledge it: done, dead-lettered or dropped.
+    Settled,
+    /// Report it failed, so SQS delivers it again.
+    Again,
+}
+
+/// Applies the engine's delivery rule (`engine::delivery::after_failure`, as on every
+/// engine) to a failed delivery: a retry is due after the subscription's backoff, so the
+/// message is hidden until then; a last or hopeless one goes to the dead-letter queue with its
+/// failure (or is dropped, without one).
+async fn after_handler_failure(
+    aws: &Aws,
+    subscription: &SubscriptionDescriptor,
+    record: &SqsMessage,
+    event: &EventEnvelope,
+    failure: HandlerFailure,
+) -> Result<AfterDelivery, AwsError> {
+    let attempt = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or(1);
+    let now = Timestamp::wall_clock();
+    let resources = &aws.resources;
+    match after_failure(subscription, event, attempt, &failure, now) {
+        AfterFailure::RetryAt(at) => {
+            if let (false, Some(receipt)) = (
+                resources.handler_queue_url.is_empty(),
+                record.receipt_handle.as_deref(),
+            ) {
+                // SQS takes a visibility of up to 12 hours; the receive count keeps counting.
+                let delay = at
+                    .as_millis()
+                    .saturating_sub(now.as_millis())
+                    .div_ceil(1000);
+                aws.sqs
+                    .change_message_visibility()
+                    .queue_url(&resources.handler_queue_url)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(delay.min(43_200) as i32)
+                    .send()
+                    .await
+                    .map_err(AwsError::sdk("ChangeMessageVisibility (retry backoff)"))?;
+            }
+            Ok(AfterDelivery::Again)
+        }
+        AfterFailure::DeadLetter if resources.dead_letter_queue_url.is_empty() => {
+            // No queue to move it to from here: the redrive policy will.
+            Ok(AfterDelivery::Again)
+        }
+        AfterFailure::DeadLetter => {
+            let text = |value: String| {
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(value)
+                    .build()
+                    .map_err(AwsError::sdk("dead letter attribute"))
+            };
+            aws.sqs
+                .send_message()
+                .queue_url(&resources.dead_letter_queue_url)
+                .message_body(record.body.clone().unwrap_or_default())
+                .message_attributes(
+                    FAILURE_ATTRIBUTE,
+                    text(serde_json::to_string(&failure).unwrap_or_default())?,
+                )
+                .message_attributes(ATTEMPTS_ATTRIBUTE, text(attempt.to_string())?)
+                .send()
+                .await
+                .map_err(AwsError::sdk("SendMessage (dead letter)"))?;
+            warn!(subscription = subscription.name, event = %event.id, %failure, attempt, "event dead-lettered");
+            Ok(AfterDelivery::Settled)
+        }
+        AfterFailure::Drop => {
+            warn!(subscription = subscription.name, event = %event.id, %failure, attempt, "event dropped (no dead-letter queue)");
+            Ok(AfterDelivery::Settled)
+        }
+    }
+}
+
+/// Delivers one message of a subscription's queue.
+async fn deliver_record(
+    aws: &Aws,
+    subscription: &SubscriptionDescriptor,
+    record: &SqsMessage,
+) -> Result<AfterDelivery, AwsError> {
+    let body = record.body.as_deref().ok_or(AwsError::Invalid {
+        what: "message",
+        reason: "no body".to_owned(),
+    })?;
+    let event = envelope_from_bridge(body)?;
+    match deliver(aws, subscription, event.clone()).await? {
+        Ok(()) => Ok(AfterDelivery::Settled),
+        Err(failure) => after_handler_failure(aws, subscription, record, &event, failure).await,
+    }
+}
+
+/// The handler of a subscription's queue: one EventBridge event per message. A failed
+/// delivery is retried after the subscription's backoff and dead-lettered after its last
+/// attempt, by the same rule as on every engine; a message the engine could not handle is
+/// reported failed, so SQS delivers it again and its redrive policy ends the repeats.
 pub async fn handle_batch(aws: &Aws, subscription: &str, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
+    let descriptor = registry::subscription(subscription);
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let result = match record.body.as_deref().map(envelope_from_bridge) {
-            Some(Ok(envelope)) => deliver(aws, subscription, envelope).await,
-            Some(Err(error)) => Err(error),
+        let result = match descriptor {
+            Some(descriptor) => deliver_record(aws, descriptor, &record).await,
             None => Err(AwsError::Invalid {
-                what: "message",
-                reason: "no body".to_owned(),
+                what: "subscription",
+                reason: format!("no subscription named `{subscription}` is registered"),
             }),
         };
-        if let Err(error) = result {
-            warn!(%subscription, message = %id, %error, "delivery failed");
+        let again = match result {
+            Ok(after) => after == AfterDelivery::Again,
+            Err(error) => {
+                warn!(%subscription, message = %id, %error, "delivery failed");
+                true
+            }
+        };
+        if again {
             response.batch_item_failures.push(BatchItemFailure {
                 item_identifier: id,
             });

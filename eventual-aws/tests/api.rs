@@ -6,13 +6,16 @@
 
 mod harness;
 
+use eventual_runtime::engine::api::ServiceApi;
 use eventual_runtime::prelude::*;
 use eventual_tests::local::{cargo_binary_with_features, event_types, poll, Api};
 use harness::{serve_gateway, serve_gateway_with, Harness, Options};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -397,4 +400,99 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
         assert!(err.contains("no-such-function"), "{err}");
     })
     .await;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct GwFlaky {
+    n: u64,
+}
+
+/// When each `GwFlaky` delivery happened, by `n`.
+static FLAKY: Mutex<BTreeMap<u64, Vec<Instant>>> = Mutex::new(BTreeMap::new());
+
+/// Fails `n = 1` twice, then takes it; fails `n = 2` always.
+#[on_event(
+    pattern = r#"{"detail-type": ["GwFlaky"]}"#,
+    retry(
+        max_attempts = 3,
+        backoff = "exponential",
+        initial = "1s",
+        multiplier = 2.0,
+        jitter = 0.0
+    )
+)]
+async fn gw_flaky(event: Event<GwFlaky>) -> Result<(), String> {
+    let mut calls = FLAKY.lock().unwrap();
+    let calls = calls.entry(event.detail.n).or_default();
+    calls.push(Instant::now());
+    match event.detail.n {
+        1 if calls.len() < 3 => Err(format!("not yet ({})", calls.len())),
+        1 => Ok(()),
+        _ => Err("never".to_owned()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_back_off_by_the_subscription_s_policy_then_are_dead_lettered() {
+    let harness = Harness::start(&["gw_flaky"], Options::default()).await;
+    let api = harness.api();
+    let publish =
+        |n: u64| eventual_runtime::OutgoingEvent::new("test", "GwFlaky", json!({ "n": n }));
+    let ids = ServiceApi::publish(&api, vec![publish(1), publish(2)])
+        .await
+        .unwrap();
+    let calls = |n: u64| FLAKY.lock().unwrap().get(&n).cloned().unwrap_or_default();
+
+    // The retries wait 1 s, then 2 s (SQS hides the message until then): the local engine's
+    // schedule, from the same rule.
+    harness::eventually(WAIT, "the third delivery of n = 1", || {
+        (calls(1).len() == 3).then_some(())
+    })
+    .await;
+    let at = calls(1);
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[0] >= Duration::from_millis(900), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(1900), "{gaps:?}");
+
+    // n = 2 fails its three attempts and is dead-lettered with its failure.
+    let dead_letters = |count: usize| {
+        let api = api.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let letters = ServiceApi::dead_letters(&api).await.unwrap();
+                if letters.len() == count {
+                    return letters;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{count} dead letters: {letters:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let letters = dead_letters(1).await;
+    assert_eq!(calls(2).len(), 3);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].subscription, "gw_flaky");
+    assert_eq!(letters[0].event.id, ids[1]);
+    assert_eq!(letters[0].attempts, 3);
+    assert_eq!(
+        letters[0].error,
+        eventual_runtime::registry::HandlerFailure::Failed("never".into())
+    );
+    // Redriven, it gets three more deliveries and comes back.
+    assert_eq!(ServiceApi::redrive(&api, None).await.unwrap(), 1);
+    harness::eventually(WAIT, "three more deliveries of n = 2", || {
+        (calls(2).len() == 6).then_some(())
+    })
+    .await;
+    let again = dead_letters(1).await;
+    assert_eq!(again[0].event.id, ids[1]);
+    assert_eq!(
+        calls(1).len(),
+        3,
+        "a delivery that succeeded is not repeated"
+    );
 }

@@ -278,7 +278,11 @@ fn iam_is_least_privilege() {
                     serde_json::json!([{"Fn::Sub": PAYLOADS}])
                 );
             } else if actions == ["sqs:SendMessage"] {
-                assert_eq!(targets, ["OrchestratorQueue"], "{id} sends elsewhere");
+                assert!(
+                    targets == ["OrchestratorQueue"]
+                        || targets == [format!("{prefix}DeadLetterQueue").as_str()],
+                    "{id} sends to {targets:?}"
+                );
             } else if actions == ["events:PutEvents"] {
                 assert_eq!(targets, ["EventBus"], "{id} puts events elsewhere");
             } else {

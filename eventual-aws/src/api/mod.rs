@@ -256,6 +256,7 @@ impl AwsApi {
                 .visibility_timeout(30)
                 .wait_time_seconds(1)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
                 .send()
                 .await
                 .map_err(AwsError::sdk("ReceiveMessage (dead letters)"))?;
@@ -273,16 +274,32 @@ impl AwsApi {
                     .unwrap_or_default();
                 let body = message.body().unwrap_or_default().to_owned();
                 let event = crate::events::envelope_from_bridge(&body)?;
+                // The handler records its failure on what it dead-letters; a message that SQS
+                // moved (the handler could not run) has none.
+                let attribute = |name: &str| {
+                    message
+                        .message_attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.string_value())
+                };
+                let error = attribute(crate::events::FAILURE_ATTRIBUTE)
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .unwrap_or_else(|| {
+                        HandlerFailure::Failed(format!(
+                            "moved to the dead-letter queue by SQS after {} receives; \
+                             the errors are in the handler function's logs",
+                            queue.attempts
+                        ))
+                    });
+                let attempts = attribute(crate::events::ATTEMPTS_ATTRIBUTE)
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(queue.attempts);
                 let letter = DeadLetter {
                     id: message.message_id().unwrap_or_default().to_owned(),
                     subscription: queue.subscription.to_owned(),
                     event,
-                    error: HandlerFailure::Failed(format!(
-                        "moved to the dead-letter queue by SQS after {} failed deliveries; \
-                         the handler's errors are in its function's logs",
-                        queue.attempts
-                    )),
-                    attempts: queue.attempts,
+                    error,
+                    attempts,
                     failed_at: Timestamp::from_millis(sent),
                 };
                 if !letters.iter().any(|known| known.letter.id == letter.id) {

@@ -107,6 +107,20 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+async fn queue_arn(aws: &Aws, url: &str) -> String {
+    aws.sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&QueueAttributeName::QueueArn)
+        .unwrap()
+}
+
 pub async fn create_queue(aws: &Aws, name: &str, fifo: bool) -> String {
     let mut request = aws.sqs.create_queue().queue_name(name);
     if fifo {
@@ -413,10 +427,23 @@ async fn receive(aws: &Aws, queue_url: &str) -> Vec<SqsMessage> {
 }
 
 /// Deletes what the handler took; makes what it reported failed visible again soon.
-async fn settle(aws: &Aws, queue_url: &str, records: &[SqsMessage], failed: &[String]) {
+///
+/// A subscription's handler hides a failed message itself until its retry is due (the
+/// subscription's backoff); the other queues' failed messages come back after a second here
+/// (Lambda leaves them to the queue's visibility timeout, minutes).
+async fn settle(
+    aws: &Aws,
+    queue_url: &str,
+    consumer: &Consumer,
+    records: &[SqsMessage],
+    failed: &[String],
+) {
     for record in records {
         let receipt = record.receipt_handle.clone().unwrap_or_default();
         let id = record.message_id.clone().unwrap_or_default();
+        if failed.contains(&id) && matches!(consumer, Consumer::Subscription(_)) {
+            continue;
+        }
         let result = if failed.contains(&id) {
             aws.sqs
                 .change_message_visibility()
@@ -488,7 +515,7 @@ async fn pump_queue(aws: &Aws, queue_url: &str, consumer: &Consumer, options: Op
                 .map(|f| f.item_identifier),
         );
     }
-    settle(aws, queue_url, &records, &failed).await;
+    settle(aws, queue_url, consumer, &records, &failed).await;
     records.len()
 }
 
@@ -546,28 +573,40 @@ impl Harness {
             .send()
             .await
             .unwrap();
-        let mut queues = vec![
+        let queues = vec![
             (
                 resources.orchestrator_queue_url.clone(),
                 Consumer::Orchestrator,
             ),
             (resources.timer_queue_url.clone(), Consumer::Timer),
         ];
+        // Each subscription as the template deploys it: a queue (with a dead-letter queue and
+        // its redrive policy when the subscription has one) fed by a rule.
+        let mut handlers = Vec::new();
         for name in subscriptions {
             let descriptor = eventual_runtime::registry::subscription(name).unwrap();
-            let url = create_queue(&aws, &format!("svc-handler-{name}"), false).await;
-            let arn = aws
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap()
-                .attributes
-                .unwrap()
-                .remove(&QueueAttributeName::QueueArn)
-                .unwrap();
+            let queue = eventual_runtime::manifest::names::handler_queue("svc", name);
+            let url = create_queue(&aws, &queue, false).await;
+            let mut handler = Resources {
+                handler_queue_url: url.clone(),
+                ..resources.clone()
+            };
+            if descriptor.dead_letter {
+                let dead_letter = eventual_runtime::manifest::names::handler_dlq("svc", name);
+                handler.dead_letter_queue_url = create_queue(&aws, &dead_letter, false).await;
+                let policy = serde_json::json!({
+                    "deadLetterTargetArn": queue_arn(&aws, &handler.dead_letter_queue_url).await,
+                    "maxReceiveCount": descriptor.retry.max_attempts.max(1),
+                });
+                aws.sqs
+                    .set_queue_attributes()
+                    .queue_url(&url)
+                    .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let arn = queue_arn(&aws, &url).await;
             let rule = format!("svc-{name}");
             aws.events
                 .put_rule()
@@ -585,11 +624,12 @@ impl Harness {
                 .send()
                 .await
                 .unwrap();
-            queues.push((url, Consumer::Subscription((*name).to_owned())));
+            handlers.push((url, Consumer::Subscription((*name).to_owned()), handler));
         }
         let queues = queues
             .into_iter()
             .map(|(url, consumer)| (url, consumer, resources.clone()))
+            .chain(handlers)
             .collect();
         let deployment = Deployment {
             client: resources,

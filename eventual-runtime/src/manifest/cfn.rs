@@ -667,6 +667,13 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             payloads(),
         ];
         if subscription.dead_letter {
+            // The handler dead-letters an event itself after its last attempt (with the
+            // failure); SQS's redrive policy is the backstop.
+            statements.push(statement(
+                "DeadLetterOwnEvents",
+                &["sqs:SendMessage"],
+                vec![arn(&dlq_id)],
+            ));
             statements.push(statement(
                 "ReadOwnDeadLetterQueue",
                 READ_DLQ,
@@ -697,8 +704,16 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                         reference("OrchestratorQueue"),
                     ),
                     ("EVENTUAL_EVENT_BUS", json!(names::bus(service))),
+                    ("EVENTUAL_HANDLER_QUEUE_URL", reference(&queue_id)),
                     payload_env(),
-                ],
+                ]
+                .into_iter()
+                .chain(
+                    subscription
+                        .dead_letter
+                        .then(|| ("EVENTUAL_DEAD_LETTER_QUEUE_URL", reference(&dlq_id))),
+                )
+                .collect(),
             ),
         );
         put(
