@@ -34,8 +34,8 @@ use eventual_runtime::registry;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::ParentRef;
 use eventual_runtime::workflow::{
-    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, StartRequest,
-    StepOutput, WorkflowExecutor,
+    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, ReplayError,
+    StartRequest, StepOutput, WorkflowExecutor,
 };
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -229,6 +229,18 @@ async fn carry_out_step(
     store::mark_carried_out(aws, execution_id, version).await
 }
 
+/// The code disagrees with the history (or the history is corrupt): the execution shows as
+/// blocked with the error, history untouched, and its messages are not acknowledged, so they
+/// come back (and end in the orchestrator's dead-letter queue, to be redriven once the code is
+/// fixed); the next step that commits clears the mark.
+async fn blocked(aws: &Aws, item: &ExecutionItem, error: ReplayError) -> AwsError {
+    warn!(execution = %item.execution_id, %error, "execution blocked");
+    if let Err(mark) = store::mark_blocked(aws, item, &error.to_string()).await {
+        warn!(execution = %item.execution_id, error = %mark, "cannot mark the execution blocked");
+    }
+    AwsError::Replay(error)
+}
+
 /// One execution's part of a batch.
 struct Run<'a> {
     aws: &'a Aws,
@@ -306,6 +318,7 @@ impl<'a> Run<'a> {
             parent,
             created_at: self.item.as_ref().map_or(now, |i| i.created_at),
             updated_at: now,
+            error: None,
         };
         store::commit_item(self.aws, &item, previous).await?;
         self.item = Some(item);
@@ -408,10 +421,17 @@ impl<'a> Run<'a> {
                     let step = store::load_step(self.aws, &item.history_key).await?;
                     self.history = Some(step.history.events);
                 }
-                WorkflowExecutor::replay(workflow, self.history.as_deref().unwrap_or_default())?
+                let history = self.history.as_deref().unwrap_or_default();
+                match WorkflowExecutor::replay(workflow, history) {
+                    Ok(executor) => executor,
+                    Err(error) => return Err(blocked(self.aws, &item, error).await),
+                }
             }
         };
-        let output = executor.step(Timestamp::wall_clock(), events)?;
+        let output = match executor.step(Timestamp::wall_clock(), events) {
+            Ok(output) => output,
+            Err(error) => return Err(blocked(self.aws, &item, error).await),
+        };
         if output.new_events.is_empty() && output.commands.is_empty() {
             // Duplicates of what history already holds.
             self.executor = Some(executor);

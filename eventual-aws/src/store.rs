@@ -44,6 +44,8 @@ pub struct ExecutionItem {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Why it is blocked (its code does not replay its history).
+    pub error: Option<String>,
 }
 
 /// The largest outcome kept in the item itself; a larger one is read from the history
@@ -103,6 +105,9 @@ impl ExecutionItem {
                 s(serde_json::to_string(parent).unwrap_or_default()),
             );
         }
+        if let Some(error) = &self.error {
+            item.insert("error".into(), s(error));
+        }
         item.insert("created_at".into(), n(self.created_at.as_millis()));
         item.insert("updated_at".into(), n(self.updated_at.as_millis()));
         item
@@ -117,7 +122,7 @@ impl ExecutionItem {
             correlation_id: self.correlation_id.clone(),
             parent: self.parent.clone(),
             outcome: self.outcome.clone(),
-            error: None,
+            error: self.error.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -157,6 +162,7 @@ impl ExecutionItem {
                 .transpose()?,
             created_at: Timestamp::from_millis(number("created_at").unwrap_or_default()),
             updated_at: Timestamp::from_millis(number("updated_at").unwrap_or_default()),
+            error: json("error").cloned(),
         };
         let in_history = matches!(
             item.get("outcome_in_history"),
@@ -231,6 +237,38 @@ pub async fn commit_item(
             )))
         }
         Err(error) => Err(AwsError::sdk("PutItem (executions)")(error)),
+    }
+}
+
+/// Marks the execution blocked with `error`, if it is still at `item`'s version (history and
+/// version stay: a later run of fixed code replays the same history).
+pub async fn mark_blocked(aws: &Aws, item: &ExecutionItem, error: &str) -> Result<(), AwsError> {
+    let result = aws
+        .dynamodb
+        .update_item()
+        .table_name(&aws.resources.executions_table)
+        .set_key(Some(key(&item.execution_id)))
+        .update_expression("SET #status = :blocked, #error = :error, updated_at = :now")
+        .condition_expression("#version = :version")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#error", "error")
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_values(":blocked", s(ExecutionStatus::Blocked.as_str()))
+        .expression_attribute_values(":error", s(error))
+        .expression_attribute_values(":now", n(Timestamp::wall_clock().as_millis()))
+        .expression_attribute_values(":version", n(item.version))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(AwsError::sdk("UpdateItem (blocked)")(error)),
     }
 }
 

@@ -722,3 +722,92 @@ async fn a_worker_that_dies_after_its_claim_leaves_the_attempt_to_its_timeout() 
         .unwrap_or_default();
     assert!(failed.contains("TimedOut"), "{history:?}");
 }
+
+/// Which task `drifting` calls: flipped by the test to make its code disagree with its
+/// history, as a deploy of changed code would.
+static DRIFTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[task(timeout = "30s")]
+async fn drift_a(n: u64) -> Result<u64, StepError> {
+    Ok(n + 1)
+}
+
+#[task(timeout = "30s")]
+async fn drift_b(n: u64) -> Result<u64, StepError> {
+    Ok(n + 2)
+}
+
+#[workflow]
+async fn drifting(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let first = if DRIFTED.load(Ordering::SeqCst) {
+        drift_b(n).await?
+    } else {
+        drift_a(n).await?
+    };
+    let more: u64 = ctx.wait_for_signal("more").await?;
+    Ok(first + more)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_that_disagrees_with_history_blocks_the_execution_until_it_is_fixed() {
+    let harness = Harness::start(&[], Options::default()).await;
+    let api = harness.api();
+    let id = harness
+        .start(StartExecution {
+            workflow: "drifting".into(),
+            execution_name: None,
+            input: json!(1),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let row = |api: &eventual_aws::api::AwsApi, id: &str| {
+        let api = api.clone();
+        let id = id.to_owned();
+        async move {
+            eventual_runtime::engine::api::ServiceApi::execution(&api, &id)
+                .await
+                .unwrap()
+        }
+    };
+    // Wait for the task's result to be recorded, then "deploy" code that calls another task.
+    let deadline = std::time::Instant::now() + harness::WAIT;
+    while harness.history(&id).await.unwrap().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task did not complete"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = harness.history(&id).await.unwrap();
+    DRIFTED.store(true, Ordering::SeqCst);
+    harness.signal(&id, "more", json!(10)).await.unwrap();
+    let deadline = std::time::Instant::now() + harness::WAIT;
+    let blocked = loop {
+        let row = row(&api, &id).await;
+        if row.status == eventual_runtime::engine::ExecutionStatus::Blocked {
+            break row;
+        }
+        assert!(std::time::Instant::now() < deadline, "not blocked: {row:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let error = blocked.error.unwrap_or_default();
+    assert!(
+        error.contains("non-determinism")
+            && error.contains("sequence 0")
+            && error.contains("drift_b"),
+        "{error}"
+    );
+    assert_eq!(
+        harness.history(&id).await.unwrap(),
+        before,
+        "history untouched"
+    );
+
+    // The fix is deployed: the signal, never acknowledged, comes back and the execution ends.
+    DRIFTED.store(false, Ordering::SeqCst);
+    let outcome = harness.wait(&id).await.unwrap();
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(12) });
+    let row = row(&api, &id).await;
+    assert_eq!(row.error, None);
+}
