@@ -1,6 +1,7 @@
 //! Payloads too large for a queue message or an asynchronous invoke go to S3.
 //!
-//! SQS messages and asynchronous Lambda invokes take at most 256 KiB. A body above
+//! SQS messages and asynchronous Lambda invokes took at most 256 KiB until 2025 (1 MiB since),
+//! and a deployment may still cap them there. A body above
 //! [`INLINE_LIMIT`] is stored in the history bucket under `payloads/<sha256>.json` and the
 //! message carries `{"$eventual_payload": "<key>"}` instead. Keys are content addresses, so a
 //! re-sent message stores and names the same object (and keeps its FIFO de-duplication id).
@@ -9,7 +10,7 @@
 
 use crate::config::Aws;
 use crate::error::AwsError;
-use aws_sdk_s3::primitives::ByteStream;
+use eventual_runtime::manifest::names::PAYLOAD_PREFIX;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,8 +18,6 @@ use serde_json::Value;
 /// The largest body sent inline: SQS's and Lambda's 256 KiB, less room for the message's
 /// attributes and the invoke's envelope.
 pub const INLINE_LIMIT: usize = 200 * 1024;
-
-use eventual_runtime::manifest::names::PAYLOAD_PREFIX;
 
 /// The field naming a stored payload.
 const REFERENCE: &str = "$eventual_payload";
@@ -35,15 +34,7 @@ pub async fn seal<T: Serialize>(
     }
     let key = format!("{PAYLOAD_PREFIX}{}.json", crate::message::digest(&body));
     tracing::debug!(%key, bytes = body.len(), what, "payload stored in S3");
-    aws.s3
-        .put_object()
-        .bucket(&aws.resources.history_bucket)
-        .key(&key)
-        .content_type("application/json")
-        .body(ByteStream::from(body.into_bytes()))
-        .send()
-        .await
-        .map_err(AwsError::sdk("PutObject (payload)"))?;
+    crate::store::put_object(aws, &key, body.into_bytes(), "PutObject (payload)").await?;
     Ok(serde_json::json!({ REFERENCE: key }).to_string())
 }
 
@@ -74,20 +65,7 @@ pub async fn open_value<T: DeserializeOwned>(
     let Some(key) = reference(&value) else {
         return serde_json::from_value(value).map_err(AwsError::invalid(what));
     };
-    let output = aws
-        .s3
-        .get_object()
-        .bucket(&aws.resources.history_bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(AwsError::sdk("GetObject (payload)"))?;
-    let bytes = output
-        .body
-        .collect()
-        .await
-        .map_err(AwsError::sdk("GetObject body (payload)"))?
-        .into_bytes();
+    let bytes = crate::store::get_object(aws, key, "GetObject (payload)").await?;
     serde_json::from_slice(&bytes).map_err(AwsError::invalid(what))
 }
 

@@ -309,6 +309,16 @@ pub fn history_key(execution_id: &str, version: u64) -> String {
 /// Writes a history document.
 pub async fn put_step(aws: &Aws, key: &str, step: &StoredStep) -> Result<(), AwsError> {
     let body = serde_json::to_vec(step).map_err(AwsError::invalid("history document"))?;
+    put_object(aws, key, body, "PutObject (history)").await
+}
+
+/// Writes a JSON object of the history bucket; `operation` names the call in errors.
+pub async fn put_object(
+    aws: &Aws,
+    key: &str,
+    body: Vec<u8>,
+    operation: &'static str,
+) -> Result<(), AwsError> {
     aws.s3
         .put_object()
         .bucket(&aws.resources.history_bucket)
@@ -317,12 +327,16 @@ pub async fn put_step(aws: &Aws, key: &str, step: &StoredStep) -> Result<(), Aws
         .body(ByteStream::from(body))
         .send()
         .await
-        .map_err(AwsError::sdk("PutObject (history)"))?;
+        .map_err(AwsError::sdk(operation))?;
     Ok(())
 }
 
-/// Reads a history document.
-pub async fn load_step(aws: &Aws, key: &str) -> Result<StoredStep, AwsError> {
+/// Reads an object of the history bucket; `operation` names the call in errors.
+pub async fn get_object(
+    aws: &Aws,
+    key: &str,
+    operation: &'static str,
+) -> Result<Vec<u8>, AwsError> {
     let output = aws
         .s3
         .get_object()
@@ -330,13 +344,19 @@ pub async fn load_step(aws: &Aws, key: &str) -> Result<StoredStep, AwsError> {
         .key(key)
         .send()
         .await
-        .map_err(AwsError::sdk("GetObject (history)"))?;
+        .map_err(AwsError::sdk(operation))?;
     let bytes = output
         .body
         .collect()
         .await
-        .map_err(AwsError::sdk("GetObject body (history)"))?
+        .map_err(AwsError::sdk(operation))?
         .into_bytes();
+    Ok(bytes.to_vec())
+}
+
+/// Reads a history document.
+pub async fn load_step(aws: &Aws, key: &str) -> Result<StoredStep, AwsError> {
+    let bytes = get_object(aws, key, "GetObject (history)").await?;
     #[derive(Deserialize)]
     struct Raw {
         history: serde_json::Value,

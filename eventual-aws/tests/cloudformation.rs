@@ -119,16 +119,7 @@ fn resolve<'a>(
             assert_eq!(get_att[1], "Arn");
             let name = &physical[id];
             let arn = if name.starts_with("http") {
-                sqs.get_queue_attributes()
-                    .queue_url(name)
-                    .attribute_names(QueueAttributeName::QueueArn)
-                    .send()
-                    .await
-                    .unwrap()
-                    .attributes
-                    .unwrap()
-                    .remove(&QueueAttributeName::QueueArn)
-                    .unwrap()
+                harness::queue_arn(sqs, name).await
             } else {
                 events
                     .describe_rule()

@@ -485,7 +485,6 @@ async fn payloads_above_the_message_limits_travel_through_s3() {
             })
             .await
             .unwrap();
-        // The signal waits for the task: sent before, it would be the same (signals queue).
         engine.signal(&id, "more", json!(more)).await.unwrap();
         let outcome = engine.wait(&id).await.unwrap();
         (outcome, engine.history(&id).await.unwrap())
@@ -499,7 +498,15 @@ async fn payloads_above_the_message_limits_travel_through_s3() {
         }
     );
     let (_, reference) = bulky_on(&TestEnvironment::new(), &text, &more).await;
-    assert_eq!(shape(&history), shape(&reference));
+    // The signal arrives before or after the task's failed first attempt, as it happens: the
+    // shapes agree apart from where it is recorded.
+    let without_signal = |history: &[HistoryEvent]| {
+        let mut shape = shape(history);
+        let signals = shape.iter().filter(|s| *s == "SignalReceived").count();
+        shape.retain(|s| s != "SignalReceived");
+        (shape, signals)
+    };
+    assert_eq!(without_signal(&history), without_signal(&reference));
 
     // The start, the signal, the invoke, the delayed retry's timer message and the result
     // each went by reference.

@@ -107,9 +107,9 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-async fn queue_arn(aws: &Aws, url: &str) -> String {
-    aws.sqs
-        .get_queue_attributes()
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
@@ -595,7 +595,7 @@ impl Harness {
                 let dead_letter = eventual_runtime::manifest::names::handler_dlq("svc", name);
                 handler.dead_letter_queue_url = create_queue(&aws, &dead_letter, false).await;
                 let policy = serde_json::json!({
-                    "deadLetterTargetArn": queue_arn(&aws, &handler.dead_letter_queue_url).await,
+                    "deadLetterTargetArn": queue_arn(&aws.sqs, &handler.dead_letter_queue_url).await,
                     "maxReceiveCount": descriptor.retry.max_attempts.max(1),
                 });
                 aws.sqs
@@ -606,7 +606,7 @@ impl Harness {
                     .await
                     .unwrap();
             }
-            let arn = queue_arn(&aws, &url).await;
+            let arn = queue_arn(&aws.sqs, &url).await;
             let rule = format!("svc-{name}");
             aws.events
                 .put_rule()
