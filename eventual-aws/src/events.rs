@@ -257,6 +257,9 @@ pub const FAILURE_ATTRIBUTE: &str = "eventual-failure";
 /// The message attribute of a dead letter holding the deliveries made.
 pub const ATTEMPTS_ATTRIBUTE: &str = "eventual-attempts";
 
+/// The longest an SQS message can be hidden (`ChangeMessageVisibility`): 12 hours.
+const MAX_VISIBILITY_SECONDS: u64 = 12 * 3600;
+
 /// Whether a failed delivery's message stays on the queue for another receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AfterDelivery {
@@ -291,15 +294,12 @@ async fn after_handler_failure(
                 record.receipt_handle.as_deref(),
             ) {
                 // SQS takes a visibility of up to 12 hours; the receive count keeps counting.
-                let delay = at
-                    .as_millis()
-                    .saturating_sub(now.as_millis())
-                    .div_ceil(1000);
+                let delay = crate::message::seconds_until(at, now).min(MAX_VISIBILITY_SECONDS);
                 aws.sqs
                     .change_message_visibility()
                     .queue_url(&resources.handler_queue_url)
                     .receipt_handle(receipt)
-                    .visibility_timeout(delay.min(43_200) as i32)
+                    .visibility_timeout(delay as i32)
                     .send()
                     .await
                     .map_err(AwsError::sdk("ChangeMessageVisibility (retry backoff)"))?;

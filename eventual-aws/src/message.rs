@@ -167,10 +167,17 @@ pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Resu
     Ok(())
 }
 
-/// Whole seconds until `due_at`, rounded up, capped at [`MAX_DELAY_SECONDS`].
+/// Whole seconds until `due_at`, rounded up (so nothing is due early).
+pub fn seconds_until(due_at: Timestamp, now: Timestamp) -> u64 {
+    due_at
+        .as_millis()
+        .saturating_sub(now.as_millis())
+        .div_ceil(1000)
+}
+
+/// [`seconds_until`], capped at [`MAX_DELAY_SECONDS`].
 pub fn delay_seconds(due_at: Timestamp, now: Timestamp) -> i32 {
-    let millis = due_at.as_millis().saturating_sub(now.as_millis());
-    millis.div_ceil(1000).min(MAX_DELAY_SECONDS) as i32
+    seconds_until(due_at, now).min(MAX_DELAY_SECONDS) as i32
 }
 
 #[cfg(test)]

@@ -186,20 +186,9 @@ pub fn run_with(cli: Cli, banner: &str, connect: &Connect) -> ExitCode {
             .and_then(|text| text.parse().ok())
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
     });
-    let api = match command {
-        Command::Serve { .. } => None,
-        _ => match connect(&cli.url) {
-            Ok(transport) => Some(Api { transport }),
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    let result = match (command, api) {
-        (Command::Serve { db, listen }, _) => serve(db, listen, banner),
-        (command, Some(api)) => call(command, &api),
-        (_, None) => unreachable!("every command but `serve` has a transport"),
+    let result = match command {
+        Command::Serve { db, listen } => serve(db, listen, banner),
+        command => connect(&cli.url).and_then(|transport| call(command, &Api { transport })),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
