@@ -156,8 +156,21 @@ impl OutgoingEvent {
     /// assert!(big.check_size().unwrap_err().to_string().contains("`Note` from `shop`"));
     /// ```
     pub fn check_size(&self) -> Result<(), EventTooLarge> {
-        let detail = serde_json::to_string(&self.detail).map_or(0, |text| text.len());
-        let bytes = self.source.len() + self.detail_type.len() + detail;
+        /// Counts what is written, so the size needs no buffer.
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut detail = Count(0);
+        // Writing a `Value` cannot fail, and `Count` never does.
+        let _ = serde_json::to_writer(&mut detail, &self.detail);
+        let bytes = self.source.len() + self.detail_type.len() + detail.0;
         if bytes > MAX_EVENT_BYTES {
             return Err(EventTooLarge {
                 event_source: self.source.clone(),
