@@ -1,4 +1,4 @@
-//! The local engine's HTTP API, route by route (the table in `engine/local/http.rs`): the engine
+//! The local engine's HTTP API, route by route (the table in `engine/api/http.rs`): the engine
 //! runs in-process on a temp-dir database, its API on a free port of 127.0.0.1.
 
 use eventual_runtime::engine::client::Client;

@@ -14,7 +14,7 @@
 //! | `GET /dlq` | dead letters |
 //! | `POST /dlq/redrive`, `POST /dlq/{id}/redrive` | deliver again |
 //! | `POST /tasks/complete` | complete a deferred attempt `{token, result}` or `{token, error}` |
-//! | `POST /workflows/{name}/execute` | run to the end: body = input, response = output |
+//! | `POST /workflows/{name}/execute` | run to the end: body = input, response = output (202 `{execution_id, status: "running"}` when the engine stops waiting first) |
 //!
 //! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
 //! field (serde's message). Ids that contain `/` are sent percent-encoded.
