@@ -14,6 +14,12 @@ pub struct Resources {
     pub orchestrator_queue_url: String,
     /// The standard timer queue (`EVENTUAL_TIMER_QUEUE_URL`).
     pub timer_queue_url: String,
+    /// Its ARN (`EVENTUAL_TIMER_QUEUE_ARN`): the target of schedules of long timers.
+    pub timer_queue_arn: String,
+    /// The role EventBridge Scheduler sends to the timer queue with
+    /// (`EVENTUAL_SCHEDULER_ROLE_ARN`). Without it, waits longer than 15 minutes go round the
+    /// timer queue every 15 minutes instead.
+    pub scheduler_role_arn: String,
     /// The executions table, hash key `execution_id` (`EVENTUAL_EXECUTIONS_TABLE`).
     pub executions_table: String,
     /// The task-lock table, hash key `attempt` (`EVENTUAL_TASK_LOCK_TABLE`).
@@ -43,6 +49,8 @@ impl Resources {
             service: var("EVENTUAL_SERVICE"),
             orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
             timer_queue_url: var("EVENTUAL_TIMER_QUEUE_URL"),
+            timer_queue_arn: var("EVENTUAL_TIMER_QUEUE_ARN"),
+            scheduler_role_arn: var("EVENTUAL_SCHEDULER_ROLE_ARN"),
             executions_table: var("EVENTUAL_EXECUTIONS_TABLE"),
             task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
             history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
@@ -99,6 +107,8 @@ pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
     /// EventBridge: `PutEvents`.
     pub events: aws_sdk_eventbridge::Client,
+    /// EventBridge Scheduler: one-time schedules of long timers.
+    pub scheduler: aws_sdk_scheduler::Client,
     /// The resources.
     pub resources: Resources,
     /// Fault points (tests).
@@ -144,6 +154,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::new(config),
             events: aws_sdk_eventbridge::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
             resources,
             faults: Arc::default(),
         }

@@ -10,7 +10,8 @@
 //!   committed, and are carried out again after a crash).
 //! - [`task`]: the task worker: claims an attempt in the task-lock table, runs the body,
 //!   sends the result to the orchestrator queue.
-//! - [`timer`]: the timer forwarder: waits of any length on the standard timer queue.
+//! - [`timer`]: the timer forwarder, and EventBridge Scheduler schedules for waits longer than
+//!   SQS's 15-minute delay.
 //! - [`events`]: `PutEvents` with failed-entry retry, and the subscription handler.
 //! - [`api`]: the service API (the local engine's HTTP routes) behind API Gateway.
 //! - [`payload`]: messages too large for SQS or an invoke, stored in S3 and referenced.

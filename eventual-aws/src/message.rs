@@ -152,10 +152,17 @@ pub async fn send_inbox_body(aws: &Aws, execution_id: &str, body: String) -> Res
     Ok(())
 }
 
-/// Puts `timer` on the timer queue, delayed by the time left until it is due (at most 15
-/// minutes: the forwarder sends a longer wait round again).
+/// Puts `timer` on the timer queue, delayed by the time left until it is due. A wait longer
+/// than SQS's 15 minutes becomes a one-time EventBridge Scheduler schedule that puts the
+/// message on the timer queue when it is due (`crate::timer::schedule`); without a scheduler
+/// role, the forwarder sends it round the queue again every 15 minutes.
 pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Result<(), AwsError> {
     let body = crate::payload::seal(aws, timer, "timer message").await?;
+    if seconds_until(timer.due_at, now) > MAX_DELAY_SECONDS
+        && !aws.resources.scheduler_role_arn.is_empty()
+    {
+        return crate::timer::schedule(aws, timer.due_at, body).await;
+    }
     aws.sqs
         .send_message()
         .queue_url(&aws.resources.timer_queue_url)

@@ -60,6 +60,8 @@ fn needed(role: &str) -> &'static [&'static str] {
             "EVENTUAL_SERVICE",
             "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
             "EVENTUAL_TIMER_QUEUE_URL",
+            "EVENTUAL_TIMER_QUEUE_ARN",
+            "EVENTUAL_SCHEDULER_ROLE_ARN",
             "EVENTUAL_EXECUTIONS_TABLE",
             "EVENTUAL_HISTORY_BUCKET",
             "EVENTUAL_EVENT_BUS",
@@ -75,6 +77,8 @@ fn needed(role: &str) -> &'static [&'static str] {
             "EVENTUAL_SERVICE",
             "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
             "EVENTUAL_TIMER_QUEUE_URL",
+            "EVENTUAL_TIMER_QUEUE_ARN",
+            "EVENTUAL_SCHEDULER_ROLE_ARN",
             "EVENTUAL_HISTORY_BUCKET",
         ],
         // A handler's client effects: starts and signals to the orchestrator queue, events

@@ -818,3 +818,95 @@ async fn code_that_disagrees_with_history_blocks_the_execution_until_it_is_fixed
     let row = row(&api, &id).await;
     assert_eq!(row.error, None);
 }
+
+#[workflow]
+async fn long_nap(ctx: WorkflowContext, minutes: u64) -> Result<u64, WorkflowError> {
+    ctx.sleep(Duration::from_secs(minutes * 60)).await;
+    Ok(minutes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_longer_than_sqs_delays_are_eventbridge_schedules() {
+    let harness = Harness::start(&[], Options::default()).await;
+    let id = harness
+        .start(StartExecution {
+            workflow: "long_nap".into(),
+            execution_name: None,
+            input: json!(60),
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    let history = harness.history(&id).await.unwrap();
+    let fire_at = history
+        .iter()
+        .find_map(|e| match &e.kind {
+            eventual_runtime::workflow::history::HistoryEventKind::TimerScheduled {
+                until, ..
+            } => Some(*until),
+            _ => None,
+        })
+        .expect("a scheduled timer");
+    let one = |harness: &Harness| {
+        let aws = harness.aws.clone();
+        async move {
+            let deadline = std::time::Instant::now() + harness::WAIT;
+            loop {
+                let schedules = harness::schedules(&aws).await;
+                if schedules.len() == 1 {
+                    return schedules.into_iter().next().unwrap();
+                }
+                assert!(std::time::Instant::now() < deadline, "{schedules:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    // An hour's wait is one schedule: due when the timer is (to the second, never early),
+    // targeting the timer queue with the timer message.
+    let (name, at, target, input) = one(&harness).await;
+    assert!(name.starts_with("svc-"), "{name}");
+    let due = std::time::SystemTime::from(fire_at);
+    assert!(
+        at >= due && at < due + Duration::from_secs(1),
+        "{at:?} for {due:?}"
+    );
+    assert_eq!(target, harness.aws.resources.timer_queue_arn);
+    let message: eventual_aws::TimerMessage = serde_json::from_str(&input).unwrap();
+    assert_eq!(message.due_at, fire_at);
+    assert_eq!(
+        message.action,
+        eventual_aws::TimerAction::Inbox {
+            execution_id: id.clone(),
+            event: eventual_runtime::workflow::InboxEvent::TimerFired { seq: 0 },
+        }
+    );
+    let schedule = harness
+        .aws
+        .scheduler
+        .get_schedule()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        schedule.schedule_expression_timezone.as_deref(),
+        Some("UTC")
+    );
+    assert_eq!(
+        schedule.action_after_completion,
+        Some(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+    );
+    assert_eq!(
+        schedule.target.unwrap().role_arn,
+        harness.aws.resources.scheduler_role_arn
+    );
+
+    // A schedule that fires early (Scheduler is minute-accurate) does not fire the timer: the
+    // forwarder schedules the rest of the wait again, under the same name.
+    harness::fire_schedule(&harness.aws, &name, &target, &input).await;
+    let (again, ..) = one(&harness).await;
+    assert_eq!(again, name);
+    let history = harness.history(&id).await.unwrap();
+    let types: Vec<&str> = history.iter().map(|e| e.kind.type_name()).collect();
+    assert_eq!(types, ["WorkflowStarted", "TimerScheduled"]);
+}

@@ -167,6 +167,8 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
 fn iam_is_least_privilege() {
     /// Where messages too large for SQS or an invoke are stored.
     const PAYLOADS: &str = "${HistoryBucket.Arn}/payloads/*";
+    /// The one-time schedules of the service's long timers.
+    const SCHEDULES: &str = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/order-service-*";
     let template = json("template.json");
     let resources = template["Resources"].as_object().unwrap();
     let all = statements(&template);
@@ -193,12 +195,13 @@ fn iam_is_least_privilege() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{id}: {resource}"));
             // The shapes where a wildcard is the narrowest name: a function's own log
-            // streams, the objects of the history bucket, and its large payloads.
+            // streams, the objects of the history bucket, its large payloads, and the
+            // schedules of the service's long timers.
             let log = sub.starts_with("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/")
                 && sub.ends_with(":*")
                 && !sub[..sub.len() - 2].contains('*');
             assert!(
-                log || sub == "${HistoryBucket.Arn}/*" || sub == PAYLOADS,
+                log || sub == "${HistoryBucket.Arn}/*" || sub == PAYLOADS || sub == SCHEDULES,
                 "{id}: resource {sub}"
             );
         }

@@ -426,6 +426,82 @@ async fn receive(aws: &Aws, queue_url: &str) -> Vec<SqsMessage> {
         .collect()
 }
 
+/// The schedules of long timers: `(name, due, target queue ARN, input)`.
+pub async fn schedules(aws: &Aws) -> Vec<(String, std::time::SystemTime, String, String)> {
+    let listed = aws
+        .scheduler
+        .list_schedules()
+        .send()
+        .await
+        .map(|output| output.schedules)
+        .unwrap_or_default();
+    let mut schedules = Vec::new();
+    for summary in listed {
+        let Some(name) = summary.name else { continue };
+        let Ok(schedule) = aws.scheduler.get_schedule().name(&name).send().await else {
+            continue;
+        };
+        // at(2026-11-25T22:00:01), UTC
+        let expression = schedule.schedule_expression.unwrap_or_default();
+        let at = expression
+            .strip_prefix("at(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|at| {
+                aws_smithy_types::DateTime::from_str(
+                    &format!("{at}Z"),
+                    aws_smithy_types::date_time::Format::DateTime,
+                )
+                .ok()
+            })
+            .and_then(|at| std::time::SystemTime::try_from(at).ok())
+            .unwrap_or_else(|| panic!("schedule {name} has expression {expression:?}"));
+        let target = schedule.target.expect("a target");
+        schedules.push((name, at, target.arn, target.input.unwrap_or_default()));
+    }
+    schedules
+}
+
+/// Plays EventBridge Scheduler for one schedule: sends its input to its target queue and
+/// deletes it (`ActionAfterCompletion::Delete`).
+pub async fn fire_schedule(aws: &Aws, name: &str, target: &str, input: &str) {
+    let queue = target.rsplit(':').next().unwrap();
+    let url = aws
+        .sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    aws.sqs
+        .send_message()
+        .queue_url(url)
+        .message_body(input)
+        .send()
+        .await
+        .unwrap();
+    aws.scheduler
+        .delete_schedule()
+        .name(name)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Fires the schedules that are due; returns how many.
+async fn fire_due_schedules(aws: &Aws) -> usize {
+    let now = std::time::SystemTime::now();
+    let mut fired = 0;
+    for (name, at, target, input) in schedules(aws).await {
+        if at <= now {
+            fire_schedule(aws, &name, &target, &input).await;
+            fired += 1;
+        }
+    }
+    fired
+}
+
 /// Deletes what the handler took; makes what it reported failed visible again soon.
 ///
 /// A subscription's handler hides a failed message itself until its retry is due (the
@@ -559,6 +635,9 @@ impl Harness {
         let aws = Aws::new(&config, resources.clone());
         resources.orchestrator_queue_url = create_queue(&aws, "svc-orchestrator.fifo", true).await;
         resources.timer_queue_url = create_queue(&aws, "svc-timers", false).await;
+        resources.timer_queue_arn = queue_arn(&aws.sqs, &resources.timer_queue_url).await;
+        // moto does not check roles; the name is the template's.
+        resources.scheduler_role_arn = "arn:aws:iam::123456789012:role/svc-timer-scheduler".into();
         create_table(&aws, &resources.executions_table, "execution_id").await;
         create_table(&aws, &resources.task_lock_table, "attempt").await;
         aws.s3
@@ -675,9 +754,10 @@ impl Harness {
             .iter()
             .map(|(url, consumer, resources)| (url.clone(), consumer.clone(), with(resources)))
             .collect();
+        let scheduler = with(&deployment.client);
         let pump = tokio::spawn(async move {
             loop {
-                let mut moved = 0;
+                let mut moved = fire_due_schedules(&scheduler).await;
                 for (url, consumer, aws) in &queues {
                     moved += pump_queue(aws, url, consumer, options).await;
                 }

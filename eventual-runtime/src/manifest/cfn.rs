@@ -175,6 +175,10 @@ fn logs(functions: &[String]) -> Value {
 }
 
 fn role(description: &str, statements: Vec<Value>) -> Value {
+    role_assumed_by("lambda.amazonaws.com", description, statements)
+}
+
+fn role_assumed_by(service: &str, description: &str, statements: Vec<Value>) -> Value {
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -183,7 +187,7 @@ fn role(description: &str, statements: Vec<Value>) -> Value {
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",
-                    "Principal": { "Service": "lambda.amazonaws.com" },
+                    "Principal": { "Service": service },
                     "Action": "sts:AssumeRole",
                 }],
             },
@@ -417,6 +421,44 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         )
     };
     let payload_env = || ("EVENTUAL_HISTORY_BUCKET", reference("HistoryBucket"));
+    // Waits longer than SQS's 15-minute delay: one-time EventBridge Scheduler schedules
+    // (named `<service>-<digest>` in the default group) that put the timer message on the
+    // timer queue, with a role only Scheduler may assume.
+    put(
+        "TimerSchedulerRole".into(),
+        role_assumed_by(
+            "scheduler.amazonaws.com",
+            "EventBridge Scheduler: due long timers to the timer queue",
+            vec![statement(
+                "DeliverDueTimers",
+                &["sqs:SendMessage"],
+                vec![arn("TimerQueue")],
+            )],
+        ),
+    );
+    let schedule_timers = || {
+        [
+            statement(
+                "ScheduleLongTimers",
+                &["scheduler:CreateSchedule"],
+                vec![json!({ "Fn::Sub": format!(
+                    "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/default/{}-*",
+                    names::physical(service, 20)
+                ) })],
+            ),
+            statement(
+                "PassSchedulerRole",
+                &["iam:PassRole"],
+                vec![arn("TimerSchedulerRole")],
+            ),
+        ]
+    };
+    let scheduler_env = || {
+        [
+            ("EVENTUAL_TIMER_QUEUE_ARN", arn("TimerQueue")),
+            ("EVENTUAL_SCHEDULER_ROLE_ARN", arn("TimerSchedulerRole")),
+        ]
+    };
     let token_env = || ("EVENTUAL_TOKEN_KEY", reference("CompletionTokenKey"));
 
     // Orchestrator: runs workflow steps, invokes exactly the tasks its workflows call.
@@ -457,6 +499,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             vec![history_objects()],
         ),
     ];
+    statements.extend(schedule_timers());
     if !called.is_empty() {
         statements.push(invoke_tasks("InvokeCalledTasks", &called));
     }
@@ -471,6 +514,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     let mut env = state_env();
     env.push(("EVENTUAL_ROLE", json!("orchestrator")));
     env.push(("EVENTUAL_TIMER_QUEUE_URL", reference("TimerQueue")));
+    env.extend(scheduler_env());
     env.push(("EVENTUAL_EVENT_BUS", json!(names::bus(service))));
     put(
         "OrchestratorFunction".into(),
@@ -500,6 +544,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         ),
         payloads(),
     ];
+    statements.extend(schedule_timers());
     if !called.is_empty() {
         statements.push(invoke_tasks("InvokeRetriedTasks", &called));
     }
@@ -527,7 +572,10 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 ),
                 ("EVENTUAL_TIMER_QUEUE_URL", reference("TimerQueue")),
                 payload_env(),
-            ],
+            ]
+            .into_iter()
+            .chain(scheduler_env())
+            .collect(),
         ),
     );
     put(
