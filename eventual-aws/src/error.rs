@@ -1,5 +1,6 @@
 //! Errors of the AWS engine.
 
+use aws_sdk_dynamodb::error::SdkError;
 use eventual_runtime::workflow::ReplayError;
 
 /// Why an engine operation failed.
@@ -38,6 +39,25 @@ impl AwsError {
         move |error| AwsError::Sdk {
             operation,
             message: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+        }
+    }
+
+    /// The result of a call its condition may refuse: `Ok(true)` when it went through,
+    /// `Ok(false)` when `refused` recognises the service's refusal (a conditional write that
+    /// lost, a schedule that exists), else the error.
+    pub(crate) fn unless_refused<O, E, R>(
+        result: Result<O, SdkError<E, R>>,
+        refused: impl FnOnce(&E) -> bool,
+        operation: &'static str,
+    ) -> Result<bool, Self>
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(refused) => Ok(false),
+            Err(error) => Err(AwsError::sdk(operation)(error)),
         }
     }
 

@@ -7,6 +7,8 @@
 
 use crate::config::Aws;
 use crate::error::AwsError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use eventual_runtime::engine::api::ExecutionRow;
@@ -224,20 +226,18 @@ pub async fn commit_item(
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", n(version)),
     };
-    match request.send().await {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Err(AwsError::Conflict(format!(
-                "execution `{}` version {}",
-                item.execution_id, item.version
-            )))
-        }
-        Err(error) => Err(AwsError::sdk("PutItem (executions)")(error)),
+    let written = AwsError::unless_refused(
+        request.send().await,
+        PutItemError::is_conditional_check_failed_exception,
+        "PutItem (executions)",
+    )?;
+    if !written {
+        return Err(AwsError::Conflict(format!(
+            "execution `{}` version {}",
+            item.execution_id, item.version
+        )));
     }
+    Ok(())
 }
 
 /// Marks the execution blocked with `error`, if it is still at `item`'s version (history and
@@ -259,17 +259,13 @@ pub async fn mark_blocked(aws: &Aws, item: &ExecutionItem, error: &str) -> Resul
         .expression_attribute_values(":version", n(item.version))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(AwsError::sdk("UpdateItem (blocked)")(error)),
-    }
+    // Refused: a later step committed, and the mark would be stale.
+    AwsError::unless_refused(
+        result,
+        UpdateItemError::is_conditional_check_failed_exception,
+        "UpdateItem (blocked)",
+    )
+    .map(drop)
 }
 
 /// Records that the commands of `version` were carried out. A marker already past it stays.
@@ -284,17 +280,12 @@ pub async fn mark_carried_out(aws: &Aws, execution_id: &str, version: u64) -> Re
         .expression_attribute_values(":version", n(version))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(AwsError::sdk("UpdateItem (executions)")(error)),
-    }
+    AwsError::unless_refused(
+        result,
+        UpdateItemError::is_conditional_check_failed_exception,
+        "UpdateItem (executions)",
+    )
+    .map(drop)
 }
 
 /// A fresh S3 key for version `version`: unique per writer, so a losing run never overwrites

@@ -16,6 +16,7 @@ use crate::config::{Aws, Faults};
 use crate::error::AwsError;
 use crate::message::{send_inbox_body, InboxMessage, TaskInvoke};
 use crate::payload;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::error::Failure;
 use eventual_runtime::task::runner::{self, AttemptEnd, AttemptSpec};
@@ -68,17 +69,11 @@ pub async fn claim(aws: &Aws, invoke: &TaskInvoke) -> Result<bool, AwsError> {
         .condition_expression("attribute_not_exists(attempt)")
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(AwsError::sdk("PutItem (task lock)")(error)),
-    }
+    AwsError::unless_refused(
+        result,
+        PutItemError::is_conditional_check_failed_exception,
+        "PutItem (task lock)",
+    )
 }
 
 /// Stores the sealed result message on the claim, before it is sent.

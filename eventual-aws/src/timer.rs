@@ -13,6 +13,7 @@ use crate::message::{send_inbox, send_timer, InboxMessage, TimerAction, TimerMes
 use crate::orchestrator::invoke_task;
 use crate::payload;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError;
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
 };
@@ -60,18 +61,14 @@ pub async fn schedule(aws: &Aws, due_at: Timestamp, body: String) -> Result<(), 
         .action_after_completion(ActionAfterCompletion::Delete)
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        // The same timer, scheduled before (a redelivered step or a re-sent message).
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conflict_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(AwsError::sdk("CreateSchedule (timer)")(error)),
-    }
+    // Refused as a conflict: the same timer, scheduled before (a redelivered step or a
+    // re-sent message).
+    AwsError::unless_refused(
+        result,
+        CreateScheduleError::is_conflict_exception,
+        "CreateSchedule (timer)",
+    )
+    .map(drop)
 }
 
 /// Forwards one timer message at `now`.
