@@ -13,7 +13,7 @@ use eventual_runtime::prelude::*;
 use eventual_runtime::task::TaskContext;
 use eventual_runtime::testing::TestEnvironment;
 use eventual_runtime::workflow::{HistoryEvent, Outcome};
-use harness::{eventually, Harness, Options};
+use harness::{eventually, Call, Fault, Harness, Options, SdkFaults};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::atomic::Ordering;
@@ -279,13 +279,10 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
     assert!(result == json!(1) || result == json!(2), "{result}");
 }
 
-/// The engine's SDK calls, each failed first with `ThrottlingException` (S3 `SlowDown`,
-/// Lambda 429) and then with HTTP 500: the SDK's standard retry strategy tries again with
-/// jittered exponential backoff, under the same invocation id, and the workflow completes with
-/// the history of an undisturbed run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_and_server_errors_are_retried_with_backoff() {
-    use harness::{Fault, SdkFaults};
+/// Runs the order workflow with the first SDK calls of each of `operations` meeting `plan`,
+/// checks that it ran as an undisturbed run does (`order_on_aws`), and returns every call
+/// the engine made.
+async fn order_under_faults(operations: &[&str], plan: &[Fault]) -> Vec<Call> {
     let faults = std::sync::Arc::new(SdkFaults::default());
     let harness = Harness::start_with_faults(
         &["on_big_shipment"],
@@ -293,6 +290,27 @@ async fn throttling_and_server_errors_are_retried_with_backoff() {
         Some(faults.clone()),
     )
     .await;
+    for operation in operations {
+        faults.fail(operation, plan);
+    }
+    order_on_aws(&harness).await;
+    faults.calls()
+}
+
+/// The calls of `operation` the harness failed.
+fn injected<'a>(calls: &'a [Call], operation: &str) -> Vec<&'a Call> {
+    calls
+        .iter()
+        .filter(|c| c.operation == operation && c.fault.is_some())
+        .collect()
+}
+
+/// The engine's SDK calls, each failed first with `ThrottlingException` (S3 `SlowDown`,
+/// Lambda 429) and then with HTTP 500: the SDK's standard retry strategy tries again with
+/// jittered exponential backoff, under the same invocation id, and the workflow completes with
+/// the history of an undisturbed run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried_with_backoff() {
     // Every write and read of an execution's state, every enqueue, invoke and event.
     let operations = [
         "SQS.SendMessage",
@@ -303,17 +321,9 @@ async fn throttling_and_server_errors_are_retried_with_backoff() {
         "Lambda.Invoke",
         "EventBridge.PutEvents",
     ];
+    let calls = order_under_faults(&operations, &[Fault::Throttling, Fault::ServerError]).await;
     for operation in operations {
-        faults.fail(operation, &[Fault::Throttling, Fault::ServerError]);
-    }
-    order_on_aws(&harness).await;
-
-    let calls = faults.calls();
-    for operation in operations {
-        let failed: Vec<_> = calls
-            .iter()
-            .filter(|c| c.operation == operation && c.fault.is_some())
-            .collect();
+        let failed = injected(&calls, operation);
         assert_eq!(
             failed.iter().map(|c| c.fault.unwrap()).collect::<Vec<_>>(),
             [Fault::Throttling, Fault::ServerError],
@@ -368,14 +378,6 @@ async fn throttling_and_server_errors_are_retried_with_backoff() {
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_after_the_write_happened_change_nothing() {
-    use harness::{Fault, SdkFaults};
-    let faults = std::sync::Arc::new(SdkFaults::default());
-    let harness = Harness::start_with_faults(
-        &["on_big_shipment"],
-        Options::default(),
-        Some(faults.clone()),
-    )
-    .await;
     let operations = [
         "SQS.SendMessage",
         "DynamoDB.PutItem",
@@ -383,26 +385,9 @@ async fn server_errors_after_the_write_happened_change_nothing() {
         "Lambda.Invoke",
         "EventBridge.PutEvents",
     ];
+    let calls = order_under_faults(&operations, &[Fault::ServerErrorAfterApplying; 2]).await;
     for operation in operations {
-        faults.fail(
-            operation,
-            &[
-                Fault::ServerErrorAfterApplying,
-                Fault::ServerErrorAfterApplying,
-            ],
-        );
-    }
-    order_on_aws(&harness).await;
-    let calls = faults.calls();
-    for operation in operations {
-        assert_eq!(
-            calls
-                .iter()
-                .filter(|c| c.operation == operation && c.fault.is_some())
-                .count(),
-            2,
-            "{operation}"
-        );
+        assert_eq!(injected(&calls, operation).len(), 2, "{operation}");
     }
 }
 
@@ -412,25 +397,10 @@ async fn server_errors_after_the_write_happened_change_nothing() {
 /// commands again): same history, each attempt's body run once, the event delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_beyond_the_sdk_retries_is_retried_by_redelivery() {
-    use harness::{Fault, SdkFaults};
-    let faults = std::sync::Arc::new(SdkFaults::default());
-    let harness = Harness::start_with_faults(
-        &["on_big_shipment"],
-        Options::default(),
-        Some(faults.clone()),
-    )
-    .await;
     let operations = ["DynamoDB.PutItem", "Lambda.Invoke", "EventBridge.PutEvents"];
+    let calls = order_under_faults(&operations, &[Fault::Throttling; 3]).await;
     for operation in operations {
-        faults.fail(operation, &[Fault::Throttling; 3]);
-    }
-    order_on_aws(&harness).await;
-    let calls = faults.calls();
-    for operation in operations {
-        let failed: Vec<_> = calls
-            .iter()
-            .filter(|c| c.operation == operation && c.fault.is_some())
-            .collect();
+        let failed = injected(&calls, operation);
         assert_eq!(failed.len(), 3, "{operation}");
         // One SDK call gave up after its three attempts ...
         assert!(
