@@ -25,6 +25,7 @@
 //! ```
 
 mod cidr;
+mod complexity;
 mod error;
 mod hash;
 mod ignore_case;

@@ -154,6 +154,9 @@ pub(crate) struct Condition {
     pub(crate) path_id: u32,
     pub(crate) matchers: Vec<ValueMatcher>,
     pub(crate) absent_ok: bool,
+    /// Where `{"exists": false}` was written among the values: how many of `matchers` come
+    /// before it. The order of values decides how event-ruler shares states across `$or`.
+    pub(crate) absent_at: usize,
 }
 
 /// One alternative of a pattern after `$or` expansion: all conditions must hold.

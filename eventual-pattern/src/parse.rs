@@ -48,6 +48,13 @@ type Draft = BTreeMap<String, Condition>;
 
 /// Parses pattern text into its JSON tree and its `$or`-expanded branches.
 pub(crate) fn parse(text: &str) -> Result<(Json, Vec<Branch>), PatternError> {
+    let (json, branches) = compile(text)?;
+    crate::complexity::check(&branches)?;
+    Ok((json, branches))
+}
+
+/// [`parse`] without the wildcard complexity limit.
+pub(crate) fn compile(text: &str) -> Result<(Json, Vec<Branch>), PatternError> {
     let json = json::parse(text).map_err(|e| PatternError::new(e, ""))?;
     let Json::Object(members) = &json else {
         return Err(PatternError::new("Filter is not an object", ""));
@@ -167,13 +174,18 @@ fn add_condition(
         path_id: 0,
         matchers: Vec::with_capacity(items.len()),
         absent_ok: false,
+        absent_at: 0,
     };
     for item in items {
         let fail = |message: String| PatternError::new(message, &condition.path);
         match item {
             Json::Object(members) => match match_expression(members).map_err(fail)? {
                 Some(matcher) => condition.matchers.push(matcher),
-                None => condition.absent_ok = true,
+                None if !condition.absent_ok => {
+                    condition.absent_ok = true;
+                    condition.absent_at = condition.matchers.len();
+                }
+                None => {}
             },
             Json::String(s) => condition.matchers.push(match cidr::parse_ip(s) {
                 Some(ip) => ValueMatcher::Ip(ip),

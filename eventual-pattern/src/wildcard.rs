@@ -38,6 +38,11 @@ impl Wildcard {
         Ok(Self { pieces })
     }
 
+    /// The literal pieces between the stars, escapes resolved: `a*b\*` has `a` and `b*`.
+    pub(crate) fn pieces(&self) -> &[String] {
+        &self.pieces
+    }
+
     /// Whether the whole of `value` matches.
     pub(crate) fn matches(&self, value: &str) -> bool {
         let (first, rest) = match self.pieces.split_first() {
