@@ -10,13 +10,18 @@
 //!   committed, and are carried out again after a crash).
 //! - [`task`]: the task worker: claims an attempt in the task-lock table, runs the body,
 //!   sends the result to the orchestrator queue.
-//! - [`timer`]: the timer forwarder, and EventBridge Scheduler schedules for waits longer than
-//!   SQS's 15-minute delay.
-//! - [`events`]: `PutEvents` with failed-entry retry, and the subscription handler.
+//! - [`timer`]: the timer forwarder (waits longer than SQS's 15-minute delay are EventBridge
+//!   Scheduler schedules, see [`outbound`]).
+//! - [`events`]: the subscription handler.
+//! - [`outbound`]: everything the engine sends (queue messages, schedules, invokes,
+//!   `PutEvents` with failed-entry retry), from the actions the kernel decides.
 //! - [`api`]: the service API (the local engine's HTTP routes) behind API Gateway.
 //! - [`payload`]: messages too large for SQS or an invoke, stored in S3 and referenced.
 //! - [`lambda`]: one entry point per service binary that dispatches on `EVENTUAL_ROLE`.
 //! - `cli` (feature `cli`): the service's command line, reaching the API function by invoke.
+//!
+//! Layers, each using only those above it: wire types, ids and time ([`message`]); storage
+//! ([`store`], [`payload`]); sends ([`outbound`]); the role handlers.
 //!
 //! The engine is its own crate because it depends on `eventual-runtime` (the runtime cannot
 //! depend back on it); the runtime's `aws` feature only names this choice.
@@ -30,6 +35,7 @@ pub mod events;
 pub mod lambda;
 pub mod message;
 pub mod orchestrator;
+pub mod outbound;
 pub mod payload;
 pub mod store;
 pub mod task;

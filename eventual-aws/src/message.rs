@@ -1,10 +1,8 @@
 //! What travels on the queues and in task invokes, as JSON.
 
-use crate::config::Aws;
-use crate::error::AwsError;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::ParentRef;
-use eventual_runtime::workflow::{InboxEvent, Seq};
+use eventual_runtime::workflow::InboxEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -49,33 +47,8 @@ impl InboxMessage {
     }
 }
 
-/// The payload of a task function's invoke: one attempt.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TaskInvoke {
-    /// The calling execution.
-    pub execution_id: String,
-    /// The step.
-    pub seq: Seq,
-    /// The attempt (1-based).
-    pub attempt: u32,
-    /// The task's registered name.
-    pub name: String,
-    /// Its input.
-    pub input: Value,
-    /// The attempt's timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-    /// The longest gap between heartbeats.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heartbeat_ms: Option<u64>,
-}
-
-impl TaskInvoke {
-    /// The attempt's key in the task-lock table.
-    pub fn lock_key(&self) -> String {
-        format!("{}#{}#{}", self.execution_id, self.seq, self.attempt)
-    }
-}
+/// The payload of a task function's invoke: one attempt, the kernel's attempt record.
+pub type TaskInvoke = eventual_runtime::task::Attempt;
 
 /// A message on the timer queue: what to do once `due_at` has passed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +77,11 @@ pub enum TimerAction {
     },
 }
 
+/// The `Resources` entry of a `PutEvents` entry that carries the engine's event id.
+pub(crate) const ID_PREFIX: &str = "eventual:id:";
+/// The `Resources` entry that carries the event's correlation id.
+pub(crate) const CORRELATION_PREFIX: &str = "eventual:correlation-id:";
+
 /// The longest per-message delay of SQS.
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
@@ -129,49 +107,6 @@ pub fn unique_id() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     unique[..16].to_owned()
-}
-
-/// Puts `message` on the orchestrator queue (a large one by reference, see [`crate::payload`]).
-pub async fn send_inbox(aws: &Aws, message: &InboxMessage) -> Result<(), AwsError> {
-    let body = crate::payload::seal(aws, message, "inbox message").await?;
-    send_inbox_body(aws, message.execution_id(), body).await
-}
-
-/// Puts a sealed inbox message (see [`crate::payload::seal`]) on the orchestrator queue, in
-/// the message group of `execution_id`.
-pub async fn send_inbox_body(aws: &Aws, execution_id: &str, body: String) -> Result<(), AwsError> {
-    aws.sqs
-        .send_message()
-        .queue_url(&aws.resources.orchestrator_queue_url)
-        .message_group_id(execution_id)
-        .message_deduplication_id(digest(&body))
-        .message_body(body)
-        .send()
-        .await
-        .map_err(AwsError::sdk("SendMessage (orchestrator queue)"))?;
-    Ok(())
-}
-
-/// Puts `timer` on the timer queue, delayed by the time left until it is due. A wait longer
-/// than SQS's 15 minutes becomes a one-time EventBridge Scheduler schedule that puts the
-/// message on the timer queue when it is due (`crate::timer::schedule`); without a scheduler
-/// role, the forwarder sends it round the queue again every 15 minutes.
-pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Result<(), AwsError> {
-    let body = crate::payload::seal(aws, timer, "timer message").await?;
-    if seconds_until(timer.due_at, now) > MAX_DELAY_SECONDS
-        && !aws.resources.scheduler_role_arn.is_empty()
-    {
-        return crate::timer::schedule(aws, timer.due_at, body).await;
-    }
-    aws.sqs
-        .send_message()
-        .queue_url(&aws.resources.timer_queue_url)
-        .delay_seconds(delay_seconds(timer.due_at, now))
-        .message_body(body)
-        .send()
-        .await
-        .map_err(AwsError::sdk("SendMessage (timer queue)"))?;
-    Ok(())
 }
 
 /// Whole seconds until `due_at`, rounded up (so nothing is due early).

@@ -17,180 +17,23 @@
 
 use crate::config::{Aws, Faults};
 use crate::error::AwsError;
-use crate::events::put_events;
-use crate::message::{send_inbox, send_timer, InboxMessage, TaskInvoke, TimerAction, TimerMessage};
+use crate::message::InboxMessage;
+use crate::outbound::{perform, send_inbox, Actions};
 use crate::payload;
 use crate::store::{self, ExecutionItem, StoredStep};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
-use eventual_runtime::engine::orchestrator::{
-    carry_out, child_start_failure, ChildStart, Host, ScheduledAttempt, TimerKey,
-};
+use eventual_runtime::engine::kernel::carry_out;
+use eventual_runtime::engine::kernel::start::{child_conflict, decide_start, StartDecision};
+use eventual_runtime::engine::kernel::step::child_start_failure;
 use eventual_runtime::engine::ExecutionStatus;
-use eventual_runtime::error::{Failure, StepErrorKind};
-use eventual_runtime::event::EventEnvelope;
 use eventual_runtime::registry;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::ParentRef;
 use eventual_runtime::workflow::{
-    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, ReplayError,
-    StartRequest, StepOutput, WorkflowExecutor,
+    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, ReplayError, StartRequest,
+    StepOutput, WorkflowExecutor,
 };
-use std::time::Duration;
 use tracing::{debug, warn};
-
-/// One thing to do after a commit, collected by the [`Host`] (whose methods are synchronous).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    /// Invoke a task attempt, now or at its `not_before`.
-    Invoke(TaskInvoke, Option<Timestamp>),
-    /// Put a message on the timer queue.
-    Timer(TimerMessage),
-    /// Put a message on the orchestrator queue.
-    Inbox(InboxMessage),
-    /// Put events on the bus.
-    Publish(Vec<EventEnvelope>),
-}
-
-/// The [`Host`] of the AWS engine: collects actions to perform after the commit.
-#[derive(Debug)]
-pub struct Actions {
-    now: Timestamp,
-    /// What to do, in command order.
-    pub actions: Vec<Action>,
-}
-
-impl Actions {
-    /// An empty list at `now`.
-    pub fn new(now: Timestamp) -> Self {
-        Actions {
-            now,
-            actions: Vec::new(),
-        }
-    }
-}
-
-impl Host for Actions {
-    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
-        let start = attempt.not_before.unwrap_or(self.now).max(self.now);
-        let invoke = TaskInvoke {
-            execution_id: attempt.execution_id.clone(),
-            seq: attempt.seq,
-            attempt: attempt.attempt,
-            name: attempt.name,
-            input: attempt.input,
-            timeout_ms: attempt.timeout_ms,
-            heartbeat_ms: attempt.heartbeat_ms,
-        };
-        // The attempt's timeout is a timer: if no result came by then (the worker died or
-        // hangs), the attempt fails and the core retries it; a result that did come makes the
-        // late timeout a no-op, since the core accepts one result per attempt.
-        if let Some(timeout) = attempt.timeout_ms {
-            self.actions.push(Action::Timer(TimerMessage {
-                due_at: start + Duration::from_millis(timeout),
-                action: TimerAction::Inbox {
-                    execution_id: attempt.execution_id,
-                    event: InboxEvent::TaskCompleted {
-                        seq: attempt.seq,
-                        attempt: attempt.attempt,
-                        result: Err(Failure::new(
-                            StepErrorKind::TimedOut,
-                            "the attempt timed out",
-                        )),
-                    },
-                },
-            }));
-        }
-        self.actions
-            .push(Action::Invoke(invoke, attempt.not_before));
-    }
-
-    fn schedule_inbox(
-        &mut self,
-        execution_id: &str,
-        at: Timestamp,
-        _key: TimerKey,
-        event: InboxEvent,
-    ) {
-        self.actions.push(Action::Timer(TimerMessage {
-            due_at: at,
-            action: TimerAction::Inbox {
-                execution_id: execution_id.to_owned(),
-                event,
-            },
-        }));
-    }
-
-    fn deliver(&mut self, execution_id: &str, event: InboxEvent) {
-        self.actions.push(Action::Inbox(InboxMessage::Event {
-            execution_id: execution_id.to_owned(),
-            event,
-        }));
-    }
-
-    fn publish(&mut self, events: Vec<EventEnvelope>) {
-        self.actions.push(Action::Publish(events));
-    }
-
-    fn start_child(&mut self, child: ChildStart) -> Result<(), Failure> {
-        if registry::workflow(&child.workflow).is_none() {
-            return Err(child_start_failure(
-                true,
-                format!("workflow `{}` is not registered", child.workflow),
-            ));
-        }
-        self.actions.push(Action::Inbox(InboxMessage::Start {
-            workflow: child.workflow,
-            execution_id: child.execution_id,
-            input: child.input,
-            correlation_id: Some(child.correlation_id),
-            parent: Some(child.parent),
-        }));
-        Ok(())
-    }
-
-    fn finished(&mut self, _execution_id: &str, _outcome: &Outcome) {
-        // The outcome is in the committed item already.
-    }
-}
-
-/// Performs `actions` against AWS.
-pub async fn perform(aws: &Aws, actions: Vec<Action>, now: Timestamp) -> Result<(), AwsError> {
-    for (index, action) in actions.into_iter().enumerate() {
-        if index > 0 && Faults::take(&aws.faults.crash_between_commands) {
-            return Err(AwsError::Crashed("between two commands of a step"));
-        }
-        match action {
-            Action::Invoke(invoke, Some(at)) if at > now => {
-                let timer = TimerMessage {
-                    due_at: at,
-                    action: TimerAction::Invoke { invoke },
-                };
-                send_timer(aws, &timer, now).await?;
-            }
-            Action::Invoke(invoke, _) => invoke_task(aws, &invoke).await?,
-            Action::Timer(timer) => send_timer(aws, &timer, now).await?,
-            Action::Inbox(message) => send_inbox(aws, &message).await?,
-            Action::Publish(events) => put_events(aws, &events).await?,
-        }
-    }
-    Ok(())
-}
-
-/// Invokes a task attempt asynchronously (`InvocationType::Event`).
-pub async fn invoke_task(aws: &Aws, invoke: &TaskInvoke) -> Result<(), AwsError> {
-    let payload = crate::payload::seal(aws, invoke, "task invoke").await?;
-    aws.lambda
-        .invoke()
-        .function_name(aws.resources.task_function(&invoke.name))
-        .invocation_type(InvocationType::Event)
-        .payload(Blob::new(payload))
-        .send()
-        .await
-        .map_err(AwsError::sdk("Invoke (task)"))?;
-    Ok(())
-}
 
 /// The parent and correlation id recorded at the start of a history.
 fn started(events: &[HistoryEvent]) -> (Option<ParentRef>, String) {
@@ -345,9 +188,27 @@ impl<'a> Run<'a> {
         correlation_id: Option<String>,
         parent: Option<ParentRef>,
     ) -> Result<(), AwsError> {
-        if self.item.is_some() {
-            debug!(execution = self.execution_id, "repeated start ignored");
-            return Ok(());
+        let holder = self.item.as_ref().map(|item| item.workflow.as_str());
+        match decide_start(&workflow_name, holder) {
+            StartDecision::Create => {}
+            StartDecision::Existing => {
+                debug!(execution = self.execution_id, "repeated start ignored");
+                return Ok(());
+            }
+            StartDecision::Conflict { held_by } => {
+                warn!(execution = self.execution_id, %held_by, workflow = %workflow_name, "start refused: the id is taken");
+                if let Some(parent) = parent {
+                    let refusal = InboxMessage::Event {
+                        execution_id: parent.execution_id,
+                        event: InboxEvent::ChildCompleted {
+                            seq: parent.seq,
+                            result: Err(child_conflict(self.execution_id, held_by)),
+                        },
+                    };
+                    send_inbox(self.aws, &refusal).await?;
+                }
+                return Ok(());
+            }
         }
         let refused = |unknown: bool, message: String| {
             warn!(execution = self.execution_id, %message, "start refused");

@@ -14,12 +14,13 @@
 
 use crate::config::{Aws, Faults};
 use crate::error::AwsError;
-use crate::message::{send_inbox_body, InboxMessage, TaskInvoke};
+use crate::message::{InboxMessage, TaskInvoke};
+use crate::outbound::send_inbox_body;
 use crate::payload;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::error::Failure;
-use eventual_runtime::task::runner::{self, AttemptEnd, AttemptSpec};
+use eventual_runtime::task::runner::{self, AttemptEnd};
 use eventual_runtime::task::TokenSigner;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::InboxEvent;
@@ -193,14 +194,5 @@ pub fn token_signer() -> TokenSigner {
 
 /// Runs the body of the attempt with its timeout and heartbeat watchdog.
 pub async fn run_attempt(invoke: &TaskInvoke) -> AttemptEnd {
-    let spec = AttemptSpec {
-        task: invoke.name.clone(),
-        execution_id: invoke.execution_id.clone(),
-        seq: invoke.seq,
-        attempt: invoke.attempt,
-        input: invoke.input.clone(),
-        timeout_ms: invoke.timeout_ms,
-        heartbeat_ms: invoke.heartbeat_ms,
-    };
-    runner::run_attempt(spec, token_signer()).await
+    runner::run_attempt(invoke.clone(), token_signer()).await
 }

@@ -548,6 +548,7 @@ async fn a_result_the_worker_could_not_send_is_sent_by_the_next_invoke() {
         attempt: 1,
         name: "charge".into(),
         input: json!(5),
+        not_before: None,
         timeout_ms: None,
         heartbeat_ms: None,
     };

@@ -41,15 +41,10 @@ fn record(n: u64) -> Vec<HistoryEvent> {
         let inbox: Vec<InboxEvent> = commands
             .iter()
             .filter_map(|command| match command {
-                Command::ScheduleTask {
-                    seq,
-                    attempt,
-                    input,
-                    ..
-                } => Some(InboxEvent::TaskCompleted {
-                    seq: *seq,
-                    attempt: *attempt,
-                    result: Ok(serde_json::json!(input.as_u64().unwrap_or(0) + 1)),
+                Command::ScheduleTask(attempt) => Some(InboxEvent::TaskCompleted {
+                    seq: attempt.seq,
+                    attempt: attempt.attempt,
+                    result: Ok(serde_json::json!(attempt.input.as_u64().unwrap_or(0) + 1)),
                 }),
                 _ => None,
             })

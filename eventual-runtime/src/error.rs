@@ -50,6 +50,8 @@ pub enum StepErrorKind {
     SignalTimedOut,
     /// The step's execution was cancelled.
     Cancelled,
+    /// The step's execution was terminated.
+    Terminated,
 }
 
 impl fmt::Display for StepErrorKind {
@@ -64,6 +66,7 @@ impl fmt::Display for StepErrorKind {
             StepErrorKind::NotRegistered => "not registered",
             StepErrorKind::SignalTimedOut => "signal timed out",
             StepErrorKind::Cancelled => "cancelled",
+            StepErrorKind::Terminated => "terminated",
         };
         f.write_str(text)
     }

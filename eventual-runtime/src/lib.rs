@@ -66,7 +66,7 @@ pub mod prelude {
     pub use crate::event::Event;
     pub use crate::time::Timestamp;
     pub use crate::workflow::combinators::{all, all_settled, any, race};
-    pub use crate::workflow::{Saga, WorkflowContext};
+    pub use crate::workflow::{ChildOptions, ParentClosePolicy, Saga, WorkflowContext};
     pub use crate::{on_event, task, workflow};
     pub use futures::StreamExt as _;
     pub use std::time::Duration;

@@ -3,7 +3,7 @@
 //! engine and requires the same shapes everywhere.
 
 use crate::{scheduled_tasks, shape};
-use eventual_runtime::engine::client::StartExecution;
+use eventual_runtime::engine::client::{ClientError, StartExecution};
 use eventual_runtime::engine::Engine;
 use eventual_runtime::prelude::*;
 use eventual_runtime::workflow::{HistoryEvent, HistoryEventKind, Outcome};
@@ -38,7 +38,8 @@ pub async fn agrees_with_test_environment(
 #[macro_export]
 macro_rules! every_scenario {
     ($runner:ident) => {
-        $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events);
+        $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events,
+            cancel_during_compensation, parent_close, terminate, names, handler_ids);
     };
     ($runner:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,15 +53,46 @@ macro_rules! every_scenario {
 const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn start(engine: &dyn Engine, workflow: &str, input: Value) -> String {
+    start_named(engine, workflow, None, input)
+        .await
+        .unwrap_or_else(|error| panic!("{workflow} did not start: {error}"))
+}
+
+async fn start_named(
+    engine: &dyn Engine,
+    workflow: &str,
+    name: Option<&str>,
+    input: Value,
+) -> Result<String, ClientError> {
     engine
         .start(StartExecution {
             workflow: workflow.to_owned(),
-            execution_name: None,
+            execution_name: name.map(str::to_owned),
             input,
             correlation_id: None,
         })
         .await
-        .unwrap_or_else(|error| panic!("{workflow} did not start: {error}"))
+}
+
+/// A number unique to this process, so runs of a scenario on several engines use fresh names.
+fn fresh_run() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_string()
+}
+
+fn has(history: &[HistoryEvent], type_name: &str) -> bool {
+    history.iter().any(|e| e.kind.type_name() == type_name)
+}
+
+/// Waits for an execution someone else starts, then for its end.
+async fn started_then_ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<HistoryEvent>) {
+    let deadline = Instant::now() + PATIENCE;
+    while engine.history(id).await.is_err() {
+        assert!(Instant::now() < deadline, "{id} never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ended(engine, id).await
 }
 
 async fn ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<HistoryEvent>) {
@@ -384,22 +416,11 @@ pub async fn sc_ponger(_ctx: WorkflowContext, run: String) -> Result<String, Wor
 /// A workflow's event reaches a handler, which starts another workflow (after the emitting
 /// step committed).
 pub async fn events(engine: &dyn Engine) -> Trace {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let run = RUNS
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .to_string();
+    let run = fresh_run();
     let id = start(engine, "sc_pinger", json!(run)).await;
     let (_, history) = ended(engine, &id).await;
     let pong = format!("pong-{run}");
-    let deadline = Instant::now() + PATIENCE;
-    while engine.history(&pong).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the handler never started {pong}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let (outcome, pong_history) = ended(engine, &pong).await;
+    let (outcome, pong_history) = started_then_ended(engine, &pong).await;
     assert_eq!(
         outcome,
         Outcome::Succeeded {
@@ -407,4 +428,284 @@ pub async fn events(engine: &dyn Engine) -> Trace {
         }
     );
     vec![shape(&history), shape(&pong_history)]
+}
+
+// ---- cancellation during compensation -----------------------------------------------------------
+
+/// How long the newest compensation of `sc_slow_undo` takes: a cancel lands in between.
+const SLOW_UNDO: Duration = Duration::from_secs(2);
+
+/// Does a step.
+#[task]
+pub async fn sc_do(step: u64) -> Result<u64, StepError> {
+    Ok(step)
+}
+
+/// Undoes a step.
+#[task]
+pub async fn sc_undo(step: u64) -> Result<u64, StepError> {
+    Ok(step)
+}
+
+/// Always fails.
+#[task]
+pub async fn sc_fail(step: u64) -> Result<u64, StepError> {
+    Err(StepError::new(
+        StepErrorKind::Failed,
+        format!("step {step} fails"),
+    ))
+}
+
+/// Three steps with compensations, then a failing fourth: it compensates, and the newest
+/// compensation waits on a timer first.
+#[workflow]
+pub async fn sc_slow_undo(ctx: WorkflowContext, _n: u64) -> Result<(), WorkflowError> {
+    let saga = ctx.saga();
+    for step in 1..=3 {
+        let timer = ctx.clone();
+        saga.run(sc_do(step), move |done| async move {
+            if done == 3 {
+                timer.sleep(SLOW_UNDO).await;
+            }
+            sc_undo(done).await
+        })
+        .await?;
+    }
+    if let Err(error) = sc_fail(4).await {
+        saga.compensate().await;
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// A cancel that arrives while compensations run lets every compensation run, newest first.
+pub async fn cancel_during_compensation(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_slow_undo", json!(0)).await;
+    until(engine, &id, "the slow compensation", |h| {
+        has(h, "TimerScheduled")
+    })
+    .await;
+    engine
+        .cancel(&id, Some("stop".into()))
+        .await
+        .expect("cancel");
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(
+        outcome,
+        Outcome::Cancelled {
+            reason: Some("stop".into())
+        }
+    );
+    assert_eq!(
+        scheduled_tasks(&history),
+        ["sc_do", "sc_do", "sc_do", "sc_fail", "sc_undo", "sc_undo", "sc_undo"]
+    );
+    let undone: Vec<Value> = history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            HistoryEventKind::TaskScheduled { name, input, .. } if name == "sc_undo" => {
+                Some(input.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(undone, [json!(3), json!(2), json!(1)]);
+    vec![shape(&history)]
+}
+
+// ---- parent-close policy ------------------------------------------------------------------------
+
+/// Waits for signal `finish` and returns its payload.
+#[workflow]
+pub async fn sc_waiting_child(ctx: WorkflowContext, _n: u64) -> Result<String, WorkflowError> {
+    let text: String = ctx.wait_for_signal("finish").await?;
+    Ok(text)
+}
+
+/// Starts an abandoned child and a child it cancels when it closes, then waits forever.
+#[workflow]
+pub async fn sc_guardian(ctx: WorkflowContext, _n: u64) -> Result<(), WorkflowError> {
+    let abandon = ChildOptions::new().parent_close(ParentClosePolicy::Abandon);
+    let _kept = ctx.child_with::<sc_waiting_child>(1, abandon);
+    let _cancelled = ctx.child::<sc_waiting_child>(2);
+    let () = ctx.wait_for_signal("go").await?;
+    Ok(())
+}
+
+/// Cancelling a parent cancels its running child (recorded in both histories); an abandoned
+/// child runs on and can still finish.
+pub async fn parent_close(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_guardian", json!(0)).await;
+    let (kept, cancelled) = (format!("{id}/child-0"), format!("{id}/child-1"));
+    for child in [&kept, &cancelled] {
+        until(engine, child, "the child's start", |h| !h.is_empty()).await;
+    }
+    engine.cancel(&id, None).await.expect("cancel");
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(outcome, Outcome::Cancelled { reason: None });
+    let cancel_requests: Vec<&str> = history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            HistoryEventKind::ChildCancelRequested { execution_id, .. } => {
+                Some(execution_id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancel_requests, [cancelled.as_str()]);
+    let (child_outcome, cancelled_history) = ended(engine, &cancelled).await;
+    assert_eq!(
+        child_outcome,
+        Outcome::Cancelled {
+            reason: Some(format!("parent `{id}` was cancelled"))
+        }
+    );
+    engine
+        .signal(&kept, "finish", json!("done"))
+        .await
+        .expect("the abandoned child still runs");
+    let (kept_outcome, kept_history) = ended(engine, &kept).await;
+    assert_eq!(
+        kept_outcome,
+        Outcome::Succeeded {
+            result: json!("done")
+        }
+    );
+    vec![
+        shape(&history),
+        shape(&kept_history),
+        shape(&cancelled_history),
+    ]
+}
+
+// ---- terminate ----------------------------------------------------------------------------------
+
+/// Terminating ends an execution at once: no compensation runs, the end is recorded, and its
+/// running children are cancelled.
+pub async fn terminate(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_buy", json!("lamp")).await;
+    until(engine, &id, "the reservation", |h| has(h, "TaskSucceeded")).await;
+    engine
+        .terminate(&id, Some("operator".into()))
+        .await
+        .expect("terminate");
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(
+        outcome,
+        Outcome::Terminated {
+            reason: Some("operator".into())
+        }
+    );
+    assert_eq!(scheduled_tasks(&history), ["sc_reserve"]);
+    assert!(
+        engine.cancel(&id, None).await.is_err()
+            || engine.history(&id).await.is_ok_and(|h| h == history),
+        "a terminated execution takes no cancel"
+    );
+
+    let parent = start(engine, "sc_guardian", json!(0)).await;
+    let child = format!("{parent}/child-1");
+    until(engine, &child, "the child's start", |h| !h.is_empty()).await;
+    engine.terminate(&parent, None).await.expect("terminate");
+    let (_, parent_history) = ended(engine, &parent).await;
+    let (child_outcome, _) = ended(engine, &child).await;
+    assert_eq!(
+        child_outcome,
+        Outcome::Cancelled {
+            reason: Some(format!("parent `{parent}` was terminated"))
+        }
+    );
+    vec![shape(&history), shape(&parent_history)]
+}
+
+// ---- execution names ----------------------------------------------------------------------------
+
+/// A name held by an execution of one workflow is refused to another workflow, naming the
+/// holder; the same workflow under the same name is the same execution.
+pub async fn names(engine: &dyn Engine) -> Trace {
+    let name = format!("held-{}", fresh_run());
+    let id = start_named(engine, "sc_ponger", Some(&name), json!("first"))
+        .await
+        .expect("the first start");
+    assert_eq!(id, name);
+    let (_, history) = ended(engine, &id).await;
+    let refused = start_named(engine, "sc_child", Some(&name), json!(2)).await;
+    assert_eq!(
+        refused,
+        Err(ClientError::AlreadyStarted {
+            execution_id: name.clone(),
+            held_by: "sc_ponger".to_owned()
+        })
+    );
+    let again = start_named(engine, "sc_ponger", Some(&name), json!("second")).await;
+    assert_eq!(
+        again,
+        Ok(name.clone()),
+        "the same workflow and name is idempotent"
+    );
+    assert_eq!(
+        engine.history(&name).await.expect("history"),
+        history,
+        "neither start touched the execution"
+    );
+    vec![shape(&history)]
+}
+
+// ---- ids of what handlers start -----------------------------------------------------------------
+
+/// Announces something nobody names.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ScenarioAnonymous {
+    /// Names the run.
+    pub run: String,
+}
+
+/// Emits a `ScenarioAnonymous`.
+#[workflow]
+pub async fn sc_announcer(ctx: WorkflowContext, run: String) -> Result<(), WorkflowError> {
+    ctx.emit(ScenarioAnonymous { run }).await?;
+    Ok(())
+}
+
+/// Starts `sc_ponger` without a name: the engine derives its id from the delivery.
+#[on_event(pattern = r#"{"detail-type": ["ScenarioAnonymous"]}"#)]
+pub async fn sc_on_anonymous(event: Event<ScenarioAnonymous>) -> Result<(), WorkflowError> {
+    let client = eventual_runtime::engine::client::Client::current()
+        .ok_or_else(|| WorkflowError::new("NoClient", "outside a handler"))?;
+    client
+        .start::<sc_ponger>(None, &event.detail.run)
+        .map_err(|e| WorkflowError::new("Start", e.to_string()))?;
+    Ok(())
+}
+
+/// An execution a handler starts without a name gets the id the kernel derives from the
+/// event and the subscription, on every engine.
+pub async fn handler_ids(engine: &dyn Engine) -> Trace {
+    let run = fresh_run();
+    let id = start_named(
+        engine,
+        "sc_announcer",
+        Some(&format!("announce-{run}")),
+        json!(run),
+    )
+    .await
+    .expect("start");
+    let (_, history) = ended(engine, &id).await;
+    let event_id = history
+        .iter()
+        .find_map(|e| match &e.kind {
+            HistoryEventKind::EventsEmitted { events, .. } => Some(events[0].id.clone()),
+            _ => None,
+        })
+        .expect("an emitted event");
+    assert_eq!(event_id, format!("{id}/0/0"));
+    let started = format!("sc_ponger-{event_id}.sc_on_anonymous/0");
+    let (outcome, started_history) = started_then_ended(engine, &started).await;
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!(format!("pong {run}"))
+        }
+    );
+    vec![shape(&history), shape(&started_history)]
 }

@@ -101,8 +101,8 @@ impl Pending {
     fn absorb(&mut self, commands: &[Command]) {
         for command in commands {
             match command {
-                Command::ScheduleTask { seq, attempt, .. } => {
-                    self.tasks.insert(*seq, *attempt);
+                Command::ScheduleTask(attempt) => {
+                    self.tasks.insert(attempt.seq, attempt.attempt);
                 }
                 Command::StartTimer { seq, .. } => {
                     self.timers.insert(*seq);

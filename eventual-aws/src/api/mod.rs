@@ -15,7 +15,8 @@ pub mod gateway;
 
 use crate::config::Aws;
 use crate::error::AwsError;
-use crate::message::{send_inbox, unique_id, InboxMessage};
+use crate::message::{unique_id, InboxMessage};
+use crate::outbound::send_inbox;
 use crate::store::{self, ExecutionItem};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -23,7 +24,8 @@ use eventual_runtime::engine::api::{
     ApiError, ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
 };
 use eventual_runtime::engine::client::StartExecution;
-use eventual_runtime::engine::delivery::DeadLetter;
+use eventual_runtime::engine::kernel::delivery::DeadLetter;
+use eventual_runtime::engine::kernel::start::{decide_start, StartDecision};
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
 use eventual_runtime::manifest::names;
@@ -130,11 +132,24 @@ impl AwsApi {
         let execution_id = request
             .execution_name
             .unwrap_or_else(|| format!("{}-{}", request.workflow, unique_id()));
-        if store::load_item(&self.aws, &execution_id).await?.is_some() {
-            return Ok(Started {
-                execution_id,
-                created: false,
-            });
+        let holder = store::load_item(&self.aws, &execution_id).await?;
+        match decide_start(
+            &request.workflow,
+            holder.as_ref().map(|i| i.workflow.as_str()),
+        ) {
+            StartDecision::Create => {}
+            StartDecision::Existing => {
+                return Ok(Started {
+                    execution_id,
+                    created: false,
+                })
+            }
+            StartDecision::Conflict { held_by } => {
+                return Err(ApiError::AlreadyStarted {
+                    held_by: held_by.to_owned(),
+                    execution_id,
+                })
+            }
         }
         let message = InboxMessage::Start {
             workflow: request.workflow,
@@ -472,6 +487,11 @@ impl ServiceApi for AwsApi {
 
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {
         self.send(execution_id, InboxEvent::Cancel { reason })
+            .boxed()
+    }
+
+    fn terminate<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {
+        self.send(execution_id, InboxEvent::Terminate { reason })
             .boxed()
     }
 

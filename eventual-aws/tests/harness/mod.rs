@@ -777,12 +777,7 @@ impl Harness {
 }
 
 fn client_error(error: ApiError) -> ClientError {
-    match error {
-        ApiError::NotFound(id) => ClientError::UnknownExecution(id),
-        ApiError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
-        ApiError::InvalidInput(message) => ClientError::InvalidPayload(message),
-        other => ClientError::Engine(other.to_string()),
-    }
+    ClientError::from(error)
 }
 
 impl Harness {
@@ -829,6 +824,20 @@ impl Engine for Harness {
         async move {
             let api = self.api();
             ServiceApi::cancel(&api, execution_id, reason)
+                .await
+                .map_err(client_error)
+        }
+        .boxed()
+    }
+
+    fn terminate<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>> {
+        async move {
+            let api = self.api();
+            ServiceApi::terminate(&api, execution_id, reason)
                 .await
                 .map_err(client_error)
         }

@@ -25,6 +25,14 @@ pub enum ClientError {
     /// No execution with that id.
     #[error("execution `{0}` does not exist")]
     UnknownExecution(String),
+    /// The execution id is held by an execution of another workflow.
+    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
+    AlreadyStarted {
+        /// The id asked for.
+        execution_id: String,
+        /// The workflow of the execution that holds it.
+        held_by: String,
+    },
     /// The engine refused or failed.
     #[error("engine error: {0}")]
     Engine(String),

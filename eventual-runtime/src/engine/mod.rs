@@ -1,16 +1,16 @@
-//! What every engine shares: execution status, event routing, handler delivery and
-//! dead-letter rules, and the client that handlers use to reach the engine.
+//! What every engine shares: the [`kernel`] of lifecycle decisions, execution status, event
+//! routing, the service API, and the client that handlers use to reach the engine.
 //!
-//! Engines are adapters around the sans-IO replay core (`crate::workflow::replay`): the
-//! in-memory [`TestEnvironment`](crate::testing::TestEnvironment), the embedded local engine and
-//! the AWS engine differ only in where they keep state and how they wait.
+//! Engines are adapters around the sans-IO replay core (`crate::workflow::replay`) and the
+//! sans-IO [`kernel`]: the in-memory [`TestEnvironment`](crate::testing::TestEnvironment), the
+//! embedded local engine and the AWS engine differ only in where they keep state and how they
+//! wait.
 
 pub mod api;
 pub mod client;
-pub mod delivery;
+pub mod kernel;
 #[cfg(feature = "local")]
 pub mod local;
-pub mod orchestrator;
 pub mod router;
 
 use crate::workflow::Outcome;
@@ -31,6 +31,8 @@ pub enum ExecutionStatus {
     TimedOut,
     /// Cancelled; its cleanup ran.
     Cancelled,
+    /// Terminated: ended at once, no cleanup ran.
+    Terminated,
     /// Its code disagrees with its history (non-determinism) or the history is corrupt: it
     /// waits, history untouched, until the code is fixed.
     Blocked,
@@ -44,6 +46,7 @@ impl ExecutionStatus {
             Outcome::Failed { .. } => ExecutionStatus::Failed,
             Outcome::TimedOut => ExecutionStatus::TimedOut,
             Outcome::Cancelled { .. } => ExecutionStatus::Cancelled,
+            Outcome::Terminated { .. } => ExecutionStatus::Terminated,
         }
     }
 
@@ -60,6 +63,7 @@ impl ExecutionStatus {
             ExecutionStatus::Failed => "failed",
             ExecutionStatus::TimedOut => "timed_out",
             ExecutionStatus::Cancelled => "cancelled",
+            ExecutionStatus::Terminated => "terminated",
             ExecutionStatus::Blocked => "blocked",
         }
     }
@@ -72,6 +76,7 @@ impl ExecutionStatus {
             ExecutionStatus::Failed,
             ExecutionStatus::TimedOut,
             ExecutionStatus::Cancelled,
+            ExecutionStatus::Terminated,
             ExecutionStatus::Blocked,
         ]
         .into_iter()
@@ -107,6 +112,12 @@ pub trait Engine: Send + Sync {
     ) -> BoxFuture<'a, Result<(), ClientError>>;
     /// Asks an execution to cancel.
     fn cancel<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    /// Ends an execution at once, without compensations.
+    fn terminate<'a>(
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,

@@ -4,6 +4,7 @@
 //! reach the running attempt.
 
 mod context;
+mod record;
 mod retry;
 #[cfg(feature = "runner")]
 pub mod runner;
@@ -12,6 +13,7 @@ mod token;
 pub use context::{attempt, complete_later, completion_token, heartbeat, TaskContext};
 #[doc(hidden)]
 pub use context::{AttemptControl, WithTaskContext};
+pub use record::{Attempt, AttemptKey};
 pub use retry::{Backoff, RetryPolicy};
 pub use token::{token_claims, CompletionToken, TokenClaims, TokenError, TokenSigner};
 

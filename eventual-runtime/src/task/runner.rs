@@ -2,35 +2,18 @@
 //! with its timeout, a heartbeat watchdog, and the signed token of an attempt that completes
 //! later.
 
+use crate::engine::kernel::attempt;
 use crate::error::{Failure, StepErrorKind};
 use crate::registry;
 use crate::task::{
-    token_claims, AttemptControl, CompletionToken, TaskContext, TokenSigner, WithTaskContext,
+    token_claims, Attempt, AttemptControl, CompletionToken, TaskContext, TokenSigner,
+    WithTaskContext,
 };
 use crate::time::Timestamp;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// One attempt to run.
-#[derive(Clone, Debug)]
-pub struct AttemptSpec {
-    /// The task's registered name.
-    pub task: String,
-    /// The calling execution.
-    pub execution_id: String,
-    /// The calling step.
-    pub seq: u32,
-    /// The attempt (1-based).
-    pub attempt: u32,
-    /// The input, as JSON.
-    pub input: Value,
-    /// The attempt's timeout.
-    pub timeout_ms: Option<u64>,
-    /// The longest gap allowed between heartbeats.
-    pub heartbeat_ms: Option<u64>,
-}
 
 /// How an attempt ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,14 +27,14 @@ pub enum AttemptEnd {
     },
 }
 
-struct Attempt {
-    spec: AttemptSpec,
+struct Running {
+    spec: Attempt,
     signer: TokenSigner,
     last_heartbeat: AtomicU64,
     deferred: AtomicBool,
 }
 
-impl AttemptControl for Attempt {
+impl AttemptControl for Running {
     fn heartbeat(&self) {
         self.last_heartbeat
             .store(Timestamp::wall_clock().as_millis(), Ordering::Release);
@@ -70,12 +53,12 @@ impl AttemptControl for Attempt {
 
 /// Runs the attempt's body with its timeout and heartbeat watchdog; tokens it hands out are
 /// signed with `signer`.
-pub async fn run_attempt(spec: AttemptSpec, signer: TokenSigner) -> AttemptEnd {
+pub async fn run_attempt(spec: Attempt, signer: TokenSigner) -> AttemptEnd {
     let started = Timestamp::wall_clock();
-    let Some(task) = registry::task(&spec.task) else {
+    let Some(task) = registry::task(&spec.name) else {
         return AttemptEnd::Finished(Err(Failure::new(
             StepErrorKind::NotRegistered,
-            format!("no task named `{}` is registered", spec.task),
+            format!("no task named `{}` is registered", spec.name),
         )));
     };
     let body = match (task.run)(spec.input.clone()) {
@@ -86,7 +69,7 @@ pub async fn run_attempt(spec: AttemptSpec, signer: TokenSigner) -> AttemptEnd {
     };
     let (timeout, heartbeat) = (spec.timeout_ms, spec.heartbeat_ms);
     let (execution_id, seq, number) = (spec.execution_id.clone(), spec.seq, spec.attempt);
-    let attempt = Arc::new(Attempt {
+    let attempt = Arc::new(Running {
         spec,
         signer,
         last_heartbeat: AtomicU64::new(started.as_millis()),
@@ -95,9 +78,7 @@ pub async fn run_attempt(spec: AttemptSpec, signer: TokenSigner) -> AttemptEnd {
     let context = TaskContext::new(task.name, execution_id, seq, number, attempt.clone());
     let result = tokio::select! {
         result = WithTaskContext::new(context, body) => result,
-        () = sleep_or_forever(timeout.map(Duration::from_millis)) => {
-            Err(Failure::new(StepErrorKind::TimedOut, "the attempt timed out"))
-        }
+        () = sleep_or_forever(timeout.map(Duration::from_millis)) => Err(attempt::timed_out()),
         failure = heartbeat_watchdog(attempt.clone(), heartbeat) => Err(failure),
     };
     if attempt.deferred.load(Ordering::Acquire) {
@@ -115,19 +96,16 @@ async fn sleep_or_forever(duration: Option<Duration>) {
 }
 
 /// Fails the attempt when no heartbeat came within `heartbeat_ms`.
-async fn heartbeat_watchdog(attempt: Arc<Attempt>, heartbeat_ms: Option<u64>) -> Failure {
+async fn heartbeat_watchdog(attempt: Arc<Running>, heartbeat_ms: Option<u64>) -> Failure {
     let Some(interval) = heartbeat_ms else {
         return std::future::pending().await;
     };
     loop {
-        let deadline = attempt.last_heartbeat.load(Ordering::Acquire) + interval;
-        let now = Timestamp::wall_clock().as_millis();
-        if now >= deadline {
-            return Failure::new(
-                StepErrorKind::HeartbeatMissed,
-                format!("no heartbeat for {interval} ms"),
-            );
+        let last = Timestamp::from_millis(attempt.last_heartbeat.load(Ordering::Acquire));
+        let now = Timestamp::wall_clock();
+        match attempt::heartbeat_check(last, interval, now) {
+            Ok(next) => tokio::time::sleep(next.duration_since(now)).await,
+            Err(missed) => return missed,
         }
-        tokio::time::sleep(Duration::from_millis(deadline - now)).await;
     }
 }

@@ -29,6 +29,13 @@ impl Engine for TestEnvironment {
             )
             .map_err(|error| match error {
                 StartError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
+                StartError::AlreadyStarted {
+                    execution_id,
+                    held_by,
+                } => ClientError::AlreadyStarted {
+                    execution_id,
+                    held_by,
+                },
                 other => ClientError::InvalidPayload(other.to_string()),
             });
         async move {
@@ -62,6 +69,20 @@ impl Engine for TestEnvironment {
         async move {
             known(self, execution_id)?;
             TestEnvironment::cancel(self, execution_id, reason.as_deref());
+            self.run_until_idle().await;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn terminate<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>> {
+        async move {
+            known(self, execution_id)?;
+            TestEnvironment::terminate(self, execution_id, reason.as_deref());
             self.run_until_idle().await;
             Ok(())
         }

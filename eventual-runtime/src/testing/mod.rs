@@ -34,23 +34,24 @@ mod mock;
 pub use mock::MockBuilder;
 
 use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithClient};
-use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
-use crate::engine::orchestrator::{
-    apply_effects, carry_out, child_start_failure, step_execution, ChildStart, EffectHost, Host,
-    ScheduledAttempt, TimerKey,
+use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
+use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
+use crate::engine::kernel::start::{conflict_message, decide_start, StartDecision};
+use crate::engine::kernel::step::{
+    carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
 use crate::error::{Failure, StepError, StepErrorKind};
 use crate::event::{EventEnvelope, OutgoingEvent};
-use crate::registry::{self, HandlerFailure, SubscriptionDescriptor, WorkflowDescriptor};
+use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
 use crate::task::{
     token_claims, AttemptControl, CompletionToken, TaskContext, TokenError, TokenSigner,
     WithTaskContext,
 };
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
-use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::history::{HistoryEvent, ParentRef};
 use crate::workflow::replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use crate::workflow::Workflow;
 use mock::{MockPlan, TaskMock};
@@ -106,6 +107,14 @@ pub enum StartError {
     /// The input did not serialize.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The execution id is held by an execution of another workflow.
+    #[error("{}", conflict_message(.execution_id, .held_by))]
+    AlreadyStarted {
+        /// The id asked for.
+        execution_id: String,
+        /// The workflow of the execution that holds it.
+        held_by: String,
+    },
 }
 
 /// One call of an event handler, for assertions on retries.
@@ -135,8 +144,6 @@ impl Default for TestEnvironment {
     }
 }
 
-type AttemptKey = (String, Seq, u32);
-
 struct ExecutionRecord {
     workflow: &'static WorkflowDescriptor,
     history: Vec<HistoryEvent>,
@@ -149,30 +156,15 @@ struct ExecutionRecord {
     error: Option<ReplayError>,
 }
 
-struct AttemptJob {
-    key: AttemptKey,
-    name: String,
-    input: Value,
-    timeout_ms: Option<u64>,
-    heartbeat_ms: Option<u64>,
-}
-
 struct OpenAttempt {
     last_heartbeat: Timestamp,
     heartbeat_ms: Option<u64>,
     mock_beats: Option<(Duration, u32, Result<Value, Failure>)>,
 }
 
-#[derive(Clone)]
-struct Delivery {
-    subscription: &'static SubscriptionDescriptor,
-    event: EventEnvelope,
-    attempt: u32,
-}
-
 enum Job {
     Inbox(String, InboxEvent),
-    StartAttempt(AttemptJob),
+    StartAttempt(Attempt),
     AttemptTimeout(AttemptKey),
     HeartbeatCheck(AttemptKey),
     MockBeat(AttemptKey),
@@ -186,7 +178,7 @@ struct EnvState {
     ready: VecDeque<String>,
     timers: BTreeMap<(Timestamp, u64), Job>,
     next_job: u64,
-    attempts: VecDeque<AttemptJob>,
+    attempts: VecDeque<Attempt>,
     open: HashMap<AttemptKey, OpenAttempt>,
     claimed: HashSet<AttemptKey>,
     runs: BTreeMap<String, u32>,
@@ -339,6 +331,17 @@ impl TestEnvironment {
         );
     }
 
+    /// Ends an execution at once: no compensations run; it is recorded as terminated, and its
+    /// children are cancelled as their parent-close policy says.
+    pub fn terminate(&self, execution_id: &str, reason: Option<&str>) {
+        self.lock().deliver_inbox(
+            execution_id,
+            InboxEvent::Terminate {
+                reason: reason.map(str::to_owned),
+            },
+        );
+    }
+
     /// Where an execution stands.
     pub fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
         self.lock().executions.get(execution_id).map(|e| e.status)
@@ -434,8 +437,8 @@ impl TestEnvironment {
     /// Publishes an event on the bus, as an outside producer would.
     pub fn publish(&self, event: OutgoingEvent) -> String {
         let mut state = self.lock();
-        let envelope = state.envelope(event, None);
-        let id = envelope.id.clone();
+        let id = state.fresh_id("evt");
+        let envelope = EventEnvelope::outgoing(id.clone(), event, state.now, None);
         state.publish_envelopes(vec![envelope]);
         id
     }
@@ -467,20 +470,14 @@ impl TestEnvironment {
             return false;
         };
         let entry = state.dead_letters.remove(index);
-        match registry::subscription(&entry.subscription) {
-            Some(subscription) => {
-                state.deliveries.push_back(Delivery {
-                    subscription,
-                    event: entry.event,
-                    attempt: 1,
-                });
-                true
-            }
-            None => {
-                state.dead_letters.insert(index, entry);
-                false
-            }
+        if registry::subscription(&entry.subscription).is_none() {
+            state.dead_letters.insert(index, entry);
+            return false;
         }
+        let now = state.now;
+        let delivery = Delivery::first(&entry.subscription, entry.event, now);
+        state.deliveries.push_back(delivery);
+        true
     }
 
     /// Things the engine dropped with a reason (a signal to an unknown execution, say).
@@ -535,7 +532,7 @@ impl TestEnvironment {
             let plan = state
                 .mocks
                 .get(&job.name)
-                .map(|mock| mock.plan_for(job.key.2));
+                .map(|mock| mock.plan_for(job.attempt));
             (job, plan)
         };
         match plan {
@@ -543,7 +540,7 @@ impl TestEnvironment {
             None => {
                 let result = self.run_real_attempt(&job).await;
                 if let Some(result) = result {
-                    self.lock().finish_attempt(&job.key, result);
+                    self.lock().finish_attempt(&job.key(), result);
                 }
             }
         }
@@ -552,7 +549,7 @@ impl TestEnvironment {
 
     /// Runs a real task body with the environment's lock released (the body may heartbeat).
     /// `None` when the body deferred its result to a completion token.
-    async fn run_real_attempt(&self, job: &AttemptJob) -> Option<Result<Value, Failure>> {
+    async fn run_real_attempt(&self, job: &Attempt) -> Option<Result<Value, Failure>> {
         let Some(task) = registry::task(&job.name) else {
             return Some(Err(Failure::new(
                 StepErrorKind::NotRegistered,
@@ -565,12 +562,17 @@ impl TestEnvironment {
         };
         let control = Arc::new(EnvAttemptControl {
             env: self.clone(),
-            key: job.key.clone(),
+            key: job.key(),
             task: task.name,
             deferred: AtomicBool::new(false),
         });
-        let (execution_id, seq, attempt) = job.key.clone();
-        let context = TaskContext::new(task.name, execution_id, seq, attempt, control.clone());
+        let context = TaskContext::new(
+            task.name,
+            job.execution_id.clone(),
+            job.seq,
+            job.attempt,
+            control.clone(),
+        );
         let result = WithTaskContext::new(context, body).await;
         (!control.deferred.load(Ordering::Acquire)).then_some(result)
     }
@@ -579,9 +581,11 @@ impl TestEnvironment {
         let Some(delivery) = self.lock().deliveries.pop_front() else {
             return false;
         };
-        let scope = format!("{}/{}", delivery.event.id, delivery.subscription.name);
-        let buffer = EffectBuffer::new(scope, delivery.event.correlation_id.clone());
-        let body = (delivery.subscription.handle)(delivery.event.clone());
+        let Some(subscription) = registry::subscription(&delivery.subscription) else {
+            return true;
+        };
+        let buffer = EffectBuffer::new(delivery.scope(), delivery.event.correlation_id.clone());
+        let body = (subscription.handle)(delivery.event.clone());
         let result = WithClient::new(Client::new(buffer.clone()), body).await;
         self.lock().finish_delivery(delivery, result, buffer.take());
         true
@@ -639,8 +643,16 @@ impl EnvState {
             Some(id) => id,
             None => self.fresh_id(workflow),
         };
-        if self.executions.contains_key(&id) {
-            return Ok(id);
+        let holder = self.executions.get(&id).map(|e| e.workflow.name);
+        match decide_start(descriptor.name, holder) {
+            StartDecision::Create => {}
+            StartDecision::Existing => return Ok(id),
+            StartDecision::Conflict { held_by } => {
+                return Err(StartError::AlreadyStarted {
+                    execution_id: id,
+                    held_by: held_by.to_owned(),
+                })
+            }
         }
         let request = StartRequest {
             execution_id: id.clone(),
@@ -670,6 +682,9 @@ impl EnvState {
 
     fn deliver_inbox(&mut self, execution_id: &str, event: InboxEvent) {
         match self.executions.get_mut(execution_id) {
+            // An ended execution takes nothing more (a late child result, say), as on every
+            // engine.
+            Some(execution) if execution.status.is_terminal() => {}
             Some(execution) => {
                 execution.inbox.push(event);
                 if execution.inbox.len() == 1 {
@@ -741,28 +756,16 @@ impl EnvState {
             Job::StartAttempt(job) => self.attempts.push_back(job),
             Job::Deliver(delivery) => self.deliveries.push_back(delivery),
             Job::AttemptTimeout(key) => {
-                self.finish_attempt(
-                    &key,
-                    Err(Failure::new(
-                        StepErrorKind::TimedOut,
-                        "the attempt timed out",
-                    )),
-                );
+                self.finish_attempt(&key, Err(attempt::timed_out()));
             }
             Job::HeartbeatCheck(key) => {
                 if let Some(open) = self.open.get(&key) {
-                    let interval = Duration::from_millis(open.heartbeat_ms.unwrap_or_default());
-                    let deadline = open.last_heartbeat + interval;
-                    if deadline <= now {
-                        self.finish_attempt(
-                            &key,
-                            Err(Failure::new(
-                                StepErrorKind::HeartbeatMissed,
-                                "no heartbeat in time",
-                            )),
-                        );
-                    } else {
-                        self.schedule(deadline, Job::HeartbeatCheck(key));
+                    let interval = open.heartbeat_ms.unwrap_or_default();
+                    match attempt::heartbeat_check(open.last_heartbeat, interval, now) {
+                        Ok(next) => self.schedule(next, Job::HeartbeatCheck(key)),
+                        Err(missed) => {
+                            self.finish_attempt(&key, Err(missed));
+                        }
                     }
                 }
             }
@@ -790,62 +793,52 @@ impl EnvState {
 
     /// The next attempt to run, claimed (the task lock: a duplicate of a claimed attempt is
     /// skipped) and opened with its timeout and heartbeat deadlines.
-    fn next_attempt(&mut self) -> Option<AttemptJob> {
+    fn next_attempt(&mut self) -> Option<Attempt> {
         while let Some(job) = self.attempts.pop_front() {
-            if !self.claimed.insert(job.key.clone()) {
+            let key = job.key();
+            if !self.claimed.insert(key.clone()) {
                 continue;
             }
             *self.runs.entry(job.name.clone()).or_default() += 1;
             let now = self.now;
             self.open.insert(
-                job.key.clone(),
+                key.clone(),
                 OpenAttempt {
                     last_heartbeat: now,
                     heartbeat_ms: job.heartbeat_ms,
                     mock_beats: None,
                 },
             );
-            if let Some(ms) = job.timeout_ms {
-                self.schedule(
-                    now + Duration::from_millis(ms),
-                    Job::AttemptTimeout(job.key.clone()),
-                );
+            if let Some(at) = job.times_out_at(now) {
+                self.schedule(at, Job::AttemptTimeout(key.clone()));
             }
             if let Some(ms) = job.heartbeat_ms {
-                self.schedule(
-                    now + Duration::from_millis(ms),
-                    Job::HeartbeatCheck(job.key.clone()),
-                );
+                self.schedule(now + Duration::from_millis(ms), Job::HeartbeatCheck(key));
             }
             return Some(job);
         }
         None
     }
 
-    fn run_mock(&mut self, job: &AttemptJob, plan: MockPlan) {
+    fn run_mock(&mut self, job: &Attempt, plan: MockPlan) {
+        let key = job.key();
         match plan {
             MockPlan::Finish(result) => {
-                self.finish_attempt(&job.key, result);
+                self.finish_attempt(&key, result);
             }
             MockPlan::TimeOut if job.timeout_ms.is_none() => {
-                self.finish_attempt(
-                    &job.key,
-                    Err(Failure::new(
-                        StepErrorKind::TimedOut,
-                        "the attempt timed out",
-                    )),
-                );
+                self.finish_attempt(&key, Err(attempt::timed_out()));
             }
             MockPlan::TimeOut | MockPlan::Hang => {}
             MockPlan::CompleteLater => {
-                self.issue_token(&job.name, &job.key);
+                self.issue_token(&job.name, &key);
             }
             MockPlan::Heartbeat { every, beats, then } => {
-                if let Some(open) = self.open.get_mut(&job.key) {
+                if let Some(open) = self.open.get_mut(&key) {
                     open.mock_beats = Some((every, beats.max(1), then));
                 }
                 let at = self.now + every;
-                self.schedule(at, Job::MockBeat(job.key.clone()));
+                self.schedule(at, Job::MockBeat(key));
             }
         }
     }
@@ -861,15 +854,7 @@ impl EnvState {
         if self.open.remove(key).is_none() {
             return false;
         }
-        let (execution_id, seq, attempt) = key.clone();
-        self.deliver_inbox(
-            &execution_id,
-            InboxEvent::TaskCompleted {
-                seq,
-                attempt,
-                result,
-            },
-        );
+        self.deliver_inbox(&key.0, attempt::completed(key, result));
         true
     }
 
@@ -883,11 +868,8 @@ impl EnvState {
                 .unwrap_or_default();
             for subscription in routed {
                 if self.delivered.insert((event.id.clone(), subscription.name)) {
-                    self.deliveries.push_back(Delivery {
-                        subscription,
-                        event: event.clone(),
-                        attempt: 1,
-                    });
+                    let delivery = Delivery::first(subscription.name, event.clone(), self.now);
+                    self.deliveries.push_back(delivery);
                 }
             }
         }
@@ -901,49 +883,34 @@ impl EnvState {
     ) {
         let now = self.now;
         self.delivery_log.push(DeliveryRecord {
-            subscription: delivery.subscription.name.to_owned(),
+            subscription: delivery.subscription.clone(),
             event_id: delivery.event.id.clone(),
             attempt: delivery.attempt,
             at: now,
             result: result.clone(),
         });
-        let failure = match result {
-            Ok(()) => {
-                apply_effects(self, effects, delivery.event.correlation_id.clone());
-                return;
-            }
-            Err(failure) => failure,
-        };
-        match after_failure(
-            delivery.subscription,
-            &delivery.event,
-            delivery.attempt,
-            &failure,
-            now,
-        ) {
-            AfterFailure::RetryAt(at) => self.schedule(
-                at,
-                Job::Deliver(Delivery {
-                    attempt: delivery.attempt + 1,
-                    ..delivery
-                }),
-            ),
-            AfterFailure::DeadLetter => {
-                let id = self.fresh_id("dlq");
-                self.dead_letters.push(DeadLetter {
-                    id,
-                    subscription: delivery.subscription.name.to_owned(),
-                    event: delivery.event,
-                    error: failure,
-                    attempts: delivery.attempt,
-                    failed_at: now,
-                });
-            }
-            AfterFailure::Drop => self.warnings.push(format!(
-                "dropped event `{}` for `{}` after {} attempts: {failure}",
-                delivery.event.id, delivery.subscription.name, delivery.attempt
-            )),
+        if let Some(subscription) = registry::subscription(&delivery.subscription) {
+            settle(self, subscription, delivery, result, effects, now);
         }
+    }
+}
+
+impl DeliveryHost for EnvState {
+    fn settled(&mut self, _delivery: &Delivery) {}
+
+    fn retry(&mut self, retry: Delivery) {
+        self.schedule(retry.due_at, Job::Deliver(retry));
+    }
+
+    fn dead_letter(&mut self, letter: DeadLetter) {
+        self.dead_letters.push(letter);
+    }
+
+    fn dropped(&mut self, letter: DeadLetter) {
+        self.warnings.push(format!(
+            "dropped event `{}` for `{}` after {} attempts: {}",
+            letter.event.id, letter.subscription, letter.attempts, letter.error
+        ));
     }
 }
 
@@ -962,25 +929,13 @@ impl EffectHost for EnvState {
                 .push(format!("a handler's start failed: {error}"));
         }
     }
-
-    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
-        let id = self.fresh_id("evt");
-        EventEnvelope::outgoing(id, event, self.now, correlation_id)
-    }
 }
 
 impl Host for EnvState {
-    fn schedule_attempt(&mut self, attempt: ScheduledAttempt) {
-        let job = AttemptJob {
-            key: (attempt.execution_id, attempt.seq, attempt.attempt),
-            name: attempt.name,
-            input: attempt.input,
-            timeout_ms: attempt.timeout_ms,
-            heartbeat_ms: attempt.heartbeat_ms,
-        };
-        match attempt.not_before {
-            Some(at) if at > self.now => self.schedule(at, Job::StartAttempt(job)),
-            _ => self.attempts.push_back(job),
+    fn schedule_attempt(&mut self, attempt: Attempt) {
+        match attempt.delayed_until(self.now) {
+            Some(at) => self.schedule(at, Job::StartAttempt(attempt)),
+            None => self.attempts.push_back(attempt),
         }
     }
 
@@ -1017,6 +972,20 @@ impl Host for EnvState {
                 error.to_string(),
             )
         })
+    }
+
+    fn discard_pending(&mut self, execution_id: &str) {
+        let of_execution = |job: &Job| match job {
+            Job::Inbox(id, _) => id == execution_id,
+            Job::StartAttempt(attempt) => attempt.execution_id == execution_id,
+            Job::AttemptTimeout(key) | Job::HeartbeatCheck(key) | Job::MockBeat(key) => {
+                key.0 == execution_id
+            }
+            Job::Deliver(_) => false,
+        };
+        self.timers.retain(|_, job| !of_execution(job));
+        self.attempts.retain(|a| a.execution_id != execution_id);
+        self.open.retain(|key, _| key.0 != execution_id);
     }
 
     fn finished(&mut self, execution_id: &str, outcome: &Outcome) {

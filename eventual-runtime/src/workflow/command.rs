@@ -2,6 +2,7 @@
 
 use crate::error::Failure;
 use crate::event::EventEnvelope;
+use crate::task::Attempt;
 use crate::time::Timestamp;
 use crate::workflow::history::Seq;
 use serde::{Deserialize, Serialize};
@@ -11,26 +12,8 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Command {
-    /// Run attempt `attempt` of a task, not before `not_before`.
-    ScheduleTask {
-        /// The step.
-        seq: Seq,
-        /// The task's registered name.
-        name: String,
-        /// Its input.
-        input: Value,
-        /// The attempt number (1-based).
-        attempt: u32,
-        /// The earliest start (retries wait for their backoff).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        not_before: Option<Timestamp>,
-        /// The attempt's timeout.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        timeout_ms: Option<u64>,
-        /// The longest gap allowed between heartbeats.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        heartbeat_ms: Option<u64>,
-    },
+    /// Run an attempt of a task (not before its `not_before`).
+    ScheduleTask(Attempt),
     /// Deliver `InboxEvent::TimerFired { seq }` at `until` (never earlier).
     StartTimer {
         /// The step.
@@ -69,6 +52,16 @@ pub enum Command {
         /// Its input.
         input: Value,
     },
+    /// Ask a running child to cancel: its parent closed and the child's parent-close policy
+    /// is [`Cancel`](crate::workflow::history::ParentClosePolicy::Cancel).
+    CancelChild {
+        /// The step that started the child.
+        seq: Seq,
+        /// The child's execution id.
+        execution_id: String,
+        /// The reason the child records.
+        reason: String,
+    },
     /// Deliver `InboxEvent::DeadlineReached` at `at`: the workflow's timeout.
     ScheduleDeadline {
         /// When the execution times out.
@@ -103,6 +96,12 @@ pub enum Outcome {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The execution was terminated (no compensations ran).
+    Terminated {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl Outcome {
@@ -117,6 +116,41 @@ impl Outcome {
                 StepErrorKind::Cancelled,
                 reason.unwrap_or_else(|| "workflow cancelled".to_owned()),
             )),
+            Outcome::Terminated { reason } => Err(Failure::new(
+                StepErrorKind::Terminated,
+                reason.unwrap_or_else(|| "workflow terminated".to_owned()),
+            )),
+        }
+    }
+
+    /// The terminal history event that records this outcome.
+    pub fn to_history(&self) -> crate::workflow::history::HistoryEventKind {
+        use crate::workflow::history::HistoryEventKind;
+        match self {
+            Outcome::Succeeded { result } => HistoryEventKind::WorkflowSucceeded {
+                result: result.clone(),
+            },
+            Outcome::Failed { error } => HistoryEventKind::WorkflowFailed {
+                error: error.clone(),
+            },
+            Outcome::TimedOut => HistoryEventKind::WorkflowTimedOut,
+            Outcome::Cancelled { reason } => HistoryEventKind::WorkflowCancelled {
+                reason: reason.clone(),
+            },
+            Outcome::Terminated { reason } => HistoryEventKind::WorkflowTerminated {
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// How the outcome reads in a child's cancellation reason (`"failed"`, ...).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded { .. } => "succeeded",
+            Outcome::Failed { .. } => "failed",
+            Outcome::TimedOut => "timed out",
+            Outcome::Cancelled { .. } => "was cancelled",
+            Outcome::Terminated { .. } => "was terminated",
         }
     }
 }
@@ -164,4 +198,10 @@ pub enum InboxEvent {
     },
     /// The execution's deadline passed.
     DeadlineReached,
+    /// End the execution at once, without compensations.
+    Terminate {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }

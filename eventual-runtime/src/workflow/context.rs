@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use crate::workflow::futures::{
     decode_raw, decode_result, decode_unit, SignalFuture, SignalState, SignalStream, StepFuture,
 };
-use crate::workflow::history::{RecordedValue, Seq};
+use crate::workflow::history::{ParentClosePolicy, RecordedValue, Seq};
 use crate::workflow::replay::state::{stable_hash, ExecutionInfo, ReplayState, SignalClaim};
 use crate::workflow::replay::ReplayError;
 use crate::workflow::saga::Saga;
@@ -246,13 +246,41 @@ impl WorkflowContext {
         .ok_or_else(poisoned)
     }
 
-    /// Starts child workflow `W` and waits for its result.
+    /// Starts child workflow `W` and waits for its result. If this execution closes first,
+    /// the child is cancelled (the default [`ParentClosePolicy`]; see
+    /// [`child_with`](Self::child_with)).
     pub fn child<W: Workflow>(&self, input: W::Input) -> StepFuture<Result<W::Output, W::Error>>
     where
         W::Error: From<StepError>,
     {
+        self.child_with::<W>(input, ChildOptions::default())
+    }
+
+    /// Starts child workflow `W` with `options` and waits for its result.
+    ///
+    /// ```
+    /// use eventual_runtime::prelude::*;
+    /// # #[workflow] async fn audit(ctx: WorkflowContext, id: String) -> Result<(), WorkflowError> { Ok(()) }
+    /// #[workflow]
+    /// async fn close_account(ctx: WorkflowContext, id: String) -> Result<(), WorkflowError> {
+    ///     // The audit goes on even if closing the account fails or is cancelled.
+    ///     let audit = ctx.child_with::<audit>(id, ChildOptions::new().parent_close(ParentClosePolicy::Abandon));
+    ///     audit.await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn child_with<W: Workflow>(
+        &self,
+        input: W::Input,
+        options: ChildOptions,
+    ) -> StepFuture<Result<W::Output, W::Error>>
+    where
+        W::Error: From<StepError>,
+    {
         match to_json(&input) {
-            Ok(input) => match self.start_step(|state| state.start_child(W::NAME, input)) {
+            Ok(input) => match self
+                .start_step(|state| state.start_child(W::NAME, input, options.parent_close))
+            {
                 Some(seq) => {
                     StepFuture::waiting(self.clone(), seq, decode_result::<W::Output, W::Error>)
                 }
@@ -268,7 +296,17 @@ impl WorkflowContext {
 
     /// Starts a child workflow by registered name, with JSON input and output.
     pub fn child_by_name(&self, name: &str, input: Value) -> StepFuture<Result<Value, Failure>> {
-        match self.start_step(|state| state.start_child(name, input)) {
+        self.child_by_name_with(name, input, ChildOptions::default())
+    }
+
+    /// Starts a child workflow by registered name with `options`.
+    pub fn child_by_name_with(
+        &self,
+        name: &str,
+        input: Value,
+        options: ChildOptions,
+    ) -> StepFuture<Result<Value, Failure>> {
+        match self.start_step(|state| state.start_child(name, input, options.parent_close)) {
             Some(seq) => StepFuture::waiting(self.clone(), seq, decode_raw),
             None => StepFuture::poisoned(self.clone(), decode_raw),
         }
@@ -377,4 +415,24 @@ impl Drop for CurrentWorkflow {
 /// The workflow being polled on this thread, if any.
 pub fn current_workflow() -> Option<WorkflowContext> {
     CURRENT.with(|current| current.borrow().clone())
+}
+
+/// How a child workflow is started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildOptions {
+    /// What happens to the child when its parent closes first.
+    pub parent_close: ParentClosePolicy,
+}
+
+impl ChildOptions {
+    /// The defaults: the child is cancelled when its parent closes first.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets what happens to the child when its parent closes first.
+    pub fn parent_close(mut self, policy: ParentClosePolicy) -> Self {
+        self.parent_close = policy;
+        self
+    }
 }

@@ -32,6 +32,26 @@ pub struct ParentRef {
     pub seq: Seq,
 }
 
+/// What happens to a running child when its parent closes (succeeds, fails, times out, is
+/// cancelled or terminated), as in Temporal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentClosePolicy {
+    /// The child is asked to cancel: its compensations run, then it ends `Cancelled`.
+    #[default]
+    Cancel,
+    /// The child runs on by itself.
+    Abandon,
+}
+
+impl ParentClosePolicy {
+    /// Whether this is the default ([`Cancel`](ParentClosePolicy::Cancel)), which history
+    /// leaves out.
+    pub fn is_default(&self) -> bool {
+        *self == ParentClosePolicy::Cancel
+    }
+}
+
 /// Where a value recorded by `ctx.now()`, `ctx.random()` or `ctx.uuid()` came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -153,6 +173,16 @@ pub enum HistoryEventKind {
         execution_id: String,
         /// Its input.
         input: Value,
+        /// What happens to the child when this execution closes first.
+        #[serde(default, skip_serializing_if = "ParentClosePolicy::is_default")]
+        parent_close: ParentClosePolicy,
+    },
+    /// The execution closed while this child ran, and its parent-close policy cancels it.
+    ChildCancelRequested {
+        /// The step that started the child.
+        seq: Seq,
+        /// The child's execution id.
+        execution_id: String,
     },
     /// A child workflow succeeded.
     ChildWorkflowSucceeded {
@@ -201,6 +231,12 @@ pub enum HistoryEventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The execution was terminated: it ended at once, without running compensations.
+    WorkflowTerminated {
+        /// Why, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl HistoryEventKind {
@@ -217,6 +253,7 @@ impl HistoryEventKind {
             | SignalSent { seq, .. }
             | EventsEmitted { seq, .. }
             | ChildWorkflowScheduled { seq, .. }
+            | ChildCancelRequested { seq, .. }
             | ChildWorkflowSucceeded { seq, .. }
             | ChildWorkflowFailed { seq, .. }
             | ValueRecorded { seq, .. } => Some(*seq),
@@ -226,7 +263,8 @@ impl HistoryEventKind {
             | WorkflowSucceeded { .. }
             | WorkflowFailed { .. }
             | WorkflowTimedOut
-            | WorkflowCancelled { .. } => None,
+            | WorkflowCancelled { .. }
+            | WorkflowTerminated { .. } => None,
         }
     }
 
@@ -245,6 +283,7 @@ impl HistoryEventKind {
             SignalSent { .. } => "SignalSent",
             EventsEmitted { .. } => "EventsEmitted",
             ChildWorkflowScheduled { .. } => "ChildWorkflowScheduled",
+            ChildCancelRequested { .. } => "ChildCancelRequested",
             ChildWorkflowSucceeded { .. } => "ChildWorkflowSucceeded",
             ChildWorkflowFailed { .. } => "ChildWorkflowFailed",
             ValueRecorded { .. } => "ValueRecorded",
@@ -253,6 +292,7 @@ impl HistoryEventKind {
             WorkflowFailed { .. } => "WorkflowFailed",
             WorkflowTimedOut => "WorkflowTimedOut",
             WorkflowCancelled { .. } => "WorkflowCancelled",
+            WorkflowTerminated { .. } => "WorkflowTerminated",
         }
     }
 
@@ -264,6 +304,7 @@ impl HistoryEventKind {
                 | HistoryEventKind::WorkflowFailed { .. }
                 | HistoryEventKind::WorkflowTimedOut
                 | HistoryEventKind::WorkflowCancelled { .. }
+                | HistoryEventKind::WorkflowTerminated { .. }
         )
     }
 
@@ -279,6 +320,9 @@ impl HistoryEventKind {
             }),
             HistoryEventKind::WorkflowTimedOut => Some(Outcome::TimedOut),
             HistoryEventKind::WorkflowCancelled { reason } => Some(Outcome::Cancelled {
+                reason: reason.clone(),
+            }),
+            HistoryEventKind::WorkflowTerminated { reason } => Some(Outcome::Terminated {
                 reason: reason.clone(),
             }),
             _ => None,

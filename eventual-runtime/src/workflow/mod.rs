@@ -15,8 +15,10 @@ pub(crate) mod saga;
 
 pub use self::futures::{SignalFuture, SignalStream, StepFuture};
 pub use command::{Command, InboxEvent, Outcome};
-pub use context::{current_workflow, WorkflowContext};
-pub use history::{History, HistoryEvent, HistoryEventKind, Seq, HISTORY_FORMAT_VERSION};
+pub use context::{current_workflow, ChildOptions, WorkflowContext};
+pub use history::{
+    History, HistoryEvent, HistoryEventKind, ParentClosePolicy, Seq, HISTORY_FORMAT_VERSION,
+};
 pub use replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 pub use saga::Saga;
 

@@ -2,10 +2,12 @@
 //! or the execution is cancelled.
 
 use crate::workflow::context::WorkflowContext;
-use crate::workflow::replay::state::Compensation;
+use crate::workflow::replay::state::{Compensation, NextCompensation, PendingCompensation};
 use futures::FutureExt;
 use std::fmt::Display;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// A set of compensations. Get one with `WorkflowContext::saga`.
 ///
@@ -73,23 +75,53 @@ impl Saga {
     }
 
     /// Runs this saga's compensations, newest first, each after the previous one ended, and
-    /// returns the errors of those that failed. Compensations run at most once.
+    /// returns the errors of those that failed. Compensations run at most once; if the
+    /// execution is cancelled meanwhile, the cleanup finishes the one in flight and runs the
+    /// rest.
     pub async fn compensate(&self) -> Vec<String> {
-        let compensations = self
+        let run = self
             .ctx
-            .with_state(|state| state.take_compensations(Some(self.id)));
-        run_compensations(compensations).await
+            .with_state(|state| state.begin_compensation_run(self.id));
+        RunCompensations::new(self.ctx.clone(), run).await
     }
 }
 
-pub(crate) async fn run_compensations(
-    compensations: Vec<crate::workflow::replay::state::CompensationFn>,
-) -> Vec<String> {
-    let mut errors = Vec::new();
-    for compensation in compensations {
-        if let Err(error) = compensation().await {
-            errors.push(error);
+/// Drives compensation run `run` of the replay state to its end; yields the errors of the
+/// compensations that failed.
+pub(crate) struct RunCompensations {
+    ctx: WorkflowContext,
+    run: u64,
+}
+
+impl RunCompensations {
+    pub(crate) fn new(ctx: WorkflowContext, run: u64) -> Self {
+        RunCompensations { ctx, run }
+    }
+}
+
+impl Future for RunCompensations {
+    type Output = Vec<String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<String>> {
+        let run = self.run;
+        loop {
+            // Compensations begin outside the state's lock: beginning one takes a step.
+            let mut compensation = match self.ctx.with_state(|state| state.next_compensation(run)) {
+                NextCompensation::Done(errors) => return Poll::Ready(errors),
+                NextCompensation::Run(PendingCompensation::NotBegun(begin)) => begin(),
+                NextCompensation::Run(PendingCompensation::Begun(future)) => future,
+            };
+            match compensation.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => self
+                    .ctx
+                    .with_state(|state| state.compensation_failed(run, error)),
+                Poll::Pending => {
+                    self.ctx
+                        .with_state(|state| state.compensation_waits(run, compensation));
+                    return Poll::Pending;
+                }
+            }
         }
     }
-    errors
 }

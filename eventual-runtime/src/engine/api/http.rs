@@ -10,6 +10,7 @@
 //! | `GET /executions/{id}/history` | history document |
 //! | `POST /executions/{id}/signals` | signal `{name, payload, id?}` |
 //! | `POST /executions/{id}/cancel` | cancel `{reason?}` |
+//! | `POST /executions/{id}/terminate` | end at once, no compensations `{reason?}` |
 //! | `POST /events` | publish `[{source, detail-type, detail}]` (or one event) |
 //! | `GET /dlq` | dead letters |
 //! | `POST /dlq/redrive`, `POST /dlq/{id}/redrive` | deliver again |
@@ -66,6 +67,7 @@ pub fn router(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/executions/{id}/history", get(history))
         .route("/executions/{id}/signals", post(signal))
         .route("/executions/{id}/cancel", post(cancel))
+        .route("/executions/{id}/terminate", post(terminate))
         .route("/events", post(publish))
         .route("/dlq", get(dead_letters))
         .route("/dlq/redrive", post(redrive_all))
@@ -145,19 +147,27 @@ async fn signal(State(engine): Api, Path(id): Path<String>, bytes: Bytes) -> Rou
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }
 
+/// The body of a cancel or terminate: an optional reason (an empty body is no reason).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
+struct ReasonBody {
     reason: Option<String>,
 }
 
+fn reason(bytes: &Bytes) -> Result<Option<String>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    body::<ReasonBody>(bytes).map(|request| request.reason)
+}
+
 async fn cancel(State(engine): Api, Path(id): Path<String>, bytes: Bytes) -> RouteResult {
-    let request: CancelBody = if bytes.is_empty() {
-        CancelBody::default()
-    } else {
-        body(&bytes)?
-    };
-    engine.cancel(&id, request.reason).await?;
+    engine.cancel(&id, reason(&bytes)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+}
+
+async fn terminate(State(engine): Api, Path(id): Path<String>, bytes: Bytes) -> RouteResult {
+    engine.terminate(&id, reason(&bytes)?).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }
 
@@ -289,6 +299,10 @@ async fn execute(State(engine): Api, Path(name): Path<String>, bytes: Bytes) -> 
         Outcome::Cancelled { reason } => (
             StatusCode::CONFLICT,
             json!({"error": {"kind": "cancelled", "message": reason}}),
+        ),
+        Outcome::Terminated { reason } => (
+            StatusCode::CONFLICT,
+            json!({"error": {"kind": "terminated", "message": reason}}),
         ),
     };
     let mut body = body;

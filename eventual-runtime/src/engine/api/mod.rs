@@ -9,7 +9,7 @@
 pub mod http;
 
 use crate::engine::client::StartExecution;
-use crate::engine::delivery::DeadLetter;
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::ExecutionStatus;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
@@ -110,6 +110,14 @@ pub enum ApiError {
     /// A completion token that is forged or malformed.
     #[error("invalid completion token: {0}")]
     InvalidToken(String),
+    /// The execution id is held by an execution of another workflow.
+    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
+    AlreadyStarted {
+        /// The id asked for.
+        execution_id: String,
+        /// The workflow of the execution that holds it.
+        held_by: String,
+    },
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -129,7 +137,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::NotFound(_) | ApiError::UnknownWorkflow(_) => 404,
-            ApiError::Ended(_) => 409,
+            ApiError::Ended(_) | ApiError::AlreadyStarted { .. } => 409,
             ApiError::InvalidInput(_) | ApiError::BadRequest(_) => 400,
             ApiError::InvalidToken(_) => 403,
             ApiError::StillRunning(_) => 202,
@@ -146,10 +154,30 @@ impl ApiError {
             ApiError::UnknownWorkflow(_) => "unknown_workflow",
             ApiError::InvalidInput(_) => "invalid_input",
             ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::AlreadyStarted { .. } => "already_started",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::StillRunning(_) => "still_running",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<ApiError> for crate::engine::client::ClientError {
+    fn from(error: ApiError) -> Self {
+        use crate::engine::client::ClientError;
+        match error {
+            ApiError::NotFound(id) => ClientError::UnknownExecution(id),
+            ApiError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
+            ApiError::InvalidInput(message) => ClientError::InvalidPayload(message),
+            ApiError::AlreadyStarted {
+                execution_id,
+                held_by,
+            } => ClientError::AlreadyStarted {
+                execution_id,
+                held_by,
+            },
+            other => ClientError::Engine(other.to_string()),
         }
     }
 }
@@ -179,6 +207,8 @@ pub trait ServiceApi: Send + Sync {
     ) -> ApiResult<'a, ()>;
     /// Asks an execution to cancel.
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()>;
+    /// Ends an execution at once, without compensations.
+    fn terminate<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()>;
     /// Publishes events; returns their ids.
     fn publish(&self, events: Vec<OutgoingEvent>) -> ApiResult<'_, Vec<String>>;
     /// The dead letters of every subscription.

@@ -7,7 +7,7 @@ use crate::engine::api::{
     ApiError, ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
 };
 use crate::engine::client::{ClientError, StartExecution};
-use crate::engine::delivery::DeadLetter;
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::Engine;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
@@ -23,6 +23,13 @@ impl From<EngineError> for ClientError {
             EngineError::NotFound(id) => ClientError::UnknownExecution(id),
             EngineError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
             EngineError::InvalidInput(message) => ClientError::InvalidPayload(message),
+            EngineError::AlreadyStarted {
+                execution_id,
+                held_by,
+            } => ClientError::AlreadyStarted {
+                execution_id,
+                held_by,
+            },
             other => ClientError::Engine(other.to_string()),
         }
     }
@@ -36,6 +43,13 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownWorkflow(name) => ApiError::UnknownWorkflow(name),
             EngineError::InvalidInput(message) => ApiError::InvalidInput(message),
             EngineError::InvalidToken(message) => ApiError::InvalidToken(message),
+            EngineError::AlreadyStarted {
+                execution_id,
+                held_by,
+            } => ApiError::AlreadyStarted {
+                execution_id,
+                held_by,
+            },
             EngineError::Store(error) => ApiError::Internal(error.to_string()),
             error @ (EngineError::Stopped | EngineError::Startup(_)) => {
                 ApiError::Unavailable(error.to_string())
@@ -79,6 +93,10 @@ impl ServiceApi for EngineHandle {
 
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {
         async move { Ok(EngineHandle::cancel(self, execution_id, reason).await?) }.boxed()
+    }
+
+    fn terminate<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {
+        async move { Ok(EngineHandle::terminate(self, execution_id, reason).await?) }.boxed()
     }
 
     fn publish(&self, events: Vec<OutgoingEvent>) -> ApiResult<'_, Vec<String>> {
@@ -127,6 +145,14 @@ impl Engine for EngineHandle {
         reason: Option<String>,
     ) -> BoxFuture<'a, Result<(), ClientError>> {
         async move { Ok(EngineHandle::cancel(self, execution_id, reason).await?) }.boxed()
+    }
+
+    fn terminate<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ClientError>> {
+        async move { Ok(EngineHandle::terminate(self, execution_id, reason).await?) }.boxed()
     }
 
     fn publish(

@@ -582,7 +582,9 @@ fn detail(kind: &HistoryEventKind) -> String {
         HistoryEventKind::ValueRecorded { value, .. } => compact(value),
         HistoryEventKind::WorkflowFailed { error } => error.to_string(),
         HistoryEventKind::CancelRequested { reason }
-        | HistoryEventKind::WorkflowCancelled { reason } => reason.clone().unwrap_or_default(),
+        | HistoryEventKind::WorkflowCancelled { reason }
+        | HistoryEventKind::WorkflowTerminated { reason } => reason.clone().unwrap_or_default(),
+        HistoryEventKind::ChildCancelRequested { execution_id, .. } => execution_id.clone(),
         HistoryEventKind::TimerFired { .. } | HistoryEventKind::WorkflowTimedOut => String::new(),
     }
 }

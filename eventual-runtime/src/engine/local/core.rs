@@ -14,21 +14,22 @@ use super::writer::{Batch, BatchSender};
 use super::EngineError;
 use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
-use crate::engine::delivery::{after_failure, AfterFailure, DeadLetter};
-use crate::engine::orchestrator::{
-    apply_effects, carry_out, step_execution, ChildStart, EffectHost, Host, ScheduledAttempt,
-    TimerKey,
+use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
+use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
+use crate::engine::kernel::start::{decide_start, StartDecision};
+use crate::engine::kernel::step::{
+    carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
-use crate::error::{Failure, StepErrorKind};
+use crate::error::Failure;
 use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
 use crate::task::runner::AttemptEnd;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
-use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::history::{HistoryEvent, ParentRef};
 use crate::workflow::replay::{StartRequest, WorkflowExecutor};
 use serde_json::Value;
 use std::cmp::Reverse;
@@ -43,16 +44,10 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 /// What the core is asked to do.
 pub(crate) enum CoreMsg {
     Start(StartExecution, Reply<Started>),
-    Signal {
+    /// An event from outside for a running execution: a signal, a cancel, a terminate.
+    Inbox {
         execution_id: String,
-        name: String,
-        payload: Value,
-        id: Option<String>,
-        reply: Reply<()>,
-    },
-    Cancel {
-        execution_id: String,
-        reason: Option<String>,
+        event: InboxEvent,
         reply: Reply<()>,
     },
     Publish(Vec<OutgoingEvent>, Option<String>, Reply<Vec<String>>),
@@ -66,8 +61,6 @@ pub(crate) enum CoreMsg {
     CommitFailed(String),
     Shutdown,
 }
-
-pub(crate) type AttemptKey = (String, Seq, u32);
 
 /// A handler delivery that ended, with the effects its handler asked for.
 pub(crate) struct DeliveryDone {
@@ -122,13 +115,14 @@ struct Live {
 }
 
 struct OpenAttempt {
-    timeout_ms: Option<u64>,
+    row: Attempt,
 }
 
 pub(crate) struct Core {
     executions: HashMap<String, Live>,
-    /// Ended executions' outcomes, for watchers and signals that arrive late; bounded.
-    ended: HashMap<String, Outcome>,
+    /// Ended executions' workflows and outcomes, for watchers, signals and starts that
+    /// arrive late; bounded.
+    ended: HashMap<String, (&'static str, Outcome)>,
     ended_order: VecDeque<String>,
     timers: BinaryHeap<Reverse<TimerEntry>>,
     timer_order: u64,
@@ -333,29 +327,22 @@ impl Core {
                 Ok(started) => self.reply_after_commit(reply, Ok(started)),
                 Err(error) => drop(reply.send(Err(error))),
             },
-            CoreMsg::Signal {
+            CoreMsg::Inbox {
                 execution_id,
-                name,
-                payload,
-                id,
+                event,
                 reply,
             } => {
-                let result =
-                    self.accept_for(&execution_id, InboxEvent::Signal { name, payload, id });
-                self.reply_after_commit(reply, result);
-            }
-            CoreMsg::Cancel {
-                execution_id,
-                reason,
-                reply,
-            } => {
-                let result = self.accept_for(&execution_id, InboxEvent::Cancel { reason });
+                let result = self.accept_for(&execution_id, event);
                 self.reply_after_commit(reply, result);
             }
             CoreMsg::Publish(events, correlation_id, reply) => {
+                let now = now();
                 let envelopes: Vec<EventEnvelope> = events
                     .into_iter()
-                    .map(|event| self.envelope(event, correlation_id.clone()))
+                    .map(|event| {
+                        let id = self.fresh_id("evt");
+                        EventEnvelope::outgoing(id, event, now, correlation_id.clone())
+                    })
                     .collect();
                 let ids = envelopes.iter().map(|e| e.id.clone()).collect();
                 self.publish(envelopes);
@@ -377,19 +364,14 @@ impl Core {
                 let now = now();
                 for entry in entries {
                     self.ops.push(WriteOp::DeleteDeadLetter { id: entry.id });
-                    let row = DeliveryRow {
-                        subscription: entry.subscription,
-                        event: entry.event,
-                        attempt: 1,
-                        due_at: now,
-                    };
+                    let row = DeliveryRow::first(&entry.subscription, entry.event, now);
                     self.ops.push(WriteOp::UpsertDelivery(row.clone()));
                     self.after.push(AfterCommit::Deliver(row));
                 }
                 self.reply_after_commit(reply, Ok(count));
             }
             CoreMsg::Watch(execution_id, reply) => {
-                if let Some(outcome) = self.ended.get(&execution_id).cloned() {
+                if let Some((_, outcome)) = self.ended.get(&execution_id).cloned() {
                     // The end may still be on its way to disk: answer after the next commit.
                     self.reply_after_commit(reply, Ok(outcome));
                 } else if self.executions.contains_key(&execution_id) {
@@ -474,6 +456,23 @@ impl Core {
         }
     }
 
+    /// The workflow of the execution that holds `execution_id`, if any. A named execution
+    /// may exist only on disk (it ended before a restart): starting it again would append a
+    /// second history to it, which the commit refuses (fail-stop). Fresh ids carry this
+    /// process's prefix, so only named starts need the disk.
+    fn holder(&self, execution_id: &str, named: bool) -> Option<String> {
+        if let Some(live) = self.executions.get(execution_id) {
+            return Some(live.workflow.name.to_owned());
+        }
+        if let Some((workflow, _)) = self.ended.get(execution_id) {
+            return Some((*workflow).to_owned());
+        }
+        named
+            .then(|| self.stored(execution_id))
+            .flatten()
+            .map(|row| row.workflow)
+    }
+
     fn fresh_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}-{}-{}", self.id_prefix, self.next_id)
@@ -490,17 +489,21 @@ impl Core {
             Some(name) => (name, true),
             None => (self.fresh_id(workflow.name), false),
         };
-        // A named execution may exist only on disk (it ended before a restart): starting it
-        // again would append a second history to it, which the commit refuses (fail-stop).
-        // Fresh ids carry this process's prefix, so only named starts need the disk.
-        if self.executions.contains_key(&execution_id)
-            || self.ended.contains_key(&execution_id)
-            || (named && self.stored(&execution_id).is_some())
-        {
-            return Ok(Started {
-                execution_id,
-                created: false,
-            });
+        let holder = self.holder(&execution_id, named);
+        match decide_start(workflow.name, holder.as_deref()) {
+            StartDecision::Create => {}
+            StartDecision::Existing => {
+                return Ok(Started {
+                    execution_id,
+                    created: false,
+                })
+            }
+            StartDecision::Conflict { held_by } => {
+                return Err(EngineError::AlreadyStarted {
+                    execution_id,
+                    held_by: held_by.to_owned(),
+                })
+            }
         }
         let now = now();
         let start = StartRequest {
@@ -647,13 +650,7 @@ impl Core {
                 }
                 TimerJob::StartAttempt(row) => self.dispatch_attempt(row),
                 TimerJob::AttemptTimeout(key) => {
-                    self.attempt_done(
-                        key,
-                        AttemptEnd::Finished(Err(Failure::new(
-                            StepErrorKind::TimedOut,
-                            "the attempt timed out",
-                        ))),
-                    );
+                    self.attempt_done(key, AttemptEnd::Finished(Err(attempt::timed_out())));
                 }
                 TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
             }
@@ -661,25 +658,21 @@ impl Core {
     }
 
     fn start_or_defer_attempt(&mut self, row: TaskRow) {
-        match row.not_before {
-            Some(at) if at > now() => self.push_timer(at, TimerJob::StartAttempt(row)),
-            _ => self.dispatch_attempt(row),
+        match row.delayed_until(now()) {
+            Some(at) => self.push_timer(at, TimerJob::StartAttempt(row)),
+            None => self.dispatch_attempt(row),
         }
     }
 
     /// Starts an attempt unless it already runs here: the in-process task lock.
     fn dispatch_attempt(&mut self, row: TaskRow) {
-        let key = (row.execution_id.clone(), row.seq, row.attempt);
+        let key = row.key();
         if self.open_attempts.contains_key(&key) || !self.executions.contains_key(&row.execution_id)
         {
             return;
         }
-        self.open_attempts.insert(
-            key.clone(),
-            OpenAttempt {
-                timeout_ms: row.timeout_ms,
-            },
-        );
+        self.open_attempts
+            .insert(key, OpenAttempt { row: row.clone() });
         self.workers.run_attempt(row, self.signer.clone());
     }
 
@@ -689,15 +682,12 @@ impl Core {
             AttemptEnd::Deferred { started } => {
                 // The body handed out a token: the attempt stays open until it is used or the
                 // timeout passes.
-                if let Some(timeout) = self
+                if let Some(at) = self
                     .open_attempts
                     .get(&key)
-                    .and_then(|open| open.timeout_ms)
+                    .and_then(|open| open.row.times_out_at(started))
                 {
-                    self.push_timer(
-                        started + Duration::from_millis(timeout),
-                        TimerJob::AttemptTimeout(key),
-                    );
+                    self.push_timer(at, TimerJob::AttemptTimeout(key));
                 }
                 return;
             }
@@ -705,20 +695,12 @@ impl Core {
         if self.open_attempts.remove(&key).is_none() {
             return;
         }
-        let (execution_id, seq, attempt) = key;
         self.ops.push(WriteOp::DeleteTask {
-            execution_id: execution_id.clone(),
-            seq,
-            attempt,
+            execution_id: key.0.clone(),
+            seq: key.1,
+            attempt: key.2,
         });
-        self.deliver_inbox(
-            &execution_id,
-            InboxEvent::TaskCompleted {
-                seq,
-                attempt,
-                result,
-            },
-        );
+        self.deliver_inbox(&key.0, attempt::completed(&key, result));
     }
 
     fn delivery_done(
@@ -727,55 +709,14 @@ impl Core {
         result: Result<(), HandlerFailure>,
         effects: Vec<Effect>,
     ) {
-        let Some(subscription) = registry::subscription(&row.subscription) else {
-            return;
-        };
-        let now = now();
-        let failure = match result {
-            Ok(()) => {
-                self.ops.push(WriteOp::DeleteDelivery {
-                    event_id: row.event.id.clone(),
-                    subscription: row.subscription.clone(),
-                });
-                apply_effects(self, effects, row.event.correlation_id.clone());
-                return;
-            }
-            Err(failure) => failure,
-        };
-        match after_failure(subscription, &row.event, row.attempt, &failure, now) {
-            AfterFailure::RetryAt(at) => {
-                let retry = DeliveryRow {
-                    attempt: row.attempt + 1,
-                    due_at: at,
-                    ..row
-                };
-                self.ops.push(WriteOp::UpsertDelivery(retry.clone()));
-                self.push_timer(at, TimerJob::Delivery(retry));
-            }
-            AfterFailure::DeadLetter | AfterFailure::Drop => {
-                self.ops.push(WriteOp::DeleteDelivery {
-                    event_id: row.event.id.clone(),
-                    subscription: row.subscription.clone(),
-                });
-                if subscription.dead_letter {
-                    let id = self.fresh_id("dlq");
-                    self.ops.push(WriteOp::InsertDeadLetter(DeadLetter {
-                        id,
-                        subscription: row.subscription,
-                        event: row.event,
-                        error: failure,
-                        attempts: row.attempt,
-                        failed_at: now,
-                    }));
-                } else {
-                    warn!(subscription = %row.subscription, event = %row.event.id, %failure, "event dropped after its last attempt");
-                }
-            }
+        if let Some(subscription) = registry::subscription(&row.subscription) {
+            settle(self, subscription, row, result, effects, now());
         }
     }
 
-    fn remember_end(&mut self, execution_id: &str, outcome: &Outcome) {
-        self.ended.insert(execution_id.to_owned(), outcome.clone());
+    fn remember_end(&mut self, execution_id: &str, workflow: &'static str, outcome: &Outcome) {
+        self.ended
+            .insert(execution_id.to_owned(), (workflow, outcome.clone()));
         self.ended_order.push_back(execution_id.to_owned());
         while self.ended_order.len() > ENDED_KEPT {
             if let Some(old) = self.ended_order.pop_front() {
@@ -785,21 +726,38 @@ impl Core {
     }
 }
 
+impl DeliveryHost for Core {
+    fn settled(&mut self, delivery: &DeliveryRow) {
+        self.ops.push(WriteOp::DeleteDelivery {
+            event_id: delivery.event.id.clone(),
+            subscription: delivery.subscription.clone(),
+        });
+    }
+
+    fn retry(&mut self, retry: DeliveryRow) {
+        self.ops.push(WriteOp::UpsertDelivery(retry.clone()));
+        self.push_timer(retry.due_at, TimerJob::Delivery(retry));
+    }
+
+    fn dead_letter(&mut self, letter: DeadLetter) {
+        self.ops.push(WriteOp::InsertDeadLetter(letter));
+    }
+
+    fn dropped(&mut self, letter: DeadLetter) {
+        warn!(subscription = %letter.subscription, event = %letter.event.id, failure = %letter.error, "event dropped after its last attempt");
+    }
+}
+
 impl EffectHost for Core {
     fn start_for_handler(&mut self, request: StartExecution) {
         if let Err(error) = self.start_execution(request, None) {
             warn!(%error, "a handler's start failed");
         }
     }
-
-    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope {
-        let id = self.fresh_id("evt");
-        EventEnvelope::outgoing(id, event, now(), correlation_id)
-    }
 }
 
 impl Host for Core {
-    fn schedule_attempt(&mut self, row: ScheduledAttempt) {
+    fn schedule_attempt(&mut self, row: Attempt) {
         self.ops.push(WriteOp::InsertTask(row.clone()));
         self.start_or_defer_attempt(row);
     }
@@ -829,12 +787,7 @@ impl Host for Core {
         let now = now();
         for event in events {
             for subscription in self.router.route(&event) {
-                let row = DeliveryRow {
-                    subscription: subscription.name.to_owned(),
-                    event: event.clone(),
-                    attempt: 1,
-                    due_at: now,
-                };
+                let row = DeliveryRow::first(subscription.name, event.clone(), now);
                 self.ops.push(WriteOp::UpsertDelivery(row.clone()));
                 self.after.push(AfterCommit::Deliver(row));
             }
@@ -852,7 +805,7 @@ impl Host for Core {
             .map(drop)
             .map_err(|error| {
                 let unknown = matches!(error, EngineError::UnknownWorkflow(_));
-                crate::engine::orchestrator::child_start_failure(unknown, error.to_string())
+                child_start_failure(unknown, error.to_string())
             })
     }
 
@@ -866,16 +819,20 @@ impl Host for Core {
             error: None,
             at: now,
         });
+        if let Some(live) = self.executions.remove(execution_id) {
+            self.remember_end(execution_id, live.workflow.name, outcome);
+        }
+        self.after
+            .push(AfterCommit::Ended(execution_id.to_owned(), outcome.clone()));
+    }
+
+    fn discard_pending(&mut self, execution_id: &str) {
         self.ops.push(WriteOp::DeleteTimersOf {
             execution_id: execution_id.to_owned(),
         });
         self.ops.push(WriteOp::DeleteTasksOf {
             execution_id: execution_id.to_owned(),
         });
-        self.executions.remove(execution_id);
         self.open_attempts.retain(|key, _| key.0 != execution_id);
-        self.remember_end(execution_id, outcome);
-        self.after
-            .push(AfterCommit::Ended(execution_id.to_owned(), outcome.clone()));
     }
 }

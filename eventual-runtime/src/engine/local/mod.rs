@@ -28,13 +28,14 @@ pub use store::StoreError;
 
 use self::core::{Core, CoreMsg, Reply};
 use crate::engine::client::StartExecution;
-use crate::engine::delivery::DeadLetter;
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::router::Router;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::workflow::command::Outcome;
 use crate::workflow::history::HistoryEvent;
+use crate::workflow::InboxEvent;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,14 @@ pub enum EngineError {
     /// The input does not fit the workflow.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The execution id is held by an execution of another workflow.
+    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
+    AlreadyStarted {
+        /// The id asked for.
+        execution_id: String,
+        /// The workflow of the execution that holds it.
+        held_by: String,
+    },
     /// A completion token that is forged or malformed.
     #[error("invalid completion token: {0}")]
     InvalidToken(String),
@@ -206,14 +215,12 @@ impl EngineHandle {
         payload: Value,
         id: Option<String>,
     ) -> Result<(), EngineError> {
-        self.call(|reply| CoreMsg::Signal {
-            execution_id: execution_id.to_owned(),
+        let event = InboxEvent::Signal {
             name: name.to_owned(),
             payload,
             id,
-            reply,
-        })
-        .await
+        };
+        self.send_inbox(execution_id, event).await
     }
 
     /// Asks an execution to cancel.
@@ -222,9 +229,24 @@ impl EngineHandle {
         execution_id: &str,
         reason: Option<String>,
     ) -> Result<(), EngineError> {
-        self.call(|reply| CoreMsg::Cancel {
+        self.send_inbox(execution_id, InboxEvent::Cancel { reason })
+            .await
+    }
+
+    /// Ends an execution at once, without compensations; returns once it is on disk.
+    pub async fn terminate(
+        &self,
+        execution_id: &str,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.send_inbox(execution_id, InboxEvent::Terminate { reason })
+            .await
+    }
+
+    async fn send_inbox(&self, execution_id: &str, event: InboxEvent) -> Result<(), EngineError> {
+        self.call(|reply| CoreMsg::Inbox {
             execution_id: execution_id.to_owned(),
-            reason,
+            event,
             reply,
         })
         .await

@@ -6,9 +6,8 @@
 //! `synchronous = FULL`: a commit is on disk when it returns.
 
 use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter};
-use crate::engine::delivery::DeadLetter;
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::ExecutionStatus;
-use crate::event::EventEnvelope;
 use crate::registry::HandlerFailure;
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
@@ -247,16 +246,10 @@ pub(crate) enum WriteOp {
 }
 
 /// A scheduled task attempt without a committed result, as stored.
-pub(crate) type TaskRow = crate::engine::orchestrator::ScheduledAttempt;
+pub(crate) type TaskRow = crate::engine::kernel::attempt::Attempt;
 
-/// An event on its way to one subscription.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct DeliveryRow {
-    pub(crate) subscription: String,
-    pub(crate) event: EventEnvelope,
-    pub(crate) attempt: u32,
-    pub(crate) due_at: Timestamp,
-}
+/// A handler delivery not yet settled, as stored.
+pub(crate) type DeliveryRow = crate::engine::kernel::delivery::Delivery;
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()

@@ -5,7 +5,7 @@ use super::core::{CoreMsg, DeliveryDone};
 use super::store::{DeliveryRow, TaskRow};
 use crate::engine::client::{Client, EffectBuffer, WithClient};
 use crate::registry::{self, HandlerFailure};
-use crate::task::runner::{run_attempt, AttemptSpec};
+use crate::task::runner::run_attempt;
 use crate::task::TokenSigner;
 use std::sync::mpsc::Sender;
 use tokio::runtime::Handle;
@@ -29,17 +29,8 @@ impl Workers {
         let span = tracing::info_span!("task", task = %row.name, execution = %row.execution_id, seq = row.seq, attempt = row.attempt);
         self.runtime.spawn(
             async move {
-                let key = (row.execution_id.clone(), row.seq, row.attempt);
-                let spec = AttemptSpec {
-                    task: row.name,
-                    execution_id: row.execution_id,
-                    seq: row.seq,
-                    attempt: row.attempt,
-                    input: row.input,
-                    timeout_ms: row.timeout_ms,
-                    heartbeat_ms: row.heartbeat_ms,
-                };
-                let result = run_attempt(spec, signer).await;
+                let key = row.key();
+                let result = run_attempt(row, signer).await;
                 let _ = core.send(CoreMsg::AttemptDone(key, result));
             }
             .instrument(span),
@@ -55,8 +46,7 @@ impl Workers {
                 let Some(subscription) = registry::subscription(&row.subscription) else {
                     return;
                 };
-                let scope = format!("{}.{}", row.event.id, row.subscription);
-                let buffer = EffectBuffer::new(scope, row.event.correlation_id.clone());
+                let buffer = EffectBuffer::new(row.scope(), row.event.correlation_id.clone());
                 let body = (subscription.handle)(row.event.clone());
                 let result: Result<(), HandlerFailure> =
                     WithClient::new(Client::new(buffer.clone()), body).await;

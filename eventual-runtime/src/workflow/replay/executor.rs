@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 use crate::workflow::command::{Command, InboxEvent, Outcome};
 use crate::workflow::context::{CurrentWorkflow, WorkflowContext};
 use crate::workflow::history::{HistoryEvent, HistoryEventKind, ParentRef};
-use crate::workflow::saga::run_compensations;
+use crate::workflow::saga::RunCompensations;
 use crate::workflow::WorkflowFuture;
 use futures::future::BoxFuture;
 use futures::task::{waker, ArcWake};
@@ -290,12 +290,19 @@ impl WorkflowExecutor {
             })?;
             for kind in kinds {
                 let index = self.history_len;
-                self.history_len += 1;
+                // An end forced from outside (deadline, terminate) is recorded by `finish`,
+                // after what closing does to running children.
+                let recorded_by_finish = kind.is_terminal();
+                if !recorded_by_finish {
+                    self.history_len += 1;
+                }
                 self.ctx.with_state(|state| {
-                    state.new_events.push(HistoryEvent {
-                        at: now,
-                        kind: kind.clone(),
-                    });
+                    if !recorded_by_finish {
+                        state.new_events.push(HistoryEvent {
+                            at: now,
+                            kind: kind.clone(),
+                        });
+                    }
                     state.apply(&kind, index)
                 })?;
                 self.drive()?;
@@ -378,45 +385,63 @@ impl WorkflowExecutor {
             .with_state(|state| state.cancel_requested.clone().flatten())
     }
 
-    /// A timeout ends the execution at once; a cancellation stops the body and runs the
-    /// registered compensations as cleanup.
+    /// A timeout or a terminate ends the execution at once; a cancellation stops the body and
+    /// runs the compensations as cleanup: those under way first, then every other one.
     fn handle_interrupts(&mut self) {
-        let (timed_out, cancelled) = self
-            .ctx
-            .with_state(|state| (state.timed_out, state.cancel_requested.is_some()));
-        if timed_out {
+        let (timed_out, terminated, cancelled) = self.ctx.with_state(|state| {
+            (
+                state.timed_out,
+                state.terminated.clone(),
+                state.cancel_requested.is_some(),
+            )
+        });
+        if let Some(reason) = terminated {
+            self.finish(Outcome::Terminated { reason });
+        } else if timed_out {
             self.finish(Outcome::TimedOut);
         } else if cancelled && self.main.is_some() {
             // Dropped outside the state lock: dropping futures may touch the state.
             self.main = None;
-            let compensations = self.ctx.with_state(|state| state.take_compensations(None));
-            self.cleanup = Some(run_compensations(compensations).map(drop).boxed());
+            let run = self.ctx.with_state(|state| state.begin_cleanup_run());
+            self.cleanup = Some(
+                RunCompensations::new(self.ctx.clone(), run)
+                    .map(drop)
+                    .boxed(),
+            );
             self.wake.0.store(true, Ordering::Release);
         }
     }
 
+    /// Ends the execution: running children whose policy says so are asked to cancel, then
+    /// the end is recorded (unless replay found it in history already).
     fn finish(&mut self, outcome: Outcome) {
         self.main = None;
         self.cleanup = None;
+        let unfinished = self.ctx.with_state(|state| state.take_compensation_work());
+        drop(unfinished);
         if !self.end_recorded {
-            let kind = match &outcome {
-                Outcome::Succeeded { result } => HistoryEventKind::WorkflowSucceeded {
-                    result: result.clone(),
-                },
-                Outcome::Failed { error } => HistoryEventKind::WorkflowFailed {
-                    error: error.clone(),
-                },
-                Outcome::TimedOut => HistoryEventKind::WorkflowTimedOut,
-                Outcome::Cancelled { reason } => HistoryEventKind::WorkflowCancelled {
-                    reason: reason.clone(),
-                },
-            };
+            let execution_id = self.ctx.with_state(|state| state.info.execution_id.clone());
+            let reason = format!("parent `{execution_id}` {}", outcome.verb());
             self.ctx.with_state(|state| {
-                // The deadline already recorded its own end event when it was accepted.
-                if !matches!(kind, HistoryEventKind::WorkflowTimedOut) {
-                    let at = state.now;
-                    state.new_events.push(HistoryEvent { at, kind });
+                let at = state.now;
+                for (seq, child) in state.children_to_cancel() {
+                    state.new_events.push(HistoryEvent {
+                        at,
+                        kind: HistoryEventKind::ChildCancelRequested {
+                            seq,
+                            execution_id: child.clone(),
+                        },
+                    });
+                    state.commands.push(Command::CancelChild {
+                        seq,
+                        execution_id: child,
+                        reason: reason.clone(),
+                    });
                 }
+                state.new_events.push(HistoryEvent {
+                    at,
+                    kind: outcome.to_history(),
+                });
                 state.commands.push(Command::Finish {
                     outcome: outcome.clone(),
                 });

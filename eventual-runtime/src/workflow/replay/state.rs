@@ -11,10 +11,12 @@ use super::machines::{
 use super::ReplayError;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::EventEnvelope;
-use crate::task::TaskOptions;
+use crate::task::{Attempt, TaskOptions};
 use crate::time::Timestamp;
 use crate::workflow::command::{Command, InboxEvent};
-use crate::workflow::history::{HistoryEvent, HistoryEventKind, RecordedValue, Seq};
+use crate::workflow::history::{
+    HistoryEvent, HistoryEventKind, ParentClosePolicy, RecordedValue, Seq,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::task::Waker;
@@ -99,6 +101,27 @@ pub(crate) struct Compensation {
     pub(crate) run: CompensationFn,
 }
 
+/// A compensation of a run: not begun, or begun and waiting for its steps.
+pub(crate) enum PendingCompensation {
+    NotBegun(CompensationFn),
+    Begun(futures::future::BoxFuture<'static, Result<(), String>>),
+}
+
+/// Compensations under way, run one after the other. They live in the replay state rather
+/// than in the future that runs them, so a cancel that drops the workflow body in the middle
+/// of `saga.compensate()` hands the one in flight and the rest to the cleanup.
+#[derive(Default)]
+struct CompensationRun {
+    queue: VecDeque<PendingCompensation>,
+    errors: Vec<String>,
+}
+
+/// What a compensation run does next.
+pub(crate) enum NextCompensation {
+    Run(PendingCompensation),
+    Done(Vec<String>),
+}
+
 /// Identity of the execution, fixed at start.
 #[derive(Clone, Debug)]
 pub(crate) struct ExecutionInfo {
@@ -120,8 +143,12 @@ pub(crate) struct ReplayState {
     seen_signal_ids: HashSet<String>,
     pub(crate) cancel_requested: Option<Option<String>>,
     pub(crate) timed_out: bool,
+    /// Set by a terminate, with its reason.
+    pub(crate) terminated: Option<Option<String>>,
     pub(crate) compensations: Vec<Compensation>,
     next_saga: u64,
+    compensation_runs: BTreeMap<u64, CompensationRun>,
+    next_compensation_run: u64,
     /// The first error found while the workflow ran; the executor reports it.
     pub(crate) failure: Option<ReplayError>,
     pub(crate) new_events: Vec<HistoryEvent>,
@@ -142,8 +169,11 @@ impl ReplayState {
             seen_signal_ids: HashSet::new(),
             cancel_requested: None,
             timed_out: false,
+            terminated: None,
             compensations: Vec::new(),
             next_saga: 0,
+            compensation_runs: BTreeMap::new(),
+            next_compensation_run: 0,
             failure: None,
             new_events: Vec::new(),
             commands: Vec::new(),
@@ -244,15 +274,16 @@ impl ReplayState {
                 name: name.to_owned(),
                 input: input.clone(),
             });
-            self.commands.push(Command::ScheduleTask {
+            self.commands.push(Command::ScheduleTask(Attempt {
+                execution_id: self.info.execution_id.clone(),
                 seq,
+                attempt: 1,
                 name: name.to_owned(),
                 input,
-                attempt: 1,
                 not_before: None,
                 timeout_ms: options.timeout_ms,
                 heartbeat_ms: options.heartbeat_ms,
-            });
+            }));
         }
         Ok(seq)
     }
@@ -328,16 +359,22 @@ impl ReplayState {
         Ok(seq)
     }
 
-    pub(crate) fn start_child(&mut self, name: &str, input: Value) -> Result<Seq, ReplayError> {
-        let (seq, recorded) =
-            self.begin_step(StepMachine::Child(ChildMachine::new(name.to_owned())))?;
+    pub(crate) fn start_child(
+        &mut self,
+        name: &str,
+        input: Value,
+        parent_close: ParentClosePolicy,
+    ) -> Result<Seq, ReplayError> {
+        let execution_id = format!("{}/child-{}", self.info.execution_id, self.next_seq());
+        let machine = ChildMachine::new(name.to_owned(), execution_id.clone(), parent_close);
+        let (seq, recorded) = self.begin_step(StepMachine::Child(machine))?;
         if recorded.is_none() {
-            let execution_id = format!("{}/child-{seq}", self.info.execution_id);
             self.record_new(HistoryEventKind::ChildWorkflowScheduled {
                 seq,
                 name: name.to_owned(),
                 execution_id: execution_id.clone(),
                 input: input.clone(),
+                parent_close,
             });
             self.commands.push(Command::StartChildWorkflow {
                 seq,
@@ -471,12 +508,92 @@ impl ReplayState {
         self.next_saga
     }
 
-    pub(crate) fn take_compensations(&mut self, saga: Option<u64>) -> Vec<CompensationFn> {
+    /// Takes the registered compensations of `saga` (of every saga with `None`), newest first.
+    fn take_compensations(
+        &mut self,
+        saga: Option<u64>,
+    ) -> impl Iterator<Item = PendingCompensation> {
         let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.compensations)
             .into_iter()
             .partition(|c| saga.is_none_or(|s| c.saga == s));
         self.compensations = kept;
-        taken.into_iter().rev().map(|c| c.run).collect()
+        taken
+            .into_iter()
+            .rev()
+            .map(|c| PendingCompensation::NotBegun(c.run))
+    }
+
+    fn add_compensation_run(&mut self, queue: VecDeque<PendingCompensation>) -> u64 {
+        self.next_compensation_run += 1;
+        let run = CompensationRun {
+            queue,
+            errors: Vec::new(),
+        };
+        self.compensation_runs
+            .insert(self.next_compensation_run, run);
+        self.next_compensation_run
+    }
+
+    /// Begins running `saga`'s compensations, newest first; returns the run's id.
+    pub(crate) fn begin_compensation_run(&mut self, saga: u64) -> u64 {
+        let queue = self.take_compensations(Some(saga)).collect();
+        self.add_compensation_run(queue)
+    }
+
+    /// The cleanup of a cancel: one run that finishes every run under way (newest first, the
+    /// compensation in flight before the rest), then every compensation not yet begun, newest
+    /// first.
+    pub(crate) fn begin_cleanup_run(&mut self) -> u64 {
+        let mut queue: VecDeque<_> = std::mem::take(&mut self.compensation_runs)
+            .into_values()
+            .rev()
+            .flat_map(|run| run.queue)
+            .collect();
+        queue.extend(self.take_compensations(None));
+        self.add_compensation_run(queue)
+    }
+
+    pub(crate) fn next_compensation(&mut self, run: u64) -> NextCompensation {
+        let Some(entry) = self.compensation_runs.get_mut(&run) else {
+            return NextCompensation::Done(Vec::new());
+        };
+        match entry.queue.pop_front() {
+            Some(next) => NextCompensation::Run(next),
+            None => NextCompensation::Done(
+                self.compensation_runs
+                    .remove(&run)
+                    .map(|run| run.errors)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The compensation `run` polled waits: it goes back to the front of its run.
+    pub(crate) fn compensation_waits(
+        &mut self,
+        run: u64,
+        future: futures::future::BoxFuture<'static, Result<(), String>>,
+    ) {
+        self.compensation_runs
+            .entry(run)
+            .or_default()
+            .queue
+            .push_front(PendingCompensation::Begun(future));
+    }
+
+    pub(crate) fn compensation_failed(&mut self, run: u64, error: String) {
+        if let Some(run) = self.compensation_runs.get_mut(&run) {
+            run.errors.push(error);
+        }
+    }
+
+    /// Everything that could still run compensations, taken out so the caller drops it
+    /// outside the state's lock (the futures hold the context).
+    pub(crate) fn take_compensation_work(&mut self) -> impl Send + 'static {
+        (
+            std::mem::take(&mut self.compensations),
+            std::mem::take(&mut self.compensation_runs),
+        )
     }
 
     // ---- polling steps ---------------------------------------------------------------------
@@ -528,15 +645,16 @@ impl ReplayState {
                                 jitter_unit(&self.info.execution_id, seq, attempt),
                             );
                             let retry_at = self.now + delay;
-                            self.commands.push(Command::ScheduleTask {
+                            self.commands.push(Command::ScheduleTask(Attempt {
+                                execution_id: self.info.execution_id.clone(),
                                 seq,
+                                attempt: next,
                                 name: task.name.to_owned(),
                                 input: task.input.clone(),
-                                attempt: next,
                                 not_before: Some(retry_at),
                                 timeout_ms: task.options.timeout_ms,
                                 heartbeat_ms: task.options.heartbeat_ms,
-                            });
+                            }));
                             vec![HistoryEventKind::TaskAttemptFailed {
                                 seq,
                                 attempt,
@@ -593,6 +711,9 @@ impl ReplayState {
                 }
             }
             InboxEvent::DeadlineReached => vec![HistoryEventKind::WorkflowTimedOut],
+            InboxEvent::Terminate { reason } => {
+                vec![HistoryEventKind::WorkflowTerminated { reason }]
+            }
         })
     }
 
@@ -677,6 +798,13 @@ impl ReplayState {
                 self.cancel_requested = Some(reason.clone());
             }
             HistoryEventKind::WorkflowTimedOut => self.timed_out = true,
+            HistoryEventKind::WorkflowTerminated { reason } => {
+                self.terminated = Some(reason.clone())
+            }
+            HistoryEventKind::ChildCancelRequested { seq, .. } => match self.step_mut(*seq) {
+                Some(StepMachine::Child(_)) => {}
+                _ => return Err(corrupt(self, format!("sequence {seq} is not a child"))),
+            },
             HistoryEventKind::WorkflowStarted { .. } => {
                 return Err(corrupt(self, "a second WorkflowStarted event".to_owned()))
             }
@@ -693,6 +821,20 @@ impl ReplayState {
             | HistoryEventKind::WorkflowCancelled { .. } => {}
         }
         Ok(())
+    }
+
+    /// The children that closing the execution now cancels (step, execution id).
+    pub(crate) fn children_to_cancel(&self) -> Vec<(Seq, String)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter_map(|(seq, step)| match step {
+                StepMachine::Child(child) if child.cancelled_by_parent_close() => {
+                    Some((seq as Seq, child.execution_id.clone()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     fn step_mut(&mut self, seq: Seq) -> Option<&mut StepMachine> {

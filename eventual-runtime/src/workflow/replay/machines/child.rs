@@ -1,17 +1,30 @@
-//! A child workflow: scheduled → succeeded | failed.
+//! A child workflow: scheduled → succeeded | failed; a parent that closes first applies the
+//! child's parent-close policy.
 
 use super::Resolution;
+use crate::workflow::history::ParentClosePolicy;
 
 pub(crate) struct ChildMachine {
     pub(crate) name: String,
+    /// The child's execution id (recorded, so the same on replay).
+    pub(crate) execution_id: String,
+    pub(crate) parent_close: ParentClosePolicy,
     pub(crate) resolution: Resolution,
 }
 
 impl ChildMachine {
-    pub(crate) fn new(name: String) -> Self {
+    pub(crate) fn new(name: String, execution_id: String, parent_close: ParentClosePolicy) -> Self {
         ChildMachine {
             name,
+            execution_id,
+            parent_close,
             resolution: Resolution::default(),
         }
+    }
+
+    /// Whether closing the parent now must cancel this child: it still runs, as far as the
+    /// parent knows, and its policy says so.
+    pub(crate) fn cancelled_by_parent_close(&self) -> bool {
+        self.parent_close == ParentClosePolicy::Cancel && !self.resolution.is_resolved()
     }
 }

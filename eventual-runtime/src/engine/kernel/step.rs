@@ -1,38 +1,18 @@
-//! Carrying out a step's commands: the part of an engine that is the same everywhere.
+//! Carrying out a step's commands: what a step's commands mean for the engine, the same
+//! everywhere.
 //!
 //! An engine implements [`Host`] over its own storage and calls [`carry_out`] with the
 //! commands of a step whose history it has (or will have, in the same transaction) stored.
 
-use crate::engine::client::{Effect, StartExecution};
 use crate::error::{Failure, StepErrorKind};
-use crate::event::{EventEnvelope, OutgoingEvent};
+use crate::event::EventEnvelope;
 use crate::registry::WorkflowDescriptor;
+use crate::task::Attempt;
 use crate::time::Timestamp;
 use crate::workflow::command::{Command, InboxEvent, Outcome};
 use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
 use crate::workflow::replay::{ReplayError, StepOutput, WorkflowExecutor};
 use serde_json::Value;
-
-/// An attempt of a task to run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScheduledAttempt {
-    /// The calling execution.
-    pub execution_id: String,
-    /// The step.
-    pub seq: Seq,
-    /// The attempt (1-based).
-    pub attempt: u32,
-    /// The task's registered name.
-    pub name: String,
-    /// Its input.
-    pub input: Value,
-    /// The earliest start.
-    pub not_before: Option<Timestamp>,
-    /// The attempt's timeout.
-    pub timeout_ms: Option<u64>,
-    /// The longest gap between heartbeats.
-    pub heartbeat_ms: Option<u64>,
-}
 
 /// A child execution to start.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,8 +31,8 @@ pub struct ChildStart {
 
 /// What an engine offers to carry out commands.
 pub trait Host {
-    /// Run a task attempt (at `attempt.not_before` at the earliest).
-    fn schedule_attempt(&mut self, attempt: ScheduledAttempt);
+    /// Run a task attempt (at its `not_before` at the earliest).
+    fn schedule_attempt(&mut self, attempt: Attempt);
     /// Deliver `event` to `execution_id` at `at` (timers and deadlines).
     fn schedule_inbox(
         &mut self,
@@ -61,59 +41,18 @@ pub trait Host {
         key: TimerKey,
         event: InboxEvent,
     );
-    /// Deliver `event` to `execution_id` now (signals, child results).
+    /// Deliver `event` to `execution_id` now (signals, child results, cancels).
     fn deliver(&mut self, execution_id: &str, event: InboxEvent);
     /// Put events on the bus (route them to subscriptions).
     fn publish(&mut self, events: Vec<EventEnvelope>);
     /// Start a child execution; an error is reported back to the parent.
     fn start_child(&mut self, child: ChildStart) -> Result<(), Failure>;
-    /// The execution ended.
+    /// The execution ended with `outcome`: record it.
     fn finished(&mut self, execution_id: &str, outcome: &Outcome);
-}
-
-/// What an engine offers to carry out the effects of a handler that succeeded.
-pub trait EffectHost: Host {
-    /// Starts an execution a handler asked for; a failure is logged by the engine (the
-    /// handler has already succeeded, and its other effects still apply).
-    fn start_for_handler(&mut self, request: StartExecution);
-    /// An envelope (id, time) for an event a handler publishes.
-    fn envelope(&mut self, event: OutgoingEvent, correlation_id: Option<String>) -> EventEnvelope;
-}
-
-/// Carries out a handler's effects through `host`, carrying on the event's correlation id.
-pub fn apply_effects(
-    host: &mut impl EffectHost,
-    effects: Vec<Effect>,
-    correlation_id: Option<String>,
-) {
-    for effect in effects {
-        match effect {
-            Effect::Start { request, .. } => host.start_for_handler(StartExecution {
-                correlation_id: request.correlation_id.or_else(|| correlation_id.clone()),
-                ..request
-            }),
-            Effect::Signal {
-                execution_id,
-                name,
-                payload,
-                signal_id,
-            } => host.deliver(
-                &execution_id,
-                InboxEvent::Signal {
-                    name,
-                    payload,
-                    id: Some(signal_id),
-                },
-            ),
-            Effect::Publish(events) => {
-                let envelopes = events
-                    .into_iter()
-                    .map(|event| host.envelope(event, correlation_id.clone()))
-                    .collect();
-                host.publish(envelopes);
-            }
-        }
-    }
+    /// The execution ended: drop its timers and task attempts that have not run (their
+    /// results could only be ignored). An engine that cannot recall what it has sent relies
+    /// on executions ignoring events after their end.
+    fn discard_pending(&mut self, execution_id: &str);
 }
 
 /// Names a scheduled inbox delivery of an execution, so engines can store and cancel it.
@@ -145,24 +84,7 @@ pub fn carry_out(
 ) {
     for command in commands {
         match command {
-            Command::ScheduleTask {
-                seq,
-                name,
-                input,
-                attempt,
-                not_before,
-                timeout_ms,
-                heartbeat_ms,
-            } => host.schedule_attempt(ScheduledAttempt {
-                execution_id: execution_id.to_owned(),
-                seq,
-                attempt,
-                name,
-                input,
-                not_before,
-                timeout_ms,
-                heartbeat_ms,
-            }),
+            Command::ScheduleTask(attempt) => host.schedule_attempt(attempt),
             Command::StartTimer { seq, until } => host.schedule_inbox(
                 execution_id,
                 until,
@@ -216,8 +138,19 @@ pub fn carry_out(
                     );
                 }
             }
+            Command::CancelChild {
+                execution_id: child,
+                reason,
+                ..
+            } => host.deliver(
+                &child,
+                InboxEvent::Cancel {
+                    reason: Some(reason),
+                },
+            ),
             Command::Finish { outcome } => {
                 host.finished(execution_id, &outcome);
+                host.discard_pending(execution_id);
                 if let Some(parent) = parent {
                     host.deliver(
                         &parent.execution_id,

@@ -1,0 +1,21 @@
+//! The engine kernel: every lifecycle decision, sans IO.
+//!
+//! Given the stored state of an execution, an attempt or a delivery, an incoming message and
+//! the time, the kernel says what to persist and what to do. Engines (the
+//! [`TestEnvironment`](crate::testing::TestEnvironment), the local engine, the AWS engine)
+//! only store, schedule and transport, through the traits here, so they agree by
+//! construction:
+//!
+//! - [`step`]: what a step's commands mean ([`step::carry_out`] through a [`Host`]), and
+//!   stepping an execution live or by replay;
+//! - [`attempt`]: a task attempt's deadlines, timeouts, missed heartbeats and end;
+//! - [`delivery`]: a handler delivery's effect scope, its effects, retries and dead letters;
+//! - [`start`]: starting under an id that another execution may hold.
+
+pub mod attempt;
+pub mod delivery;
+pub mod start;
+pub mod step;
+
+pub use delivery::{DeliveryHost, EffectHost};
+pub use step::{carry_out, Host};

@@ -1,0 +1,40 @@
+//! Starting an execution under an id that may be taken.
+
+use crate::error::{Failure, StepErrorKind};
+
+/// What a start request for workflow `requested` under an id means, given the workflow of the
+/// execution that already holds the id, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartDecision<'a> {
+    /// The id is free: create the execution.
+    Create,
+    /// The same workflow holds the id: the start is an idempotent repeat.
+    Existing,
+    /// Another workflow holds the id: refuse, naming it.
+    Conflict {
+        /// The workflow of the execution that holds the id.
+        held_by: &'a str,
+    },
+}
+
+/// Decides a start of `requested` under an id held by an execution of `holder` (if any).
+pub fn decide_start<'a>(requested: &str, holder: Option<&'a str>) -> StartDecision<'a> {
+    match holder {
+        None => StartDecision::Create,
+        Some(holder) if holder == requested => StartDecision::Existing,
+        Some(holder) => StartDecision::Conflict { held_by: holder },
+    }
+}
+
+/// The message of a refused start, the same on every engine.
+pub fn conflict_message(execution_id: &str, held_by: &str) -> String {
+    format!("execution `{execution_id}` is already held by an execution of workflow `{held_by}`")
+}
+
+/// The failure a parent sees when its child's id is held by another workflow.
+pub fn child_conflict(execution_id: &str, held_by: &str) -> Failure {
+    Failure::new(
+        StepErrorKind::InvalidInput,
+        conflict_message(execution_id, held_by),
+    )
+}
