@@ -187,7 +187,7 @@ async fn serve_invokes(
     use axum::extract::State;
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let api_function = eventual_runtime::manifest::names::function(&aws.resources.service, "api");
+    let api_function = eventual_runtime::manifest::names::api_function(&aws.resources.service);
     let app = axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",

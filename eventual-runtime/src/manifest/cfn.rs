@@ -18,98 +18,8 @@
 
 use super::inventory::{Inventory, SubscriptionInfo, TaskInfo};
 use super::json::pattern;
+use super::names::{self, env, id, key, output, parameter, role};
 use serde_json::{json, Map, Value};
-
-/// Physical names of the deployed resources.
-pub mod names {
-    /// Characters other than `[A-Za-z0-9_-]` become `-`; a name longer than `max` is cut and
-    /// suffixed with a hash of the whole, so it stays unique and deterministic.
-    pub fn physical(name: &str, max: usize) -> String {
-        let clean: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        if clean.len() <= max {
-            return clean;
-        }
-        let mut hash: u32 = 0x811c_9dc5;
-        for byte in name.bytes() {
-            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-        }
-        format!("{}-{hash:08x}", &clean[..max - 9])
-    }
-
-    /// Where in the history bucket payloads too large for a message are stored.
-    pub const PAYLOAD_PREFIX: &str = "payloads/";
-    /// Days stored payloads are kept: longer than any message lives (a re-sent timer
-    /// stores its payload again).
-    pub const PAYLOAD_KEPT_DAYS: u32 = 30;
-
-    /// The event bus.
-    pub fn bus(service: &str) -> String {
-        physical(&format!("{service}-bus"), 256)
-    }
-    /// The EventBridge rule of a subscription.
-    pub fn rule(service: &str, subscription: &str) -> String {
-        physical(&format!("{service}-{subscription}"), 64)
-    }
-    /// The SQS queue feeding a subscription's handler.
-    pub fn handler_queue(service: &str, subscription: &str) -> String {
-        physical(&format!("{service}-handler-{subscription}"), 76)
-    }
-    /// The dead-letter queue of a subscription.
-    pub fn handler_dlq(service: &str, subscription: &str) -> String {
-        format!("{}-dlq", handler_queue(service, subscription))
-    }
-    /// The Lambda function of a subscription's handler.
-    pub fn handler_function(service: &str, subscription: &str) -> String {
-        physical(&format!("{service}-handler-{subscription}"), 64)
-    }
-    /// The Lambda function of a task.
-    pub fn task_function(service: &str, task: &str) -> String {
-        physical(&format!("{service}-task-{task}"), 64)
-    }
-    /// The Lambda function of a role (`orchestrator`, `timer-forwarder`, `api`).
-    pub fn function(service: &str, role: &str) -> String {
-        physical(&format!("{service}-{role}"), 64)
-    }
-    /// An SQS queue of a role (`orchestrator`, `timers`; FIFO queues add `.fifo`).
-    pub fn queue(service: &str, role: &str) -> String {
-        physical(&format!("{service}-{role}"), 75)
-    }
-    /// A DynamoDB table of a role (`executions`, `history`, `task-lock`).
-    pub fn table(service: &str, role: &str) -> String {
-        physical(&format!("{service}-{role}"), 255)
-    }
-}
-
-/// A CloudFormation logical id: the name's alphanumeric runs, each capitalised.
-pub(crate) fn logical(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn task_id(task: &TaskInfo) -> String {
-    format!("Task{}", logical(&task.name))
-}
-
-pub(crate) fn handler_id(subscription: &SubscriptionInfo) -> String {
-    format!("Handler{}", logical(&subscription.name))
-}
 
 fn arn(id: &str) -> Value {
     json!({ "Fn::GetAtt": [id, "Arn"] })
@@ -157,7 +67,7 @@ fn invoke_tasks(sid: &str, tasks: &[&TaskInfo]) -> Value {
         &["lambda:InvokeFunction"],
         tasks
             .iter()
-            .map(|t| arn(&format!("{}Function", task_id(t))))
+            .map(|t| arn(&id::task_function(&t.name)))
             .collect(),
     )
 }
@@ -208,7 +118,7 @@ fn function(
     env: Vec<(&str, Value)>,
 ) -> Value {
     let mut variables = Map::new();
-    variables.insert("EVENTUAL_SERVICE".to_owned(), json!(service));
+    variables.insert(env::SERVICE.to_owned(), json!(service));
     for (key, value) in env {
         variables.insert(key.to_owned(), value);
     }
@@ -222,7 +132,7 @@ fn function(
             "Architectures": ["x86_64"],
             "MemorySize": 256,
             "Timeout": timeout_s,
-            "Code": { "S3Bucket": reference("ArtifactBucket"), "S3Key": reference("ArtifactKey") },
+            "Code": { "S3Bucket": reference(parameter::ARTIFACT_BUCKET), "S3Key": reference(parameter::ARTIFACT_KEY) },
             "Role": arn(role_id),
             "Environment": { "Variables": variables },
         },
@@ -320,11 +230,11 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
 
     // Shared state.
     put(
-        "EventBus".into(),
+        id::EVENT_BUS.into(),
         json!({ "Type": "AWS::Events::EventBus", "Properties": { "Name": names::bus(service) } }),
     );
     put(
-        "HistoryBucket".into(),
+        id::HISTORY_BUCKET.into(),
         json!({
             "Type": "AWS::S3::Bucket",
             "Properties": {
@@ -348,49 +258,46 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         }),
     );
     put(
-        "ExecutionsTable".into(),
+        id::EXECUTIONS_TABLE.into(),
         table(
-            &names::table(service, "executions"),
-            &[("execution_id", "S", "HASH")],
+            &names::executions_table(service),
+            &[(key::EXECUTION_ID, "S", "HASH")],
             None,
         ),
     );
     put(
-        "HistoryTable".into(),
+        id::HISTORY_TABLE.into(),
         table(
-            &names::table(service, "history"),
-            &[("execution_id", "S", "HASH"), ("seq", "N", "RANGE")],
+            &names::history_table(service),
+            &[(key::EXECUTION_ID, "S", "HASH"), (key::SEQ, "N", "RANGE")],
             None,
         ),
     );
     put(
-        "TaskLockTable".into(),
+        id::TASK_LOCK_TABLE.into(),
         table(
-            &names::table(service, "task-lock"),
-            &[("attempt", "S", "HASH")],
-            Some("expires_at"),
+            &names::task_lock_table(service),
+            &[(key::ATTEMPT, "S", "HASH")],
+            Some(key::EXPIRES_AT),
         ),
     );
     put(
-        "OrchestratorQueue".into(),
+        id::ORCHESTRATOR_QUEUE.into(),
         queue(
-            &format!("{}.fifo", names::queue(service, "orchestrator")),
+            &names::orchestrator_queue(service),
             ORCHESTRATOR_TIMEOUT_S * 6,
-            Some(("OrchestratorDeadLetterQueue", 5)),
+            Some((id::ORCHESTRATOR_DLQ, 5)),
             true,
         ),
     );
     put(
-        "OrchestratorDeadLetterQueue".into(),
-        dead_letter_queue(
-            &format!("{}.fifo", names::queue(service, "orchestrator-dlq")),
-            true,
-        ),
+        id::ORCHESTRATOR_DLQ.into(),
+        dead_letter_queue(&names::orchestrator_dlq(service), true),
     );
     put(
-        "TimerQueue".into(),
+        id::TIMER_QUEUE.into(),
         queue(
-            &names::queue(service, "timers"),
+            &names::timer_queue(service),
             TIMER_TIMEOUT_S * 6,
             None,
             false,
@@ -399,40 +306,40 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
 
     let state_env = || {
         vec![
-            ("EVENTUAL_EXECUTIONS_TABLE", reference("ExecutionsTable")),
-            ("EVENTUAL_HISTORY_TABLE", reference("HistoryTable")),
-            ("EVENTUAL_HISTORY_BUCKET", reference("HistoryBucket")),
+            (env::EXECUTIONS_TABLE, reference(id::EXECUTIONS_TABLE)),
+            (env::HISTORY_TABLE, reference(id::HISTORY_TABLE)),
+            (env::HISTORY_BUCKET, reference(id::HISTORY_BUCKET)),
             (
-                "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-                reference("OrchestratorQueue"),
+                env::ORCHESTRATOR_QUEUE_URL,
+                reference(id::ORCHESTRATOR_QUEUE),
             ),
         ]
     };
-    let state_tables = || vec![arn("ExecutionsTable"), arn("HistoryTable")];
-    let history_objects = || json!({ "Fn::Sub": "${HistoryBucket.Arn}/*" });
+    let state_tables = || vec![arn(id::EXECUTIONS_TABLE), arn(id::HISTORY_TABLE)];
+    let history_objects = || json!({ "Fn::Sub": format!("${{{}.Arn}}/*", id::HISTORY_BUCKET) });
     // Messages too large for SQS or an invoke travel as S3 objects under `payloads/`.
     let payloads = || {
         statement(
             "LargePayloads",
             &["s3:GetObject", "s3:PutObject"],
             vec![
-                json!({ "Fn::Sub": format!("${{HistoryBucket.Arn}}/{}*", names::PAYLOAD_PREFIX) }),
+                json!({ "Fn::Sub": format!("${{{}.Arn}}/{}*", id::HISTORY_BUCKET, names::PAYLOAD_PREFIX) }),
             ],
         )
     };
-    let payload_env = || ("EVENTUAL_HISTORY_BUCKET", reference("HistoryBucket"));
+    let payload_env = || (env::HISTORY_BUCKET, reference(id::HISTORY_BUCKET));
     // Waits longer than SQS's 15-minute delay: one-time EventBridge Scheduler schedules
     // (named `<service>-<digest>` in the default group) that put the timer message on the
     // timer queue, with a role only Scheduler may assume.
     put(
-        "TimerSchedulerRole".into(),
+        id::TIMER_SCHEDULER_ROLE.into(),
         role_assumed_by(
             "scheduler.amazonaws.com",
             "EventBridge Scheduler: due long timers to the timer queue",
             vec![statement(
                 "DeliverDueTimers",
                 &["sqs:SendMessage"],
-                vec![arn("TimerQueue")],
+                vec![arn(id::TIMER_QUEUE)],
             )],
         ),
     );
@@ -442,27 +349,27 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 "ScheduleLongTimers",
                 &["scheduler:CreateSchedule"],
                 vec![json!({ "Fn::Sub": format!(
-                    "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/default/{}-*",
-                    names::physical(service, 20)
+                    "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/default/{}",
+                    names::schedule(service, "*")
                 ) })],
             ),
             statement(
                 "PassSchedulerRole",
                 &["iam:PassRole"],
-                vec![arn("TimerSchedulerRole")],
+                vec![arn(id::TIMER_SCHEDULER_ROLE)],
             ),
         ]
     };
     let scheduler_env = || {
         [
-            ("EVENTUAL_TIMER_QUEUE_ARN", arn("TimerQueue")),
-            ("EVENTUAL_SCHEDULER_ROLE_ARN", arn("TimerSchedulerRole")),
+            (env::TIMER_QUEUE_ARN, arn(id::TIMER_QUEUE)),
+            (env::SCHEDULER_ROLE_ARN, arn(id::TIMER_SCHEDULER_ROLE)),
         ]
     };
-    let token_env = || ("EVENTUAL_TOKEN_KEY", reference("CompletionTokenKey"));
+    let token_env = || (env::TOKEN_KEY, reference(parameter::COMPLETION_TOKEN_KEY));
 
     // Orchestrator: runs workflow steps, invokes exactly the tasks its workflows call.
-    let orchestrator_fn = names::function(service, "orchestrator");
+    let orchestrator_fn = names::orchestrator_function(service);
     let mut called: Vec<&TaskInfo> = inventory
         .workflows
         .iter()
@@ -474,14 +381,18 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         statement(
             "ConsumeOrchestratorQueue",
             CONSUME,
-            vec![arn("OrchestratorQueue")],
+            vec![arn(id::ORCHESTRATOR_QUEUE)],
         ),
         statement(
             "EnqueueSteps",
             &["sqs:SendMessage"],
-            vec![arn("OrchestratorQueue"), arn("TimerQueue")],
+            vec![arn(id::ORCHESTRATOR_QUEUE), arn(id::TIMER_QUEUE)],
         ),
-        statement("EmitEvents", &["events:PutEvents"], vec![arn("EventBus")]),
+        statement(
+            "EmitEvents",
+            &["events:PutEvents"],
+            vec![arn(id::EVENT_BUS)],
+        ),
         statement(
             "ExecutionState",
             &[
@@ -505,42 +416,42 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     }
     statements.push(logs(std::slice::from_ref(&orchestrator_fn)));
     put(
-        "OrchestratorRole".into(),
+        id::ORCHESTRATOR_ROLE.into(),
         role(
             "Orchestrator: workflow state, the tasks its workflows call",
             statements,
         ),
     );
     let mut env = state_env();
-    env.push(("EVENTUAL_ROLE", json!("orchestrator")));
-    env.push(("EVENTUAL_TIMER_QUEUE_URL", reference("TimerQueue")));
+    env.push((env::ROLE, json!(role::ORCHESTRATOR)));
+    env.push((env::TIMER_QUEUE_URL, reference(id::TIMER_QUEUE)));
     env.extend(scheduler_env());
-    env.push(("EVENTUAL_EVENT_BUS", json!(names::bus(service))));
+    env.push((env::EVENT_BUS, json!(names::bus(service))));
     put(
-        "OrchestratorFunction".into(),
+        id::ORCHESTRATOR_FUNCTION.into(),
         function(
             service,
             &orchestrator_fn,
-            "OrchestratorRole",
+            id::ORCHESTRATOR_ROLE,
             ORCHESTRATOR_TIMEOUT_S,
             "Runs workflow steps from the FIFO orchestrator queue",
             env,
         ),
     );
     put(
-        "OrchestratorEventSource".into(),
-        event_source("OrchestratorQueue", "OrchestratorFunction", 10),
+        id::ORCHESTRATOR_EVENT_SOURCE.into(),
+        event_source(id::ORCHESTRATOR_QUEUE, id::ORCHESTRATOR_FUNCTION, 10),
     );
 
     // Timer forwarder: moves due timers to the orchestrator queue, and invokes the attempts
     // of tasks retried after a backoff.
-    let timer_fn = names::function(service, "timer-forwarder");
+    let timer_fn = names::timer_forwarder_function(service);
     let mut statements = vec![
-        statement("ConsumeTimerQueue", CONSUME, vec![arn("TimerQueue")]),
+        statement("ConsumeTimerQueue", CONSUME, vec![arn(id::TIMER_QUEUE)]),
         statement(
             "ForwardTimers",
             &["sqs:SendMessage"],
-            vec![arn("OrchestratorQueue"), arn("TimerQueue")],
+            vec![arn(id::ORCHESTRATOR_QUEUE), arn(id::TIMER_QUEUE)],
         ),
         payloads(),
     ];
@@ -550,27 +461,27 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     }
     statements.push(logs(std::slice::from_ref(&timer_fn)));
     put(
-        "TimerForwarderRole".into(),
+        id::TIMER_FORWARDER_ROLE.into(),
         role(
             "Timer forwarder: due timers to the orchestrator queue, retried task attempts",
             statements,
         ),
     );
     put(
-        "TimerForwarderFunction".into(),
+        id::TIMER_FORWARDER_FUNCTION.into(),
         function(
             service,
             &timer_fn,
-            "TimerForwarderRole",
+            id::TIMER_FORWARDER_ROLE,
             TIMER_TIMEOUT_S,
             "Forwards due timers to the orchestrator queue",
             vec![
-                ("EVENTUAL_ROLE", json!("timer-forwarder")),
+                (env::ROLE, json!(role::TIMER_FORWARDER)),
                 (
-                    "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-                    reference("OrchestratorQueue"),
+                    env::ORCHESTRATOR_QUEUE_URL,
+                    reference(id::ORCHESTRATOR_QUEUE),
                 ),
-                ("EVENTUAL_TIMER_QUEUE_URL", reference("TimerQueue")),
+                (env::TIMER_QUEUE_URL, reference(id::TIMER_QUEUE)),
                 payload_env(),
             ]
             .into_iter()
@@ -579,8 +490,8 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         ),
     );
     put(
-        "TimerForwarderEventSource".into(),
-        event_source("TimerQueue", "TimerForwarderFunction", 10),
+        id::TIMER_FORWARDER_EVENT_SOURCE.into(),
+        event_source(id::TIMER_QUEUE, id::TIMER_FORWARDER_FUNCTION, 10),
     );
 
     // Task workers: one function per task, one shared role.
@@ -591,7 +502,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         .collect();
     if !inventory.tasks.is_empty() {
         put(
-            "TaskRole".into(),
+            id::TASK_ROLE.into(),
             role(
                 "Task workers: claim attempts, report outcomes",
                 vec![
@@ -603,12 +514,12 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                             "dynamodb:PutItem",
                             "dynamodb:UpdateItem",
                         ],
-                        vec![arn("TaskLockTable")],
+                        vec![arn(id::TASK_LOCK_TABLE)],
                     ),
                     statement(
                         "ReportOutcomes",
                         &["sqs:SendMessage"],
-                        vec![arn("OrchestratorQueue")],
+                        vec![arn(id::ORCHESTRATOR_QUEUE)],
                     ),
                     payloads(),
                     logs(&task_fns),
@@ -618,20 +529,20 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     }
     for (task, name) in inventory.tasks.iter().zip(&task_fns) {
         put(
-            format!("{}Function", task_id(task)),
+            id::task_function(&task.name),
             function(
                 service,
                 name,
-                "TaskRole",
+                id::TASK_ROLE,
                 task_timeout_s(task),
                 &format!("Task {}", task.name),
                 vec![
-                    ("EVENTUAL_ROLE", json!("task")),
-                    ("EVENTUAL_TASK", json!(task.name)),
-                    ("EVENTUAL_TASK_LOCK_TABLE", reference("TaskLockTable")),
+                    (env::ROLE, json!(role::TASK)),
+                    (env::TASK, json!(task.name)),
+                    (env::TASK_LOCK_TABLE, reference(id::TASK_LOCK_TABLE)),
                     (
-                        "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-                        reference("OrchestratorQueue"),
+                        env::ORCHESTRATOR_QUEUE_URL,
+                        reference(id::ORCHESTRATOR_QUEUE),
                     ),
                     payload_env(),
                     token_env(),
@@ -642,12 +553,12 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
 
     // Handlers: rule -> queue (+ DLQ) -> function.
     for subscription in &inventory.subscriptions {
-        let id = handler_id(subscription);
-        let queue_id = format!("{id}Queue");
-        let dlq_id = format!("{id}DeadLetterQueue");
-        let rule_id = format!("{id}Rule");
-        let function_id = format!("{id}Function");
-        let role_id = format!("{id}Role");
+        let name = &subscription.name;
+        let queue_id = id::handler_queue(name);
+        let dlq_id = id::handler_dlq(name);
+        let rule_id = id::handler_rule(name);
+        let function_id = id::handler_function(name);
+        let role_id = id::handler_role(name);
         let function_name = names::handler_function(service, &subscription.name);
         let dlq = subscription
             .dead_letter
@@ -671,7 +582,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             rule_id.clone(),
             json!({
                 "Type": "AWS::Events::Rule",
-                "DependsOn": ["EventBus"],
+                "DependsOn": [id::EVENT_BUS],
                 "Properties": {
                     "Name": names::rule(service, &subscription.name),
                     "Description": format!("Subscription {}", subscription.name),
@@ -683,7 +594,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             }),
         );
         put(
-            format!("{id}QueuePolicy"),
+            id::handler_queue_policy(name),
             json!({
                 "Type": "AWS::SQS::QueuePolicy",
                 "Properties": {
@@ -709,9 +620,13 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             statement(
                 "StartAndSignal",
                 &["sqs:SendMessage"],
-                vec![arn("OrchestratorQueue")],
+                vec![arn(id::ORCHESTRATOR_QUEUE)],
             ),
-            statement("EmitEvents", &["events:PutEvents"], vec![arn("EventBus")]),
+            statement(
+                "EmitEvents",
+                &["events:PutEvents"],
+                vec![arn(id::EVENT_BUS)],
+            ),
             payloads(),
         ];
         if subscription.dead_letter {
@@ -745,38 +660,38 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
                 HANDLER_TIMEOUT_S,
                 &format!("Handler {}", subscription.name),
                 vec![
-                    ("EVENTUAL_ROLE", json!("handler")),
-                    ("EVENTUAL_HANDLER", json!(subscription.name)),
+                    (env::ROLE, json!(role::HANDLER)),
+                    (env::HANDLER, json!(subscription.name)),
                     (
-                        "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-                        reference("OrchestratorQueue"),
+                        env::ORCHESTRATOR_QUEUE_URL,
+                        reference(id::ORCHESTRATOR_QUEUE),
                     ),
-                    ("EVENTUAL_EVENT_BUS", json!(names::bus(service))),
-                    ("EVENTUAL_HANDLER_QUEUE_URL", reference(&queue_id)),
+                    (env::EVENT_BUS, json!(names::bus(service))),
+                    (env::HANDLER_QUEUE_URL, reference(&queue_id)),
                     payload_env(),
                 ]
                 .into_iter()
                 .chain(
                     subscription
                         .dead_letter
-                        .then(|| ("EVENTUAL_DEAD_LETTER_QUEUE_URL", reference(&dlq_id))),
+                        .then(|| (env::DEAD_LETTER_QUEUE_URL, reference(&dlq_id))),
                 )
                 .collect(),
             ),
         );
         put(
-            format!("{id}EventSource"),
+            id::handler_event_source(name),
             event_source(&queue_id, &function_id, 10),
         );
     }
 
     // Service API: start, signal, query, redrive dead letters.
-    let api_fn = names::function(service, "api");
+    let api_fn = names::api_function(service);
     let mut statements = vec![
         statement(
             "StartAndSignal",
             &["sqs:SendMessage"],
-            vec![arn("OrchestratorQueue")],
+            vec![arn(id::ORCHESTRATOR_QUEUE)],
         ),
         statement(
             "ReadExecutions",
@@ -788,7 +703,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         statement(
             "PublishEvents",
             &["events:PutEvents"],
-            vec![arn("EventBus")],
+            vec![arn(id::EVENT_BUS)],
         ),
     ];
     let dead_letter: Vec<&SubscriptionInfo> = inventory
@@ -802,7 +717,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             API_READ_DLQ,
             dead_letter
                 .iter()
-                .map(|s| arn(&format!("{}DeadLetterQueue", handler_id(s))))
+                .map(|s| arn(&id::handler_dlq(&s.name)))
                 .collect(),
         ));
         statements.push(statement(
@@ -810,25 +725,25 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
             &["sqs:GetQueueUrl", "sqs:SendMessage"],
             dead_letter
                 .iter()
-                .map(|s| arn(&format!("{}Queue", handler_id(s))))
+                .map(|s| arn(&id::handler_queue(&s.name)))
                 .collect(),
         ));
     }
     statements.push(logs(std::slice::from_ref(&api_fn)));
     put(
-        "ApiRole".into(),
+        id::API_ROLE.into(),
         role("Service API: start, signal, query, redrive", statements),
     );
     let mut env = state_env();
-    env.push(("EVENTUAL_ROLE", json!("api")));
-    env.push(("EVENTUAL_EVENT_BUS", json!(names::bus(service))));
+    env.push((env::ROLE, json!(role::API)));
+    env.push((env::EVENT_BUS, json!(names::bus(service))));
     env.push(token_env());
     put(
-        "ApiFunction".into(),
+        id::API_FUNCTION.into(),
         function(
             service,
             &api_fn,
-            "ApiRole",
+            id::API_ROLE,
             API_TIMEOUT_S,
             "Service API",
             env,
@@ -837,7 +752,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     // API Gateway (HTTP API) in front of it; callers sign with SigV4 (IAM authorization).
     // The CLI can also invoke the function itself (`--url lambda://<function>`).
     put(
-        "HttpApi".into(),
+        id::HTTP_API.into(),
         json!({
             "Type": "AWS::ApiGatewayV2::Api",
             "Properties": {
@@ -848,50 +763,50 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         }),
     );
     put(
-        "HttpApiIntegration".into(),
+        id::HTTP_API_INTEGRATION.into(),
         json!({
             "Type": "AWS::ApiGatewayV2::Integration",
             "Properties": {
-                "ApiId": reference("HttpApi"),
+                "ApiId": reference(id::HTTP_API),
                 "IntegrationType": "AWS_PROXY",
-                "IntegrationUri": arn("ApiFunction"),
+                "IntegrationUri": arn(id::API_FUNCTION),
                 "PayloadFormatVersion": "2.0",
                 "TimeoutInMillis": API_TIMEOUT_S * 1000,
             },
         }),
     );
     put(
-        "HttpApiRoute".into(),
+        id::HTTP_API_ROUTE.into(),
         json!({
             "Type": "AWS::ApiGatewayV2::Route",
             "Properties": {
-                "ApiId": reference("HttpApi"),
+                "ApiId": reference(id::HTTP_API),
                 "RouteKey": "$default",
                 "AuthorizationType": "AWS_IAM",
-                "Target": { "Fn::Sub": "integrations/${HttpApiIntegration}" },
+                "Target": { "Fn::Sub": format!("integrations/${{{}}}", id::HTTP_API_INTEGRATION) },
             },
         }),
     );
     put(
-        "HttpApiStage".into(),
+        id::HTTP_API_STAGE.into(),
         json!({
             "Type": "AWS::ApiGatewayV2::Stage",
             "Properties": {
-                "ApiId": reference("HttpApi"),
+                "ApiId": reference(id::HTTP_API),
                 "StageName": "$default",
                 "AutoDeploy": true,
             },
         }),
     );
     put(
-        "HttpApiInvokesApiFunction".into(),
+        id::HTTP_API_INVOKES_API_FUNCTION.into(),
         json!({
             "Type": "AWS::Lambda::Permission",
             "Properties": {
                 "Action": "lambda:InvokeFunction",
-                "FunctionName": reference("ApiFunction"),
+                "FunctionName": reference(id::API_FUNCTION),
                 "Principal": "apigateway.amazonaws.com",
-                "SourceArn": { "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*" },
+                "SourceArn": { "Fn::Sub": format!("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{}}}/*", id::HTTP_API) },
             },
         }),
     );
@@ -900,15 +815,15 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!("eventual-rs service {service} on the AWS engine (generated by cargo build from the registry: do not edit)"),
         "Parameters": {
-            "ArtifactBucket": {
+            parameter::ARTIFACT_BUCKET: {
                 "Type": "String",
                 "Description": "S3 bucket holding the Lambda package (cargo lambda build --release --output-format zip)",
             },
-            "ArtifactKey": {
+            parameter::ARTIFACT_KEY: {
                 "Type": "String",
                 "Description": "S3 key of the Lambda package zip",
             },
-            "CompletionTokenKey": {
+            parameter::COMPLETION_TOKEN_KEY: {
                 "Type": "String",
                 "NoEcho": true,
                 "MinLength": 32,
@@ -917,11 +832,11 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
         },
         "Resources": resources,
         "Outputs": {
-            "EventBusName": { "Value": names::bus(service) },
-            "OrchestratorQueueUrl": { "Value": reference("OrchestratorQueue") },
-            "ApiFunctionName": { "Value": reference("ApiFunction") },
-            "ApiUrl": { "Value": { "Fn::GetAtt": ["HttpApi", "ApiEndpoint"] } },
-            "HistoryBucketName": { "Value": reference("HistoryBucket") },
+            output::EVENT_BUS_NAME: { "Value": names::bus(service) },
+            output::ORCHESTRATOR_QUEUE_URL: { "Value": reference(id::ORCHESTRATOR_QUEUE) },
+            output::API_FUNCTION_NAME: { "Value": reference(id::API_FUNCTION) },
+            output::API_URL: { "Value": { "Fn::GetAtt": [id::HTTP_API, "ApiEndpoint"] } },
+            output::HISTORY_BUCKET_NAME: { "Value": reference(id::HISTORY_BUCKET) },
         },
     })
 }
