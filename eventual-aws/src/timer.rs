@@ -23,11 +23,7 @@ use tracing::warn;
 
 /// The schedule of a long timer: `<service>-<digest of the message>`, in the default group.
 pub fn schedule_name(service: &str, body: &str) -> String {
-    format!(
-        "{}-{}",
-        names::physical(service, 20),
-        &crate::message::digest(body)[..40]
-    )
+    names::schedule(service, &crate::message::digest(body)[..40])
 }
 
 /// The one-time schedule expression of `due_at`, rounded up to the second (never early).
@@ -122,7 +118,7 @@ mod tests {
     fn schedules_are_named_by_their_message_and_never_fire_early() {
         let name = schedule_name("order-service", "{\"due_at\":1}");
         assert!(
-            name.starts_with("order-service-") && name.len() <= 64,
+            name.starts_with(&names::schedule("order-service", "")) && name.len() <= 64,
             "{name}"
         );
         assert_eq!(name, schedule_name("order-service", "{\"due_at\":1}"));
