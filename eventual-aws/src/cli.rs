@@ -1,5 +1,6 @@
-//! The service's command line against the AWS engine: the same commands as on the local
-//! engine (`eventual_runtime::engine::local::cli`), and `--url` says how to reach the API:
+//! The service's command line against the AWS engine: the engine-neutral commands of
+//! `eventual_runtime::cli` (those of the local engine but `serve`), and `--url` says how to
+//! reach the API:
 //!
 //! | `--url` | how |
 //! |---|---|
@@ -23,7 +24,7 @@ use aws_lambda_events::event::apigw::ApiGatewayV2httpResponse;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use eventual_runtime::engine::local::cli::{self, HttpTransport, Transport};
+use eventual_runtime::cli::{self, HttpTransport, Transport};
 use serde_json::Value;
 use std::process::ExitCode;
 use std::time::SystemTime;

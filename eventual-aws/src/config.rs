@@ -1,11 +1,12 @@
 //! Where the engine's resources are and the clients that reach them.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use eventual_runtime::manifest::names::{self, env};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// The names of the deployed resources, as the CloudFormation template passes them in the
-/// functions' environment.
+/// functions' environment (the variables are `eventual_runtime::manifest::names::env`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
     /// The service name (`EVENTUAL_SERVICE`): task function names derive from it.
@@ -46,23 +47,23 @@ impl Resources {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &str| var(name).unwrap_or_default();
         Resources {
-            service: var("EVENTUAL_SERVICE"),
-            orchestrator_queue_url: var("EVENTUAL_ORCHESTRATOR_QUEUE_URL"),
-            timer_queue_url: var("EVENTUAL_TIMER_QUEUE_URL"),
-            timer_queue_arn: var("EVENTUAL_TIMER_QUEUE_ARN"),
-            scheduler_role_arn: var("EVENTUAL_SCHEDULER_ROLE_ARN"),
-            executions_table: var("EVENTUAL_EXECUTIONS_TABLE"),
-            task_lock_table: var("EVENTUAL_TASK_LOCK_TABLE"),
-            history_bucket: var("EVENTUAL_HISTORY_BUCKET"),
-            event_bus: var("EVENTUAL_EVENT_BUS"),
-            handler_queue_url: var("EVENTUAL_HANDLER_QUEUE_URL"),
-            dead_letter_queue_url: var("EVENTUAL_DEAD_LETTER_QUEUE_URL"),
+            service: var(env::SERVICE),
+            orchestrator_queue_url: var(env::ORCHESTRATOR_QUEUE_URL),
+            timer_queue_url: var(env::TIMER_QUEUE_URL),
+            timer_queue_arn: var(env::TIMER_QUEUE_ARN),
+            scheduler_role_arn: var(env::SCHEDULER_ROLE_ARN),
+            executions_table: var(env::EXECUTIONS_TABLE),
+            task_lock_table: var(env::TASK_LOCK_TABLE),
+            history_bucket: var(env::HISTORY_BUCKET),
+            event_bus: var(env::EVENT_BUS),
+            handler_queue_url: var(env::HANDLER_QUEUE_URL),
+            dead_letter_queue_url: var(env::DEAD_LETTER_QUEUE_URL),
         }
     }
 
     /// The Lambda function of task `name`.
     pub fn task_function(&self, name: &str) -> String {
-        eventual_runtime::manifest::names::task_function(&self.service, name)
+        names::task_function(&self.service, name)
     }
 }
 

@@ -6,6 +6,7 @@ use crate::config::Aws;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::api::ServiceApi;
+use eventual_runtime::manifest::names::{env, role};
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
@@ -29,7 +30,13 @@ pub enum Role {
 pub enum RoleError {
     /// `EVENTUAL_ROLE` names no role.
     #[error(
-        "EVENTUAL_ROLE `{0}` is not one of orchestrator, task, handler:<subscription>, api, timer"
+        "{var} `{0}` is not one of {orchestrator}, {task}, {handler}<subscription>, {api}, {timer}",
+        var = env::ROLE,
+        orchestrator = role::ORCHESTRATOR,
+        task = role::TASK,
+        handler = role::HANDLER_PREFIX,
+        api = role::API,
+        timer = role::TIMER
     )]
     Unknown(String),
     /// A handler role names no registered subscription.
@@ -47,14 +54,14 @@ impl Role {
     /// (`timer-forwarder` is the template's name of `timer`). The subscription or task must be
     /// linked into this binary.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Role, RoleError> {
-        let role = var("EVENTUAL_ROLE").unwrap_or_default();
-        let role = match role.trim() {
-            "orchestrator" => Role::Orchestrator,
-            "task" => Role::Task(var("EVENTUAL_TASK").unwrap_or_default()),
-            "api" => Role::Api,
-            "timer" | "timer-forwarder" => Role::Timer,
-            "handler" => Role::Handler(var("EVENTUAL_HANDLER").unwrap_or_default()),
-            other => match other.strip_prefix("handler:") {
+        let value = var(env::ROLE).unwrap_or_default();
+        let role = match value.trim() {
+            role::ORCHESTRATOR => Role::Orchestrator,
+            role::TASK => Role::Task(var(env::TASK).unwrap_or_default()),
+            role::API => Role::Api,
+            role::TIMER | role::TIMER_FORWARDER => Role::Timer,
+            role::HANDLER => Role::Handler(var(env::HANDLER).unwrap_or_default()),
+            other => match other.strip_prefix(role::HANDLER_PREFIX) {
                 Some(name) => Role::Handler(name.to_owned()),
                 None => return Err(RoleError::Unknown(other.to_owned())),
             },
@@ -172,30 +179,30 @@ mod tests {
     #[test]
     fn roles_parse_from_the_environment_forms() {
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "orchestrator")]),
+            parse(&[(env::ROLE, role::ORCHESTRATOR)]),
             Ok(Role::Orchestrator)
         );
-        assert_eq!(parse(&[("EVENTUAL_ROLE", "api")]), Ok(Role::Api));
-        assert_eq!(parse(&[("EVENTUAL_ROLE", "timer")]), Ok(Role::Timer));
+        assert_eq!(parse(&[(env::ROLE, role::API)]), Ok(Role::Api));
+        assert_eq!(parse(&[(env::ROLE, role::TIMER)]), Ok(Role::Timer));
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "timer-forwarder")]),
+            parse(&[(env::ROLE, role::TIMER_FORWARDER)]),
             Ok(Role::Timer)
         );
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "worker")]),
+            parse(&[(env::ROLE, "worker")]),
             Err(RoleError::Unknown("worker".into()))
         );
         assert_eq!(parse(&[]), Err(RoleError::Unknown(String::new())));
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "handler:nobody")]),
+            parse(&[(env::ROLE, "handler:nobody")]),
             Err(RoleError::UnknownSubscription("nobody".into()))
         );
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "handler"), ("EVENTUAL_HANDLER", "nobody")]),
+            parse(&[(env::ROLE, role::HANDLER), (env::HANDLER, "nobody")]),
             Err(RoleError::UnknownSubscription("nobody".into()))
         );
         assert_eq!(
-            parse(&[("EVENTUAL_ROLE", "task"), ("EVENTUAL_TASK", "nothing")]),
+            parse(&[(env::ROLE, role::TASK), (env::TASK, "nothing")]),
             Err(RoleError::UnknownTask("nothing".into()))
         );
     }

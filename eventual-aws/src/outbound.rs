@@ -92,7 +92,7 @@ pub async fn send_timer(aws: &Aws, timer: &TimerMessage, now: Timestamp) -> Resu
 
 /// The schedule of a long timer: `<service>-<digest of the message>`, in the default group.
 pub fn schedule_name(service: &str, body: &str) -> String {
-    format!("{}-{}", names::physical(service, 20), &digest(body)[..40])
+    names::schedule(service, &digest(body)[..40])
 }
 
 /// The one-time schedule expression of `due_at`, rounded up to the second (never early).
@@ -463,7 +463,7 @@ mod tests {
     fn schedules_are_named_by_their_message_and_never_fire_early() {
         let name = schedule_name("order-service", "{\"due_at\":1}");
         assert!(
-            name.starts_with("order-service-") && name.len() <= 64,
+            name.starts_with(&names::schedule("order-service", "")) && name.len() <= 64,
             "{name}"
         );
         assert_eq!(name, schedule_name("order-service", "{\"due_at\":1}"));

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use eventual_runtime::engine::api::ExecutionRow;
 use eventual_runtime::engine::ExecutionStatus;
+use eventual_runtime::manifest::names;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::ParentRef;
 use eventual_runtime::workflow::{Command, History, HistoryEvent, Outcome};
@@ -73,7 +74,7 @@ fn n(value: u64) -> AttributeValue {
 }
 
 fn key(execution_id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("execution_id".to_owned(), s(execution_id))])
+    HashMap::from([(names::key::EXECUTION_ID.to_owned(), s(execution_id))])
 }
 
 fn invalid(reason: String) -> AwsError {
@@ -147,7 +148,7 @@ impl ExecutionItem {
         let status = text("status")?;
         let json = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
         let execution = ExecutionItem {
-            execution_id: text("execution_id")?,
+            execution_id: text(names::key::EXECUTION_ID)?,
             workflow: text("workflow")?,
             status: ExecutionStatus::parse(&status)
                 .ok_or_else(|| invalid(format!("unknown status `{status}`")))?,

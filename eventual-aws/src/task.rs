@@ -20,6 +20,7 @@ use crate::payload;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::error::Failure;
+use eventual_runtime::manifest::names::{env, key};
 use eventual_runtime::task::runner::{self, AttemptEnd};
 use eventual_runtime::task::TokenSigner;
 use eventual_runtime::time::Timestamp;
@@ -48,7 +49,10 @@ pub enum TaskOutcome {
 
 /// The attempt's item in the task-lock table.
 fn lock_key(invoke: &TaskInvoke) -> HashMap<String, AttributeValue> {
-    HashMap::from([("attempt".to_owned(), AttributeValue::S(invoke.lock_key()))])
+    HashMap::from([(
+        key::ATTEMPT.to_owned(),
+        AttributeValue::S(invoke.lock_key()),
+    )])
 }
 
 /// Claims the attempt; `false` when it was claimed already.
@@ -66,8 +70,8 @@ pub async fn claim(aws: &Aws, invoke: &TaskInvoke) -> Result<bool, AwsError> {
         )
         .item("task", AttributeValue::S(invoke.name.clone()))
         .item("claimed_at", AttributeValue::N(now.as_millis().to_string()))
-        .item("expires_at", AttributeValue::N(expires.to_string()))
-        .condition_expression("attribute_not_exists(attempt)")
+        .item(key::EXPIRES_AT, AttributeValue::N(expires.to_string()))
+        .condition_expression(format!("attribute_not_exists({})", key::ATTEMPT))
         .send()
         .await;
     AwsError::unless_refused(
@@ -188,7 +192,7 @@ pub async fn handle(aws: &Aws, invoke: TaskInvoke) -> Result<TaskOutcome, AwsErr
 /// The engine's completion-token signer: the key is `EVENTUAL_TOKEN_KEY` (the template's
 /// `CompletionTokenKey` parameter), shared by the task functions and the API function.
 pub fn token_signer() -> TokenSigner {
-    let key = std::env::var("EVENTUAL_TOKEN_KEY").unwrap_or_default();
+    let key = std::env::var(env::TOKEN_KEY).unwrap_or_default();
     TokenSigner::new(key.as_bytes())
 }
 

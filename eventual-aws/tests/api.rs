@@ -7,6 +7,7 @@
 mod harness;
 
 use eventual_runtime::engine::api::ServiceApi;
+use eventual_runtime::manifest::names;
 use eventual_runtime::prelude::*;
 use eventual_tests::local::{cargo_binary_with_features, event_types, poll, Api};
 use harness::{serve_gateway, serve_gateway_with, Harness, Options};
@@ -320,7 +321,11 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
     blocking(move || {
         let binary =
             cargo_binary_with_features("order-service", "bin", "order-service-aws", &["aws"]);
-        let by_invoke = "lambda://svc-api";
+        let by_invoke = &format!(
+            "{}{}",
+            eventual_aws::cli::LAMBDA_SCHEME,
+            names::api_function(harness::SERVICE)
+        );
         let run_as = |secret: &str, url: &str, args: &[&str]| {
             let mut all = vec!["--url", url];
             all.extend_from_slice(args);

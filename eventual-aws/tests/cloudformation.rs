@@ -15,6 +15,7 @@ use eventual_aws::Resources;
 use eventual_runtime::engine::api::ServiceApi;
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
+use eventual_runtime::manifest::names::{self, env, id, key, output, parameter, role};
 use eventual_runtime::manifest::{template, Inventory};
 use eventual_runtime::registry::HandlerFailure;
 use eventual_runtime::workflow::{HistoryEvent, Outcome};
@@ -37,7 +38,7 @@ const MOTO_SKIPS: &[&str] = &[
 
 /// Outputs moto cannot resolve: a `Fn::GetAtt` of a skipped resource fails the whole
 /// `CreateStack` with a 500, so they are left out of what is deployed.
-const MOTO_UNRESOLVED_OUTPUTS: &[&str] = &["ApiUrl"];
+const MOTO_UNRESOLVED_OUTPUTS: &[&str] = &[output::API_URL];
 /// The stack's completion-token key (the `CompletionTokenKey` parameter).
 const TOKEN_KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -54,51 +55,51 @@ fn empty_zip() -> Vec<u8> {
 }
 
 /// The `EVENTUAL_*` variables each role's code reads (`Resources::from_env`).
-fn needed(role: &str) -> &'static [&'static str] {
-    match role {
-        "orchestrator" => &[
-            "EVENTUAL_SERVICE",
-            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-            "EVENTUAL_TIMER_QUEUE_URL",
-            "EVENTUAL_TIMER_QUEUE_ARN",
-            "EVENTUAL_SCHEDULER_ROLE_ARN",
-            "EVENTUAL_EXECUTIONS_TABLE",
-            "EVENTUAL_HISTORY_BUCKET",
-            "EVENTUAL_EVENT_BUS",
+fn needed(function_role: &str) -> &'static [&'static str] {
+    match function_role {
+        role::ORCHESTRATOR => &[
+            env::SERVICE,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::TIMER_QUEUE_URL,
+            env::TIMER_QUEUE_ARN,
+            env::SCHEDULER_ROLE_ARN,
+            env::EXECUTIONS_TABLE,
+            env::HISTORY_BUCKET,
+            env::EVENT_BUS,
         ],
-        "task" => &[
-            "EVENTUAL_SERVICE",
-            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-            "EVENTUAL_TASK_LOCK_TABLE",
-            "EVENTUAL_HISTORY_BUCKET",
-            "EVENTUAL_TOKEN_KEY",
+        role::TASK => &[
+            env::SERVICE,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::TASK_LOCK_TABLE,
+            env::HISTORY_BUCKET,
+            env::TOKEN_KEY,
         ],
-        "timer-forwarder" | "timer" => &[
-            "EVENTUAL_SERVICE",
-            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-            "EVENTUAL_TIMER_QUEUE_URL",
-            "EVENTUAL_TIMER_QUEUE_ARN",
-            "EVENTUAL_SCHEDULER_ROLE_ARN",
-            "EVENTUAL_HISTORY_BUCKET",
+        role::TIMER_FORWARDER | role::TIMER => &[
+            env::SERVICE,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::TIMER_QUEUE_URL,
+            env::TIMER_QUEUE_ARN,
+            env::SCHEDULER_ROLE_ARN,
+            env::HISTORY_BUCKET,
         ],
         // A handler's client effects: starts and signals to the orchestrator queue, events
         // to the bus.
-        "handler" => &[
-            "EVENTUAL_SERVICE",
-            "EVENTUAL_HANDLER",
-            "EVENTUAL_HANDLER_QUEUE_URL",
-            "EVENTUAL_DEAD_LETTER_QUEUE_URL",
-            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-            "EVENTUAL_EVENT_BUS",
-            "EVENTUAL_HISTORY_BUCKET",
+        role::HANDLER => &[
+            env::SERVICE,
+            env::HANDLER,
+            env::HANDLER_QUEUE_URL,
+            env::DEAD_LETTER_QUEUE_URL,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::EVENT_BUS,
+            env::HISTORY_BUCKET,
         ],
-        "api" => &[
-            "EVENTUAL_SERVICE",
-            "EVENTUAL_ORCHESTRATOR_QUEUE_URL",
-            "EVENTUAL_EXECUTIONS_TABLE",
-            "EVENTUAL_HISTORY_BUCKET",
-            "EVENTUAL_EVENT_BUS",
-            "EVENTUAL_TOKEN_KEY",
+        role::API => &[
+            env::SERVICE,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::EXECUTIONS_TABLE,
+            env::HISTORY_BUCKET,
+            env::EVENT_BUS,
+            env::TOKEN_KEY,
         ],
         other => panic!("unknown role {other}"),
     }
@@ -128,7 +129,7 @@ fn resolve<'a>(
                 events
                     .describe_rule()
                     .name(name)
-                    .event_bus_name("order-service-bus")
+                    .event_bus_name(names::bus(SERVICE))
                     .send()
                     .await
                     .unwrap()
@@ -223,9 +224,9 @@ async fn the_order_service_template_deploys_into_moto() {
         .create_stack()
         .stack_name(SERVICE)
         .template_body(deployable(&body).to_string())
-        .parameters(parameter("ArtifactBucket", "artifacts"))
-        .parameters(parameter("ArtifactKey", "order-service.zip"))
-        .parameters(parameter("CompletionTokenKey", TOKEN_KEY))
+        .parameters(parameter(parameter::ARTIFACT_BUCKET, "artifacts"))
+        .parameters(parameter(parameter::ARTIFACT_KEY, "order-service.zip"))
+        .parameters(parameter(parameter::COMPLETION_TOKEN_KEY, TOKEN_KEY))
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
         .send()
@@ -340,17 +341,17 @@ async fn the_order_service_template_deploys_into_moto() {
                 .unwrap();
         }
     }
-    create_http_api(&config, &body, &physical["ApiFunction"]).await;
+    create_http_api(&config, &body, &physical[id::API_FUNCTION]).await;
     let outputs: BTreeMap<String, String> = stack
         .outputs
         .unwrap_or_default()
         .into_iter()
         .map(|o| (o.output_key.unwrap(), o.output_value.unwrap()))
         .collect();
-    assert_eq!(outputs["EventBusName"], "order-service-bus");
+    assert_eq!(outputs[output::EVENT_BUS_NAME], names::bus(SERVICE));
     assert_eq!(
-        queue_name(&outputs["OrchestratorQueueUrl"]),
-        "order-service-orchestrator.fifo"
+        queue_name(&outputs[output::ORCHESTRATOR_QUEUE_URL]),
+        names::orchestrator_queue(SERVICE)
     );
 
     // Queues: the orchestrator's is FIFO with a dead-letter queue; each subscription's queue
@@ -375,7 +376,7 @@ async fn the_order_service_template_deploys_into_moto() {
                 .unwrap_or_default()
         }
     };
-    let orchestrator = attributes(url_of("order-service-orchestrator.fifo")).await;
+    let orchestrator = attributes(url_of(&names::orchestrator_queue(SERVICE))).await;
     assert_eq!(
         orchestrator
             .get(&QueueAttributeName::FifoQueue)
@@ -383,7 +384,7 @@ async fn the_order_service_template_deploys_into_moto() {
         Some("true")
     );
     assert!(orchestrator.contains_key(&QueueAttributeName::RedrivePolicy));
-    assert!(attributes(url_of("order-service-timers"))
+    assert!(attributes(url_of(&names::timer_queue(SERVICE)))
         .await
         .get(&QueueAttributeName::FifoQueue)
         .is_none_or(|fifo| fifo == "false"));
@@ -394,7 +395,7 @@ async fn the_order_service_template_deploys_into_moto() {
         .collect();
     assert_eq!(subscriptions.len(), 2, "{subscriptions:?}");
     for name in &subscriptions {
-        let queue = attributes(url_of(&format!("order-service-handler-{name}"))).await;
+        let queue = attributes(url_of(&names::handler_queue(SERVICE, name))).await;
         assert!(
             queue.contains_key(&QueueAttributeName::RedrivePolicy),
             "{name}: {queue:?}"
@@ -404,12 +405,14 @@ async fn the_order_service_template_deploys_into_moto() {
             policy["Statement"][0]["Principal"],
             json!({"Service": "events.amazonaws.com"})
         );
+        let rule = names::rule(SERVICE, name);
         assert!(
             policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
                 .as_str()
-                .is_some_and(|arn| arn
-                    .ends_with(&format!("rule/order-service-bus/order-service-{name}"))
-                    || arn.ends_with(&format!("rule/order-service-{name}")))
+                .is_some_and(
+                    |arn| arn.ends_with(&format!("rule/{}/{rule}", names::bus(SERVICE)))
+                        || arn.ends_with(&format!("rule/{rule}"))
+                )
         );
     }
     assert_eq!(policies, subscriptions.len());
@@ -417,8 +420,8 @@ async fn the_order_service_template_deploys_into_moto() {
     // Tables with the keys the engine uses.
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     for (table, key) in [
-        ("order-service-executions", "execution_id"),
-        ("order-service-task-lock", "attempt"),
+        (names::executions_table(SERVICE), key::EXECUTION_ID),
+        (names::task_lock_table(SERVICE), key::ATTEMPT),
     ] {
         let description = dynamodb
             .describe_table()
@@ -452,8 +455,8 @@ async fn the_order_service_template_deploys_into_moto() {
             .and_then(|e| e.variables.clone())
             .unwrap_or_default();
         let role = variables
-            .get("EVENTUAL_ROLE")
-            .unwrap_or_else(|| panic!("{name} has no EVENTUAL_ROLE"));
+            .get(env::ROLE)
+            .unwrap_or_else(|| panic!("{name} has no {}", env::ROLE));
         *roles.entry(role.clone()).or_default() += 1;
         for variable in needed(role) {
             let value = variables
@@ -461,26 +464,23 @@ async fn the_order_service_template_deploys_into_moto() {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| panic!("{name} ({role}) lacks {variable}: {variables:?}"));
             match *variable {
-                "EVENTUAL_SERVICE" => assert_eq!(value, SERVICE),
-                "EVENTUAL_ORCHESTRATOR_QUEUE_URL" => {
-                    assert_eq!(queue_name(value), "order-service-orchestrator.fifo")
+                env::SERVICE => assert_eq!(value, SERVICE),
+                env::ORCHESTRATOR_QUEUE_URL => {
+                    assert_eq!(queue_name(value), names::orchestrator_queue(SERVICE))
                 }
-                "EVENTUAL_TIMER_QUEUE_URL" => assert_eq!(queue_name(value), "order-service-timers"),
-                "EVENTUAL_EVENT_BUS" => assert_eq!(value, "order-service-bus"),
-                "EVENTUAL_EXECUTIONS_TABLE" => assert_eq!(value, "order-service-executions"),
-                "EVENTUAL_TASK_LOCK_TABLE" => assert_eq!(value, "order-service-task-lock"),
-                "EVENTUAL_HISTORY_BUCKET" => {
+                env::TIMER_QUEUE_URL => assert_eq!(queue_name(value), names::timer_queue(SERVICE)),
+                env::EVENT_BUS => assert_eq!(*value, names::bus(SERVICE)),
+                env::EXECUTIONS_TABLE => assert_eq!(*value, names::executions_table(SERVICE)),
+                env::TASK_LOCK_TABLE => assert_eq!(*value, names::task_lock_table(SERVICE)),
+                env::HISTORY_BUCKET => {
                     s3.head_bucket().bucket(value).send().await.unwrap();
                 }
                 _ => {}
             }
         }
-        if role == "task" {
-            let task = &variables["EVENTUAL_TASK"];
-            assert_eq!(
-                name,
-                eventual_runtime::manifest::names::task_function(SERVICE, task)
-            );
+        if role == role::TASK {
+            let task = &variables[env::TASK];
+            assert_eq!(name, names::task_function(SERVICE, task));
         }
     }
     let tasks = inventory().tasks.len();
@@ -488,11 +488,11 @@ async fn the_order_service_template_deploys_into_moto() {
         roles,
         BTreeMap::from(
             [
-                ("api", 1),
-                ("handler", subscriptions.len()),
-                ("orchestrator", 1),
-                ("task", tasks),
-                ("timer-forwarder", 1),
+                (role::API, 1),
+                (role::HANDLER, subscriptions.len()),
+                (role::ORCHESTRATOR, 1),
+                (role::TASK, tasks),
+                (role::TIMER_FORWARDER, 1),
             ]
             .map(|(role, n)| (role.to_owned(), n))
         )
@@ -515,7 +515,7 @@ async fn the_order_service_template_deploys_into_moto() {
     // The bus and its rules: an `OrderPlaced` above 100.00 reaches `flag_big_order`'s queue.
     let rules = events
         .list_rules()
-        .event_bus_name("order-service-bus")
+        .event_bus_name(names::bus(SERVICE))
         .send()
         .await
         .unwrap()
@@ -527,7 +527,7 @@ async fn the_order_service_template_deploys_into_moto() {
         .put_events()
         .entries(
             aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .event_bus_name("order-service-bus")
+                .event_bus_name(names::bus(SERVICE))
                 .source("order-service")
                 .detail_type("OrderPlaced")
                 .detail(serde_json::to_string(&order).unwrap())
@@ -537,7 +537,7 @@ async fn the_order_service_template_deploys_into_moto() {
         .await
         .unwrap();
     assert_eq!(put.failed_entry_count, 0);
-    let queue = url_of("order-service-handler-flag_big_order");
+    let queue = url_of(&names::handler_queue(SERVICE, "flag_big_order"));
     let deadline = Instant::now() + Duration::from_secs(10);
     let message = loop {
         let received = sqs
@@ -587,10 +587,10 @@ async fn the_order_service_template_deploys_into_moto() {
             .unwrap();
         let function = mapping.function_arn.as_deref().unwrap();
         let variables = environment(function.rsplit(':').next().unwrap());
-        let consumer = match variables["EVENTUAL_ROLE"].as_str() {
-            "orchestrator" => Consumer::Orchestrator,
-            "timer-forwarder" => Consumer::Timer,
-            "handler" => Consumer::Subscription(variables["EVENTUAL_HANDLER"].clone()),
+        let consumer = match variables[env::ROLE].as_str() {
+            role::ORCHESTRATOR => Consumer::Orchestrator,
+            role::TIMER_FORWARDER => Consumer::Timer,
+            role::HANDLER => Consumer::Subscription(variables[env::HANDLER].clone()),
             other => panic!("{other} polls {queue}"),
         };
         queues.push((url, consumer, resources(&variables)));
@@ -599,12 +599,12 @@ async fn the_order_service_template_deploys_into_moto() {
         .iter()
         .filter_map(|f| {
             let variables = f.environment.as_ref()?.variables.clone()?;
-            (variables["EVENTUAL_ROLE"] == "task")
+            (variables[env::ROLE] == role::TASK)
                 .then(|| (f.function_name.clone().unwrap(), resources(&variables)))
         })
         .collect();
     let deployment = Deployment {
-        client: resources(&environment("order-service-api")),
+        client: resources(&environment(&names::api_function(SERVICE))),
         queues,
         tasks,
     };
@@ -640,7 +640,7 @@ async fn the_order_service_template_deploys_into_moto() {
         }
     }
     for name in &subscriptions {
-        let dead = attributes(url_of(&format!("order-service-handler-{name}-dlq"))).await;
+        let dead = attributes(url_of(&names::handler_dlq(SERVICE, name))).await;
         assert_eq!(
             dead.get(&QueueAttributeName::ApproximateNumberOfMessages)
                 .map(String::as_str),
@@ -656,7 +656,7 @@ async fn the_order_service_template_deploys_into_moto() {
     let api = harness.api();
     assert!(api.dead_letters().await.unwrap().is_empty());
     let unreadable = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name("order-service-bus")
+        .event_bus_name(names::bus(SERVICE))
         .source("order-service")
         .detail_type("OrderPlaced")
         .detail(json!({"total_cents": 50_000}).to_string())
@@ -739,7 +739,7 @@ async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_funct
         .function_arn
         .unwrap();
 
-    let api = properties("HttpApi");
+    let api = properties(id::HTTP_API);
     let api_id = gateway
         .create_api()
         .name(text(&api["Name"]))
@@ -750,11 +750,11 @@ async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_funct
         .unwrap()
         .api_id
         .unwrap();
-    let integration = properties("HttpApiIntegration");
-    assert_eq!(integration["ApiId"], json!({"Ref": "HttpApi"}));
+    let integration = properties(id::HTTP_API_INTEGRATION);
+    assert_eq!(integration["ApiId"], json!({"Ref": id::HTTP_API}));
     assert_eq!(
         integration["IntegrationUri"],
-        json!({"Fn::GetAtt": ["ApiFunction", "Arn"]})
+        json!({"Fn::GetAtt": [id::API_FUNCTION, "Arn"]})
     );
     let integration_id = gateway
         .create_integration()
@@ -770,10 +770,10 @@ async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_funct
         .unwrap()
         .integration_id
         .unwrap();
-    let route = properties("HttpApiRoute");
+    let route = properties(id::HTTP_API_ROUTE);
     assert_eq!(
         route["Target"],
-        json!({"Fn::Sub": "integrations/${HttpApiIntegration}"})
+        json!({"Fn::Sub": format!("integrations/${{{}}}", id::HTTP_API_INTEGRATION)})
     );
     gateway
         .create_route()
@@ -786,7 +786,7 @@ async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_funct
         .send()
         .await
         .unwrap();
-    let stage = properties("HttpApiStage");
+    let stage = properties(id::HTTP_API_STAGE);
     gateway
         .create_stage()
         .api_id(&api_id)

@@ -9,6 +9,7 @@ mod harness;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
+use eventual_runtime::manifest::names;
 use eventual_runtime::prelude::*;
 use eventual_runtime::task::TaskContext;
 use eventual_runtime::testing::TestEnvironment;
@@ -512,7 +513,7 @@ async fn payloads_above_the_message_limits_travel_through_s3() {
         .dynamodb
         .get_item()
         .table_name(&harness.aws.resources.executions_table)
-        .key("execution_id", AttributeValue::S(id.clone()))
+        .key(names::key::EXECUTION_ID, AttributeValue::S(id.clone()))
         .send()
         .await
         .unwrap()
@@ -835,7 +836,10 @@ async fn waits_longer_than_sqs_delays_are_eventbridge_schedules() {
     // An hour's wait is one schedule: due when the timer is (to the second, never early),
     // targeting the timer queue with the timer message.
     let (name, at, target, input) = one(&harness).await;
-    assert!(name.starts_with("svc-"), "{name}");
+    assert!(
+        name.starts_with(&names::schedule(harness::SERVICE, "")),
+        "{name}"
+    );
     let due = std::time::SystemTime::from(fire_at);
     assert!(
         at >= due && at < due + Duration::from_secs(1),

@@ -194,6 +194,21 @@ fn every_command_against_a_served_engine() {
     );
     assert!(after.contains("WorkflowCancelled"), "{after}");
 
+    // terminate: the execution ends at once, without compensations, and says why.
+    let doomed = cli.ok(&["start", "place_order", &order("o-3", 900, "mars")]);
+    let doomed = doomed.trim().to_owned();
+    let terminated = cli.ok(&["terminate", &doomed, "--reason", "operator"]);
+    assert!(terminated.contains("terminated"), "{terminated}");
+    assert_eq!(cli.json(&["status", &doomed])["status"], "terminated");
+    let after = cli.ok(&["history", &doomed]);
+    assert!(
+        after
+            .lines()
+            .any(|line| line.contains("WorkflowTerminated") && line.ends_with("operator")),
+        "{after}"
+    );
+    assert!(!after.contains("refund_payment"), "{after}");
+
     // timeline
     let timeline = cli.ok(&["timeline", "o-1"]);
     for step in [

@@ -4,6 +4,7 @@
 //! Both tests share one fresh target directory (and take turns), so the slow first build of
 //! the runtime happens once.
 
+use eventual_runtime::manifest::names;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -94,9 +95,12 @@ fn a_clean_build_writes_the_artifacts_with_the_cross_crate_handler() {
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0]["name"], "audit_greeting");
     assert_eq!(rules[0]["event_pattern"], handler["pattern"]);
-    assert_eq!(rules[0]["target"], "fixture-service-handler-audit_greeting");
+    assert_eq!(
+        rules[0]["target"],
+        names::handler_queue("fixture-service", "audit_greeting")
+    );
     let template = read(&target, "template.json");
-    assert!(template.contains("HandlerAuditGreetingRule"));
+    assert!(template.contains(&names::id::handler_rule("audit_greeting")));
     assert!(read(&target, "greet.mmd").contains("audit_greeting"));
 }
 

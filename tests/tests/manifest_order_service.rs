@@ -3,6 +3,7 @@
 
 extern crate order_service;
 
+use eventual_runtime::manifest::names::{self, env, id};
 use eventual_runtime::manifest::{generate, Artifacts, Inventory};
 use eventual_runtime::pattern::EventPattern;
 use serde_json::Value;
@@ -13,8 +14,10 @@ fn inventory() -> Inventory {
     Inventory::linked().of_crate("order_service")
 }
 
+const SERVICE: &str = "order-service";
+
 fn artifacts() -> Artifacts {
-    generate("order-service", &inventory(), &["order_service"]).expect("the order service is valid")
+    generate(SERVICE, &inventory(), &["order_service"]).expect("the order service is valid")
 }
 
 fn json(name: &str) -> Value {
@@ -165,10 +168,15 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
 
 #[test]
 fn iam_is_least_privilege() {
-    /// Where messages too large for SQS or an invoke are stored.
-    const PAYLOADS: &str = "${HistoryBucket.Arn}/payloads/*";
-    /// The one-time schedules of the service's long timers.
-    const SCHEDULES: &str = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/order-service-*";
+    // Where messages too large for SQS or an invoke are stored.
+    let payloads = format!("${{{}.Arn}}/{}*", id::HISTORY_BUCKET, names::PAYLOAD_PREFIX);
+    // The objects of the history bucket.
+    let history_objects = format!("${{{}.Arn}}/*", id::HISTORY_BUCKET);
+    // The one-time schedules of the service's long timers.
+    let schedules = format!(
+        "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/default/{}",
+        names::schedule(SERVICE, "*")
+    );
     let template = json("template.json");
     let resources = template["Resources"].as_object().unwrap();
     let all = statements(&template);
@@ -201,7 +209,7 @@ fn iam_is_least_privilege() {
                 && sub.ends_with(":*")
                 && !sub[..sub.len() - 2].contains('*');
             assert!(
-                log || sub == "${HistoryBucket.Arn}/*" || sub == PAYLOADS || sub == SCHEDULES,
+                log || sub == history_objects || sub == payloads || sub == schedules,
                 "{id}: resource {sub}"
             );
         }
@@ -224,13 +232,12 @@ fn iam_is_least_privilege() {
             .any(|a| *a == "lambda:InvokeFunction")
         {
             assert!(
-                ["OrchestratorRole", "TimerForwarderRole"].contains(&id.as_str()),
+                [id::ORCHESTRATOR_ROLE, id::TIMER_FORWARDER_ROLE].contains(&id.as_str()),
                 "{id}: only the orchestrator and the timer forwarder invoke functions"
             );
             for resource in as_list(&statement["Resource"]) {
                 let function = get_att(resource).unwrap();
-                let name = resources[function]["Properties"]["Environment"]["Variables"]
-                    ["EVENTUAL_TASK"]
+                let name = resources[function]["Properties"]["Environment"]["Variables"][env::TASK]
                     .as_str()
                     .unwrap_or_else(|| panic!("{function} is not a task function"));
                 invokable.entry(id).or_default().insert(name.to_owned());
@@ -240,8 +247,8 @@ fn iam_is_least_privilege() {
     assert_eq!(
         invokable,
         BTreeMap::from([
-            ("OrchestratorRole", called.clone()),
-            ("TimerForwarderRole", called)
+            (id::ORCHESTRATOR_ROLE, called.clone()),
+            (id::TIMER_FORWARDER_ROLE, called)
         ])
     );
 
@@ -254,7 +261,7 @@ fn iam_is_least_privilege() {
             .iter()
             .find(|(_, r)| {
                 r["Type"] == "AWS::Lambda::Function"
-                    && r["Properties"]["Environment"]["Variables"]["EVENTUAL_HANDLER"] == name
+                    && r["Properties"]["Environment"]["Variables"][env::HANDLER] == name
             })
             .map(|(id, r)| {
                 (
@@ -263,9 +270,8 @@ fn iam_is_least_privilege() {
                 )
             })
             .unwrap();
-        let prefix = function.strip_suffix("Function").unwrap();
-        let own: BTreeSet<String> =
-            [format!("{prefix}Queue"), format!("{prefix}DeadLetterQueue")].into();
+        assert_eq!(function, id::handler_function(name));
+        let own: BTreeSet<String> = [id::handler_queue(name), id::handler_dlq(name)].into();
         for (id, statement) in all.iter().filter(|(id, _)| *id == role_id) {
             let actions: Vec<&str> = as_list(&statement["Action"])
                 .iter()
@@ -278,16 +284,16 @@ fn iam_is_least_privilege() {
             if actions == ["s3:GetObject", "s3:PutObject"] {
                 assert_eq!(
                     statement["Resource"],
-                    serde_json::json!([{"Fn::Sub": PAYLOADS}])
+                    serde_json::json!([{"Fn::Sub": payloads}])
                 );
             } else if actions == ["sqs:SendMessage"] {
                 assert!(
-                    targets == ["OrchestratorQueue"]
-                        || targets == [format!("{prefix}DeadLetterQueue").as_str()],
+                    targets == [id::ORCHESTRATOR_QUEUE]
+                        || targets == [id::handler_dlq(name).as_str()],
                     "{id} sends to {targets:?}"
                 );
             } else if actions == ["events:PutEvents"] {
-                assert_eq!(targets, ["EventBus"], "{id} puts events elsewhere");
+                assert_eq!(targets, [id::EVENT_BUS], "{id} puts events elsewhere");
             } else {
                 for target in targets {
                     assert!(own.contains(target), "{id} reaches {target}");
@@ -301,7 +307,7 @@ fn iam_is_least_privilege() {
                 }
             }
         }
-        let queue = &resources[&format!("{prefix}Queue")]["Properties"];
+        let queue = &resources[&id::handler_queue(name)]["Properties"];
         if subscription["dead_letter"] == true {
             assert_eq!(
                 queue["RedrivePolicy"]["maxReceiveCount"],
@@ -318,7 +324,7 @@ fn iam_is_least_privilege() {
         assert!(resource["Properties"]["EventBusName"].is_string(), "{id}");
         assert_eq!(
             resource["DependsOn"],
-            serde_json::json!(["EventBus"]),
+            serde_json::json!([id::EVENT_BUS]),
             "{id}"
         );
     }

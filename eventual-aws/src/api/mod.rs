@@ -28,7 +28,7 @@ use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::start::{decide_start, StartDecision};
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
-use eventual_runtime::manifest::names;
+use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::registry::{self, HandlerFailure};
 use eventual_runtime::task::{CompletionToken, TokenSigner};
 use eventual_runtime::time::Timestamp;
@@ -176,19 +176,19 @@ impl AwsApi {
         let mut rows = Vec::new();
         let mut start = filter.next_token.clone();
         let next_token = loop {
-            let output =
-                self.aws
-                    .dynamodb
-                    .scan()
-                    .table_name(&self.aws.resources.executions_table)
-                    .limit((size - rows.len()) as i32)
-                    .set_exclusive_start_key(start.map(|id| {
-                        HashMap::from([("execution_id".to_owned(), AttributeValue::S(id))])
-                    }))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(AwsError::sdk("Scan (executions)"))?;
+            let output = self
+                .aws
+                .dynamodb
+                .scan()
+                .table_name(&self.aws.resources.executions_table)
+                .limit((size - rows.len()) as i32)
+                .set_exclusive_start_key(start.map(|id| {
+                    HashMap::from([(key::EXECUTION_ID.to_owned(), AttributeValue::S(id))])
+                }))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(AwsError::sdk("Scan (executions)"))?;
             for attributes in output.items() {
                 let row = ExecutionItem::load(&self.aws, attributes).await?.to_row();
                 if filter.admits(&row) {
@@ -197,7 +197,7 @@ impl AwsApi {
             }
             start = output
                 .last_evaluated_key()
-                .and_then(|key| key.get("execution_id"))
+                .and_then(|last| last.get(key::EXECUTION_ID))
                 .and_then(|id| id.as_s().ok())
                 .cloned();
             if start.is_none() || rows.len() >= size {

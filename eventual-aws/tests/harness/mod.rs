@@ -17,6 +17,7 @@ use eventual_runtime::engine::api::{ApiError, ServiceApi};
 use eventual_runtime::engine::client::{ClientError, StartExecution};
 use eventual_runtime::engine::Engine;
 use eventual_runtime::event::OutgoingEvent;
+use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::workflow::{HistoryEvent, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -26,6 +27,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The service the harness deploys.
+pub const SERVICE: &str = "svc";
 
 /// How long a test waits for an execution before it fails.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -187,7 +191,7 @@ async fn serve_invokes(
     use axum::extract::State;
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let api_function = eventual_runtime::manifest::names::function(&aws.resources.service, "api");
+    let api_function = names::api_function(&aws.resources.service);
     let app = axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
@@ -206,7 +210,7 @@ async fn serve_invokes(
                     }
                     let service = &state.aws.resources.service;
                     let is_task = eventual_runtime::registry::TASKS.iter().any(|task| {
-                        eventual_runtime::manifest::names::task_function(service, task.name)
+                        names::task_function(service, task.name)
                             == function
                     });
                     if !is_task {
@@ -625,21 +629,24 @@ impl Harness {
             config = with_faults(&config, faults);
         }
         let mut resources = Resources {
-            service: "svc".into(),
-            executions_table: "svc-executions".into(),
-            task_lock_table: "svc-task-lock".into(),
-            history_bucket: "svc-history".into(),
-            event_bus: "svc-bus".into(),
+            service: SERVICE.into(),
+            executions_table: names::executions_table(SERVICE),
+            task_lock_table: names::task_lock_table(SERVICE),
+            // The template lets CloudFormation name the bucket.
+            history_bucket: format!("{SERVICE}-history"),
+            event_bus: names::bus(SERVICE),
             ..Resources::default()
         };
         let aws = Aws::new(&config, resources.clone());
-        resources.orchestrator_queue_url = create_queue(&aws, "svc-orchestrator.fifo", true).await;
-        resources.timer_queue_url = create_queue(&aws, "svc-timers", false).await;
+        resources.orchestrator_queue_url =
+            create_queue(&aws, &names::orchestrator_queue(SERVICE), true).await;
+        resources.timer_queue_url = create_queue(&aws, &names::timer_queue(SERVICE), false).await;
         resources.timer_queue_arn = queue_arn(&aws.sqs, &resources.timer_queue_url).await;
-        // moto does not check roles; the name is the template's.
-        resources.scheduler_role_arn = "arn:aws:iam::123456789012:role/svc-timer-scheduler".into();
-        create_table(&aws, &resources.executions_table, "execution_id").await;
-        create_table(&aws, &resources.task_lock_table, "attempt").await;
+        // moto does not check roles (the template lets CloudFormation name this one).
+        resources.scheduler_role_arn =
+            format!("arn:aws:iam::123456789012:role/{SERVICE}-timer-scheduler");
+        create_table(&aws, &resources.executions_table, key::EXECUTION_ID).await;
+        create_table(&aws, &resources.task_lock_table, key::ATTEMPT).await;
         aws.s3
             .create_bucket()
             .bucket(&resources.history_bucket)
@@ -664,14 +671,14 @@ impl Harness {
         let mut handlers = Vec::new();
         for name in subscriptions {
             let descriptor = eventual_runtime::registry::subscription(name).unwrap();
-            let queue = eventual_runtime::manifest::names::handler_queue("svc", name);
+            let queue = names::handler_queue(SERVICE, name);
             let url = create_queue(&aws, &queue, false).await;
             let mut handler = Resources {
                 handler_queue_url: url.clone(),
                 ..resources.clone()
             };
             if descriptor.dead_letter {
-                let dead_letter = eventual_runtime::manifest::names::handler_dlq("svc", name);
+                let dead_letter = names::handler_dlq(SERVICE, name);
                 handler.dead_letter_queue_url = create_queue(&aws, &dead_letter, false).await;
                 let policy = serde_json::json!({
                     "deadLetterTargetArn": queue_arn(&aws.sqs, &handler.dead_letter_queue_url).await,
@@ -686,7 +693,7 @@ impl Harness {
                     .unwrap();
             }
             let arn = queue_arn(&aws.sqs, &url).await;
-            let rule = format!("svc-{name}");
+            let rule = names::rule(SERVICE, name);
             aws.events
                 .put_rule()
                 .name(&rule)

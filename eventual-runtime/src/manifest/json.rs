@@ -1,7 +1,7 @@
 //! `manifest.json` and `eventbridge-rules.json`.
 
-use super::cfn::names;
 use super::inventory::{Inventory, Location};
+use super::names;
 use crate::task::RetryPolicy;
 use serde_json::{json, Value};
 

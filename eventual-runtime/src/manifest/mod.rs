@@ -23,9 +23,10 @@ mod cfn;
 mod inventory;
 mod json;
 mod mermaid;
+pub mod names;
 mod validate;
 
-pub use cfn::{names, template};
+pub use cfn::template;
 pub use inventory::{Inventory, Location, SubscriptionInfo, TaskInfo, WorkflowInfo};
 pub use json::{eventbridge_rules, manifest};
 pub use mermaid::diagram;

@@ -16,8 +16,8 @@
 //! They are resolved (a call `f` is the task whose Rust path ends with `::f`), and a crate
 //! that holds called tasks is covered by the declared-crates check instead.
 
-use super::cfn::{handler_id, logical, task_id};
 use super::inventory::{Inventory, Location};
+use super::names::id::{self, logical};
 use crate::pattern::EventPattern;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -200,7 +200,7 @@ pub fn validate(
         inventory
             .tasks
             .iter()
-            .map(|t| (t.name.as_str(), &t.location, task_id(t))),
+            .map(|t| (t.name.as_str(), &t.location, id::task(&t.name))),
         &mut problems,
     );
     id_clashes(
@@ -208,7 +208,7 @@ pub fn validate(
         inventory
             .subscriptions
             .iter()
-            .map(|s| (s.name.as_str(), &s.location, handler_id(s))),
+            .map(|s| (s.name.as_str(), &s.location, id::handler(&s.name))),
         &mut problems,
     );
     id_clashes(

@@ -6,7 +6,8 @@
 //! - `worker`: task attempts and handler deliveries on a tokio runtime;
 //! - `adapter`: the engine as a [`ServiceApi`](crate::engine::api::ServiceApi) (served by
 //!   [`api::http`](crate::engine::api::http)) and an [`Engine`](crate::engine::Engine);
-//! - [`cli`]: the command line of a service binary.
+//! - [`cli`]: the command line of a service binary: `serve`, and the engine-neutral commands
+//!   of [`crate::cli`].
 //!
 //! ```no_run
 //! use eventual_runtime::engine::local::{EngineConfig, LocalEngine};

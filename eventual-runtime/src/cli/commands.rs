@@ -1,0 +1,213 @@
+//! What each command asks the API, and the replay of a history against this binary.
+
+use super::format::{self, print_json};
+use super::transport::{encode, Api, Transport};
+use super::{ApiCommand, DlqAction};
+use crate::registry;
+use crate::workflow::history::{History, HistoryEvent, HistoryEventKind};
+use crate::workflow::replay::WorkflowExecutor;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Runs `command` against the API `transport` reaches.
+pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result<(), String> {
+    let api = &Api::new(transport);
+    match command {
+        ApiCommand::Start {
+            workflow,
+            input,
+            name,
+            follow,
+        } => start(api, &workflow, &input, name, follow),
+        ApiCommand::Status { execution } => api
+            .get(&format!("/executions/{}", encode(&execution)))
+            .map(|row| print_json(&row)),
+        ApiCommand::List {
+            workflow,
+            status,
+            limit,
+            next_token,
+            json,
+        } => list(api, workflow, status, limit, next_token, json),
+        ApiCommand::History { execution, json } => history(api, &execution, json),
+        ApiCommand::Signal {
+            execution,
+            name,
+            payload,
+        } => parse_json(&payload, "payload").and_then(|payload| {
+            api.post(
+                &format!("/executions/{}/signals", encode(&execution)),
+                &serde_json::json!({"name": name, "payload": payload}),
+            )
+            .map(|_| println!("signal `{name}` sent to {execution}"))
+        }),
+        ApiCommand::Publish {
+            source,
+            detail_type,
+            detail,
+        } => parse_json(&detail, "detail").and_then(|detail| {
+            api.post(
+                "/events",
+                &serde_json::json!({"source": source, "detail-type": detail_type, "detail": detail}),
+            )
+            .map(|answer| print_json(&answer))
+        }),
+        ApiCommand::Dlq {
+            action: DlqAction::List,
+        } => api.get("/dlq").map(|answer| print_json(&answer)),
+        ApiCommand::Dlq {
+            action: DlqAction::Redrive { id },
+        } => {
+            let path = match id {
+                Some(id) => format!("/dlq/{}/redrive", encode(&id)),
+                None => "/dlq/redrive".to_owned(),
+            };
+            api.post(&path, &Value::Null)
+                .map(|answer| print_json(&answer))
+        }
+        ApiCommand::Cancel { execution, reason } => api
+            .post(
+                &format!("/executions/{}/cancel", encode(&execution)),
+                &serde_json::json!({"reason": reason}),
+            )
+            .map(|_| println!("cancellation of {execution} requested")),
+        ApiCommand::Terminate { execution, reason } => api
+            .post(
+                &format!("/executions/{}/terminate", encode(&execution)),
+                &serde_json::json!({"reason": reason}),
+            )
+            .map(|_| println!("{execution} terminated")),
+        ApiCommand::Replay {
+            execution,
+            history_file,
+        } => replay(api, execution, history_file),
+        ApiCommand::Timeline { execution } => fetch_history(api, &execution)
+            .map(|history| print!("{}", format::timeline(&history.events))),
+    }
+}
+
+fn start(
+    api: &Api,
+    workflow: &str,
+    input: &str,
+    name: Option<String>,
+    follow: bool,
+) -> Result<(), String> {
+    let input = parse_json(input, "input")?;
+    let started = api.post(
+        "/executions",
+        &serde_json::json!({"workflow": workflow, "input": input, "name": name}),
+    )?;
+    let id = started["execution_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!("{id}");
+    if !follow {
+        return Ok(());
+    }
+    let mut shown = 0;
+    loop {
+        let history = fetch_history(api, &id)?;
+        for event in history.events.iter().skip(shown) {
+            println!("  {}", format::describe(event));
+        }
+        shown = history.events.len();
+        if history
+            .events
+            .last()
+            .is_some_and(|event| event.kind.is_terminal())
+        {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn list(
+    api: &Api,
+    workflow: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    next_token: Option<String>,
+    json: bool,
+) -> Result<(), String> {
+    let mut query = Vec::new();
+    for (key, value) in [
+        ("workflow", workflow),
+        ("status", status),
+        ("limit", limit.map(|l| l.to_string())),
+        ("next_token", next_token),
+    ] {
+        if let Some(value) = value {
+            query.push(format!("{key}={}", encode(&value)));
+        }
+    }
+    let page = api.get(&format!("/executions?{}", query.join("&")))?;
+    if json {
+        print_json(&page);
+    } else {
+        print!("{}", format::executions(&page));
+    }
+    Ok(())
+}
+
+fn history(api: &Api, execution: &str, json: bool) -> Result<(), String> {
+    let history = fetch_history(api, execution)?;
+    if json {
+        println!("{}", history.to_json());
+    } else {
+        print!("{}", format::history(&history.events));
+    }
+    Ok(())
+}
+
+fn fetch_history(api: &Api, execution: &str) -> Result<History, String> {
+    let document = api.get(&format!("/executions/{}/history", encode(execution)))?;
+    History::from_json(&document.to_string()).map_err(|e| e.to_string())
+}
+
+fn replay(
+    api: &Api,
+    execution: Option<String>,
+    history_file: Option<PathBuf>,
+) -> Result<(), String> {
+    let history = match (history_file, execution) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            History::from_json(&text).map_err(|e| e.to_string())?
+        }
+        (None, Some(execution)) => fetch_history(api, &execution)?,
+        (None, None) => return Err("give an execution or --history-file".to_owned()),
+    };
+    let outcome = replay_history(&history.events)?;
+    println!("{outcome}");
+    Ok(())
+}
+
+/// Replays `events` against the workflows linked into this binary.
+pub fn replay_history(events: &[HistoryEvent]) -> Result<String, String> {
+    let Some(HistoryEventKind::WorkflowStarted {
+        workflow,
+        execution_id,
+        ..
+    }) = events.first().map(|e| &e.kind)
+    else {
+        return Err("the history does not begin with WorkflowStarted".to_owned());
+    };
+    let descriptor = registry::workflow(workflow)
+        .ok_or_else(|| format!("workflow `{workflow}` is not in this binary"))?;
+    WorkflowExecutor::replay(descriptor, events)
+        .map(|_| {
+            format!(
+                "replay ok: {} events of {execution_id} ({workflow}) agree with the code",
+                events.len()
+            )
+        })
+        .map_err(|error| format!("replay failed [{}]: {error}", error.code()))
+}
+
+fn parse_json(text: &str, what: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("the {what} is not valid JSON: {e}"))
+}

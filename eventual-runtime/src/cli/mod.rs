@@ -1,0 +1,203 @@
+//! The command line of a service, over any engine (feature `cli`): the commands that operate
+//! a running service through its API (`start`, `status`, `list`, `history`, `signal`,
+//! `publish`, `dlq`, `cancel`, `replay`, `timeline`), how they reach it ([`Transport`]) and how
+//! they print.
+//!
+//! `--url` (`EVENTUAL_URL`) names the API; [`Connect`] turns it into a transport. Plain HTTP
+//! is [`HttpTransport`]; the AWS engine adds its own (Lambda invoke, SigV4) and calls
+//! [`main_with`]. A binary without an engine of its own is one line:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     eventual_runtime::cli::main()
+//! }
+//! ```
+//!
+//! The embedded engine's command line (`engine::local::cli`, feature `local`) adds `serve` to
+//! these commands.
+
+mod commands;
+mod format;
+mod transport;
+
+pub use commands::replay_history;
+pub use format::timeline;
+pub use transport::{http, Connect, HttpTransport, Transport};
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The variable naming the API when `--url` is not given.
+pub const URL_ENV: &str = "EVENTUAL_URL";
+/// The API when neither `--url` nor [`URL_ENV`] is given: the local engine's default.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+/// Operate an eventual-rs service through its API.
+#[derive(Debug, Parser)]
+#[command(version, about, arg_required_else_help = true)]
+pub struct Cli {
+    /// Where the API is.
+    #[command(flatten)]
+    pub target: Target,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ApiCommand,
+}
+
+/// Where the service's API is.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The service's API, which the commands talk to (`replay --history-file` reads a file).
+    #[arg(long, global = true, env = URL_ENV, default_value = DEFAULT_URL)]
+    pub url: String,
+}
+
+/// The commands that talk to a service's API.
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Start an execution.
+    Start {
+        /// The workflow.
+        workflow: String,
+        /// The input, as JSON.
+        input: String,
+        /// An execution name: starting the same name again returns the same execution.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the history as it grows, until the execution ends.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Show an execution's status and result.
+    Status {
+        /// The execution.
+        execution: String,
+    },
+    /// List executions.
+    List {
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this status (running, succeeded, failed, timed_out, cancelled, blocked).
+        #[arg(long)]
+        status: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The page after this token.
+        #[arg(long)]
+        next_token: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an execution's history.
+    History {
+        /// The execution.
+        execution: String,
+        /// Print the history document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a signal.
+    Signal {
+        /// The execution.
+        execution: String,
+        /// The signal's name.
+        name: String,
+        /// The payload, as JSON.
+        #[arg(default_value = "null")]
+        payload: String,
+    },
+    /// Publish an event.
+    Publish {
+        /// `source` of the event.
+        source: String,
+        /// `detail-type` of the event.
+        detail_type: String,
+        /// `detail`, as JSON.
+        detail: String,
+    },
+    /// The dead-letter queue.
+    Dlq {
+        /// list or redrive.
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+    /// Cancel an execution: its body stops and its compensations run.
+    Cancel {
+        /// The execution.
+        execution: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Terminate an execution: it ends at once, without compensations.
+    Terminate {
+        /// The execution.
+        execution: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Replay a recorded history against this binary's code: reports a non-determinism with
+    /// the step, or success.
+    Replay {
+        /// The execution (its history is fetched from the API).
+        execution: Option<String>,
+        /// Read the history document from this file instead.
+        #[arg(long)]
+        history_file: Option<PathBuf>,
+    },
+    /// Show an execution's steps on a timeline with durations.
+    Timeline {
+        /// The execution.
+        execution: String,
+    },
+}
+
+/// Dead-letter queue actions.
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List dead letters.
+    List,
+    /// Deliver dead letters again (all, or one by id).
+    Redrive {
+        /// The entry; all when omitted.
+        id: Option<String>,
+    },
+}
+
+/// Parses the process's arguments and runs the command against the API over HTTP.
+pub fn main() -> ExitCode {
+    main_with(&http)
+}
+
+/// Like [`main`], reaching the API through the transport `connect` makes of `--url`.
+pub fn main_with(connect: &Connect) -> ExitCode {
+    run_with(Cli::parse(), connect)
+}
+
+/// Runs a parsed command line, reaching the API through the transport `connect` makes of
+/// `--url`.
+pub fn run_with(cli: Cli, connect: &Connect) -> ExitCode {
+    execute(&cli.target.url, cli.command, connect)
+}
+
+/// Runs `command` against the API at `url`, reached through `connect`; prints an error and
+/// fails when it does.
+pub fn execute(url: &str, command: ApiCommand, connect: &Connect) -> ExitCode {
+    exit_code(connect(url).and_then(|transport| commands::call(command, transport)))
+}
+
+/// Success, or the error printed to stderr and failure.
+pub fn exit_code(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

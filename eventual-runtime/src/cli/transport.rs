@@ -1,0 +1,108 @@
+//! How the commands reach a service's API: one request, answered with a status and a JSON
+//! body.
+
+use serde_json::Value;
+
+/// How the CLI reaches a service's API: one request, answered with a status and a JSON body.
+///
+/// The CLI speaks HTTP to the local engine ([`HttpTransport`]); another engine plugs in its
+/// own way in (the AWS engine invokes its API function) with
+/// [`main_with`](super::main_with).
+pub trait Transport {
+    /// Sends `method path` with a JSON `body`; returns the status and the JSON answer.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String>;
+}
+
+/// Makes the transport for a `--url`, or says why it cannot.
+pub type Connect = dyn Fn(&str) -> Result<Box<dyn Transport>, String>;
+
+/// The [`Connect`] of plain HTTP: an [`HttpTransport`] to `url`.
+pub fn http(url: &str) -> Result<Box<dyn Transport>, String> {
+    Ok(Box::new(HttpTransport::new(url)))
+}
+
+/// The API over plain HTTP.
+pub struct HttpTransport {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    /// A transport to the API at `base` (`http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        HttpTransport {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let url = format!("{}{path}", self.base);
+        let response = match body {
+            Some(body) if method == "POST" => self.agent.post(url).send_json(body),
+            _ => self.agent.get(url).call(),
+        };
+        let mut response = response.map_err(|e| format!("cannot reach the engine: {e}"))?;
+        let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        Ok((response.status().as_u16(), body))
+    }
+}
+
+/// The commands' view of the API: a transport and the error convention of the routes.
+pub(super) struct Api {
+    transport: Box<dyn Transport>,
+}
+
+impl Api {
+    pub(super) fn new(transport: Box<dyn Transport>) -> Self {
+        Api { transport }
+    }
+
+    pub(super) fn get(&self, path: &str) -> Result<Value, String> {
+        Self::answer(self.transport.request("GET", path, None)?)
+    }
+
+    pub(super) fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+        Self::answer(self.transport.request("POST", path, Some(body))?)
+    }
+
+    fn answer((status, body): (u16, Value)) -> Result<Value, String> {
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            let message = body["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| body.to_string());
+            Err(format!("{status}: {message}"))
+        }
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+pub(super) fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,318 @@
+//! Every name of the AWS engine's deployed artifacts, defined once: the template
+//! (`manifest::cfn`), the rules file, the engine (`eventual-aws`) and the tests read them here.
+//!
+//! - physical names ([`bus`], [`rule`], queues, tables, functions, schedules), derived from
+//!   the service name and a task's or subscription's name, so that the template, the rules file
+//!   and the engine agree without lookups;
+//! - [`id`]: CloudFormation logical ids of the template's resources;
+//! - [`parameter`] and [`output`]: the template's parameters and outputs;
+//! - [`env`](mod@env): the environment variables the template sets and the Lambda functions read, and
+//!   [`role`]: the values of `EVENTUAL_ROLE`;
+//! - [`key`]: the key attributes of the DynamoDB tables.
+
+/// Characters other than `[A-Za-z0-9_-]` become `-`; a name longer than `max` is cut and
+/// suffixed with a hash of the whole, so it stays unique and deterministic.
+pub fn physical(name: &str, max: usize) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if clean.len() <= max {
+        return clean;
+    }
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name.bytes() {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    format!("{}-{hash:08x}", &clean[..max - 9])
+}
+
+/// Where in the history bucket payloads too large for a message are stored.
+pub const PAYLOAD_PREFIX: &str = "payloads/";
+/// Days stored payloads are kept: longer than any message lives (a re-sent timer
+/// stores its payload again).
+pub const PAYLOAD_KEPT_DAYS: u32 = 30;
+
+/// The event bus.
+pub fn bus(service: &str) -> String {
+    physical(&format!("{service}-bus"), 256)
+}
+/// The EventBridge rule of a subscription.
+pub fn rule(service: &str, subscription: &str) -> String {
+    physical(&format!("{service}-{subscription}"), 64)
+}
+/// The SQS queue feeding a subscription's handler.
+pub fn handler_queue(service: &str, subscription: &str) -> String {
+    physical(&format!("{service}-handler-{subscription}"), 76)
+}
+/// The dead-letter queue of a subscription.
+pub fn handler_dlq(service: &str, subscription: &str) -> String {
+    format!("{}-dlq", handler_queue(service, subscription))
+}
+/// The Lambda function of a subscription's handler.
+pub fn handler_function(service: &str, subscription: &str) -> String {
+    physical(&format!("{service}-handler-{subscription}"), 64)
+}
+/// The Lambda function of a task.
+pub fn task_function(service: &str, task: &str) -> String {
+    physical(&format!("{service}-task-{task}"), 64)
+}
+/// The Lambda function of the orchestrator.
+pub fn orchestrator_function(service: &str) -> String {
+    function(service, role::ORCHESTRATOR)
+}
+/// The Lambda function of the timer forwarder.
+pub fn timer_forwarder_function(service: &str) -> String {
+    function(service, role::TIMER_FORWARDER)
+}
+/// The Lambda function of the service API (also the HTTP API's name).
+pub fn api_function(service: &str) -> String {
+    function(service, role::API)
+}
+/// A role's one function is named after the role.
+fn function(service: &str, role: &str) -> String {
+    physical(&format!("{service}-{role}"), 64)
+}
+/// The FIFO orchestrator queue.
+pub fn orchestrator_queue(service: &str) -> String {
+    fifo_queue(service, "orchestrator")
+}
+/// The FIFO dead-letter queue of the orchestrator queue.
+pub fn orchestrator_dlq(service: &str) -> String {
+    fifo_queue(service, "orchestrator-dlq")
+}
+/// The standard timer queue.
+pub fn timer_queue(service: &str) -> String {
+    queue(service, "timers")
+}
+/// An SQS queue of the service (at most 75 characters, so that `.fifo` fits in 80).
+fn queue(service: &str, what: &str) -> String {
+    physical(&format!("{service}-{what}"), 75)
+}
+fn fifo_queue(service: &str, what: &str) -> String {
+    format!("{}.fifo", queue(service, what))
+}
+/// The executions table (hash key [`key::EXECUTION_ID`]).
+pub fn executions_table(service: &str) -> String {
+    table(service, "executions")
+}
+/// The history table (hash key [`key::EXECUTION_ID`], range key [`key::SEQ`]).
+pub fn history_table(service: &str) -> String {
+    table(service, "history")
+}
+/// The task-lock table (hash key [`key::ATTEMPT`], TTL [`key::EXPIRES_AT`]).
+pub fn task_lock_table(service: &str) -> String {
+    table(service, "task-lock")
+}
+fn table(service: &str, what: &str) -> String {
+    physical(&format!("{service}-{what}"), 255)
+}
+/// The EventBridge Scheduler schedule of a long timer, in the default group:
+/// `<service>-<digest>`; with `digest` `*`, the pattern of all the service's schedules.
+pub fn schedule(service: &str, digest: &str) -> String {
+    format!("{}-{digest}", physical(service, 20))
+}
+
+/// CloudFormation logical ids of the template's resources.
+pub mod id {
+    /// A logical id made of a name: its alphanumeric runs, each capitalised.
+    pub fn logical(name: &str) -> String {
+        name.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let mut chars = part.chars();
+                match chars.next() {
+                    Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                    None => String::new(),
+                }
+            })
+            .collect()
+    }
+
+    /// The event bus.
+    pub const EVENT_BUS: &str = "EventBus";
+    /// The history bucket (histories and large payloads).
+    pub const HISTORY_BUCKET: &str = "HistoryBucket";
+    /// The executions table.
+    pub const EXECUTIONS_TABLE: &str = "ExecutionsTable";
+    /// The history table.
+    pub const HISTORY_TABLE: &str = "HistoryTable";
+    /// The task-lock table.
+    pub const TASK_LOCK_TABLE: &str = "TaskLockTable";
+    /// The FIFO orchestrator queue.
+    pub const ORCHESTRATOR_QUEUE: &str = "OrchestratorQueue";
+    /// Its dead-letter queue.
+    pub const ORCHESTRATOR_DLQ: &str = "OrchestratorDeadLetterQueue";
+    /// The orchestrator's role.
+    pub const ORCHESTRATOR_ROLE: &str = "OrchestratorRole";
+    /// The orchestrator's function.
+    pub const ORCHESTRATOR_FUNCTION: &str = "OrchestratorFunction";
+    /// The orchestrator queue → function mapping.
+    pub const ORCHESTRATOR_EVENT_SOURCE: &str = "OrchestratorEventSource";
+    /// The timer queue.
+    pub const TIMER_QUEUE: &str = "TimerQueue";
+    /// The role EventBridge Scheduler delivers due long timers with.
+    pub const TIMER_SCHEDULER_ROLE: &str = "TimerSchedulerRole";
+    /// The timer forwarder's role.
+    pub const TIMER_FORWARDER_ROLE: &str = "TimerForwarderRole";
+    /// The timer forwarder's function.
+    pub const TIMER_FORWARDER_FUNCTION: &str = "TimerForwarderFunction";
+    /// The timer queue → function mapping.
+    pub const TIMER_FORWARDER_EVENT_SOURCE: &str = "TimerForwarderEventSource";
+    /// The role every task function shares.
+    pub const TASK_ROLE: &str = "TaskRole";
+    /// The service API's role.
+    pub const API_ROLE: &str = "ApiRole";
+    /// The service API's function.
+    pub const API_FUNCTION: &str = "ApiFunction";
+    /// API Gateway's HTTP API.
+    pub const HTTP_API: &str = "HttpApi";
+    /// Its integration with the API function.
+    pub const HTTP_API_INTEGRATION: &str = "HttpApiIntegration";
+    /// Its one route (`$default`).
+    pub const HTTP_API_ROUTE: &str = "HttpApiRoute";
+    /// Its stage (`$default`).
+    pub const HTTP_API_STAGE: &str = "HttpApiStage";
+    /// The permission letting API Gateway invoke the API function.
+    pub const HTTP_API_INVOKES_API_FUNCTION: &str = "HttpApiInvokesApiFunction";
+
+    /// `Task<Name>`: what a task's ids derive from (two tasks must not share it).
+    pub fn task(task: &str) -> String {
+        format!("Task{}", logical(task))
+    }
+    /// A task's function.
+    pub fn task_function(task: &str) -> String {
+        format!("{}Function", self::task(task))
+    }
+
+    /// `Handler<Name>`: what a subscription's ids derive from (two subscriptions must not
+    /// share it).
+    pub fn handler(subscription: &str) -> String {
+        format!("Handler{}", logical(subscription))
+    }
+    /// A subscription's queue.
+    pub fn handler_queue(subscription: &str) -> String {
+        format!("{}Queue", handler(subscription))
+    }
+    /// A subscription's dead-letter queue.
+    pub fn handler_dlq(subscription: &str) -> String {
+        format!("{}DeadLetterQueue", handler(subscription))
+    }
+    /// The policy letting a subscription's rule send to its queue.
+    pub fn handler_queue_policy(subscription: &str) -> String {
+        format!("{}QueuePolicy", handler(subscription))
+    }
+    /// A subscription's rule.
+    pub fn handler_rule(subscription: &str) -> String {
+        format!("{}Rule", handler(subscription))
+    }
+    /// A subscription's handler role.
+    pub fn handler_role(subscription: &str) -> String {
+        format!("{}Role", handler(subscription))
+    }
+    /// A subscription's handler function.
+    pub fn handler_function(subscription: &str) -> String {
+        format!("{}Function", handler(subscription))
+    }
+    /// A subscription's queue → function mapping.
+    pub fn handler_event_source(subscription: &str) -> String {
+        format!("{}EventSource", handler(subscription))
+    }
+}
+
+/// The template's parameters.
+pub mod parameter {
+    /// The S3 bucket of the Lambda package.
+    pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+    /// The S3 key of the Lambda package.
+    pub const ARTIFACT_KEY: &str = "ArtifactKey";
+    /// The secret signing completion tokens ([`env::TOKEN_KEY`](super::env::TOKEN_KEY)).
+    pub const COMPLETION_TOKEN_KEY: &str = "CompletionTokenKey";
+}
+
+/// The template's outputs.
+pub mod output {
+    /// The event bus's name.
+    pub const EVENT_BUS_NAME: &str = "EventBusName";
+    /// The orchestrator queue's URL.
+    pub const ORCHESTRATOR_QUEUE_URL: &str = "OrchestratorQueueUrl";
+    /// The API function's name (the CLI's `--url lambda://<name>`).
+    pub const API_FUNCTION_NAME: &str = "ApiFunctionName";
+    /// API Gateway's URL (the CLI's `--url`).
+    pub const API_URL: &str = "ApiUrl";
+    /// The history bucket's name.
+    pub const HISTORY_BUCKET_NAME: &str = "HistoryBucketName";
+}
+
+/// The environment variables the template sets and the Lambda functions read.
+pub mod env {
+    /// The service name (every function).
+    pub const SERVICE: &str = "EVENTUAL_SERVICE";
+    /// The function's role, one of [`role`](super::role) (every function).
+    pub const ROLE: &str = "EVENTUAL_ROLE";
+    /// A task function's task.
+    pub const TASK: &str = "EVENTUAL_TASK";
+    /// A handler function's subscription.
+    pub const HANDLER: &str = "EVENTUAL_HANDLER";
+    /// The FIFO orchestrator queue's URL.
+    pub const ORCHESTRATOR_QUEUE_URL: &str = "EVENTUAL_ORCHESTRATOR_QUEUE_URL";
+    /// The timer queue's URL.
+    pub const TIMER_QUEUE_URL: &str = "EVENTUAL_TIMER_QUEUE_URL";
+    /// The timer queue's ARN: the target of long timers' schedules.
+    pub const TIMER_QUEUE_ARN: &str = "EVENTUAL_TIMER_QUEUE_ARN";
+    /// The role EventBridge Scheduler delivers long timers with.
+    pub const SCHEDULER_ROLE_ARN: &str = "EVENTUAL_SCHEDULER_ROLE_ARN";
+    /// The executions table.
+    pub const EXECUTIONS_TABLE: &str = "EVENTUAL_EXECUTIONS_TABLE";
+    /// The history table.
+    pub const HISTORY_TABLE: &str = "EVENTUAL_HISTORY_TABLE";
+    /// The task-lock table.
+    pub const TASK_LOCK_TABLE: &str = "EVENTUAL_TASK_LOCK_TABLE";
+    /// The history bucket.
+    pub const HISTORY_BUCKET: &str = "EVENTUAL_HISTORY_BUCKET";
+    /// The event bus's name.
+    pub const EVENT_BUS: &str = "EVENTUAL_EVENT_BUS";
+    /// A handler's own queue's URL.
+    pub const HANDLER_QUEUE_URL: &str = "EVENTUAL_HANDLER_QUEUE_URL";
+    /// A handler's dead-letter queue's URL.
+    pub const DEAD_LETTER_QUEUE_URL: &str = "EVENTUAL_DEAD_LETTER_QUEUE_URL";
+    /// The completion-token key (task and API functions).
+    pub const TOKEN_KEY: &str = "EVENTUAL_TOKEN_KEY";
+}
+
+/// The values of [`env::ROLE`]; the functions of the orchestrator, the timer forwarder and
+/// the API are named after theirs.
+pub mod role {
+    /// Steps workflows from the orchestrator queue.
+    pub const ORCHESTRATOR: &str = "orchestrator";
+    /// Runs one task's attempts ([`env::TASK`](super::env::TASK) names it).
+    pub const TASK: &str = "task";
+    /// Runs one subscription's handler ([`env::HANDLER`](super::env::HANDLER) names it).
+    pub const HANDLER: &str = "handler";
+    /// `handler:<subscription>`: a handler role naming its subscription itself.
+    pub const HANDLER_PREFIX: &str = "handler:";
+    /// The service API.
+    pub const API: &str = "api";
+    /// Forwards due timers (the template's name).
+    pub const TIMER_FORWARDER: &str = "timer-forwarder";
+    /// The short name of [`TIMER_FORWARDER`].
+    pub const TIMER: &str = "timer";
+}
+
+/// Key attributes of the DynamoDB tables.
+pub mod key {
+    /// The hash key of the executions and history tables.
+    pub const EXECUTION_ID: &str = "execution_id";
+    /// The range key of the history table.
+    pub const SEQ: &str = "seq";
+    /// The hash key of the task-lock table: `<execution>#<seq>#<attempt>`.
+    pub const ATTEMPT: &str = "attempt";
+    /// The task-lock table's TTL attribute (epoch seconds).
+    pub const EXPIRES_AT: &str = "expires_at";
+}
