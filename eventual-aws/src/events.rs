@@ -56,7 +56,7 @@ pub async fn deliver(
     let now = Timestamp::wall_clock();
     let verdict = verdict(subscription, delivery, &result, now);
     if verdict == Verdict::Succeeded {
-        let mut actions = Actions::new(now);
+        let mut actions = Actions::default();
         apply_effects(&mut actions, buffer.take(), &scope, correlation_id, now);
         perform(aws, actions.actions, now).await?;
     }

@@ -57,7 +57,7 @@ async fn carry_out_step(
 ) -> Result<(), AwsError> {
     let now = Timestamp::wall_clock();
     let (parent, correlation_id) = started(history);
-    let mut actions = Actions::new(now);
+    let mut actions = Actions::default();
     carry_out(
         &mut actions,
         execution_id,

@@ -243,8 +243,8 @@ pub async fn put_events(aws: &Aws, events: &[EventEnvelope]) -> Result<(), AwsEr
 /// One thing to do after a commit, collected by the [`Host`] (whose methods are synchronous).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Invoke a task attempt, now or at its `not_before`.
-    Invoke(TaskInvoke, Option<Timestamp>),
+    /// Start a task attempt, now or at its `not_before`.
+    Invoke(TaskInvoke),
     /// Put a message on the timer queue.
     Timer(TimerMessage),
     /// Put a message on the orchestrator queue.
@@ -254,40 +254,15 @@ pub enum Action {
 }
 
 /// The [`Host`] of the AWS engine: collects actions to perform after the commit.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Actions {
-    now: Timestamp,
     /// What to do, in command order.
     pub actions: Vec<Action>,
 }
 
-impl Actions {
-    /// An empty list at `now`.
-    pub fn new(now: Timestamp) -> Self {
-        Actions {
-            now,
-            actions: Vec::new(),
-        }
-    }
-}
-
 impl Host for Actions {
     fn schedule_attempt(&mut self, invoke: Attempt) {
-        let start = invoke.not_before.unwrap_or(self.now).max(self.now);
-        // The attempt's timeout is a timer: if no result came by then (the worker died or
-        // hangs), the attempt fails and the core retries it; a result that did come makes the
-        // late timeout a no-op, since the core accepts one result per attempt.
-        if let Some(due_at) = invoke.times_out_at(start) {
-            self.actions.push(Action::Timer(TimerMessage {
-                due_at,
-                action: TimerAction::Inbox {
-                    execution_id: invoke.execution_id.clone(),
-                    event: attempt::completed(&invoke.key(), Err(attempt::timed_out())),
-                },
-            }));
-        }
-        let not_before = invoke.not_before;
-        self.actions.push(Action::Invoke(invoke, not_before));
+        self.actions.push(Action::Invoke(invoke));
     }
 
     fn schedule_inbox(
@@ -366,20 +341,48 @@ pub async fn perform(aws: &Aws, actions: Vec<Action>, now: Timestamp) -> Result<
             return Err(AwsError::Crashed("between two commands of a step"));
         }
         match action {
-            Action::Invoke(invoke, Some(at)) if at > now => {
-                let timer = TimerMessage {
-                    due_at: at,
-                    action: TimerAction::Invoke { invoke },
-                };
-                send_timer(aws, &timer, now).await?;
-            }
-            Action::Invoke(invoke, _) => invoke_task(aws, &invoke).await?,
+            Action::Invoke(invoke) => match invoke.delayed_until(now) {
+                Some(due_at) => {
+                    let timer = TimerMessage {
+                        due_at,
+                        action: TimerAction::Invoke { invoke },
+                    };
+                    send_timer(aws, &timer, now).await?;
+                }
+                None => dispatch_attempt(aws, &invoke, now).await?,
+            },
             Action::Timer(timer) => send_timer(aws, &timer, now).await?,
             Action::Inbox(message) => send_inbox(aws, &message).await?,
             Action::Publish(events) => put_events(aws, &events).await?,
         }
     }
     Ok(())
+}
+
+/// Starts an attempt that is due at `now`: arms its timeout, then invokes its task.
+///
+/// The timeout runs from the dispatch, as on every engine (a retry that waited for its
+/// backoff on the timer queue, whose delays are whole seconds, gets its whole timeout). It is
+/// a timer: if no result came by then (the worker died or hangs), the attempt fails and the
+/// workflow retries it; a result that did come makes the late timeout a no-op, since an
+/// execution takes one result per attempt. It goes out first, so a crash in between leaves a
+/// timeout without an invoke, never an invoke without one.
+pub async fn dispatch_attempt(
+    aws: &Aws,
+    invoke: &TaskInvoke,
+    now: Timestamp,
+) -> Result<(), AwsError> {
+    if let Some(due_at) = invoke.times_out_at(now) {
+        let timeout = TimerMessage {
+            due_at,
+            action: TimerAction::Inbox {
+                execution_id: invoke.execution_id.clone(),
+                event: attempt::completed(&invoke.key(), Err(attempt::timed_out())),
+            },
+        };
+        send_timer(aws, &timeout, now).await?;
+    }
+    invoke_task(aws, invoke).await
 }
 
 /// Invokes a task attempt asynchronously (`InvocationType::Event`).

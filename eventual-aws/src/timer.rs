@@ -8,7 +8,7 @@
 use crate::config::Aws;
 use crate::error::AwsError;
 use crate::message::{InboxMessage, TimerAction, TimerMessage};
-use crate::outbound::{invoke_task, send_inbox, send_timer};
+use crate::outbound::{dispatch_attempt, send_inbox, send_timer};
 use crate::payload;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::time::Timestamp;
@@ -33,7 +33,7 @@ pub async fn forward(aws: &Aws, timer: TimerMessage, now: Timestamp) -> Result<(
             )
             .await
         }
-        TimerAction::Invoke { invoke } => invoke_task(aws, &invoke).await,
+        TimerAction::Invoke { invoke } => dispatch_attempt(aws, &invoke, now).await,
     }
 }
 

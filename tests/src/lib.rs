@@ -68,4 +68,5 @@ pub fn millis(n: u64) -> Duration {
 }
 
 pub mod local;
+pub mod programs;
 pub mod scenarios;

@@ -95,7 +95,8 @@ async fn started_then_ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<Hist
     ended(engine, id).await
 }
 
-async fn ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<HistoryEvent>) {
+/// Waits for an execution's end; its outcome and history.
+pub async fn ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<HistoryEvent>) {
     let outcome = engine
         .wait(id)
         .await

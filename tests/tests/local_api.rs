@@ -155,6 +155,12 @@ fn health_start_restart_status_result_and_history() {
         again.body,
         json!({"execution_id": "dbl-1", "created": false})
     );
+    // The name is taken by an execution of another workflow: a conflict naming it.
+    let taken = api.post(
+        "/executions",
+        &json!({"workflow": "api_fail", "input": "no", "name": "dbl-1"}),
+    );
+    assert_error(&taken, 409, "already_started", "api_double");
 
     let row = api.wait_ended("dbl-1", WAIT);
     assert_eq!(row["id"], "dbl-1");

@@ -25,6 +25,7 @@ use eventual_runtime::engine::api::{
 };
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
+use eventual_runtime::engine::kernel::signal::outside_signal;
 use eventual_runtime::engine::kernel::start::{decide_start, StartDecision};
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
@@ -477,11 +478,7 @@ impl ServiceApi for AwsApi {
         payload: Value,
         signal_id: Option<String>,
     ) -> ApiResult<'a, ()> {
-        let event = InboxEvent::Signal {
-            name: name.to_owned(),
-            payload,
-            id: Some(signal_id.unwrap_or_else(|| format!("api-{}", unique_id()))),
-        };
+        let event = outside_signal(name, payload, signal_id, unique_id);
         self.send(execution_id, event).boxed()
     }
 

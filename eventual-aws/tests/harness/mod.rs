@@ -15,6 +15,7 @@ use eventual_aws::api::AwsApi;
 use eventual_aws::{Aws, Resources, SqsBatchResponse, SqsEvent, SqsMessage};
 use eventual_runtime::engine::api::{ApiError, ServiceApi};
 use eventual_runtime::engine::client::{ClientError, StartExecution};
+use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::Engine;
 use eventual_runtime::event::OutgoingEvent;
 use eventual_runtime::manifest::names::{self, key};
@@ -883,6 +884,14 @@ impl Engine for Harness {
             ServiceApi::history(&api, execution_id)
                 .await
                 .map_err(client_error)
+        }
+        .boxed()
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>> {
+        async move {
+            let api = self.api();
+            ServiceApi::dead_letters(&api).await.map_err(client_error)
         }
         .boxed()
     }

@@ -91,6 +91,7 @@ impl fmt::Display for ExecutionStatus {
 }
 
 use crate::engine::client::{ClientError, StartExecution};
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::event::OutgoingEvent;
 use crate::workflow::HistoryEvent;
 use futures::future::BoxFuture;
@@ -134,4 +135,6 @@ pub trait Engine: Send + Sync {
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>>;
+    /// The dead letters of every subscription.
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>>;
 }

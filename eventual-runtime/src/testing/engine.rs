@@ -2,6 +2,7 @@
 
 use super::{StartError, TestEnvironment};
 use crate::engine::client::{ClientError, StartExecution};
+use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::Engine;
 use crate::event::OutgoingEvent;
 use crate::workflow::{HistoryEvent, Outcome};
@@ -133,5 +134,10 @@ impl Engine for TestEnvironment {
         let result =
             known(self, execution_id).map(|()| TestEnvironment::history(self, execution_id));
         async move { result }.boxed()
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>> {
+        let letters = TestEnvironment::dead_letters(self);
+        async move { Ok(letters) }.boxed()
     }
 }

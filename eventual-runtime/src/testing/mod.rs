@@ -36,6 +36,7 @@ pub use mock::MockBuilder;
 use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithClient};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
+use crate::engine::kernel::signal::outside_signal;
 use crate::engine::kernel::start::{conflict_message, decide_start, StartDecision};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
@@ -311,14 +312,9 @@ impl TestEnvironment {
     /// Sends signal `name` to an execution.
     pub fn signal(&self, execution_id: &str, name: &str, payload: impl Serialize) {
         let payload = serde_json::to_value(payload).unwrap_or(Value::Null);
-        self.lock().deliver_inbox(
-            execution_id,
-            InboxEvent::Signal {
-                name: name.to_owned(),
-                payload,
-                id: None,
-            },
-        );
+        let mut state = self.lock();
+        let event = outside_signal(name, payload, None, || state.fresh_id("s"));
+        state.deliver_inbox(execution_id, event);
     }
 
     /// Asks an execution to cancel: its body stops and its saga compensations run.

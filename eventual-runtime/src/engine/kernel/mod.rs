@@ -10,10 +10,12 @@
 //!   stepping an execution live or by replay;
 //! - [`attempt`]: a task attempt's deadlines, timeouts, missed heartbeats and end;
 //! - [`delivery`]: a handler delivery's effect scope, its effects, retries and dead letters;
-//! - [`start`]: starting under an id that another execution may hold.
+//! - [`start`]: starting under an id that another execution may hold;
+//! - [`signal`]: the id of a signal sent from outside.
 
 pub mod attempt;
 pub mod delivery;
+pub mod signal;
 pub mod start;
 pub mod step;
 

@@ -173,4 +173,9 @@ impl Engine for EngineHandle {
         let result = EngineHandle::history(self, execution_id).map_err(ClientError::from);
         async move { result }.boxed()
     }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>> {
+        let letters = EngineHandle::dead_letters(self).map_err(ClientError::from);
+        async move { letters }.boxed()
+    }
 }

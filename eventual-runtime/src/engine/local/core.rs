@@ -16,6 +16,7 @@ use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
+use crate::engine::kernel::signal::outside_signal;
 use crate::engine::kernel::start::{decide_start, StartDecision};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
@@ -332,6 +333,12 @@ impl Core {
                 event,
                 reply,
             } => {
+                let event = match event {
+                    InboxEvent::Signal { name, payload, id } => {
+                        outside_signal(&name, payload, id, || self.fresh_id("s"))
+                    }
+                    other => other,
+                };
                 let result = self.accept_for(&execution_id, event);
                 self.reply_after_commit(reply, result);
             }

@@ -1,0 +1,20 @@
+//! Signals from outside an execution (the API, the CLI, a test).
+
+use crate::workflow::command::InboxEvent;
+use serde_json::Value;
+
+/// The inbox event of a signal sent from outside. A signal without the sender's id gets one
+/// the engine makes unique at acceptance (`signal-<unique>`), so a redelivery of it (an engine
+/// on an at-least-once queue) is recorded once, and every engine records the same kind of id.
+pub fn outside_signal(
+    name: &str,
+    payload: Value,
+    id: Option<String>,
+    unique: impl FnOnce() -> String,
+) -> InboxEvent {
+    InboxEvent::Signal {
+        name: name.to_owned(),
+        payload,
+        id: Some(id.unwrap_or_else(|| format!("signal-{}", unique()))),
+    }
+}

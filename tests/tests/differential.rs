@@ -1,0 +1,64 @@
+//! The differential suite (`eventual_tests::programs`) on the local engine: generated programs
+//! run on the `TestEnvironment` and on the local engine (SQLite, real time, restarted in the
+//! middle when a program says so) must leave identical histories, outcomes, handler-started
+//! executions and dead letters.
+
+use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
+use eventual_runtime::engine::Engine;
+use eventual_tests::programs::{differential, Subject};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A local engine on a fresh database that can be closed and opened again.
+struct Local {
+    database: PathBuf,
+    engine: Mutex<Option<LocalEngine>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Local {
+    fn open() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let database = dir.path().join("engine.db");
+        let engine = LocalEngine::open(EngineConfig::new(&database)).expect("the engine opens");
+        Local {
+            database,
+            engine: Mutex::new(Some(engine)),
+            _dir: dir,
+        }
+    }
+}
+
+impl Subject for Local {
+    fn engine(&self) -> Arc<dyn Engine> {
+        let engine = self.engine.lock().unwrap();
+        Arc::new(engine.as_ref().expect("open").handle())
+    }
+
+    fn restart(&self) {
+        let mut engine = self.engine.lock().unwrap();
+        drop(engine.take());
+        *engine = Some(
+            LocalEngine::open(EngineConfig::new(&self.database)).expect("the engine opens again"),
+        );
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+#[test]
+fn generated_programs_agree_with_the_test_environment() {
+    differential(&runtime(), 200, "local", || Box::new(Local::open()));
+}
+
+#[test]
+#[ignore = "long: 2,000 programs (several minutes)"]
+fn many_generated_programs_agree_with_the_test_environment() {
+    differential(&runtime(), 2_000, "local-long", || Box::new(Local::open()));
+}
