@@ -654,7 +654,7 @@ async fn the_order_service_template_deploys_into_moto() {
     // the handler's failure; the API lists it and redrives it to the handler's queue, where it
     // fails and is dead-lettered again.
     let api = harness.api();
-    assert!(api.dead_letters().await.unwrap().is_empty());
+    assert!(ServiceApi::dead_letters(&api).await.unwrap().is_empty());
     let unreadable = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .event_bus_name(names::bus(SERVICE))
         .source("order-service")
@@ -671,7 +671,7 @@ async fn the_order_service_template_deploys_into_moto() {
     let dead_letter = |api: eventual_aws::api::AwsApi| async move {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let letters = api.dead_letters().await.unwrap();
+            let letters = ServiceApi::dead_letters(&api).await.unwrap();
             if !letters.is_empty() {
                 return letters;
             }
@@ -692,10 +692,10 @@ async fn the_order_service_template_deploys_into_moto() {
         "{letters:?}"
     );
     // Listing leaves them in place.
-    assert_eq!(api.dead_letters().await.unwrap(), letters);
+    assert_eq!(ServiceApi::dead_letters(&api).await.unwrap(), letters);
     assert!(matches!(
         api.redrive(Some("no-such-letter")).await,
-        Err(eventual_runtime::engine::api::ApiError::NotFound(_))
+        Err(eventual_runtime::engine::ServiceError::NotFound(_))
     ));
     assert_eq!(api.redrive(Some(&letters[0].id)).await.unwrap(), 1);
     let again = dead_letter(harness.api()).await;

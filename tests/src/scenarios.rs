@@ -3,8 +3,9 @@
 //! engine and requires the same shapes everywhere.
 
 use crate::{scheduled_tasks, shape};
-use eventual_runtime::engine::client::{ClientError, StartExecution};
+use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
+use eventual_runtime::engine::ServiceError;
 use eventual_runtime::prelude::*;
 use eventual_runtime::workflow::{HistoryEvent, HistoryEventKind, Outcome};
 use serde_json::{json, Value};
@@ -63,7 +64,7 @@ async fn start_named(
     workflow: &str,
     name: Option<&str>,
     input: Value,
-) -> Result<String, ClientError> {
+) -> Result<String, ServiceError> {
     engine
         .start(StartExecution {
             workflow: workflow.to_owned(),
@@ -397,13 +398,18 @@ pub async fn sc_pinger(ctx: WorkflowContext, run: String) -> Result<(), Workflow
 /// Answers a ping by starting `sc_ponger` named `pong-<run>`.
 #[on_event(pattern = r#"{"detail-type": ["ScenarioPing"]}"#)]
 pub async fn sc_on_ping(event: Event<ScenarioPing>) -> Result<(), WorkflowError> {
+    start_ponger(
+        Some(format!("pong-{}", event.detail.run)),
+        &event.detail.run,
+    )
+}
+
+/// Starts `sc_ponger` from a handler.
+fn start_ponger(name: Option<String>, run: &str) -> Result<(), WorkflowError> {
     let client = eventual_runtime::engine::client::Client::current()
         .ok_or_else(|| WorkflowError::new("NoClient", "outside a handler"))?;
     client
-        .start::<sc_ponger>(
-            Some(format!("pong-{}", event.detail.run)),
-            &event.detail.run,
-        )
+        .start::<sc_ponger>(name, &run.to_owned())
         .map_err(|e| WorkflowError::new("Start", e.to_string()))?;
     Ok(())
 }
@@ -633,7 +639,7 @@ pub async fn names(engine: &dyn Engine) -> Trace {
     let refused = start_named(engine, "sc_child", Some(&name), json!(2)).await;
     assert_eq!(
         refused,
-        Err(ClientError::AlreadyStarted {
+        Err(ServiceError::AlreadyStarted {
             execution_id: name.clone(),
             held_by: "sc_ponger".to_owned()
         })
@@ -671,12 +677,7 @@ pub async fn sc_announcer(ctx: WorkflowContext, run: String) -> Result<(), Workf
 /// Starts `sc_ponger` without a name: the engine derives its id from the delivery.
 #[on_event(pattern = r#"{"detail-type": ["ScenarioAnonymous"]}"#)]
 pub async fn sc_on_anonymous(event: Event<ScenarioAnonymous>) -> Result<(), WorkflowError> {
-    let client = eventual_runtime::engine::client::Client::current()
-        .ok_or_else(|| WorkflowError::new("NoClient", "outside a handler"))?;
-    client
-        .start::<sc_ponger>(None, &event.detail.run)
-        .map_err(|e| WorkflowError::new("Start", e.to_string()))?;
-    Ok(())
+    start_ponger(None, &event.detail.run)
 }
 
 /// An execution a handler starts without a name gets the id the kernel derives from the

@@ -21,12 +21,13 @@ use crate::store::{self, ExecutionItem};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_runtime::engine::api::{
-    ApiError, ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
+    ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
 };
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::signal::outside_signal;
-use eventual_runtime::engine::kernel::start::{decide_start, StartDecision};
+use eventual_runtime::engine::kernel::start::decide_start;
+use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
 use eventual_runtime::manifest::names::{self, key};
@@ -57,11 +58,11 @@ pub struct AwsApi {
     start_wait: Duration,
 }
 
-impl From<AwsError> for ApiError {
+impl From<AwsError> for ServiceError {
     fn from(error: AwsError) -> Self {
         match error {
-            error @ AwsError::Sdk { .. } => ApiError::Unavailable(error.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            error @ AwsError::Sdk { .. } => ServiceError::Unavailable(error.to_string()),
+            other => ServiceError::Internal(other.to_string()),
         }
     }
 }
@@ -108,16 +109,16 @@ impl AwsApi {
         self
     }
 
-    async fn item(&self, execution_id: &str) -> Result<ExecutionItem, ApiError> {
+    async fn item(&self, execution_id: &str) -> Result<ExecutionItem, ServiceError> {
         store::load_item(&self.aws, execution_id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(execution_id.to_owned()))
+            .ok_or_else(|| ServiceError::NotFound(execution_id.to_owned()))
     }
 
     /// Sends `event` to a running execution.
-    async fn send(&self, execution_id: &str, event: InboxEvent) -> Result<(), ApiError> {
+    async fn send(&self, execution_id: &str, event: InboxEvent) -> Result<(), ServiceError> {
         if self.item(execution_id).await?.status.is_terminal() {
-            return Err(ApiError::Ended(execution_id.to_owned()));
+            return Err(ServiceError::Ended(execution_id.to_owned()));
         }
         let message = InboxMessage::Event {
             execution_id: execution_id.to_owned(),
@@ -126,31 +127,19 @@ impl AwsApi {
         Ok(send_inbox(&self.aws, &message).await?)
     }
 
-    async fn start_execution(&self, request: StartExecution) -> Result<Started, ApiError> {
+    async fn start_execution(&self, request: StartExecution) -> Result<Started, ServiceError> {
         if registry::workflow(&request.workflow).is_none() {
-            return Err(ApiError::UnknownWorkflow(request.workflow));
+            return Err(ServiceError::UnknownWorkflow(request.workflow));
         }
         let execution_id = request
             .execution_name
             .unwrap_or_else(|| format!("{}-{}", request.workflow, unique_id()));
         let holder = store::load_item(&self.aws, &execution_id).await?;
-        match decide_start(
-            &request.workflow,
-            holder.as_ref().map(|i| i.workflow.as_str()),
-        ) {
-            StartDecision::Create => {}
-            StartDecision::Existing => {
-                return Ok(Started {
-                    execution_id,
-                    created: false,
-                })
-            }
-            StartDecision::Conflict { held_by } => {
-                return Err(ApiError::AlreadyStarted {
-                    held_by: held_by.to_owned(),
-                    execution_id,
-                })
-            }
+        let holder = holder.as_ref().map(|item| item.workflow.as_str());
+        if let Some(existing) =
+            decide_start(&request.workflow, holder).answer(execution_id.clone())?
+        {
+            return Ok(existing);
         }
         let message = InboxMessage::Start {
             workflow: request.workflow,
@@ -172,7 +161,7 @@ impl AwsApi {
         })
     }
 
-    async fn list_executions(&self, filter: &ListFilter) -> Result<ExecutionPage, ApiError> {
+    async fn list_executions(&self, filter: &ListFilter) -> Result<ExecutionPage, ServiceError> {
         let size = filter.page_size() as usize;
         let mut rows = Vec::new();
         let mut start = filter.next_token.clone();
@@ -213,7 +202,7 @@ impl AwsApi {
     }
 
     /// The dead-letter queues of the subscriptions linked into this binary that have one.
-    async fn dead_letter_queues(&self) -> Result<Vec<DeadLetterQueue>, ApiError> {
+    async fn dead_letter_queues(&self) -> Result<Vec<DeadLetterQueue>, ServiceError> {
         let service = &self.aws.resources.service;
         let mut queues = Vec::new();
         for subscription in registry::SUBSCRIPTIONS.iter().filter(|s| s.dead_letter) {
@@ -235,7 +224,7 @@ impl AwsApi {
         Ok(queues)
     }
 
-    async fn queue_url(&self, name: &str) -> Result<Option<String>, ApiError> {
+    async fn queue_url(&self, name: &str) -> Result<Option<String>, ServiceError> {
         match self.aws.sqs.get_queue_url().queue_name(name).send().await {
             Ok(output) => Ok(output.queue_url),
             Err(error)
@@ -256,7 +245,7 @@ impl AwsApi {
         &self,
         queue: &DeadLetterQueue,
         keep_hidden: bool,
-    ) -> Result<Vec<Received>, ApiError> {
+    ) -> Result<Vec<Received>, ServiceError> {
         let mut letters: Vec<Received> = Vec::new();
         if self.approximate_count(&queue.dead_letter_url).await? == 0 {
             return Ok(letters);
@@ -336,7 +325,7 @@ impl AwsApi {
     }
 
     /// SQS's estimate of the visible messages of a queue.
-    async fn approximate_count(&self, queue_url: &str) -> Result<u64, ApiError> {
+    async fn approximate_count(&self, queue_url: &str) -> Result<u64, ServiceError> {
         let output = self
             .aws
             .sqs
@@ -353,7 +342,7 @@ impl AwsApi {
             .unwrap_or_default())
     }
 
-    async fn show_again(&self, queue: &DeadLetterQueue, receipt: &str) -> Result<(), ApiError> {
+    async fn show_again(&self, queue: &DeadLetterQueue, receipt: &str) -> Result<(), ServiceError> {
         self.aws
             .sqs
             .change_message_visibility()
@@ -366,7 +355,7 @@ impl AwsApi {
         Ok(())
     }
 
-    async fn all_dead_letters(&self) -> Result<Vec<DeadLetter>, ApiError> {
+    async fn all_dead_letters(&self) -> Result<Vec<DeadLetter>, ServiceError> {
         let mut all = Vec::new();
         for queue in self.dead_letter_queues().await? {
             let letters = self.read_dead_letters(&queue, false).await?;
@@ -376,7 +365,7 @@ impl AwsApi {
     }
 
     /// Moves dead letters back to their subscription's queue: sent again, then deleted.
-    async fn redrive_letters(&self, id: Option<&str>) -> Result<usize, ApiError> {
+    async fn redrive_letters(&self, id: Option<&str>) -> Result<usize, ServiceError> {
         let mut moved = 0;
         for queue in self.dead_letter_queues().await? {
             for received in self.read_dead_letters(&queue, true).await? {
@@ -404,7 +393,7 @@ impl AwsApi {
             }
         }
         match id {
-            Some(id) if moved == 0 => Err(ApiError::NotFound(id.to_owned())),
+            Some(id) if moved == 0 => Err(ServiceError::NotFound(id.to_owned())),
             _ => Ok(moved),
         }
     }
@@ -413,11 +402,11 @@ impl AwsApi {
         &self,
         token: CompletionToken,
         result: Result<Value, Failure>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, ServiceError> {
         let claims = self
             .signer
             .verify(&token)
-            .map_err(|error| ApiError::InvalidToken(error.to_string()))?;
+            .map_err(|error| ServiceError::InvalidToken(error.to_string()))?;
         if self.item(&claims.execution_id).await?.status.is_terminal() {
             return Ok(false);
         }
@@ -433,14 +422,14 @@ impl AwsApi {
         Ok(true)
     }
 
-    async fn wait_for(&self, execution_id: &str) -> Result<Outcome, ApiError> {
+    async fn wait_for(&self, execution_id: &str) -> Result<Outcome, ServiceError> {
         let deadline = Instant::now() + self.wait;
         loop {
             if let Some(outcome) = self.item(execution_id).await?.outcome {
                 return Ok(outcome);
             }
             if Instant::now() >= deadline {
-                return Err(ApiError::StillRunning(execution_id.to_owned()));
+                return Err(ServiceError::StillRunning(execution_id.to_owned()));
             }
             tokio::time::sleep(POLL).await;
         }

@@ -13,10 +13,11 @@ use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_aws::api::AwsApi;
 use eventual_aws::{Aws, Resources, SqsBatchResponse, SqsEvent, SqsMessage};
-use eventual_runtime::engine::api::{ApiError, ServiceApi};
-use eventual_runtime::engine::client::{ClientError, StartExecution};
+use eventual_runtime::engine::api::ServiceApi;
+use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::Engine;
+use eventual_runtime::engine::ServiceError;
 use eventual_runtime::event::OutgoingEvent;
 use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::workflow::{HistoryEvent, Outcome};
@@ -784,10 +785,6 @@ impl Harness {
     }
 }
 
-fn client_error(error: ApiError) -> ClientError {
-    ClientError::from(error)
-}
-
 impl Harness {
     /// The service API as the API function serves it, with the test's patience.
     pub fn api(&self) -> AwsApi {
@@ -798,12 +795,10 @@ impl Harness {
 }
 
 impl Engine for Harness {
-    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>> {
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ServiceError>> {
         async move {
             let api = self.api();
-            let started = ServiceApi::start(&api, request)
-                .await
-                .map_err(client_error)?;
+            let started = ServiceApi::start(&api, request).await?;
             Ok(started.execution_id)
         }
         .boxed()
@@ -814,12 +809,10 @@ impl Engine for Harness {
         execution_id: &'a str,
         name: &'a str,
         payload: Value,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::signal(&api, execution_id, name, payload, None)
-                .await
-                .map_err(client_error)
+            ServiceApi::signal(&api, execution_id, name, payload, None).await
         }
         .boxed()
     }
@@ -828,12 +821,10 @@ impl Engine for Harness {
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::cancel(&api, execution_id, reason)
-                .await
-                .map_err(client_error)
+            ServiceApi::cancel(&api, execution_id, reason).await
         }
         .boxed()
     }
@@ -842,12 +833,10 @@ impl Engine for Harness {
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::terminate(&api, execution_id, reason)
-                .await
-                .map_err(client_error)
+            ServiceApi::terminate(&api, execution_id, reason).await
         }
         .boxed()
     }
@@ -855,22 +844,18 @@ impl Engine for Harness {
     fn publish(
         &self,
         events: Vec<OutgoingEvent>,
-    ) -> BoxFuture<'_, Result<Vec<String>, ClientError>> {
+    ) -> BoxFuture<'_, Result<Vec<String>, ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::publish(&api, events)
-                .await
-                .map_err(client_error)
+            ServiceApi::publish(&api, events).await
         }
         .boxed()
     }
 
-    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>> {
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::wait(&api, execution_id)
-                .await
-                .map_err(client_error)
+            ServiceApi::wait(&api, execution_id).await
         }
         .boxed()
     }
@@ -878,20 +863,18 @@ impl Engine for Harness {
     fn history<'a>(
         &'a self,
         execution_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>> {
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::history(&api, execution_id)
-                .await
-                .map_err(client_error)
+            ServiceApi::history(&api, execution_id).await
         }
         .boxed()
     }
 
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>> {
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {
         async move {
             let api = self.api();
-            ServiceApi::dead_letters(&api).await.map_err(client_error)
+            ServiceApi::dead_letters(&api).await
         }
         .boxed()
     }

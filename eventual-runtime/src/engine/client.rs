@@ -4,6 +4,7 @@
 //! kept with the delivery and carried out only if the handler succeeds (the outbox rule: a
 //! failed, retried handler leaves no phantom workflow, signal or event behind).
 
+use crate::engine::error::ServiceError;
 use crate::event::OutgoingEvent;
 use crate::scoped::{current, WithCurrent};
 use crate::workflow::Workflow;
@@ -12,31 +13,6 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-
-/// Why a client call failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The input or payload did not serialize.
-    #[error("invalid payload: {0}")]
-    InvalidPayload(String),
-    /// No workflow of that name.
-    #[error("workflow `{0}` is not registered")]
-    UnknownWorkflow(String),
-    /// No execution with that id.
-    #[error("execution `{0}` does not exist")]
-    UnknownExecution(String),
-    /// The execution id is held by an execution of another workflow.
-    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
-    AlreadyStarted {
-        /// The id asked for.
-        execution_id: String,
-        /// The workflow of the execution that holds it.
-        held_by: String,
-    },
-    /// The engine refused or failed.
-    #[error("engine error: {0}")]
-    Engine(String),
-}
 
 /// A request to start an execution.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -156,9 +132,9 @@ impl Client {
         &self,
         execution_name: Option<String>,
         input: &W::Input,
-    ) -> Result<String, ClientError> {
+    ) -> Result<String, ServiceError> {
         let input =
-            serde_json::to_value(input).map_err(|e| ClientError::InvalidPayload(e.to_string()))?;
+            serde_json::to_value(input).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         self.start_by_name(W::NAME, execution_name, input)
     }
 
@@ -168,9 +144,9 @@ impl Client {
         workflow: &str,
         execution_name: Option<String>,
         input: Value,
-    ) -> Result<String, ClientError> {
+    ) -> Result<String, ServiceError> {
         if crate::registry::workflow(workflow).is_none() {
-            return Err(ClientError::UnknownWorkflow(workflow.to_owned()));
+            return Err(ServiceError::UnknownWorkflow(workflow.to_owned()));
         }
         let index = self.buffer.next_index();
         let execution_id = execution_name
@@ -194,9 +170,9 @@ impl Client {
         execution_id: &str,
         name: &str,
         payload: impl Serialize,
-    ) -> Result<(), ClientError> {
-        let payload = serde_json::to_value(payload)
-            .map_err(|e| ClientError::InvalidPayload(e.to_string()))?;
+    ) -> Result<(), ServiceError> {
+        let payload =
+            serde_json::to_value(payload).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         let index = self.buffer.next_index();
         self.buffer.push(Effect::Signal {
             execution_id: execution_id.to_owned(),
@@ -208,19 +184,19 @@ impl Client {
     }
 
     /// Publishes an event with `detail-type` = `T`'s type name.
-    pub fn publish<T: Serialize>(&self, source: &str, detail: &T) -> Result<(), ClientError> {
+    pub fn publish<T: Serialize>(&self, source: &str, detail: &T) -> Result<(), ServiceError> {
         let detail =
-            serde_json::to_value(detail).map_err(|e| ClientError::InvalidPayload(e.to_string()))?;
+            serde_json::to_value(detail).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         let detail_type = crate::error::short_type_name::<T>();
         self.publish_events(vec![OutgoingEvent::new(source, detail_type, detail)])
     }
 
     /// Publishes events.
-    pub fn publish_events(&self, events: Vec<OutgoingEvent>) -> Result<(), ClientError> {
+    pub fn publish_events(&self, events: Vec<OutgoingEvent>) -> Result<(), ServiceError> {
         for event in &events {
             event
                 .check_size()
-                .map_err(|error| ClientError::InvalidPayload(error.to_string()))?;
+                .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
         }
         self.buffer.push(Effect::Publish(events));
         Ok(())

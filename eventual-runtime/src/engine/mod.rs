@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod client;
+pub mod error;
 pub mod kernel;
 #[cfg(feature = "local")]
 pub mod local;
@@ -90,7 +91,8 @@ impl fmt::Display for ExecutionStatus {
     }
 }
 
-use crate::engine::client::{ClientError, StartExecution};
+use crate::engine::client::StartExecution;
+pub use crate::engine::error::ServiceError;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::event::OutgoingEvent;
 use crate::workflow::HistoryEvent;
@@ -103,38 +105,95 @@ use serde_json::Value;
 /// scenario written once must give the same histories everywhere.
 pub trait Engine: Send + Sync {
     /// Starts an execution; returns its id.
-    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>>;
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ServiceError>>;
     /// Sends signal `name` to an execution.
     fn signal<'a>(
         &'a self,
         execution_id: &'a str,
         name: &'a str,
         payload: Value,
-    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    ) -> BoxFuture<'a, Result<(), ServiceError>>;
     /// Asks an execution to cancel.
     fn cancel<'a>(
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    ) -> BoxFuture<'a, Result<(), ServiceError>>;
     /// Ends an execution at once, without compensations.
     fn terminate<'a>(
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>>;
+    ) -> BoxFuture<'a, Result<(), ServiceError>>;
     /// Publishes events; returns their ids.
     fn publish(
         &self,
         events: Vec<OutgoingEvent>,
-    ) -> BoxFuture<'_, Result<Vec<String>, ClientError>>;
+    ) -> BoxFuture<'_, Result<Vec<String>, ServiceError>>;
     /// Waits until the execution has ended (on a virtual clock, by moving it forward).
-    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>>;
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ServiceError>>;
     /// The execution's history.
     fn history<'a>(
         &'a self,
         execution_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>>;
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
     /// The dead letters of every subscription.
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>>;
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>>;
+}
+
+/// Every service API is an engine for the engine-neutral scenarios.
+impl<T: crate::engine::api::ServiceApi> Engine for T {
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let started = crate::engine::api::ServiceApi::start(self, request).await?;
+            Ok(started.execution_id)
+        })
+    }
+
+    fn signal<'a>(
+        &'a self,
+        execution_id: &'a str,
+        name: &'a str,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        crate::engine::api::ServiceApi::signal(self, execution_id, name, payload, None)
+    }
+
+    fn cancel<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        crate::engine::api::ServiceApi::cancel(self, execution_id, reason)
+    }
+
+    fn terminate<'a>(
+        &'a self,
+        execution_id: &'a str,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        crate::engine::api::ServiceApi::terminate(self, execution_id, reason)
+    }
+
+    fn publish(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> BoxFuture<'_, Result<Vec<String>, ServiceError>> {
+        crate::engine::api::ServiceApi::publish(self, events)
+    }
+
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ServiceError>> {
+        crate::engine::api::ServiceApi::wait(self, execution_id)
+    }
+
+    fn history<'a>(
+        &'a self,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
+        crate::engine::api::ServiceApi::history(self, execution_id)
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {
+        crate::engine::api::ServiceApi::dead_letters(self)
+    }
 }

@@ -6,6 +6,7 @@
 use crate::error::Failure;
 use crate::event::EventEnvelope;
 use crate::task::{RetryPolicy, TaskOptions};
+use crate::workflow::replay::{Catalog, ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use crate::workflow::{WorkflowContext, WorkflowFuture};
 use futures::future::BoxFuture;
 use linkme::distributed_slice;
@@ -136,4 +137,35 @@ pub fn task(name: &str) -> Option<&'static TaskDescriptor> {
 /// The subscription registered as `name`.
 pub fn subscription(name: &str) -> Option<&'static SubscriptionDescriptor> {
     SUBSCRIPTIONS.iter().find(|s| s.name == name)
+}
+
+/// The registered tasks as the replay core's [`Catalog`].
+pub struct Registered;
+
+impl Catalog for Registered {
+    fn task(&self, name: &str) -> Option<(&'static str, crate::task::TaskOptions)> {
+        task(name).map(|task| (task.name, task.options))
+    }
+}
+
+/// Executors of the registered service: what engines and tests run.
+impl WorkflowExecutor {
+    /// Starts a new execution of `workflow` at `now`, with the registered tasks (see
+    /// [`WorkflowExecutor::start_in`]).
+    pub fn start(
+        workflow: &WorkflowDescriptor,
+        request: StartRequest,
+        now: crate::time::Timestamp,
+    ) -> Result<(Self, StepOutput), ReplayError> {
+        Self::start_in(&Registered, workflow, request, now)
+    }
+
+    /// Rebuilds an execution from its history, with the registered tasks (see
+    /// [`WorkflowExecutor::replay_in`]).
+    pub fn replay(
+        workflow: &WorkflowDescriptor,
+        history: &[crate::workflow::HistoryEvent],
+    ) -> Result<Self, ReplayError> {
+        Self::replay_in(&Registered, workflow, history)
+    }
 }

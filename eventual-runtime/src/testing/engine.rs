@@ -1,9 +1,10 @@
 //! The TestEnvironment as an [`Engine`], so engine-neutral scenarios run on it.
 
-use super::{StartError, TestEnvironment};
-use crate::engine::client::{ClientError, StartExecution};
+use super::TestEnvironment;
+use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::Engine;
+use crate::engine::ServiceError;
 use crate::event::OutgoingEvent;
 use crate::workflow::{HistoryEvent, Outcome};
 use futures::future::BoxFuture;
@@ -13,32 +14,37 @@ use serde_json::Value;
 /// Virtual time a `wait` may skip before it gives up on an execution that never ends.
 const WAIT_HORIZON: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
-fn known(env: &TestEnvironment, execution_id: &str) -> Result<(), ClientError> {
+fn known(env: &TestEnvironment, execution_id: &str) -> Result<(), ServiceError> {
     env.status(execution_id)
         .map(drop)
-        .ok_or_else(|| ClientError::UnknownExecution(execution_id.to_owned()))
+        .ok_or_else(|| ServiceError::NotFound(execution_id.to_owned()))
+}
+
+impl TestEnvironment {
+    /// Hands something to a known execution with `send`, then runs what is due.
+    fn send<'a>(
+        &'a self,
+        execution_id: &'a str,
+        send: impl FnOnce(&TestEnvironment) + Send + 'a,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        async move {
+            known(self, execution_id)?;
+            send(self);
+            self.run_until_idle().await;
+            Ok(())
+        }
+        .boxed()
+    }
 }
 
 impl Engine for TestEnvironment {
-    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ClientError>> {
-        let result = self
-            .start_with_correlation(
-                &request.workflow,
-                request.execution_name.as_deref(),
-                request.input,
-                request.correlation_id,
-            )
-            .map_err(|error| match error {
-                StartError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
-                StartError::AlreadyStarted {
-                    execution_id,
-                    held_by,
-                } => ClientError::AlreadyStarted {
-                    execution_id,
-                    held_by,
-                },
-                other => ClientError::InvalidPayload(other.to_string()),
-            });
+    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ServiceError>> {
+        let result = self.start_with_correlation(
+            &request.workflow,
+            request.execution_name.as_deref(),
+            request.input,
+            request.correlation_id,
+        );
         async move {
             let id = result?;
             self.run_until_idle().await;
@@ -52,48 +58,36 @@ impl Engine for TestEnvironment {
         execution_id: &'a str,
         name: &'a str,
         payload: Value,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
-        async move {
-            known(self, execution_id)?;
-            TestEnvironment::signal(self, execution_id, name, payload);
-            self.run_until_idle().await;
-            Ok(())
-        }
-        .boxed()
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        self.send(execution_id, move |env| {
+            TestEnvironment::signal(env, execution_id, name, payload)
+        })
     }
 
     fn cancel<'a>(
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
-        async move {
-            known(self, execution_id)?;
-            TestEnvironment::cancel(self, execution_id, reason.as_deref());
-            self.run_until_idle().await;
-            Ok(())
-        }
-        .boxed()
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        self.send(execution_id, move |env| {
+            TestEnvironment::cancel(env, execution_id, reason.as_deref())
+        })
     }
 
     fn terminate<'a>(
         &'a self,
         execution_id: &'a str,
         reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ClientError>> {
-        async move {
-            known(self, execution_id)?;
-            TestEnvironment::terminate(self, execution_id, reason.as_deref());
-            self.run_until_idle().await;
-            Ok(())
-        }
-        .boxed()
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        self.send(execution_id, move |env| {
+            TestEnvironment::terminate(env, execution_id, reason.as_deref())
+        })
     }
 
     fn publish(
         &self,
         events: Vec<OutgoingEvent>,
-    ) -> BoxFuture<'_, Result<Vec<String>, ClientError>> {
+    ) -> BoxFuture<'_, Result<Vec<String>, ServiceError>> {
         async move {
             let ids = events
                 .into_iter()
@@ -105,7 +99,7 @@ impl Engine for TestEnvironment {
         .boxed()
     }
 
-    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ClientError>> {
+    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ServiceError>> {
         async move {
             known(self, execution_id)?;
             let horizon = self.now() + WAIT_HORIZON;
@@ -117,7 +111,7 @@ impl Engine for TestEnvironment {
                 match self.next_due() {
                     Some(at) if at <= horizon => self.advance(at.duration_since(self.now())).await,
                     _ => {
-                        return Err(ClientError::Engine(format!(
+                        return Err(ServiceError::Internal(format!(
                             "execution `{execution_id}` waits for something that never comes"
                         )))
                     }
@@ -130,13 +124,13 @@ impl Engine for TestEnvironment {
     fn history<'a>(
         &'a self,
         execution_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ClientError>> {
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
         let result =
             known(self, execution_id).map(|()| TestEnvironment::history(self, execution_id));
         async move { result }.boxed()
     }
 
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ClientError>> {
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {
         let letters = TestEnvironment::dead_letters(self);
         async move { Ok(letters) }.boxed()
     }

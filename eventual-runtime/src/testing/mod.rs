@@ -37,12 +37,13 @@ use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithCl
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
 use crate::engine::kernel::signal::outside_signal;
-use crate::engine::kernel::start::{conflict_message, decide_start, StartDecision};
+use crate::engine::kernel::start::decide_start;
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
+use crate::engine::ServiceError;
 use crate::error::{Failure, StepError, StepErrorKind};
 use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
@@ -94,28 +95,6 @@ impl<W> ExecutionHandle<W> {
     pub fn id(&self) -> &str {
         &self.id
     }
-}
-
-/// Why an execution could not start.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum StartError {
-    /// No workflow of that name.
-    #[error("workflow `{0}` is not registered")]
-    UnknownWorkflow(String),
-    /// The input does not fit the workflow.
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-    /// The input did not serialize.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    /// The execution id is held by an execution of another workflow.
-    #[error("{}", conflict_message(.execution_id, .held_by))]
-    AlreadyStarted {
-        /// The id asked for.
-        execution_id: String,
-        /// The workflow of the execution that holds it.
-        held_by: String,
-    },
 }
 
 /// One call of an event handler, for assertions on retries.
@@ -257,7 +236,7 @@ impl TestEnvironment {
 
     /// Starts workflow `W` with `input`. It runs up to its first wait at once; due work
     /// (tasks, events) runs on [`run_until_idle`](Self::run_until_idle).
-    pub fn start<W: Workflow>(&self, input: W::Input) -> Result<ExecutionHandle<W>, StartError> {
+    pub fn start<W: Workflow>(&self, input: W::Input) -> Result<ExecutionHandle<W>, ServiceError> {
         self.start_named::<W>(None, input)
     }
 
@@ -267,9 +246,9 @@ impl TestEnvironment {
         &self,
         execution_id: Option<&str>,
         input: W::Input,
-    ) -> Result<ExecutionHandle<W>, StartError> {
+    ) -> Result<ExecutionHandle<W>, ServiceError> {
         let input =
-            serde_json::to_value(&input).map_err(|e| StartError::InvalidInput(e.to_string()))?;
+            serde_json::to_value(&input).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         let id = self.start_by_name(W::NAME, execution_id, input)?;
         Ok(ExecutionHandle {
             id,
@@ -283,7 +262,7 @@ impl TestEnvironment {
         workflow: &str,
         execution_id: Option<&str>,
         input: Value,
-    ) -> Result<String, StartError> {
+    ) -> Result<String, ServiceError> {
         self.start_with_correlation(workflow, execution_id, input, None)
     }
 
@@ -294,7 +273,7 @@ impl TestEnvironment {
         execution_id: Option<&str>,
         input: Value,
         correlation_id: Option<String>,
-    ) -> Result<String, StartError> {
+    ) -> Result<String, ServiceError> {
         self.lock().start_execution(
             workflow,
             execution_id.map(str::to_owned),
@@ -632,23 +611,16 @@ impl EnvState {
         input: Value,
         correlation_id: Option<String>,
         parent: Option<ParentRef>,
-    ) -> Result<String, StartError> {
+    ) -> Result<String, ServiceError> {
         let descriptor = registry::workflow(workflow)
-            .ok_or_else(|| StartError::UnknownWorkflow(workflow.to_owned()))?;
+            .ok_or_else(|| ServiceError::UnknownWorkflow(workflow.to_owned()))?;
         let id = match execution_id {
             Some(id) => id,
             None => self.fresh_id(workflow),
         };
         let holder = self.executions.get(&id).map(|e| e.workflow.name);
-        match decide_start(descriptor.name, holder) {
-            StartDecision::Create => {}
-            StartDecision::Existing => return Ok(id),
-            StartDecision::Conflict { held_by } => {
-                return Err(StartError::AlreadyStarted {
-                    execution_id: id,
-                    held_by: held_by.to_owned(),
-                })
-            }
+        if let Some(existing) = decide_start(descriptor.name, holder).answer(id.clone())? {
+            return Ok(existing.execution_id);
         }
         let request = StartRequest {
             execution_id: id.clone(),
@@ -656,7 +628,8 @@ impl EnvState {
             correlation_id,
             parent: parent.clone(),
         };
-        let (executor, output) = WorkflowExecutor::start(descriptor, request, self.now)?;
+        let (executor, output) = WorkflowExecutor::start(descriptor, request, self.now)
+            .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
         let correlation_id = executor.context().correlation_id();
         self.executions.insert(
             id.clone(),
@@ -964,7 +937,7 @@ impl Host for EnvState {
         .map(drop)
         .map_err(|error| {
             child_start_failure(
-                matches!(error, StartError::UnknownWorkflow(_)),
+                matches!(error, ServiceError::UnknownWorkflow(_)),
                 error.to_string(),
             )
         })

@@ -2,7 +2,6 @@
 
 use crate::error::{short_type_name, Failure, StepError, StepErrorKind};
 use crate::event::{EventEnvelope, OutgoingEvent};
-use crate::registry;
 use crate::task::{Task, TaskOptions};
 use crate::time::Timestamp;
 use crate::workflow::futures::{
@@ -330,8 +329,9 @@ impl WorkflowContext {
         name: &str,
         input: Value,
     ) -> StepFuture<Result<Value, Failure>> {
-        match registry::task(name) {
-            Some(task) => self.schedule(task.name, input, task.options, decode_raw),
+        let task = self.with_state(|state| state.info.catalog.task(name));
+        match task {
+            Some((name, options)) => self.schedule(name, input, options, decode_raw),
             None => StepFuture::early(
                 self.clone(),
                 Failure::new(

@@ -20,8 +20,9 @@
 //! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
 //! field (serde's message). Ids that contain `/` are sent percent-encoded.
 
-use super::{ApiError, ListFilter, ServiceApi};
+use super::{ListFilter, ServiceApi};
 use crate::engine::client::StartExecution;
+use crate::engine::ServiceError;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::OutgoingEvent;
 use crate::task::CompletionToken;
@@ -38,7 +39,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -50,12 +51,12 @@ impl IntoResponse for ApiError {
 /// The engine behind the routes.
 type Api = State<Arc<dyn ServiceApi>>;
 
-type RouteResult = Result<Response, ApiError>;
+type RouteResult = Result<Response, ServiceError>;
 
 /// Parses a JSON body; the error names the field, as serde reports it.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ServiceError> {
     serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))
+        .map_err(|error| ServiceError::BadRequest(format!("invalid request body: {error}")))
 }
 
 /// The API's routes over `engine`.
@@ -100,7 +101,9 @@ struct StartBody {
 async fn start(State(engine): Api, bytes: Bytes) -> RouteResult {
     let request: StartBody = body(&bytes)?;
     if request.name.as_deref() == Some("") {
-        return Err(ApiError::BadRequest("`name` must not be empty".to_owned()));
+        return Err(ServiceError::BadRequest(
+            "`name` must not be empty".to_owned(),
+        ));
     }
     let started = engine
         .start(StartExecution {
@@ -154,7 +157,7 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-fn reason(bytes: &Bytes) -> Result<Option<String>, ApiError> {
+fn reason(bytes: &Bytes) -> Result<Option<String>, ServiceError> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -194,13 +197,13 @@ async fn publish(State(engine): Api, bytes: Bytes) -> RouteResult {
         Err(_) => {
             // Untagged errors say nothing useful: parse again as one event for the field name.
             body::<EventBody>(&bytes)?;
-            return Err(ApiError::BadRequest(
+            return Err(ServiceError::BadRequest(
                 "expected an event or a list of events".to_owned(),
             ));
         }
     };
     if events.is_empty() {
-        return Err(ApiError::BadRequest("no events to publish".to_owned()));
+        return Err(ServiceError::BadRequest("no events to publish".to_owned()));
     }
     let events: Vec<OutgoingEvent> = events
         .into_iter()
@@ -209,7 +212,7 @@ async fn publish(State(engine): Api, bytes: Bytes) -> RouteResult {
     for event in &events {
         event
             .check_size()
-            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+            .map_err(|error| ServiceError::BadRequest(error.to_string()))?;
     }
     let ids = engine.publish(events).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"ids": ids}))).into_response())
@@ -255,7 +258,7 @@ async fn complete_task(State(engine): Api, bytes: Bytes) -> RouteResult {
             error: error.error,
         }),
         _ => {
-            return Err(ApiError::BadRequest(
+            return Err(ServiceError::BadRequest(
                 "give exactly one of `result` and `error`".to_owned(),
             ))
         }
@@ -283,7 +286,7 @@ async fn execute(State(engine): Api, Path(name): Path<String>, bytes: Bytes) -> 
     let outcome = match engine.wait(&started.execution_id).await {
         Ok(outcome) => outcome,
         // The engine stopped waiting (a Lambda's time is bounded): say where to look.
-        Err(ApiError::StillRunning(id)) => {
+        Err(ServiceError::StillRunning(id)) => {
             let body = json!({"execution_id": id, "status": "running"});
             return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
         }

@@ -11,6 +11,7 @@ pub mod http;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::ExecutionStatus;
+use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::CompletionToken;
@@ -92,98 +93,8 @@ pub struct ExecutionPage {
     pub next_token: Option<String>,
 }
 
-/// Why an API call failed; each maps to an HTTP status and a stable `kind`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    /// No execution (or dead letter) with that id.
-    #[error("execution `{0}` does not exist")]
-    NotFound(String),
-    /// The execution has ended.
-    #[error("execution `{0}` has already ended")]
-    Ended(String),
-    /// No workflow of that name.
-    #[error("workflow `{0}` is not registered")]
-    UnknownWorkflow(String),
-    /// The input does not fit the workflow.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    /// A completion token that is forged or malformed.
-    #[error("invalid completion token: {0}")]
-    InvalidToken(String),
-    /// The execution id is held by an execution of another workflow.
-    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
-    AlreadyStarted {
-        /// The id asked for.
-        execution_id: String,
-        /// The workflow of the execution that holds it.
-        held_by: String,
-    },
-    /// The request itself is malformed.
-    #[error("{0}")]
-    BadRequest(String),
-    /// The execution had not ended when the engine stopped waiting for it.
-    #[error("execution `{0}` is still running")]
-    StillRunning(String),
-    /// The engine is stopped, starting, or its storage refused for now: try again.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The engine's storage failed.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl ApiError {
-    /// The HTTP status of the error.
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::NotFound(_) | ApiError::UnknownWorkflow(_) => 404,
-            ApiError::Ended(_) | ApiError::AlreadyStarted { .. } => 409,
-            ApiError::InvalidInput(_) | ApiError::BadRequest(_) => 400,
-            ApiError::InvalidToken(_) => 403,
-            ApiError::StillRunning(_) => 202,
-            ApiError::Unavailable(_) => 503,
-            ApiError::Internal(_) => 500,
-        }
-    }
-
-    /// The stable `error.kind` of the response body.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Ended(_) => "ended",
-            ApiError::UnknownWorkflow(_) => "unknown_workflow",
-            ApiError::InvalidInput(_) => "invalid_input",
-            ApiError::InvalidToken(_) => "invalid_token",
-            ApiError::AlreadyStarted { .. } => "already_started",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::StillRunning(_) => "still_running",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
-        }
-    }
-}
-
-impl From<ApiError> for crate::engine::client::ClientError {
-    fn from(error: ApiError) -> Self {
-        use crate::engine::client::ClientError;
-        match error {
-            ApiError::NotFound(id) => ClientError::UnknownExecution(id),
-            ApiError::UnknownWorkflow(name) => ClientError::UnknownWorkflow(name),
-            ApiError::InvalidInput(message) => ClientError::InvalidPayload(message),
-            ApiError::AlreadyStarted {
-                execution_id,
-                held_by,
-            } => ClientError::AlreadyStarted {
-                execution_id,
-                held_by,
-            },
-            other => ClientError::Engine(other.to_string()),
-        }
-    }
-}
-
 /// The result of an API call.
-pub type ApiResult<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
+pub type ApiResult<'a, T> = BoxFuture<'a, Result<T, ServiceError>>;
 
 /// What a client can ask of a running service, on any engine.
 ///
@@ -221,7 +132,7 @@ pub trait ServiceApi: Send + Sync {
         token: CompletionToken,
         result: Result<Value, Failure>,
     ) -> ApiResult<'_, bool>;
-    /// Waits for an execution to end ([`ApiError::StillRunning`] when the engine stops
+    /// Waits for an execution to end ([`ServiceError::StillRunning`] when the engine stops
     /// waiting first).
     fn wait<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Outcome>;
 }

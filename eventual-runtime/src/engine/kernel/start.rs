@@ -1,5 +1,7 @@
 //! Starting an execution under an id that may be taken.
 
+use crate::engine::api::Started;
+use crate::engine::ServiceError;
 use crate::error::{Failure, StepErrorKind};
 
 /// What a start request for workflow `requested` under an id means, given the workflow of the
@@ -15,6 +17,24 @@ pub enum StartDecision<'a> {
         /// The workflow of the execution that holds the id.
         held_by: &'a str,
     },
+}
+
+impl StartDecision<'_> {
+    /// The answer to a caller who asked to start under `execution_id`: `Ok(None)` when the
+    /// engine is to create it, the existing execution on a repeat, or the conflict.
+    pub fn answer(self, execution_id: String) -> Result<Option<Started>, ServiceError> {
+        match self {
+            StartDecision::Create => Ok(None),
+            StartDecision::Existing => Ok(Some(Started {
+                execution_id,
+                created: false,
+            })),
+            StartDecision::Conflict { held_by } => Err(ServiceError::AlreadyStarted {
+                execution_id,
+                held_by: held_by.to_owned(),
+            }),
+        }
+    }
 }
 
 /// Decides a start of `requested` under an id held by an execution of `holder` (if any).

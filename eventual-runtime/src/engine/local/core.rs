@@ -11,18 +11,18 @@
 use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
 use super::worker::Workers;
 use super::writer::{Batch, BatchSender};
-use super::EngineError;
 use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
 use crate::engine::kernel::signal::outside_signal;
-use crate::engine::kernel::start::{decide_start, StartDecision};
+use crate::engine::kernel::start::decide_start;
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
 use crate::engine::router::Router;
 use crate::engine::ExecutionStatus;
+use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
@@ -40,7 +40,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn};
 
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ServiceError>>;
 
 /// What the core is asked to do.
 pub(crate) enum CoreMsg {
@@ -364,7 +364,7 @@ impl Core {
                     }
                     self.reply_after_commit(reply, Ok(accepted));
                 }
-                Err(error) => drop(reply.send(Err(EngineError::InvalidToken(error.to_string())))),
+                Err(error) => drop(reply.send(Err(ServiceError::InvalidToken(error.to_string())))),
             },
             CoreMsg::Redrive(entries, reply) => {
                 let count = entries.len();
@@ -387,7 +387,7 @@ impl Core {
                 {
                     let _ = reply.send(Ok(outcome));
                 } else {
-                    let _ = reply.send(Err(EngineError::NotFound(execution_id)));
+                    let _ = reply.send(Err(ServiceError::NotFound(execution_id)));
                 }
             }
             CoreMsg::AttemptDone(key, result) => self.attempt_done(key, result),
@@ -433,7 +433,7 @@ impl Core {
     fn reply_after_commit<T: Send + 'static>(
         &mut self,
         reply: Reply<T>,
-        result: Result<T, EngineError>,
+        result: Result<T, ServiceError>,
     ) {
         match result {
             Ok(value) => self.after.push(AfterCommit::Reply(Box::new(move || {
@@ -446,7 +446,7 @@ impl Core {
         }
     }
 
-    fn accept_for(&mut self, execution_id: &str, event: InboxEvent) -> Result<(), EngineError> {
+    fn accept_for(&mut self, execution_id: &str, event: InboxEvent) -> Result<(), ServiceError> {
         match self.status(execution_id) {
             Some(_) => {
                 self.deliver_inbox(execution_id, event);
@@ -457,9 +457,9 @@ impl Core {
                     .stored(execution_id)
                     .is_some_and(|row| row.status.is_terminal()) =>
             {
-                Err(EngineError::Ended(execution_id.to_owned()))
+                Err(ServiceError::Ended(execution_id.to_owned()))
             }
-            None => Err(EngineError::NotFound(execution_id.to_owned())),
+            None => Err(ServiceError::NotFound(execution_id.to_owned())),
         }
     }
 
@@ -489,28 +489,18 @@ impl Core {
         &mut self,
         request: StartExecution,
         parent: Option<ParentRef>,
-    ) -> Result<Started, EngineError> {
+    ) -> Result<Started, ServiceError> {
         let workflow = registry::workflow(&request.workflow)
-            .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
+            .ok_or_else(|| ServiceError::UnknownWorkflow(request.workflow.clone()))?;
         let (execution_id, named) = match request.execution_name {
             Some(name) => (name, true),
             None => (self.fresh_id(workflow.name), false),
         };
         let holder = self.holder(&execution_id, named);
-        match decide_start(workflow.name, holder.as_deref()) {
-            StartDecision::Create => {}
-            StartDecision::Existing => {
-                return Ok(Started {
-                    execution_id,
-                    created: false,
-                })
-            }
-            StartDecision::Conflict { held_by } => {
-                return Err(EngineError::AlreadyStarted {
-                    execution_id,
-                    held_by: held_by.to_owned(),
-                })
-            }
+        if let Some(existing) =
+            decide_start(workflow.name, holder.as_deref()).answer(execution_id.clone())?
+        {
+            return Ok(existing);
         }
         let now = now();
         let start = StartRequest {
@@ -520,7 +510,7 @@ impl Core {
             parent: parent.clone(),
         };
         let (executor, output) = WorkflowExecutor::start(workflow, start, now)
-            .map_err(|error| EngineError::InvalidInput(error.to_string()))?;
+            .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
         let correlation_id = executor.context().correlation_id();
         self.ops.push(WriteOp::InsertExecution {
             id: execution_id.clone(),
@@ -811,7 +801,7 @@ impl Host for Core {
         self.start_execution(request, Some(child.parent))
             .map(drop)
             .map_err(|error| {
-                let unknown = matches!(error, EngineError::UnknownWorkflow(_));
+                let unknown = matches!(error, ServiceError::UnknownWorkflow(_));
                 child_start_failure(unknown, error.to_string())
             })
     }

@@ -31,6 +31,7 @@ use self::core::{Core, CoreMsg, Reply};
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::router::Router;
+use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::{CompletionToken, TokenSigner};
@@ -45,38 +46,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
-/// Why an engine call failed. The HTTP API maps each to a status code.
+/// Why the engine could not open. Calls on an open engine fail with a
+/// [`ServiceError`], as on every engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// No execution with that id.
-    #[error("execution `{0}` does not exist")]
-    NotFound(String),
-    /// The execution has ended.
-    #[error("execution `{0}` has already ended")]
-    Ended(String),
-    /// No workflow of that name.
-    #[error("workflow `{0}` is not registered")]
-    UnknownWorkflow(String),
-    /// The input does not fit the workflow.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    /// The execution id is held by an execution of another workflow.
-    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
-    AlreadyStarted {
-        /// The id asked for.
-        execution_id: String,
-        /// The workflow of the execution that holds it.
-        held_by: String,
-    },
-    /// A completion token that is forged or malformed.
-    #[error("invalid completion token: {0}")]
-    InvalidToken(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The engine has stopped.
-    #[error("the engine has stopped")]
-    Stopped,
     /// The engine could not start (threads, runtime, or a subscription's pattern).
     #[error("the engine cannot start: {0}")]
     Startup(String),
@@ -194,17 +170,15 @@ impl Drop for LocalEngine {
 }
 
 impl EngineHandle {
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> CoreMsg) -> Result<T, EngineError> {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> CoreMsg) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
-        self.core
-            .send(make(reply))
-            .map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)?
+        self.core.send(make(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Starts an execution; with `execution_name`, starting it again returns the same one.
     /// Returns once the start is on disk.
-    pub async fn start(&self, request: StartExecution) -> Result<Started, EngineError> {
+    pub async fn start(&self, request: StartExecution) -> Result<Started, ServiceError> {
         self.call(|reply| CoreMsg::Start(request, reply)).await
     }
 
@@ -215,7 +189,7 @@ impl EngineHandle {
         name: &str,
         payload: Value,
         id: Option<String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), ServiceError> {
         let event = InboxEvent::Signal {
             name: name.to_owned(),
             payload,
@@ -229,7 +203,7 @@ impl EngineHandle {
         &self,
         execution_id: &str,
         reason: Option<String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), ServiceError> {
         self.send_inbox(execution_id, InboxEvent::Cancel { reason })
             .await
     }
@@ -239,12 +213,12 @@ impl EngineHandle {
         &self,
         execution_id: &str,
         reason: Option<String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), ServiceError> {
         self.send_inbox(execution_id, InboxEvent::Terminate { reason })
             .await
     }
 
-    async fn send_inbox(&self, execution_id: &str, event: InboxEvent) -> Result<(), EngineError> {
+    async fn send_inbox(&self, execution_id: &str, event: InboxEvent) -> Result<(), ServiceError> {
         self.call(|reply| CoreMsg::Inbox {
             execution_id: execution_id.to_owned(),
             event,
@@ -258,7 +232,7 @@ impl EngineHandle {
         &self,
         events: Vec<OutgoingEvent>,
         correlation_id: Option<String>,
-    ) -> Result<Vec<String>, EngineError> {
+    ) -> Result<Vec<String>, ServiceError> {
         self.call(|reply| CoreMsg::Publish(events, correlation_id, reply))
             .await
     }
@@ -268,13 +242,13 @@ impl EngineHandle {
         &self,
         token: CompletionToken,
         result: Result<Value, Failure>,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<bool, ServiceError> {
         self.call(|reply| CoreMsg::CompleteTask(token, result, reply))
             .await
     }
 
     /// Waits for an execution to end.
-    pub async fn wait(&self, execution_id: &str) -> Result<Outcome, EngineError> {
+    pub async fn wait(&self, execution_id: &str) -> Result<Outcome, ServiceError> {
         self.call(|reply| CoreMsg::Watch(execution_id.to_owned(), reply))
             .await
     }
@@ -284,7 +258,7 @@ impl EngineHandle {
         &self,
         workflow: &str,
         input: Value,
-    ) -> Result<(Started, Outcome), EngineError> {
+    ) -> Result<(Started, Outcome), ServiceError> {
         let started = self
             .start(StartExecution {
                 workflow: workflow.to_owned(),
@@ -298,7 +272,7 @@ impl EngineHandle {
     }
 
     /// Takes dead letters (all, or the one with `id`) out of the queue and delivers them again.
-    pub async fn redrive(&self, id: Option<&str>) -> Result<usize, EngineError> {
+    pub async fn redrive(&self, id: Option<&str>) -> Result<usize, ServiceError> {
         let entries: Vec<DeadLetter> = self
             .dead_letters()?
             .into_iter()
@@ -306,7 +280,7 @@ impl EngineHandle {
             .collect();
         if let Some(id) = id {
             if entries.is_empty() {
-                return Err(EngineError::NotFound(id.to_owned()));
+                return Err(ServiceError::NotFound(id.to_owned()));
             }
         }
         self.call(|reply| CoreMsg::Redrive(entries, reply)).await
@@ -315,7 +289,7 @@ impl EngineHandle {
     fn read<T>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, EngineError> {
+    ) -> Result<T, ServiceError> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let connection = match pooled {
             Some(connection) => connection,
@@ -330,29 +304,39 @@ impl EngineHandle {
     }
 
     /// An execution as committed.
-    pub fn execution(&self, id: &str) -> Result<ExecutionRow, EngineError> {
+    pub fn execution(&self, id: &str) -> Result<ExecutionRow, ServiceError> {
         self.read(|c| store::execution(c, id))?
-            .ok_or_else(|| EngineError::NotFound(id.to_owned()))
+            .ok_or_else(|| ServiceError::NotFound(id.to_owned()))
     }
 
     /// An execution's committed history.
-    pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, EngineError> {
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
         self.execution(id)?;
         self.read(|c| store::history(c, id))
     }
 
     /// A page of executions.
-    pub fn list(&self, filter: &ListFilter) -> Result<ExecutionPage, EngineError> {
+    pub fn list(&self, filter: &ListFilter) -> Result<ExecutionPage, ServiceError> {
         self.read(|c| store::list(c, filter))
     }
 
     /// The dead-letter queue.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, EngineError> {
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ServiceError> {
         self.read(store::dead_letters)
     }
 
     /// The database file.
     pub fn database(&self) -> &Path {
         &self.database
+    }
+}
+
+fn stopped() -> ServiceError {
+    ServiceError::Unavailable("the engine has stopped".to_owned())
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        ServiceError::Internal(error.to_string())
     }
 }

@@ -2,7 +2,7 @@
 //! history (full replay).
 
 use super::state::{ExecutionInfo, RecordedStep, ReplayState};
-use super::ReplayError;
+use super::{Catalog, ReplayError};
 use crate::registry::WorkflowDescriptor;
 use crate::time::Timestamp;
 use crate::workflow::command::{Command, InboxEvent, Outcome};
@@ -96,9 +96,10 @@ impl WorkflowExecutor {
         }
     }
 
-    /// Starts a new execution of `workflow` at `now`. Fails, writing nothing, when the input
-    /// does not deserialize.
-    pub fn start(
+    /// Starts a new execution of `workflow` at `now`, its task lookups answered by
+    /// `catalog`. Fails, writing nothing, when the input does not deserialize.
+    pub fn start_in(
+        catalog: &'static dyn Catalog,
         workflow: &WorkflowDescriptor,
         request: StartRequest,
         now: Timestamp,
@@ -113,6 +114,7 @@ impl WorkflowExecutor {
             workflow: workflow.name.to_owned(),
             execution_id: request.execution_id.clone(),
             correlation_id: correlation_id.clone(),
+            catalog,
         };
         let mut executor = Self::new(ReplayState::new(info, now, Vec::new()));
         executor.begin(workflow, request.input.clone())?;
@@ -138,8 +140,10 @@ impl WorkflowExecutor {
         Ok((executor, output))
     }
 
-    /// Rebuilds an execution by replaying its whole history through the code.
-    pub fn replay(
+    /// Rebuilds an execution by replaying its whole history through the code, its task
+    /// lookups answered by `catalog`.
+    pub fn replay_in(
+        catalog: &'static dyn Catalog,
         workflow: &WorkflowDescriptor,
         history: &[HistoryEvent],
     ) -> Result<Self, ReplayError> {
@@ -200,6 +204,7 @@ impl WorkflowExecutor {
             workflow: workflow.name.to_owned(),
             execution_id: execution_id.clone(),
             correlation_id: correlation_id.clone(),
+            catalog,
         };
         let mut executor = Self::new(ReplayState::new(info, *at, recorded));
         executor.end_recorded = end.is_some();

@@ -6,7 +6,8 @@
 //! through [`ReplayState::apply`].
 
 use super::machines::{
-    ChildMachine, InstantMachine, StepMachine, StepSignature, TaskMachine, TimerMachine, TimerOwner,
+    ChildMachine, InstantMachine, StepKind, StepMachine, StepSignature, TaskMachine, TimerMachine,
+    TimerOwner,
 };
 use super::ReplayError;
 use crate::error::{Failure, StepErrorKind};
@@ -122,12 +123,13 @@ pub(crate) enum NextCompensation {
     Done(Vec<String>),
 }
 
-/// Identity of the execution, fixed at start.
-#[derive(Clone, Debug)]
+/// Identity of the execution, fixed at start, and the catalog it was started with.
+#[derive(Clone)]
 pub(crate) struct ExecutionInfo {
     pub(crate) workflow: String,
     pub(crate) execution_id: String,
     pub(crate) correlation_id: String,
+    pub(crate) catalog: &'static dyn super::Catalog,
 }
 
 pub(crate) struct ReplayState {
@@ -629,50 +631,15 @@ impl ReplayState {
                         format!("no task was scheduled at sequence {seq}"),
                     ));
                 };
-                if !task.accepts_result_of(attempt) {
-                    return Ok(Vec::new());
+                let (events, retry) =
+                    task.on_result(&self.info.execution_id, seq, attempt, result, self.now);
+                if let Some(retry) = retry {
+                    self.commands.push(Command::ScheduleTask(retry));
                 }
-                match result {
-                    Ok(result) => vec![HistoryEventKind::TaskSucceeded {
-                        seq,
-                        attempt,
-                        result,
-                    }],
-                    Err(error) => match task.next_attempt_after(&error) {
-                        Some(next) => {
-                            let delay = task.options.retry.delay_after(
-                                attempt,
-                                jitter_unit(&self.info.execution_id, seq, attempt),
-                            );
-                            let retry_at = self.now + delay;
-                            self.commands.push(Command::ScheduleTask(Attempt {
-                                execution_id: self.info.execution_id.clone(),
-                                seq,
-                                attempt: next,
-                                name: task.name.to_owned(),
-                                input: task.input.clone(),
-                                not_before: Some(retry_at),
-                                timeout_ms: task.options.timeout_ms,
-                                heartbeat_ms: task.options.heartbeat_ms,
-                            }));
-                            vec![HistoryEventKind::TaskAttemptFailed {
-                                seq,
-                                attempt,
-                                error,
-                                retry_at,
-                            }]
-                        }
-                        None => vec![HistoryEventKind::TaskFailed {
-                            seq,
-                            attempt,
-                            error,
-                        }],
-                    },
-                }
+                events
             }
             InboxEvent::TimerFired { seq } => match self.steps.get(seq as usize) {
-                Some(StepMachine::Timer(timer)) if timer.fired => Vec::new(),
-                Some(StepMachine::Timer(_)) => vec![HistoryEventKind::TimerFired { seq }],
+                Some(StepMachine::Timer(timer)) => timer.on_due(seq),
                 _ => {
                     return Err(invalid(
                         self,
@@ -691,11 +658,7 @@ impl ReplayState {
                 }
             }
             InboxEvent::ChildCompleted { seq, result } => match self.steps.get(seq as usize) {
-                Some(StepMachine::Child(child)) if child.resolution.is_resolved() => Vec::new(),
-                Some(StepMachine::Child(_)) => vec![match result {
-                    Ok(result) => HistoryEventKind::ChildWorkflowSucceeded { seq, result },
-                    Err(error) => HistoryEventKind::ChildWorkflowFailed { seq, error },
-                }],
+                Some(StepMachine::Child(child)) => child.on_ended(seq, result),
                 _ => {
                     return Err(invalid(
                         self,
@@ -759,16 +722,16 @@ impl ReplayState {
                 _ => return Err(corrupt(self, format!("sequence {seq} is not a task"))),
             },
             HistoryEventKind::TaskSucceeded { seq, result, .. } => {
-                self.resolve(*seq, Ok(result.clone()), "task", index)?
+                self.resolve(*seq, Ok(result.clone()), StepKind::Task, index)?
             }
             HistoryEventKind::TaskFailed { seq, error, .. } => {
-                self.resolve(*seq, Err(error.clone()), "task", index)?
+                self.resolve(*seq, Err(error.clone()), StepKind::Task, index)?
             }
             HistoryEventKind::ChildWorkflowSucceeded { seq, result } => {
-                self.resolve(*seq, Ok(result.clone()), "child", index)?
+                self.resolve(*seq, Ok(result.clone()), StepKind::Child, index)?
             }
             HistoryEventKind::ChildWorkflowFailed { seq, error } => {
-                self.resolve(*seq, Err(error.clone()), "child", index)?
+                self.resolve(*seq, Err(error.clone()), StepKind::Child, index)?
             }
             HistoryEventKind::TimerFired { seq } => {
                 let owner = match self.step_mut(*seq) {
@@ -779,7 +742,9 @@ impl ReplayState {
                     _ => return Err(corrupt(self, format!("sequence {seq} is not a timer"))),
                 };
                 match owner {
-                    TimerOwner::Sleep => self.resolve(*seq, Ok(Value::Null), "timer", index)?,
+                    TimerOwner::Sleep => {
+                        self.resolve(*seq, Ok(Value::Null), StepKind::Timer, index)?
+                    }
                     TimerOwner::SignalTimeout(waiter) => self.time_out_waiter(waiter, *seq),
                 }
             }
@@ -845,17 +810,15 @@ impl ReplayState {
         &mut self,
         seq: Seq,
         result: Result<Value, Failure>,
-        expected: &str,
+        expected: StepKind,
         index: usize,
     ) -> Result<(), ReplayError> {
         let workflow = self.info.workflow.clone();
         // A result must answer a step of its own kind (a task result never ends a timer).
-        let fits = matches!(
-            (self.steps.get(seq as usize), expected),
-            (Some(StepMachine::Task(_)), "task")
-                | (Some(StepMachine::Timer(_)), "timer")
-                | (Some(StepMachine::Child(_)), "child")
-        );
+        let fits = self
+            .steps
+            .get(seq as usize)
+            .is_some_and(|step| step.kind() == expected);
         if !fits {
             return Err(ReplayError::CorruptHistory {
                 workflow,

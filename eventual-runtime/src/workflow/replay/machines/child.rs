@@ -2,7 +2,9 @@
 //! child's parent-close policy.
 
 use super::Resolution;
-use crate::workflow::history::ParentClosePolicy;
+use crate::error::Failure;
+use crate::workflow::history::{HistoryEventKind, ParentClosePolicy, Seq};
+use serde_json::Value;
 
 pub(crate) struct ChildMachine {
     pub(crate) name: String,
@@ -20,6 +22,21 @@ impl ChildMachine {
             parent_close,
             resolution: Resolution::default(),
         }
+    }
+
+    /// The child ended with `result`: recorded once (a repeated report causes nothing).
+    pub(crate) fn on_ended(
+        &self,
+        seq: Seq,
+        result: Result<Value, Failure>,
+    ) -> Vec<HistoryEventKind> {
+        if self.resolution.is_resolved() {
+            return Vec::new();
+        }
+        vec![match result {
+            Ok(result) => HistoryEventKind::ChildWorkflowSucceeded { seq, result },
+            Err(error) => HistoryEventKind::ChildWorkflowFailed { seq, error },
+        }]
     }
 
     /// Whether closing the parent now must cancel this child: it still runs, as far as the

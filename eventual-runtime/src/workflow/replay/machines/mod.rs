@@ -43,6 +43,26 @@ impl fmt::Display for StepSignature {
     }
 }
 
+/// The kind of a step that history answers with a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepKind {
+    Task,
+    Timer,
+    Child,
+    Instant,
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepKind::Task => "task",
+            StepKind::Timer => "timer",
+            StepKind::Child => "child",
+            StepKind::Instant => "recorded step",
+        })
+    }
+}
+
 /// The result a waiting step resolves with, and the waker of the future awaiting it.
 #[derive(Default)]
 pub(crate) struct Resolution {
@@ -92,6 +112,15 @@ pub(crate) enum StepMachine {
 }
 
 impl StepMachine {
+    pub(crate) fn kind(&self) -> StepKind {
+        match self {
+            StepMachine::Task(_) => StepKind::Task,
+            StepMachine::Timer(_) => StepKind::Timer,
+            StepMachine::Child(_) => StepKind::Child,
+            StepMachine::Instant(_) => StepKind::Instant,
+        }
+    }
+
     pub(crate) fn signature(&self) -> StepSignature {
         match self {
             StepMachine::Task(m) => StepSignature::Task(m.name.to_owned()),

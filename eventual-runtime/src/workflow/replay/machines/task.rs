@@ -2,7 +2,11 @@
 
 use super::Resolution;
 use crate::error::{Failure, StepErrorKind};
-use crate::task::TaskOptions;
+use crate::task::{Attempt, TaskOptions};
+use crate::time::Timestamp;
+use crate::workflow::history::{HistoryEventKind, Seq};
+use crate::workflow::replay::state::jitter_unit;
+use serde_json::Value;
 
 pub(crate) struct TaskMachine {
     /// Registered names are static (`Task::NAME`, the registry): no copy per step.
@@ -42,6 +46,59 @@ impl TaskMachine {
         );
         let next = self.attempt + 1;
         (retryable && self.options.retry.allows_attempt(next)).then_some(next)
+    }
+
+    /// A live result of `attempt` at `now`: the history it causes (none for a duplicate or a
+    /// stale attempt) and, after a failure the policy retries, the next attempt to schedule.
+    pub(crate) fn on_result(
+        &self,
+        execution_id: &str,
+        seq: Seq,
+        attempt: u32,
+        result: Result<Value, Failure>,
+        now: Timestamp,
+    ) -> (Vec<HistoryEventKind>, Option<Attempt>) {
+        if !self.accepts_result_of(attempt) {
+            return (Vec::new(), None);
+        }
+        let error = match result {
+            Ok(result) => {
+                let succeeded = HistoryEventKind::TaskSucceeded {
+                    seq,
+                    attempt,
+                    result,
+                };
+                return (vec![succeeded], None);
+            }
+            Err(error) => error,
+        };
+        let Some(next) = self.next_attempt_after(&error) else {
+            let failed = HistoryEventKind::TaskFailed {
+                seq,
+                attempt,
+                error,
+            };
+            return (vec![failed], None);
+        };
+        let jitter = jitter_unit(execution_id, seq, attempt);
+        let retry_at = now + self.options.retry.delay_after(attempt, jitter);
+        let retry = Attempt {
+            execution_id: execution_id.to_owned(),
+            seq,
+            attempt: next,
+            name: self.name.to_owned(),
+            input: self.input.clone(),
+            not_before: Some(retry_at),
+            timeout_ms: self.options.timeout_ms,
+            heartbeat_ms: self.options.heartbeat_ms,
+        };
+        let failed = HistoryEventKind::TaskAttemptFailed {
+            seq,
+            attempt,
+            error,
+            retry_at,
+        };
+        (vec![failed], Some(retry))
     }
 
     /// History says `attempt` failed and the next one was scheduled.

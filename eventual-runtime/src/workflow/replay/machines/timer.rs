@@ -2,6 +2,7 @@
 
 use super::Resolution;
 use crate::time::Timestamp;
+use crate::workflow::history::{HistoryEventKind, Seq};
 
 /// Who is waiting for a timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,15 @@ pub(crate) struct TimerMachine {
 }
 
 impl TimerMachine {
+    /// The timer is due: it fires once (a repeated delivery causes nothing).
+    pub(crate) fn on_due(&self, seq: Seq) -> Vec<HistoryEventKind> {
+        if self.fired {
+            Vec::new()
+        } else {
+            vec![HistoryEventKind::TimerFired { seq }]
+        }
+    }
+
     pub(crate) fn new(until: Timestamp, owner: TimerOwner) -> Self {
         TimerMachine {
             until,

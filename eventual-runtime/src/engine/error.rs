@@ -1,0 +1,74 @@
+//! The one error vocabulary of the service API.
+
+/// Why a call to a service failed, on every engine and through every door (the HTTP API, the
+/// CLI, the [`Engine`](crate::engine::Engine) trait, the `TestEnvironment`, a handler's
+/// client). Each maps to an HTTP status and a stable [`kind`](ServiceError::kind).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// No execution (or dead letter) with that id.
+    #[error("execution `{0}` does not exist")]
+    NotFound(String),
+    /// The execution has ended.
+    #[error("execution `{0}` has already ended")]
+    Ended(String),
+    /// No workflow of that name.
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    /// The input does not fit the workflow.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A completion token that is forged or malformed.
+    #[error("invalid completion token: {0}")]
+    InvalidToken(String),
+    /// The execution id is held by an execution of another workflow.
+    #[error("{}", crate::engine::kernel::start::conflict_message(.execution_id, .held_by))]
+    AlreadyStarted {
+        /// The id asked for.
+        execution_id: String,
+        /// The workflow of the execution that holds it.
+        held_by: String,
+    },
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The execution had not ended when the engine stopped waiting for it.
+    #[error("execution `{0}` is still running")]
+    StillRunning(String),
+    /// The engine is stopped, starting, or its storage refused for now: try again.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The engine's storage failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ServiceError::NotFound(_) | ServiceError::UnknownWorkflow(_) => 404,
+            ServiceError::Ended(_) | ServiceError::AlreadyStarted { .. } => 409,
+            ServiceError::InvalidInput(_) | ServiceError::BadRequest(_) => 400,
+            ServiceError::InvalidToken(_) => 403,
+            ServiceError::StillRunning(_) => 202,
+            ServiceError::Unavailable(_) => 503,
+            ServiceError::Internal(_) => 500,
+        }
+    }
+
+    /// The stable `error.kind` of the response body.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Ended(_) => "ended",
+            ServiceError::UnknownWorkflow(_) => "unknown_workflow",
+            ServiceError::InvalidInput(_) => "invalid_input",
+            ServiceError::InvalidToken(_) => "invalid_token",
+            ServiceError::AlreadyStarted { .. } => "already_started",
+            ServiceError::BadRequest(_) => "bad_request",
+            ServiceError::StillRunning(_) => "still_running",
+            ServiceError::Unavailable(_) => "unavailable",
+            ServiceError::Internal(_) => "internal",
+        }
+    }
+}
