@@ -75,7 +75,8 @@ pub struct Faults {
     pub crash_after_history_put: AtomicU32,
     /// The orchestrator stops right after a history commit, before carrying out its commands.
     pub crash_after_commit: AtomicU32,
-    /// The orchestrator stops after carrying out one command of a step, before the next.
+    /// The orchestrator stops after carrying out one send of a step, before the next (between
+    /// two commands, or between an attempt's timeout timer and its invoke).
     pub crash_between_commands: AtomicU32,
     /// The orchestrator stops after carrying out a step's commands, before marking them done.
     pub crash_before_carried_out_mark: AtomicU32,

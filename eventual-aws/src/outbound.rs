@@ -21,6 +21,7 @@ use aws_sdk_scheduler::types::{
 };
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::attempt::{self, Attempt};
+use eventual_runtime::engine::kernel::start::fresh_execution_id;
 use eventual_runtime::engine::kernel::step::{child_start_failure, ChildStart, TimerKey};
 use eventual_runtime::engine::kernel::{EffectHost, Host};
 use eventual_runtime::error::Failure;
@@ -323,7 +324,7 @@ impl EffectHost for Actions {
     fn start_for_handler(&mut self, request: StartExecution) {
         let execution_id = request
             .execution_name
-            .unwrap_or_else(|| format!("{}-{}", request.workflow, unique_id()));
+            .unwrap_or_else(|| fresh_execution_id(&request.workflow, &unique_id()));
         self.actions.push(Action::Inbox(InboxMessage::Start {
             workflow: request.workflow,
             execution_id,
@@ -381,6 +382,11 @@ pub async fn dispatch_attempt(
             },
         };
         send_timer(aws, &timeout, now).await?;
+        if Faults::take(&aws.faults.crash_between_commands) {
+            return Err(AwsError::Crashed(
+                "between an attempt's timeout and its invoke",
+            ));
+        }
     }
     invoke_task(aws, invoke).await
 }

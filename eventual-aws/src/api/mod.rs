@@ -26,7 +26,7 @@ use eventual_runtime::engine::api::{
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::signal::outside_signal;
-use eventual_runtime::engine::kernel::start::decide_start;
+use eventual_runtime::engine::kernel::start::{decide_start, fresh_execution_id};
 use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
@@ -133,7 +133,7 @@ impl AwsApi {
         }
         let execution_id = request
             .execution_name
-            .unwrap_or_else(|| format!("{}-{}", request.workflow, unique_id()));
+            .unwrap_or_else(|| fresh_execution_id(&request.workflow, &unique_id()));
         let holder = store::load_item(&self.aws, &execution_id).await?;
         let holder = holder.as_ref().map(|item| item.workflow.as_str());
         if let Some(existing) =

@@ -37,7 +37,7 @@ use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithCl
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
 use crate::engine::kernel::signal::outside_signal;
-use crate::engine::kernel::start::decide_start;
+use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
@@ -599,9 +599,14 @@ impl EnvState {
         self.timers.insert((at, self.next_job), job);
     }
 
-    fn fresh_id(&mut self, prefix: &str) -> String {
+    /// A number unique in this environment, in order: ids are the same on every run.
+    fn unique(&mut self) -> String {
         self.next_id += 1;
-        format!("{prefix}-{}", self.next_id)
+        self.next_id.to_string()
+    }
+
+    fn fresh_id(&mut self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.unique())
     }
 
     fn start_execution(
@@ -616,7 +621,10 @@ impl EnvState {
             .ok_or_else(|| ServiceError::UnknownWorkflow(workflow.to_owned()))?;
         let id = match execution_id {
             Some(id) => id,
-            None => self.fresh_id(workflow),
+            None => {
+                let unique = self.unique();
+                fresh_execution_id(workflow, &unique)
+            }
         };
         let holder = self.executions.get(&id).map(|e| e.workflow.name);
         if let Some(existing) = decide_start(descriptor.name, holder).answer(id.clone())? {

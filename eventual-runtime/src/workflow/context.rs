@@ -8,7 +8,8 @@ use crate::workflow::futures::{
     decode_raw, decode_result, decode_unit, SignalFuture, SignalState, SignalStream, StepFuture,
 };
 use crate::workflow::history::{ParentClosePolicy, RecordedValue, Seq};
-use crate::workflow::replay::state::{stable_hash, ExecutionInfo, ReplayState, SignalClaim};
+use crate::workflow::replay::machines::SignalClaim;
+use crate::workflow::replay::state::{stable_hash, ExecutionInfo, ReplayState};
 use crate::workflow::replay::ReplayError;
 use crate::workflow::saga::Saga;
 use crate::workflow::Workflow;
@@ -359,7 +360,7 @@ impl WorkflowContext {
     /// A saga: compensations registered on it run in reverse order on `compensate()`, and also
     /// when the execution is cancelled.
     pub fn saga(&self) -> Saga {
-        let id = self.with_state(|state| state.new_saga());
+        let id = self.with_state(|state| state.sagas.new_saga());
         Saga::new(self.clone(), id)
     }
 }

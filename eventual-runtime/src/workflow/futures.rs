@@ -159,7 +159,7 @@ impl<T: DeserializeOwned> Future for SignalFuture<T> {
                 let id = *id;
                 match self
                     .ctx
-                    .with_state(|state| state.poll_waiter(id, cx.waker()))
+                    .with_state(|state| state.signals.poll_waiter(id, cx.waker()))
                 {
                     Some(result) => result,
                     None => return Poll::Pending,
@@ -175,7 +175,7 @@ impl<T: DeserializeOwned> Future for SignalFuture<T> {
 impl<T> Drop for SignalFuture<T> {
     fn drop(&mut self) {
         if let SignalState::Waiting(id) = self.state {
-            self.ctx.with_state(|state| state.drop_waiter(id));
+            self.ctx.with_state(|state| state.signals.drop_waiter(id));
         }
     }
 }
@@ -209,7 +209,7 @@ impl<T: DeserializeOwned> futures::Stream for SignalStream<T> {
         let (name, cursor) = (self.name.clone(), self.cursor);
         match self
             .ctx
-            .with_state(|state| state.poll_stream(&name, cursor, cx.waker()))
+            .with_state(|state| state.signals.poll_stream(&name, cursor, cx.waker()))
         {
             Some(payload) => {
                 self.cursor += 1;

@@ -2,7 +2,7 @@
 //! or the execution is cancelled.
 
 use crate::workflow::context::WorkflowContext;
-use crate::workflow::replay::state::{Compensation, NextCompensation, PendingCompensation};
+use crate::workflow::replay::machines::{Compensation, NextCompensation, PendingCompensation};
 use futures::FutureExt;
 use std::fmt::Display;
 use std::future::Future;
@@ -53,7 +53,7 @@ impl Saga {
                 .boxed()
         });
         self.ctx
-            .with_state(|state| state.compensations.push(Compensation { saga, run }));
+            .with_state(|state| state.sagas.register(Compensation { saga, run }));
     }
 
     /// Awaits `step`; when it succeeds, registers `compensation` with a copy of its output.
@@ -79,9 +79,7 @@ impl Saga {
     /// execution is cancelled meanwhile, the cleanup finishes the one in flight and runs the
     /// rest.
     pub async fn compensate(&self) -> Vec<String> {
-        let run = self
-            .ctx
-            .with_state(|state| state.begin_compensation_run(self.id));
+        let run = self.ctx.with_state(|state| state.sagas.begin_run(self.id));
         RunCompensations::new(self.ctx.clone(), run).await
     }
 }
@@ -106,19 +104,19 @@ impl Future for RunCompensations {
         let run = self.run;
         loop {
             // Compensations begin outside the state's lock: beginning one takes a step.
-            let mut compensation = match self.ctx.with_state(|state| state.next_compensation(run)) {
+            let mut compensation = match self.ctx.with_state(|state| state.sagas.next(run)) {
                 NextCompensation::Done(errors) => return Poll::Ready(errors),
                 NextCompensation::Run(PendingCompensation::NotBegun(begin)) => begin(),
                 NextCompensation::Run(PendingCompensation::Begun(future)) => future,
             };
             match compensation.as_mut().poll(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => self
-                    .ctx
-                    .with_state(|state| state.compensation_failed(run, error)),
+                Poll::Ready(Err(error)) => {
+                    self.ctx.with_state(|state| state.sagas.failed(run, error))
+                }
                 Poll::Pending => {
                     self.ctx
-                        .with_state(|state| state.compensation_waits(run, compensation));
+                        .with_state(|state| state.sagas.waits(run, compensation));
                     return Poll::Pending;
                 }
             }

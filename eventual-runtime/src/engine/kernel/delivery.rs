@@ -274,3 +274,44 @@ pub fn envelopes(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(attempt: u32) -> Delivery {
+        let event = EventEnvelope::new(
+            "wf-1/0/0".into(),
+            "orders",
+            "OrderPlaced",
+            "2026-01-01T00:00:00Z".into(),
+            serde_json::json!({}),
+        );
+        Delivery {
+            attempt,
+            ..Delivery::first("notify", event, Timestamp::from_millis(0))
+        }
+    }
+
+    #[test]
+    fn effects_are_scoped_by_event_and_subscription_and_dead_letters_have_url_safe_ids() {
+        assert_eq!(delivery(1).scope(), "wf-1/0/0.notify");
+        let now = Timestamp::from_millis(5);
+        let id = delivery(2).dead_letter_id(now);
+        assert!(id.starts_with("dlq-") && id[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(
+            id,
+            delivery(2).dead_letter_id(now),
+            "the same on every engine"
+        );
+        assert_ne!(id, delivery(2).dead_letter_id(Timestamp::from_millis(6)));
+        let envelopes = envelopes(
+            vec![OutgoingEvent::new("s", "A", serde_json::json!(1))],
+            "wf-1/0/0.notify/2",
+            Some("c".into()),
+            now,
+        );
+        assert_eq!(envelopes[0].id, "wf-1/0/0.notify/2/0");
+        assert_eq!(envelopes[0].correlation_id.as_deref(), Some("c"));
+    }
+}

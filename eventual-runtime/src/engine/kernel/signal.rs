@@ -18,3 +18,16 @@ pub fn outside_signal(
         id: Some(id.unwrap_or_else(|| format!("signal-{}", unique()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outside_signal_keeps_its_id_or_gets_a_unique_one() {
+        let given = outside_signal("go", Value::Null, Some("s-1".into()), || unreachable!());
+        assert!(matches!(given, InboxEvent::Signal { id: Some(id), .. } if id == "s-1"));
+        let fresh = outside_signal("go", Value::Null, None, || "42".into());
+        assert!(matches!(fresh, InboxEvent::Signal { id: Some(id), .. } if id == "signal-42"));
+    }
+}

@@ -46,6 +46,12 @@ pub fn decide_start<'a>(requested: &str, holder: Option<&'a str>) -> StartDecisi
     }
 }
 
+/// The id of an execution started without a name: `<workflow>-<unique>`, where `unique` is
+/// the engine's (a counter, a process prefix, a random digest).
+pub fn fresh_execution_id(workflow: &str, unique: &str) -> String {
+    format!("{workflow}-{unique}")
+}
+
 /// The message of a refused start, the same on every engine.
 pub fn conflict_message(execution_id: &str, held_by: &str) -> String {
     format!("execution `{execution_id}` is already held by an execution of workflow `{held_by}`")
@@ -57,4 +63,33 @@ pub fn child_conflict(execution_id: &str, held_by: &str) -> Failure {
         StepErrorKind::InvalidInput,
         conflict_message(execution_id, held_by),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_free_repeated_or_held_by_another_workflow() {
+        assert_eq!(decide_start("pay", None), StartDecision::Create);
+        assert_eq!(decide_start("pay", Some("pay")), StartDecision::Existing);
+        assert_eq!(
+            decide_start("pay", Some("ship")),
+            StartDecision::Conflict { held_by: "ship" }
+        );
+        assert_eq!(decide_start("pay", None).answer("n".into()), Ok(None));
+        assert_eq!(
+            decide_start("pay", Some("pay")).answer("n".into()),
+            Ok(Some(Started {
+                execution_id: "n".into(),
+                created: false
+            }))
+        );
+        let conflict = decide_start("pay", Some("ship"))
+            .answer("n".into())
+            .unwrap_err();
+        assert_eq!(conflict.kind(), "already_started");
+        assert_eq!(conflict.status(), 409);
+        assert!(conflict.to_string().contains("`ship`"), "{conflict}");
+    }
 }

@@ -16,7 +16,7 @@ use crate::engine::client::{Effect, StartExecution};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
 use crate::engine::kernel::signal::outside_signal;
-use crate::engine::kernel::start::decide_start;
+use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
@@ -480,9 +480,14 @@ impl Core {
             .map(|row| row.workflow)
     }
 
-    fn fresh_id(&mut self, prefix: &str) -> String {
+    /// Unique across restarts: this process's prefix (its start time) and a counter.
+    fn unique(&mut self) -> String {
         self.next_id += 1;
-        format!("{prefix}-{}-{}", self.id_prefix, self.next_id)
+        format!("{}-{}", self.id_prefix, self.next_id)
+    }
+
+    fn fresh_id(&mut self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.unique())
     }
 
     fn start_execution(
@@ -494,7 +499,10 @@ impl Core {
             .ok_or_else(|| ServiceError::UnknownWorkflow(request.workflow.clone()))?;
         let (execution_id, named) = match request.execution_name {
             Some(name) => (name, true),
-            None => (self.fresh_id(workflow.name), false),
+            None => {
+                let unique = self.unique();
+                (fresh_execution_id(workflow.name, &unique), false)
+            }
         };
         let holder = self.holder(&execution_id, named);
         if let Some(existing) =

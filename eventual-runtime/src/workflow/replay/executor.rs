@@ -407,7 +407,7 @@ impl WorkflowExecutor {
         } else if cancelled && self.main.is_some() {
             // Dropped outside the state lock: dropping futures may touch the state.
             self.main = None;
-            let run = self.ctx.with_state(|state| state.begin_cleanup_run());
+            let run = self.ctx.with_state(|state| state.sagas.begin_cleanup_run());
             self.cleanup = Some(
                 RunCompensations::new(self.ctx.clone(), run)
                     .map(drop)
@@ -422,7 +422,7 @@ impl WorkflowExecutor {
     fn finish(&mut self, outcome: Outcome) {
         self.main = None;
         self.cleanup = None;
-        let unfinished = self.ctx.with_state(|state| state.take_compensation_work());
+        let unfinished = self.ctx.with_state(|state| state.sagas.take_work());
         drop(unfinished);
         if !self.end_recorded {
             let execution_id = self.ctx.with_state(|state| state.info.execution_id.clone());

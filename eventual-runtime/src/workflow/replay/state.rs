@@ -6,11 +6,11 @@
 //! through [`ReplayState::apply`].
 
 use super::machines::{
-    ChildMachine, InstantMachine, StepKind, StepMachine, StepSignature, TaskMachine, TimerMachine,
-    TimerOwner,
+    ChildMachine, InstantMachine, Sagas, SignalClaim, Signals, StepKind, StepMachine,
+    StepSignature, TaskMachine, TimerMachine, TimerOwner,
 };
 use super::ReplayError;
-use crate::error::{Failure, StepErrorKind};
+use crate::error::Failure;
 use crate::event::EventEnvelope;
 use crate::task::{Attempt, TaskOptions};
 use crate::time::Timestamp;
@@ -19,7 +19,6 @@ use crate::workflow::history::{
     HistoryEvent, HistoryEventKind, ParentClosePolicy, RecordedValue, Seq,
 };
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::task::Waker;
 
 /// What history recorded when a step was scheduled, kept during replay to compare with what the
@@ -76,53 +75,6 @@ pub(crate) fn value_source_name(source: RecordedValue) -> &'static str {
     }
 }
 
-/// Signals of one name: every payload ever received (for streams) and the ones no
-/// `expect_signal` has taken yet.
-#[derive(Default)]
-struct SignalChannel {
-    log: Vec<Value>,
-    unclaimed: VecDeque<Value>,
-    waiters: VecDeque<u64>,
-    stream_wakers: Vec<Waker>,
-}
-
-/// One `expect_signal` call that had to wait.
-struct SignalWaiter {
-    name: String,
-    result: Option<Result<Value, Failure>>,
-    waker: Option<Waker>,
-}
-
-pub(crate) type CompensationFn =
-    Box<dyn FnOnce() -> futures::future::BoxFuture<'static, Result<(), String>> + Send>;
-
-/// Compensations registered by sagas, in registration order.
-pub(crate) struct Compensation {
-    pub(crate) saga: u64,
-    pub(crate) run: CompensationFn,
-}
-
-/// A compensation of a run: not begun, or begun and waiting for its steps.
-pub(crate) enum PendingCompensation {
-    NotBegun(CompensationFn),
-    Begun(futures::future::BoxFuture<'static, Result<(), String>>),
-}
-
-/// Compensations under way, run one after the other. They live in the replay state rather
-/// than in the future that runs them, so a cancel that drops the workflow body in the middle
-/// of `saga.compensate()` hands the one in flight and the rest to the cleanup.
-#[derive(Default)]
-struct CompensationRun {
-    queue: VecDeque<PendingCompensation>,
-    errors: Vec<String>,
-}
-
-/// What a compensation run does next.
-pub(crate) enum NextCompensation {
-    Run(PendingCompensation),
-    Done(Vec<String>),
-}
-
 /// Identity of the execution, fixed at start, and the catalog it was started with.
 #[derive(Clone)]
 pub(crate) struct ExecutionInfo {
@@ -139,18 +91,12 @@ pub(crate) struct ReplayState {
     /// Scheduling events of history not yet asked for again by the code (replay only).
     recorded: Vec<RecordedStep>,
     steps: Vec<StepMachine>,
-    signals: BTreeMap<String, SignalChannel>,
-    waiters: HashMap<u64, SignalWaiter>,
-    next_waiter: u64,
-    seen_signal_ids: HashSet<String>,
+    pub(crate) signals: Signals,
     pub(crate) cancel_requested: Option<Option<String>>,
     pub(crate) timed_out: bool,
     /// Set by a terminate, with its reason.
     pub(crate) terminated: Option<Option<String>>,
-    pub(crate) compensations: Vec<Compensation>,
-    next_saga: u64,
-    compensation_runs: BTreeMap<u64, CompensationRun>,
-    next_compensation_run: u64,
+    pub(crate) sagas: Sagas,
     /// The first error found while the workflow ran; the executor reports it.
     pub(crate) failure: Option<ReplayError>,
     pub(crate) new_events: Vec<HistoryEvent>,
@@ -165,17 +111,11 @@ impl ReplayState {
             // Replay asks for every recorded step again: room for them all up front.
             steps: Vec::with_capacity(recorded.len()),
             recorded,
-            signals: BTreeMap::new(),
-            waiters: HashMap::new(),
-            next_waiter: 0,
-            seen_signal_ids: HashSet::new(),
+            signals: Signals::default(),
             cancel_requested: None,
             timed_out: false,
             terminated: None,
-            compensations: Vec::new(),
-            next_saga: 0,
-            compensation_runs: BTreeMap::new(),
-            next_compensation_run: 0,
+            sagas: Sagas::default(),
             failure: None,
             new_events: Vec::new(),
             commands: Vec::new(),
@@ -422,180 +362,11 @@ impl ReplayState {
         name: &str,
         timeout_until: Option<Timestamp>,
     ) -> Result<SignalClaim, ReplayError> {
-        let channel = self.signals.entry(name.to_owned()).or_default();
-        if let Some(payload) = channel.unclaimed.pop_front() {
-            return Ok(SignalClaim::Ready(payload));
+        let claim = self.signals.claim(name);
+        if let (SignalClaim::Waiting(id), Some(until)) = (&claim, timeout_until) {
+            self.start_timer(until, TimerOwner::SignalTimeout(*id))?;
         }
-        let id = self.next_waiter;
-        self.next_waiter += 1;
-        channel.waiters.push_back(id);
-        self.waiters.insert(
-            id,
-            SignalWaiter {
-                name: name.to_owned(),
-                result: None,
-                waker: None,
-            },
-        );
-        if let Some(until) = timeout_until {
-            self.start_timer(until, TimerOwner::SignalTimeout(id))?;
-        }
-        Ok(SignalClaim::Waiting(id))
-    }
-
-    pub(crate) fn poll_waiter(&mut self, id: u64, waker: &Waker) -> Option<Result<Value, Failure>> {
-        let waiter = self.waiters.get_mut(&id)?;
-        match waiter.result.take() {
-            Some(result) => {
-                self.waiters.remove(&id);
-                Some(result)
-            }
-            None => {
-                waiter.waker = Some(waker.clone());
-                None
-            }
-        }
-    }
-
-    /// A waiter's future was dropped (for example it lost a race): it stops waiting, and a
-    /// signal it was handed but never saw goes to the next waiter or back to the buffer.
-    pub(crate) fn drop_waiter(&mut self, id: u64) {
-        let Some(waiter) = self.waiters.remove(&id) else {
-            return;
-        };
-        let channel = self.signals.entry(waiter.name.clone()).or_default();
-        channel.waiters.retain(|w| *w != id);
-        if let Some(Ok(payload)) = waiter.result {
-            self.hand_out_signal(&waiter.name, payload, true);
-        }
-    }
-
-    fn hand_out_signal(&mut self, name: &str, payload: Value, to_front: bool) {
-        let channel = self.signals.entry(name.to_owned()).or_default();
-        match channel.waiters.pop_front() {
-            Some(id) => {
-                if let Some(waiter) = self.waiters.get_mut(&id) {
-                    waiter.result = Some(Ok(payload));
-                    if let Some(waker) = waiter.waker.take() {
-                        waker.wake();
-                    }
-                }
-            }
-            None if to_front => channel.unclaimed.push_front(payload),
-            None => channel.unclaimed.push_back(payload),
-        }
-    }
-
-    /// The next signal of a stream at `cursor`, or registers the stream's waker.
-    pub(crate) fn poll_stream(
-        &mut self,
-        name: &str,
-        cursor: usize,
-        waker: &Waker,
-    ) -> Option<Value> {
-        let channel = self.signals.entry(name.to_owned()).or_default();
-        match channel.log.get(cursor) {
-            Some(payload) => Some(payload.clone()),
-            None => {
-                channel.stream_wakers.push(waker.clone());
-                None
-            }
-        }
-    }
-
-    // ---- sagas ---------------------------------------------------------------------------
-
-    pub(crate) fn new_saga(&mut self) -> u64 {
-        self.next_saga += 1;
-        self.next_saga
-    }
-
-    /// Takes the registered compensations of `saga` (of every saga with `None`), newest first.
-    fn take_compensations(
-        &mut self,
-        saga: Option<u64>,
-    ) -> impl Iterator<Item = PendingCompensation> {
-        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.compensations)
-            .into_iter()
-            .partition(|c| saga.is_none_or(|s| c.saga == s));
-        self.compensations = kept;
-        taken
-            .into_iter()
-            .rev()
-            .map(|c| PendingCompensation::NotBegun(c.run))
-    }
-
-    fn add_compensation_run(&mut self, queue: VecDeque<PendingCompensation>) -> u64 {
-        self.next_compensation_run += 1;
-        let run = CompensationRun {
-            queue,
-            errors: Vec::new(),
-        };
-        self.compensation_runs
-            .insert(self.next_compensation_run, run);
-        self.next_compensation_run
-    }
-
-    /// Begins running `saga`'s compensations, newest first; returns the run's id.
-    pub(crate) fn begin_compensation_run(&mut self, saga: u64) -> u64 {
-        let queue = self.take_compensations(Some(saga)).collect();
-        self.add_compensation_run(queue)
-    }
-
-    /// The cleanup of a cancel: one run that finishes every run under way (newest first, the
-    /// compensation in flight before the rest), then every compensation not yet begun, newest
-    /// first.
-    pub(crate) fn begin_cleanup_run(&mut self) -> u64 {
-        let mut queue: VecDeque<_> = std::mem::take(&mut self.compensation_runs)
-            .into_values()
-            .rev()
-            .flat_map(|run| run.queue)
-            .collect();
-        queue.extend(self.take_compensations(None));
-        self.add_compensation_run(queue)
-    }
-
-    pub(crate) fn next_compensation(&mut self, run: u64) -> NextCompensation {
-        let Some(entry) = self.compensation_runs.get_mut(&run) else {
-            return NextCompensation::Done(Vec::new());
-        };
-        match entry.queue.pop_front() {
-            Some(next) => NextCompensation::Run(next),
-            None => NextCompensation::Done(
-                self.compensation_runs
-                    .remove(&run)
-                    .map(|run| run.errors)
-                    .unwrap_or_default(),
-            ),
-        }
-    }
-
-    /// The compensation `run` polled waits: it goes back to the front of its run.
-    pub(crate) fn compensation_waits(
-        &mut self,
-        run: u64,
-        future: futures::future::BoxFuture<'static, Result<(), String>>,
-    ) {
-        self.compensation_runs
-            .entry(run)
-            .or_default()
-            .queue
-            .push_front(PendingCompensation::Begun(future));
-    }
-
-    pub(crate) fn compensation_failed(&mut self, run: u64, error: String) {
-        if let Some(run) = self.compensation_runs.get_mut(&run) {
-            run.errors.push(error);
-        }
-    }
-
-    /// Everything that could still run compensations, taken out so the caller drops it
-    /// outside the state's lock (the futures hold the context).
-    pub(crate) fn take_compensation_work(&mut self) -> impl Send + 'static {
-        (
-            std::mem::take(&mut self.compensations),
-            std::mem::take(&mut self.compensation_runs),
-        )
+        Ok(claim)
     }
 
     // ---- polling steps ---------------------------------------------------------------------
@@ -647,16 +418,7 @@ impl ReplayState {
                     ))
                 }
             },
-            InboxEvent::Signal { name, payload, id } => {
-                if id
-                    .as_ref()
-                    .is_some_and(|id| self.seen_signal_ids.contains(id))
-                {
-                    Vec::new()
-                } else {
-                    vec![HistoryEventKind::SignalReceived { name, payload, id }]
-                }
-            }
+            InboxEvent::Signal { name, payload, id } => self.signals.on_arrived(name, payload, id),
             InboxEvent::ChildCompleted { seq, result } => match self.steps.get(seq as usize) {
                 Some(StepMachine::Child(child)) => child.on_ended(seq, result),
                 _ => {
@@ -745,19 +507,11 @@ impl ReplayState {
                     TimerOwner::Sleep => {
                         self.resolve(*seq, Ok(Value::Null), StepKind::Timer, index)?
                     }
-                    TimerOwner::SignalTimeout(waiter) => self.time_out_waiter(waiter, *seq),
+                    TimerOwner::SignalTimeout(waiter) => self.signals.time_out(waiter, *seq),
                 }
             }
             HistoryEventKind::SignalReceived { name, payload, id } => {
-                if let Some(id) = id {
-                    self.seen_signal_ids.insert(id.clone());
-                }
-                let channel = self.signals.entry(name.clone()).or_default();
-                channel.log.push(payload.clone());
-                for waker in channel.stream_wakers.drain(..) {
-                    waker.wake();
-                }
-                self.hand_out_signal(name, payload.clone(), false);
+                self.signals.on_received(name, payload, id.as_deref())
             }
             HistoryEventKind::CancelRequested { reason } => {
                 self.cancel_requested = Some(reason.clone());
@@ -846,35 +600,6 @@ impl ReplayState {
             }),
         }
     }
-
-    fn time_out_waiter(&mut self, id: u64, timer_seq: Seq) {
-        let Some(waiter) = self.waiters.get_mut(&id) else {
-            return;
-        };
-        if waiter.result.is_some() {
-            return;
-        }
-        waiter.result = Some(Err(Failure::new(
-            StepErrorKind::SignalTimedOut,
-            format!(
-                "signal `{}` did not arrive before timer {timer_seq} fired",
-                waiter.name
-            ),
-        )));
-        if let Some(waker) = waiter.waker.take() {
-            waker.wake();
-        }
-        let name = waiter.name.clone();
-        if let Some(channel) = self.signals.get_mut(&name) {
-            channel.waiters.retain(|w| *w != id);
-        }
-    }
-}
-
-/// The result of starting an `expect_signal`.
-pub(crate) enum SignalClaim {
-    Ready(Value),
-    Waiting(u64),
 }
 
 /// A number in `0.0..1.0` derived from the execution, step and attempt: the jitter of a retry

@@ -6,11 +6,15 @@
 
 mod child;
 mod instant;
+mod saga;
+mod signal;
 mod task;
 mod timer;
 
 pub(crate) use child::ChildMachine;
 pub(crate) use instant::InstantMachine;
+pub(crate) use saga::{Compensation, NextCompensation, PendingCompensation, Sagas};
+pub(crate) use signal::{SignalClaim, Signals};
 pub(crate) use task::TaskMachine;
 pub(crate) use timer::{TimerMachine, TimerOwner};
 
