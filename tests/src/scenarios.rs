@@ -86,6 +86,29 @@ fn has(history: &[HistoryEvent], type_name: &str) -> bool {
     history.iter().any(|e| e.kind.type_name() == type_name)
 }
 
+/// Cancels `id` with `reason` once its history has an event of type `after`; its history
+/// once it has ended cancelled.
+async fn cancelled_once(
+    engine: &dyn Engine,
+    id: &str,
+    after: &str,
+    reason: &str,
+) -> Vec<HistoryEvent> {
+    until(engine, id, after, |h| has(h, after)).await;
+    engine
+        .cancel(id, Some(reason.into()))
+        .await
+        .expect("cancel");
+    let (outcome, history) = ended(engine, id).await;
+    assert_eq!(
+        outcome,
+        Outcome::Cancelled {
+            reason: Some(reason.into())
+        }
+    );
+    history
+}
+
 /// Waits for an execution someone else starts, then for its end.
 async fn started_then_ended(engine: &dyn Engine, id: &str) -> (Outcome, Vec<HistoryEvent>) {
     let deadline = Instant::now() + PATIENCE;
@@ -327,21 +350,7 @@ pub async fn sc_buy(ctx: WorkflowContext, item: String) -> Result<String, Workfl
 /// Cancelling runs the saga's compensations and ends the execution; it then refuses signals.
 pub async fn cancellation(engine: &dyn Engine) -> Trace {
     let id = start(engine, "sc_buy", json!("book")).await;
-    until(engine, &id, "the reservation", |h| {
-        h.iter().any(|e| e.kind.type_name() == "TaskSucceeded")
-    })
-    .await;
-    engine
-        .cancel(&id, Some("changed my mind".into()))
-        .await
-        .expect("cancel");
-    let (outcome, history) = ended(engine, &id).await;
-    assert_eq!(
-        outcome,
-        Outcome::Cancelled {
-            reason: Some("changed my mind".into())
-        }
-    );
+    let history = cancelled_once(engine, &id, "TaskSucceeded", "changed my mind").await;
     assert_eq!(scheduled_tasks(&history), ["sc_reserve", "sc_release"]);
     assert!(
         engine.signal(&id, "go", json!(null)).await.is_err()
@@ -488,21 +497,7 @@ pub async fn sc_slow_undo(ctx: WorkflowContext, _n: u64) -> Result<(), WorkflowE
 /// A cancel that arrives while compensations run lets every compensation run, newest first.
 pub async fn cancel_during_compensation(engine: &dyn Engine) -> Trace {
     let id = start(engine, "sc_slow_undo", json!(0)).await;
-    until(engine, &id, "the slow compensation", |h| {
-        has(h, "TimerScheduled")
-    })
-    .await;
-    engine
-        .cancel(&id, Some("stop".into()))
-        .await
-        .expect("cancel");
-    let (outcome, history) = ended(engine, &id).await;
-    assert_eq!(
-        outcome,
-        Outcome::Cancelled {
-            reason: Some("stop".into())
-        }
-    );
+    let history = cancelled_once(engine, &id, "TimerScheduled", "stop").await;
     assert_eq!(
         scheduled_tasks(&history),
         ["sc_do", "sc_do", "sc_do", "sc_fail", "sc_undo", "sc_undo", "sc_undo"]
