@@ -189,3 +189,58 @@ async fn unknown_child_workflow_is_not_registered() {
         "NotRegistered"
     );
 }
+
+/// Starts a `doubler` with the default policy and returns as soon as it started.
+#[workflow]
+async fn hasty_parent(ctx: WorkflowContext, n: u64) -> Result<(), WorkflowError> {
+    drop(ctx.child::<doubler>(n));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_parent_that_closes_first_cancels_its_child_with_the_policy_history_recorded() {
+    use eventual_runtime::workflow::{
+        Command, HistoryEvent, ParentClosePolicy, StartRequest, WorkflowExecutor,
+    };
+    let workflow = eventual_runtime::registry::workflow("hasty_parent").unwrap();
+    let (_, started) =
+        WorkflowExecutor::start(workflow, StartRequest::new("hasty", json!(2)), at(secs(0)))
+            .unwrap();
+    // The code's default policy: the child is cancelled when the parent returns.
+    let cancels = |commands: &[Command]| {
+        commands
+            .iter()
+            .filter(|c| matches!(c, Command::CancelChild { .. }))
+            .count()
+    };
+    assert_eq!(cancels(&started.commands), 1, "{:?}", started.commands);
+    let kinds: Vec<_> = started.new_events.iter().map(|e| label(&e.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            "WorkflowStarted",
+            "ChildWorkflowScheduled@0",
+            "ChildCancelRequested@0",
+            "WorkflowSucceeded"
+        ]
+    );
+
+    // A history whose child was started with `abandon` keeps it on replay: the recorded end
+    // has no cancel, and replay agrees.
+    let mut recorded: Vec<HistoryEvent> = started
+        .new_events
+        .into_iter()
+        .filter(|e| e.kind.type_name() != "ChildCancelRequested")
+        .collect();
+    if let HistoryEventKind::ChildWorkflowScheduled { parent_close, .. } = &mut recorded[1].kind {
+        *parent_close = ParentClosePolicy::Abandon;
+    }
+    let replayed = WorkflowExecutor::replay(workflow, &recorded).expect("the replay agrees");
+    assert!(replayed.outcome().is_some());
+
+    // Without the recorded policy, replay would ask for a cancel history never recorded.
+    recorded.truncate(2);
+    let mut live = WorkflowExecutor::replay(workflow, &recorded).unwrap();
+    let output = live.step(at(secs(1)), Vec::new()).unwrap();
+    assert_eq!(cancels(&output.commands), 0, "{:?}", output.commands);
+}

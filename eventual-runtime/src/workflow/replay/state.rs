@@ -26,7 +26,7 @@ use std::task::Waker;
 #[derive(Clone, Debug)]
 pub(crate) struct RecordedStep {
     pub(crate) signature: StepSignature,
-    /// The recorded value of a timer (`until`), child (`execution_id`) or
+    /// The recorded value of a timer (`until`), child (its parent-close policy) or
     /// `ctx.now/random/uuid` call.
     pub(crate) value: Value,
 }
@@ -46,15 +46,17 @@ impl RecordedStep {
             }
             // The code rebuilds nothing from an emit's events on replay.
             HistoryEventKind::EventsEmitted { seq, .. } => (*seq, StepSignature::Emit, Value::Null),
+            // The policy the child was started with holds on replay, even if the code's
+            // changed since.
             HistoryEventKind::ChildWorkflowScheduled {
                 seq,
                 name,
-                execution_id,
+                parent_close,
                 ..
             } => (
                 *seq,
                 StepSignature::Child(name.clone()),
-                Value::from(execution_id.clone()),
+                serde_json::to_value(parent_close).unwrap_or_default(),
             ),
             HistoryEventKind::ValueRecorded { seq, source, value } => (
                 *seq,
@@ -310,7 +312,12 @@ impl ReplayState {
         let execution_id = format!("{}/child-{}", self.info.execution_id, self.next_seq());
         let machine = ChildMachine::new(name.to_owned(), execution_id.clone(), parent_close);
         let (seq, recorded) = self.begin_step(StepMachine::Child(machine))?;
-        if recorded.is_none() {
+        if let Some(recorded) = recorded {
+            let recorded = serde_json::from_value(recorded).unwrap_or_default();
+            if let Some(StepMachine::Child(child)) = self.steps.last_mut() {
+                child.parent_close = recorded;
+            }
+        } else {
             self.record_new(HistoryEventKind::ChildWorkflowScheduled {
                 seq,
                 name: name.to_owned(),
