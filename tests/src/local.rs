@@ -152,17 +152,7 @@ impl Api {
     }
 }
 
-/// Percent-encodes a path segment or query value.
-pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
+pub use eventual_runtime::cli::encode;
 
 /// The `type` of every history event, in order.
 pub fn event_types(events: &[Value]) -> Vec<String> {

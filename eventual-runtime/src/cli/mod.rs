@@ -22,7 +22,7 @@ mod transport;
 
 pub use commands::replay_history;
 pub use format::timeline;
-pub use transport::{http, Connect, HttpTransport, Transport};
+pub use transport::{encode, http, Connect, HttpTransport, Transport};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

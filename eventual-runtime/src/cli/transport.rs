@@ -96,7 +96,7 @@ impl Api {
 }
 
 /// Percent-encodes a path segment or query value.
-pub(super) fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
