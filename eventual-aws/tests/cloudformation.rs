@@ -611,7 +611,7 @@ async fn the_order_service_template_deploys_into_moto() {
     let urls: Vec<String> = deployment.queues.iter().map(|q| q.0.clone()).collect();
     let harness = Harness::launch(moto, &config, deployment, Options::default()).await;
     let order = serde_json::to_value(order_service::sample_order("o-1", 20_000, "eu")).unwrap();
-    let (outcome, history) = place_order(&harness, order.clone()).await;
+    let (outcome, history) = place_order(&harness.api(), order.clone()).await;
     let (expected_outcome, expected) =
         place_order(&eventual_runtime::testing::TestEnvironment::new(), order).await;
     assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");

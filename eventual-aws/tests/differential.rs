@@ -14,7 +14,7 @@ struct OnAws(Arc<Harness>);
 
 impl Subject for OnAws {
     fn engine(&self) -> Arc<dyn Engine> {
-        self.0.clone()
+        Arc::new(self.0.api())
     }
 }
 

@@ -112,7 +112,7 @@ async fn reference_shape() -> Vec<String> {
 /// Runs the order workflow on a harness with `options`, checks the result, the history shape,
 /// one body run per attempt and the event's delivery.
 async fn order_on_aws(harness: &Harness) {
-    let (id, outcome, history) = run_order(harness, 120).await;
+    let (id, outcome, history) = run_order(&harness.api(), 120).await;
     assert_eq!(
         outcome,
         Outcome::Succeeded {
@@ -185,9 +185,14 @@ async fn a_crash_after_the_history_commit_is_completed_by_redelivery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_and_unknown_executions() {
     let harness = Harness::start(&[], Options::default()).await;
-    let error = harness.signal("nobody", "go", json!(1)).await.unwrap_err();
+    let error = harness
+        .api()
+        .signal("nobody", "go", json!(1))
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("nobody"), "{error}");
     let error = harness
+        .api()
         .start(StartExecution {
             workflow: "no_such_workflow".into(),
             execution_name: None,
@@ -217,6 +222,7 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
 
     let harness = Harness::start(&[], Options::default()).await;
     let id = harness
+        .api()
         .start(StartExecution {
             workflow: "waiter".into(),
             execution_name: Some("waiter-1".into()),
@@ -265,8 +271,8 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
         );
     }
     assert!(a.is_ok() || b.is_ok(), "one run commits: {a:?} {b:?}");
-    let outcome = harness.wait(&id).await.unwrap();
-    let history = harness.history(&id).await.unwrap();
+    let outcome = harness.api().wait(&id).await.unwrap();
+    let history = harness.api().history(&id).await.unwrap();
     let item = store::load_item(aws, &id).await.unwrap().unwrap();
     assert_eq!(item.history_len as usize, history.len());
     let signals: Vec<_> = history
@@ -460,7 +466,7 @@ async fn payloads_above_the_message_limits_travel_through_s3() {
         let outcome = engine.wait(&id).await.unwrap();
         (outcome, engine.history(&id).await.unwrap())
     }
-    let (outcome, history) = bulky_on(&harness, &text, &more).await;
+    let (outcome, history) = bulky_on(&harness.api(), &text, &more).await;
     let expected = format!("{}{more}", text.to_uppercase());
     assert_eq!(
         outcome,
@@ -673,6 +679,7 @@ async fn a_worker_that_dies_after_its_claim_leaves_the_attempt_to_its_timeout() 
         .crash_after_claim
         .store(1, Ordering::SeqCst);
     let id = harness
+        .api()
         .start(StartExecution {
             workflow: "fragile_flow".into(),
             execution_name: None,
@@ -681,7 +688,7 @@ async fn a_worker_that_dies_after_its_claim_leaves_the_attempt_to_its_timeout() 
         })
         .await
         .unwrap();
-    let outcome = harness.wait(&id).await.unwrap();
+    let outcome = harness.api().wait(&id).await.unwrap();
     assert_eq!(outcome, Outcome::Succeeded { result: json!(2) });
     // Lambda's retries of the first invoke found the claim and did nothing; the attempt timed
     // out after 2 s and the second attempt ran the body, once.
@@ -693,7 +700,7 @@ async fn a_worker_that_dies_after_its_claim_leaves_the_attempt_to_its_timeout() 
         .cloned()
         .collect();
     assert_eq!(runs, [(id.clone(), 0, 2)]);
-    let history = harness.history(&id).await.unwrap();
+    let history = harness.api().history(&id).await.unwrap();
     let failed = history
         .iter()
         .find(|e| e.kind.type_name() == "TaskAttemptFailed")
@@ -732,6 +739,7 @@ async fn code_that_disagrees_with_history_blocks_the_execution_until_it_is_fixed
     let harness = Harness::start(&[], Options::default()).await;
     let api = harness.api();
     let id = harness
+        .api()
         .start(StartExecution {
             workflow: "drifting".into(),
             execution_name: None,
@@ -751,16 +759,16 @@ async fn code_that_disagrees_with_history_blocks_the_execution_until_it_is_fixed
     };
     // Wait for the task's result to be recorded, then "deploy" code that calls another task.
     let deadline = std::time::Instant::now() + harness::WAIT;
-    while harness.history(&id).await.unwrap().len() < 3 {
+    while harness.api().history(&id).await.unwrap().len() < 3 {
         assert!(
             std::time::Instant::now() < deadline,
             "the task did not complete"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let before = harness.history(&id).await.unwrap();
+    let before = harness.api().history(&id).await.unwrap();
     DRIFTED.store(true, Ordering::SeqCst);
-    harness.signal(&id, "more", json!(10)).await.unwrap();
+    harness.api().signal(&id, "more", json!(10)).await.unwrap();
     let deadline = std::time::Instant::now() + harness::WAIT;
     let blocked = loop {
         let row = row(&api, &id).await;
@@ -778,14 +786,14 @@ async fn code_that_disagrees_with_history_blocks_the_execution_until_it_is_fixed
         "{error}"
     );
     assert_eq!(
-        harness.history(&id).await.unwrap(),
+        harness.api().history(&id).await.unwrap(),
         before,
         "history untouched"
     );
 
     // The fix is deployed: the signal, never acknowledged, comes back and the execution ends.
     DRIFTED.store(false, Ordering::SeqCst);
-    let outcome = harness.wait(&id).await.unwrap();
+    let outcome = harness.api().wait(&id).await.unwrap();
     assert_eq!(outcome, Outcome::Succeeded { result: json!(12) });
     let row = row(&api, &id).await;
     assert_eq!(row.error, None);
@@ -801,6 +809,7 @@ async fn long_nap(ctx: WorkflowContext, minutes: u64) -> Result<u64, WorkflowErr
 async fn waits_longer_than_sqs_delays_are_eventbridge_schedules() {
     let harness = Harness::start(&[], Options::default()).await;
     let id = harness
+        .api()
         .start(StartExecution {
             workflow: "long_nap".into(),
             execution_name: None,
@@ -809,7 +818,7 @@ async fn waits_longer_than_sqs_delays_are_eventbridge_schedules() {
         })
         .await
         .unwrap();
-    let history = harness.history(&id).await.unwrap();
+    let history = harness.api().history(&id).await.unwrap();
     let fire_at = history
         .iter()
         .find_map(|e| match &e.kind {
@@ -881,7 +890,7 @@ async fn waits_longer_than_sqs_delays_are_eventbridge_schedules() {
     harness::fire_schedule(&harness.aws, &name, &target, &input).await;
     let (again, ..) = one(&harness).await;
     assert_eq!(again, name);
-    let history = harness.history(&id).await.unwrap();
+    let history = harness.api().history(&id).await.unwrap();
     let types: Vec<&str> = history.iter().map(|e| e.kind.type_name()).collect();
     assert_eq!(types, ["WorkflowStarted", "TimerScheduled"]);
 }

@@ -11,7 +11,7 @@ async fn on_aws(scenario: Scenario) {
     // Every subscription linked into this binary (the scenarios' and the order service's) gets
     // its rule and queue.
     let harness = Harness::start_all(Options::default()).await;
-    agrees_with_test_environment(scenario, &harness, "the AWS engine").await;
+    agrees_with_test_environment(scenario, &harness.api(), "the AWS engine").await;
 }
 
 eventual_tests::every_scenario!(on_aws);

@@ -14,15 +14,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_aws::api::AwsApi;
 use eventual_aws::{Aws, Resources, SqsBatchResponse, SqsEvent, SqsMessage};
 use eventual_runtime::engine::api::ServiceApi;
-use eventual_runtime::engine::client::StartExecution;
-use eventual_runtime::engine::kernel::delivery::DeadLetter;
-use eventual_runtime::engine::Engine;
-use eventual_runtime::engine::ServiceError;
-use eventual_runtime::event::OutgoingEvent;
 use eventual_runtime::manifest::names::{self, key};
-use eventual_runtime::workflow::{HistoryEvent, Outcome};
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -786,97 +778,12 @@ impl Harness {
 }
 
 impl Harness {
-    /// The service API as the API function serves it, with the test's patience.
+    /// The service API as the API function serves it, with the test's patience; as every
+    /// service API, it is also the `Engine` the engine-neutral tests drive.
     pub fn api(&self) -> AwsApi {
         AwsApi::new(self.aws.clone())
             .with_wait(WAIT)
             .with_start_wait(Duration::from_secs(20))
-    }
-}
-
-impl Engine for Harness {
-    fn start(&self, request: StartExecution) -> BoxFuture<'_, Result<String, ServiceError>> {
-        async move {
-            let api = self.api();
-            let started = ServiceApi::start(&api, request).await?;
-            Ok(started.execution_id)
-        }
-        .boxed()
-    }
-
-    fn signal<'a>(
-        &'a self,
-        execution_id: &'a str,
-        name: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<(), ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::signal(&api, execution_id, name, payload, None).await
-        }
-        .boxed()
-    }
-
-    fn cancel<'a>(
-        &'a self,
-        execution_id: &'a str,
-        reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::cancel(&api, execution_id, reason).await
-        }
-        .boxed()
-    }
-
-    fn terminate<'a>(
-        &'a self,
-        execution_id: &'a str,
-        reason: Option<String>,
-    ) -> BoxFuture<'a, Result<(), ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::terminate(&api, execution_id, reason).await
-        }
-        .boxed()
-    }
-
-    fn publish(
-        &self,
-        events: Vec<OutgoingEvent>,
-    ) -> BoxFuture<'_, Result<Vec<String>, ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::publish(&api, events).await
-        }
-        .boxed()
-    }
-
-    fn wait<'a>(&'a self, execution_id: &'a str) -> BoxFuture<'a, Result<Outcome, ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::wait(&api, execution_id).await
-        }
-        .boxed()
-    }
-
-    fn history<'a>(
-        &'a self,
-        execution_id: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::history(&api, execution_id).await
-        }
-        .boxed()
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {
-        async move {
-            let api = self.api();
-            ServiceApi::dead_letters(&api).await
-        }
-        .boxed()
     }
 }
 
