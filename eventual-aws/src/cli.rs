@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn signatures_cover_the_method_path_body_and_time() {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let signed = authorization("POST", "/executions", b"{}", at);
+        let signed = authorization("POST", "/_eventual/executions", b"{}", at);
         assert!(
             signed.starts_with(
                 "AWS4-HMAC-SHA256 Credential=AKID/20270115/eu-west-1/execute-api/aws4_request"
@@ -348,12 +348,20 @@ mod tests {
             signed.contains("SignedHeaders=content-type;host;x-amz-date"),
             "{signed}"
         );
-        assert_eq!(authorization("POST", "/executions", b"{}", at), signed);
+        assert_eq!(
+            authorization("POST", "/_eventual/executions", b"{}", at),
+            signed
+        );
         for other in [
-            authorization("GET", "/executions", b"{}", at),
-            authorization("POST", "/events", b"{}", at),
-            authorization("POST", "/executions", b"[]", at),
-            authorization("POST", "/executions", b"{}", at + Duration::from_secs(1)),
+            authorization("GET", "/_eventual/executions", b"{}", at),
+            authorization("POST", "/_eventual/events", b"{}", at),
+            authorization("POST", "/_eventual/executions", b"[]", at),
+            authorization(
+                "POST",
+                "/_eventual/executions",
+                b"{}",
+                at + Duration::from_secs(1),
+            ),
         ] {
             assert_ne!(other, signed);
         }

@@ -59,7 +59,7 @@ async fn gw_approve(_ctx: WorkflowContext, order: String) -> Result<String, Work
 async fn gateway() -> (Harness, Api, tokio::task::JoinHandle<()>) {
     let harness = Harness::start(&[], Options::default()).await;
     let (url, server) = serve_gateway(harness.aws.clone()).await;
-    (harness, Api::new(url, WAIT), server)
+    (harness, Api::internal(&url, WAIT), server)
 }
 
 /// Runs blocking HTTP calls off the test's runtime.
@@ -313,7 +313,7 @@ fn cli(
 async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
     let (harness, api, _server) = gateway().await;
     let lambda = harness.invoke_url.clone();
-    let gateway_url = api.base.clone();
+    let gateway_url = api.origin().to_owned();
     // API Gateway with the route's AWS_IAM authorization, for the CLI's credentials.
     let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "test");
     let (signed_url, _signed) =

@@ -796,12 +796,15 @@ async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_funct
         .await
         .unwrap();
 
-    // Every request (`$default`) is signed (AWS_IAM) and proxied to the API function with the
-    // payload format its handler reads.
+    // Every internal request (under `/_eventual`) is signed (AWS_IAM) and proxied to the API
+    // function with the payload format its handler reads.
     let routes = gateway.get_routes().api_id(&api_id).send().await.unwrap();
     let routes = routes.items.unwrap_or_default();
     assert_eq!(routes.len(), 1);
-    assert_eq!(routes[0].route_key.as_deref(), Some("$default"));
+    assert_eq!(
+        routes[0].route_key.as_deref(),
+        Some("ANY /_eventual/{proxy+}")
+    );
     assert_eq!(
         routes[0].authorization_type,
         Some(AuthorizationType::AwsIam)

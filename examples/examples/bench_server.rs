@@ -1,5 +1,5 @@
 //! Serves the `steps(n)` benchmark workflow on the embedded engine, for an external HTTP load
-//! driver: `POST /workflows/steps/execute` with body `10` answers `45`.
+//! driver: `POST /_eventual/workflows/steps/execute` with body `10` answers `45`.
 //!
 //! ```text
 //! cargo run --release --example bench_server -- --listen 127.0.0.1:8080 [--db bench.db]
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Err(error) => return fail(&error.to_string()),
     };
     println!(
-        "serving steps(n) on http://{listen}/workflows/steps/execute (database {})",
+        "serving steps(n) on http://{listen}/_eventual/workflows/steps/execute (database {})",
         db.display()
     );
     let runtime = engine.runtime().clone();

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 const BANNER: &str = r#"
 Place an order:
-  curl -s -X POST http://127.0.0.1:8080/workflows/place_order/execute \
+  curl -s -X POST http://127.0.0.1:8080/_eventual/workflows/place_order/execute \
        -H 'content-type: application/json' \
        -d '{"id":"o-1","customer":"ada@example.com","items":[{"sku":"BOOK-42","quantity":1}],"total_cents":25000,"region":"eu-west-1"}'
 or with the CLI:

@@ -42,15 +42,32 @@ pub struct Reply {
     pub body: Value,
 }
 
-/// A blocking client of the engine's HTTP API.
+/// Where the internal API lives on a service's listener: a contract, written out here (not
+/// taken from the runtime) so that moving it fails the tests.
+pub const INTERNAL: &str = "/_eventual";
+
+/// A blocking client of an HTTP API: paths are relative to `base`.
 #[derive(Clone)]
 pub struct Api {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or with [`INTERNAL`] after it.
     pub base: String,
     agent: ureq::Agent,
 }
 
 impl Api {
+    /// A client of the internal API of the service at `origin` (`http://127.0.0.1:PORT`).
+    pub fn internal(origin: &str, timeout: Duration) -> Self {
+        Api::new(
+            format!("{}{INTERNAL}", origin.trim_end_matches('/')),
+            timeout,
+        )
+    }
+
+    /// The service's origin (`http://127.0.0.1:PORT`): what the CLI's `--url` takes.
+    pub fn origin(&self) -> &str {
+        self.base.strip_suffix(INTERNAL).unwrap_or(&self.base)
+    }
+
     /// A client of the API at `base`, each request bounded by `timeout`.
     pub fn new(base: impl Into<String>, timeout: Duration) -> Self {
         let agent = ureq::Agent::config_builder()
@@ -187,7 +204,7 @@ impl InProcess {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
             let _ = axum::serve(listener, router).await;
         });
-        let api = Api::new(format!("http://{address}"), Duration::from_secs(30));
+        let api = Api::internal(&format!("http://{address}"), Duration::from_secs(30));
         InProcess {
             address,
             api,
@@ -310,7 +327,7 @@ impl ChildServer {
             command.env(key, value);
         }
         let child = command.spawn().expect("the service starts");
-        let api = Api::new(format!("http://127.0.0.1:{port}"), Duration::from_secs(10));
+        let api = Api::internal(&format!("http://127.0.0.1:{port}"), Duration::from_secs(10));
         let mut server = ChildServer { child, api, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

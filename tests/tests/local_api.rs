@@ -127,6 +127,32 @@ fn assert_error(reply: &eventual_tests::local::Reply, status: u16, kind: &str, n
     );
 }
 
+/// The internal API lives under `/_eventual`; the rest of the URL space belongs to the
+/// service, and a path nothing serves is a JSON 404 that names it.
+#[test]
+fn internal_routes_live_under_the_reserved_prefix() {
+    let server = InProcess::start();
+    let origin = Api::new(
+        format!("http://{}", server.address),
+        Duration::from_secs(10),
+    );
+    let health = origin.get("/_eventual/health");
+    assert_eq!((health.status, health.body), (200, json!({"status": "ok"})));
+    let listed = origin.get("/_eventual/executions");
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    for (method, path) in [
+        ("GET", "/executions"),
+        ("POST", "/events"),
+        ("GET", "/_eventual/nope"),
+    ] {
+        let reply = match method {
+            "GET" => origin.get(path),
+            _ => origin.post(path, &json!({})),
+        };
+        assert_error(&reply, 404, "no_route", &format!("{method} {path}"));
+    }
+}
+
 #[test]
 fn health_start_restart_status_result_and_history() {
     let server = InProcess::start();

@@ -61,7 +61,7 @@ fn serve() -> (ChildServer, Cli, tempfile::TempDir) {
     let server = ChildServer::start(&binary, &dir.path().join("orders.db"), free_port(), &[]);
     let cli = Cli {
         binary,
-        url: server.api.base.clone(),
+        url: server.api.origin().to_owned(),
     };
     (server, cli, dir)
 }

@@ -74,12 +74,17 @@ impl Api {
         Api { transport }
     }
 
+    /// `GET` an internal route: `path` is relative to `/_eventual`.
     pub(super) fn get(&self, path: &str) -> Result<Value, String> {
-        Self::answer(self.transport.request("GET", path, None)?)
+        Self::answer(self.transport.request("GET", &internal(path), None)?)
     }
 
+    /// `POST` to an internal route: `path` is relative to `/_eventual`.
     pub(super) fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        Self::answer(self.transport.request("POST", path, Some(body))?)
+        Self::answer(
+            self.transport
+                .request("POST", &internal(path), Some(body))?,
+        )
     }
 
     fn answer((status, body): (u16, Value)) -> Result<Value, String> {
@@ -93,6 +98,10 @@ impl Api {
             Err(format!("{status}: {message}"))
         }
     }
+}
+
+fn internal(path: &str) -> String {
+    format!("{}{path}", crate::engine::api::INTERNAL_PREFIX)
 }
 
 /// Percent-encodes a path segment or query value.

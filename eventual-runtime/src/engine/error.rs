@@ -28,6 +28,9 @@ pub enum ServiceError {
         /// The workflow of the execution that holds it.
         held_by: String,
     },
+    /// No route serves this method and path.
+    #[error("no route serves `{0}`")]
+    NoRoute(String),
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -46,7 +49,9 @@ impl ServiceError {
     /// The HTTP status of the error.
     pub fn status(&self) -> u16 {
         match self {
-            ServiceError::NotFound(_) | ServiceError::UnknownWorkflow(_) => 404,
+            ServiceError::NotFound(_)
+            | ServiceError::UnknownWorkflow(_)
+            | ServiceError::NoRoute(_) => 404,
             ServiceError::Ended(_) | ServiceError::AlreadyStarted { .. } => 409,
             ServiceError::InvalidInput(_) | ServiceError::BadRequest(_) => 400,
             ServiceError::InvalidToken(_) => 403,
@@ -65,6 +70,7 @@ impl ServiceError {
             ServiceError::InvalidInput(_) => "invalid_input",
             ServiceError::InvalidToken(_) => "invalid_token",
             ServiceError::AlreadyStarted { .. } => "already_started",
+            ServiceError::NoRoute(_) => "no_route",
             ServiceError::BadRequest(_) => "bad_request",
             ServiceError::StillRunning(_) => "still_running",
             ServiceError::Unavailable(_) => "unavailable",

@@ -175,7 +175,7 @@ pub mod id {
     pub const HTTP_API: &str = "HttpApi";
     /// Its integration with the API function.
     pub const HTTP_API_INTEGRATION: &str = "HttpApiIntegration";
-    /// Its one route (`$default`).
+    /// Its route of the internal API (`ANY /_eventual/{proxy+}`).
     pub const HTTP_API_ROUTE: &str = "HttpApiRoute";
     /// Its stage (`$default`).
     pub const HTTP_API_STAGE: &str = "HttpApiStage";

@@ -1,7 +1,10 @@
 //! The service API over HTTP (axum): the local engine serves it on 127.0.0.1, the AWS engine's
 //! API function behind API Gateway.
 //!
-//! | route | what |
+//! Every route lives under [`INTERNAL_PREFIX`] (`/_eventual`), so that a service's own routes
+//! own the rest of the URL space. A path that matches no route is a JSON 404.
+//!
+//! | route (under `/_eventual`) | what |
 //! |---|---|
 //! | `GET /health` | liveness |
 //! | `POST /executions` | start `{workflow, input, name?, correlation_id?}` (idempotent with `name`) |
@@ -20,6 +23,7 @@
 //! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
 //! field (serde's message). Ids that contain `/` are sent percent-encoded.
 
+pub use super::INTERNAL_PREFIX;
 use super::{ListFilter, ServiceApi};
 use crate::engine::client::StartExecution;
 use crate::engine::ServiceError;
@@ -59,8 +63,20 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ServiceError> {
         .map_err(|error| ServiceError::BadRequest(format!("invalid request body: {error}")))
 }
 
-/// The API's routes over `engine`.
+/// The API's routes over `engine`, under [`INTERNAL_PREFIX`], with a JSON 404 for any other
+/// path.
 pub fn router(engine: Arc<dyn ServiceApi>) -> Router {
+    Router::new()
+        .nest(INTERNAL_PREFIX, internal_routes(engine))
+        .fallback(no_route)
+}
+
+/// A path that no route serves: a JSON 404 in the API's error shape.
+pub async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ServiceError::NoRoute(format!("{method} {}", uri.path())).into_response()
+}
+
+fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/executions", post(start).get(list))

@@ -22,6 +22,11 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The prefix of every internal route (the service API, the console, metrics, health): a
+/// service's own routes own the rest of the URL space. A contract: the CLI and outside tools
+/// rely on it.
+pub const INTERNAL_PREFIX: &str = "/_eventual";
+
 /// The result of a start request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Started {

@@ -5,6 +5,7 @@
 use super::lambda::{function, state_env, token_env};
 use super::resource::{arn, reference};
 use super::Resources;
+use crate::engine::api::INTERNAL_PREFIX;
 use crate::manifest::names::{self, env, id, role};
 use serde_json::json;
 
@@ -60,7 +61,7 @@ pub(super) fn add(service: &str, resources: &mut Resources) {
             "Type": "AWS::ApiGatewayV2::Route",
             "Properties": {
                 "ApiId": reference(id::HTTP_API),
-                "RouteKey": "$default",
+                "RouteKey": format!("ANY {INTERNAL_PREFIX}/{{proxy+}}"),
                 "AuthorizationType": "AWS_IAM",
                 "Target": { "Fn::Sub": format!("integrations/${{{}}}", id::HTTP_API_INTEGRATION) },
             },
