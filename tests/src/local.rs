@@ -192,9 +192,15 @@ pub struct InProcess {
 impl InProcess {
     /// Opens a fresh database and serves the API.
     pub fn start() -> Self {
+        Self::start_with(|config| config)
+    }
+
+    /// [`start`](InProcess::start) with the configuration that `configure` makes of the
+    /// default one.
+    pub fn start_with(configure: impl FnOnce(EngineConfig) -> EngineConfig) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let engine = LocalEngine::open(EngineConfig::new(dir.path().join("engine.db")))
-            .expect("the engine opens");
+        let config = configure(EngineConfig::new(dir.path().join("engine.db")));
+        let engine = LocalEngine::open(config).expect("the engine opens");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("an address");

@@ -4,25 +4,24 @@
 //! executions and dead letters.
 
 use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
-use eventual_runtime::engine::Engine;
+use eventual_runtime::engine::{Durability, Engine};
 use eventual_tests::programs::{differential, Subject};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// A local engine on a fresh database that can be closed and opened again.
 struct Local {
-    database: PathBuf,
+    config: EngineConfig,
     engine: Mutex<Option<LocalEngine>>,
     _dir: tempfile::TempDir,
 }
 
 impl Local {
-    fn open() -> Self {
+    fn open(durability: Durability) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let database = dir.path().join("engine.db");
-        let engine = LocalEngine::open(EngineConfig::new(&database)).expect("the engine opens");
+        let config = EngineConfig::new(dir.path().join("engine.db")).with_durability(durability);
+        let engine = LocalEngine::open(config.clone()).expect("the engine opens");
         Local {
-            database,
+            config,
             engine: Mutex::new(Some(engine)),
             _dir: dir,
         }
@@ -38,9 +37,7 @@ impl Subject for Local {
     fn restart(&self) {
         let mut engine = self.engine.lock().unwrap();
         drop(engine.take());
-        *engine = Some(
-            LocalEngine::open(EngineConfig::new(&self.database)).expect("the engine opens again"),
-        );
+        *engine = Some(LocalEngine::open(self.config.clone()).expect("the engine opens again"));
     }
 }
 
@@ -54,11 +51,23 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn generated_programs_agree_with_the_test_environment() {
-    differential(&runtime(), 200, "local", || Box::new(Local::open()));
+    differential(&runtime(), 200, "local", || {
+        Box::new(Local::open(Durability::Strict))
+    });
+}
+
+/// Speculative durability changes when attempts begin, never what histories say.
+#[test]
+fn generated_programs_agree_in_speculative_durability() {
+    differential(&runtime(), 50, "local-speculative", || {
+        Box::new(Local::open(Durability::Speculative))
+    });
 }
 
 #[test]
 #[ignore = "long: 2,000 programs (several minutes)"]
 fn many_generated_programs_agree_with_the_test_environment() {
-    differential(&runtime(), 2_000, "local-long", || Box::new(Local::open()));
+    differential(&runtime(), 2_000, "local-long", || {
+        Box::new(Local::open(Durability::Strict))
+    });
 }

@@ -8,11 +8,14 @@
 
 pub mod api;
 pub mod client;
+mod durability;
 pub mod error;
 pub mod kernel;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod router;
+
+pub use durability::Durability;
 
 use crate::workflow::Outcome;
 use serde::{Deserialize, Serialize};

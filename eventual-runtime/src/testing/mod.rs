@@ -112,6 +112,37 @@ pub struct DeliveryRecord {
     pub result: Result<(), HandlerFailure>,
 }
 
+/// One entry of the environment's journal: when history became durable and when side effects
+/// began, in order. The environment is always [strict](crate::engine::Durability::Strict): a
+/// side effect begins only after the step that scheduled it is recorded, which tests can
+/// check on [`TestEnvironment::journal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JournalEntry {
+    /// The execution's history is recorded (durable) through its first `length` events.
+    Recorded {
+        /// The execution.
+        execution_id: String,
+        /// How many events of its history are recorded.
+        length: usize,
+    },
+    /// A task attempt began (a real body or a mock).
+    AttemptStarted {
+        /// The execution that scheduled it.
+        execution_id: String,
+        /// The step's sequence number.
+        seq: u32,
+        /// The attempt (1-based).
+        attempt: u32,
+    },
+    /// A handler began a delivery of an event.
+    DeliveryStarted {
+        /// The subscription.
+        subscription: String,
+        /// The event.
+        event_id: String,
+    },
+}
+
 /// The in-memory engine. See the [module documentation](self).
 #[derive(Clone)]
 pub struct TestEnvironment {
@@ -173,6 +204,7 @@ struct EnvState {
     tokens: Vec<(String, CompletionToken)>,
     next_id: u64,
     warnings: Vec<String>,
+    journal: Vec<JournalEntry>,
 }
 
 /// 2026-01-01T00:00:00Z: a fixed start so that histories are the same on every run.
@@ -217,6 +249,7 @@ impl TestEnvironment {
                 tokens: Vec::new(),
                 next_id: 0,
                 warnings: Vec::new(),
+                journal: Vec::new(),
             })),
         }
     }
@@ -455,6 +488,11 @@ impl TestEnvironment {
         true
     }
 
+    /// The order in which history was recorded and side effects began.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.lock().journal.clone()
+    }
+
     /// Things the engine dropped with a reason (a signal to an unknown execution, say).
     pub fn warnings(&self) -> Vec<String> {
         self.lock().warnings.clone()
@@ -553,8 +591,16 @@ impl TestEnvironment {
     }
 
     async fn run_next_delivery(&self) -> bool {
-        let Some(delivery) = self.lock().deliveries.pop_front() else {
-            return false;
+        let delivery = {
+            let mut state = self.lock();
+            let Some(delivery) = state.deliveries.pop_front() else {
+                return false;
+            };
+            state.journal.push(JournalEntry::DeliveryStarted {
+                subscription: delivery.subscription.clone(),
+                event_id: delivery.event.id.clone(),
+            });
+            delivery
         };
         let Some(subscription) = registry::subscription(&delivery.subscription) else {
             return true;
@@ -714,6 +760,10 @@ impl EnvState {
             return;
         };
         execution.history.extend(output.new_events);
+        self.journal.push(JournalEntry::Recorded {
+            execution_id: id.to_owned(),
+            length: execution.history.len(),
+        });
         let correlation_id = execution.correlation_id.clone();
         let parent = execution.parent.clone();
         carry_out(self, id, parent.as_ref(), &correlation_id, output.commands);
@@ -777,6 +827,11 @@ impl EnvState {
                 continue;
             }
             *self.runs.entry(job.name.clone()).or_default() += 1;
+            self.journal.push(JournalEntry::AttemptStarted {
+                execution_id: job.execution_id.clone(),
+                seq: job.seq,
+                attempt: job.attempt,
+            });
             let now = self.now;
             self.open.insert(
                 key.clone(),

@@ -12,6 +12,7 @@
 
 use super::{EngineConfig, LocalEngine};
 use crate::cli::{self, ApiCommand, Target};
+use crate::engine::Durability;
 use crate::registry;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -49,37 +50,68 @@ pub struct Serve {
     /// Where the API listens.
     #[arg(long, env = "EVENTUAL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// `strict`: a task attempt starts only once the step that scheduled it is on disk;
+    /// `speculative`: it may start before, and may run again after a crash (default: the
+    /// service's, which is `strict` unless it says otherwise).
+    #[arg(long, env = "EVENTUAL_DURABILITY")]
+    pub durability: Option<Durability>,
+}
+
+/// What a service binary chooses for `serve` when neither the command line nor the
+/// environment does.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceDefaults {
+    /// Printed when serving, for example how to call the service.
+    pub banner: String,
+    /// The engine's durability.
+    pub durability: Durability,
 }
 
 /// Parses the process's arguments and runs the command.
 pub fn main() -> ExitCode {
-    run(Cli::parse(), "")
+    main_with(ServiceDefaults::default())
 }
 
 /// Like [`main`], printing `banner` (for example how to start something) when serving.
 pub fn main_with_banner(banner: &str) -> ExitCode {
-    run(Cli::parse(), banner)
+    main_with(ServiceDefaults {
+        banner: banner.to_owned(),
+        ..ServiceDefaults::default()
+    })
+}
+
+/// Like [`main`], with the service's own defaults.
+pub fn main_with(defaults: ServiceDefaults) -> ExitCode {
+    run(Cli::parse(), &defaults)
 }
 
 /// Runs a parsed command line; commands other than `serve` reach the API over HTTP.
-pub fn run(cli: Cli, banner: &str) -> ExitCode {
+pub fn run(cli: Cli, defaults: &ServiceDefaults) -> ExitCode {
     match cli.command {
         // `serve` with its options from the environment or their defaults.
-        None => cli::exit_code(serve(Serve::parse_from(["serve"]), banner)),
-        Some(Command::Serve(options)) => cli::exit_code(serve(options, banner)),
+        None => cli::exit_code(serve(Serve::parse_from(["serve"]), defaults)),
+        Some(Command::Serve(options)) => cli::exit_code(serve(options, defaults)),
         Some(Command::Api(command)) => cli::execute(&cli.target.url, command, &cli::http),
     }
 }
 
-fn serve(Serve { db, listen }: Serve, banner: &str) -> Result<(), String> {
+fn serve(options: Serve, defaults: &ServiceDefaults) -> Result<(), String> {
+    let Serve {
+        db,
+        listen,
+        durability,
+    } = options;
+    let durability = durability.unwrap_or(defaults.durability);
+    let banner = defaults.banner.as_str();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .try_init();
-    let engine = LocalEngine::open(EngineConfig::new(&db)).map_err(|e| e.to_string())?;
+    let config = EngineConfig::new(&db).with_durability(durability);
+    let engine = LocalEngine::open(config).map_err(|e| e.to_string())?;
     println!(
-        "eventual engine on http://{listen} (database {})",
+        "eventual engine on http://{listen} (database {}, durability {durability})",
         db.display()
     );
     for workflow in registry::WORKFLOWS.iter() {

@@ -2,11 +2,11 @@
 //! writes of each round into a batch for the writer, and acts on the outside world only once
 //! the batch that justifies an action has committed.
 //!
-//! What waits for the commit: replies to callers, handler deliveries (the outbox), and the end
-//! of an execution reported to watchers. What does not wait: task attempts, which may start
-//! while the step that scheduled them is still being committed. After a crash such an attempt
-//! runs again, which is the at-least-once rule: an attempt runs more than once only if its
-//! result had not committed.
+//! What waits for the commit: replies to callers, handler deliveries (the outbox), the end of
+//! an execution reported to watchers, and, in [`Durability::Strict`] (the default), task
+//! attempts. In [`Durability::Speculative`] an attempt may start while the step that
+//! scheduled it is still being committed; after a crash such an attempt runs again under the
+//! same number, and if its step was lost, its side effects are recorded nowhere.
 
 use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
 use super::worker::Workers;
@@ -21,8 +21,7 @@ use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
 use crate::engine::router::Router;
-use crate::engine::ExecutionStatus;
-use crate::engine::ServiceError;
+use crate::engine::{Durability, ExecutionStatus, ServiceError};
 use crate::error::Failure;
 use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::registry::{self, HandlerFailure, WorkflowDescriptor};
@@ -74,6 +73,8 @@ enum AfterCommit {
     Reply(Box<dyn FnOnce() + Send>),
     Deliver(DeliveryRow),
     Ended(String, Outcome),
+    /// Strict durability: the attempt starts once its step is on disk.
+    StartAttempt(TaskRow),
 }
 
 enum TimerJob {
@@ -144,6 +145,7 @@ pub(crate) struct Core {
     reader: rusqlite::Connection,
     /// When the writes of the current round began.
     round_started: Option<std::time::Instant>,
+    durability: Durability,
 }
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
@@ -164,6 +166,7 @@ impl Core {
         writer: BatchSender,
         workers: Workers,
         reader: rusqlite::Connection,
+        durability: Durability,
     ) -> Self {
         Core {
             executions: HashMap::new(),
@@ -185,6 +188,7 @@ impl Core {
             id_prefix: format!("{:x}", now().as_millis()),
             reader,
             round_started: None,
+            durability,
         }
     }
 
@@ -420,6 +424,7 @@ impl Core {
                 match action {
                     AfterCommit::Reply(send) => send(),
                     AfterCommit::Deliver(row) => self.workers.deliver(row),
+                    AfterCommit::StartAttempt(row) => self.dispatch_attempt(row),
                     AfterCommit::Ended(execution_id, outcome) => {
                         for watcher in self.watchers.remove(&execution_id).unwrap_or_default() {
                             let _ = watcher.send(Ok(outcome.clone()));
@@ -653,7 +658,7 @@ impl Core {
                         self.deliver_inbox(&execution_id, event);
                     }
                 }
-                TimerJob::StartAttempt(row) => self.dispatch_attempt(row),
+                TimerJob::StartAttempt(row) => self.start_attempt_when_durable(row),
                 TimerJob::AttemptTimeout(key) => {
                     self.attempt_done(key, AttemptEnd::Finished(Err(attempt::timed_out())));
                 }
@@ -665,7 +670,16 @@ impl Core {
     fn start_or_defer_attempt(&mut self, row: TaskRow) {
         match row.delayed_until(now()) {
             Some(at) => self.push_timer(at, TimerJob::StartAttempt(row)),
-            None => self.dispatch_attempt(row),
+            None => self.start_attempt_when_durable(row),
+        }
+    }
+
+    /// Strict: the attempt waits for the commit of the round that holds (or follows) the
+    /// write that scheduled it; batches commit in order, so its step is on disk by then.
+    fn start_attempt_when_durable(&mut self, row: TaskRow) {
+        match self.durability {
+            Durability::Strict => self.after.push(AfterCommit::StartAttempt(row)),
+            Durability::Speculative => self.dispatch_attempt(row),
         }
     }
 

@@ -31,7 +31,7 @@ use self::core::{Core, CoreMsg, Reply};
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::router::Router;
-use crate::engine::ServiceError;
+use crate::engine::{Durability, ServiceError};
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::{CompletionToken, TokenSigner};
@@ -41,6 +41,7 @@ use crate::workflow::InboxEvent;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -65,6 +66,8 @@ pub struct EngineConfig {
     pub database: PathBuf,
     /// Worker threads for tasks, handlers and the HTTP API.
     pub worker_threads: usize,
+    /// When side effects may begin relative to the commit of their step (default: strict).
+    pub durability: Durability,
 }
 
 impl EngineConfig {
@@ -73,7 +76,14 @@ impl EngineConfig {
         EngineConfig {
             database: database.into(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            durability: Durability::default(),
         }
+    }
+
+    /// The same configuration with `durability`.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 }
 
@@ -90,6 +100,7 @@ pub struct EngineHandle {
     core: Sender<CoreMsg>,
     database: PathBuf,
     readers: Arc<Mutex<Vec<Connection>>>,
+    commits: Arc<AtomicU64>,
 }
 
 impl LocalEngine {
@@ -112,16 +123,23 @@ impl LocalEngine {
         let (core_tx, core_rx) = mpsc::channel();
         let (batch_tx, batch_rx) = mpsc::channel();
         let committed_tx = core_tx.clone();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
         let writer = writer::spawn(connection, batch_rx, move |result| {
             let _ = committed_tx.send(match result {
-                Ok(number) => CoreMsg::Committed(number),
+                Ok(commit) => {
+                    if commit.wrote {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    CoreMsg::Committed(commit.last_batch)
+                }
                 Err(error) => CoreMsg::CommitFailed(error.to_string()),
             });
         })
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
         let reader = store::open_reader(&config.database)?;
-        let mut core = Core::new(router, signer, batch_tx, workers, reader);
+        let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability);
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
@@ -132,6 +150,7 @@ impl LocalEngine {
                 core: core_tx,
                 database: config.database,
                 readers: Arc::default(),
+                commits,
             },
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
@@ -323,6 +342,12 @@ impl EngineHandle {
     /// The dead-letter queue.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ServiceError> {
         self.read(store::dead_letters)
+    }
+
+    /// Transactions that wrote something, since the engine opened: with WAL and
+    /// `synchronous = FULL` each is one fsync of the log (checkpoints add a few more).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// The database file.

@@ -12,12 +12,20 @@ pub(crate) struct Batch {
     pub(crate) ops: Vec<WriteOp>,
 }
 
+/// One commit, as the writer reports it.
+pub(crate) struct Commit {
+    /// The number of the last batch in it.
+    pub(crate) last_batch: u64,
+    /// Whether it wrote anything: a transaction without writes costs no fsync.
+    pub(crate) wrote: bool,
+}
+
 /// Starts the writer thread. It stops when `batches` closes. `committed` hears every commit
-/// (the number of the last batch in it) or the error that stopped the writer.
+/// or the error that stopped the writer.
 pub(crate) fn spawn(
     mut connection: Connection,
     batches: Receiver<Batch>,
-    committed: impl Fn(Result<u64, StoreError>) + Send + 'static,
+    committed: impl Fn(Result<Commit, StoreError>) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("eventual-writer".to_owned())
@@ -26,7 +34,10 @@ pub(crate) fn spawn(
                 let mut group = vec![first];
                 group.extend(batches.try_iter());
                 match commit(&mut connection, &group) {
-                    Ok(()) => committed(Ok(group.last().map_or(0, |batch| batch.number))),
+                    Ok(()) => committed(Ok(Commit {
+                        last_batch: group.last().map_or(0, |batch| batch.number),
+                        wrote: group.iter().any(|batch| !batch.ops.is_empty()),
+                    })),
                     Err(error) => {
                         // Fail-stop: nothing after a failed commit may be acknowledged.
                         committed(Err(error));
