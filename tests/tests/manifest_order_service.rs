@@ -221,11 +221,7 @@ fn allowlist() -> Allowlist {
     // Runs workflow steps: the only writer of execution state and history.
     let role = "OrchestratorRole";
     allow.allow(role, CONSUME_QUEUE, &["${OrchestratorQueue.Arn}"]);
-    allow.allow(
-        role,
-        SEND,
-        &["${OrchestratorQueue.Arn}", "${TimerQueue.Arn}"],
-    );
+    allow_timers_and_task_invokes(&mut allow, role);
     allow.allow(role, PUT_EVENTS, &["${EventBus.Arn}"]);
     allow.allow(
         role,
@@ -239,9 +235,6 @@ fn allowlist() -> Allowlist {
         &["${ExecutionsTable.Arn}", "${HistoryTable.Arn}"],
     );
     allow.allow(role, READ_WRITE_OBJECTS, &["${HistoryBucket.Arn}/*"]);
-    allow.allow(role, &["scheduler:CreateSchedule"], &[SCHEDULES]);
-    allow.allow(role, &["iam:PassRole"], &["${TimerSchedulerRole.Arn}"]);
-    allow.allow(role, &["lambda:InvokeFunction"], TASK_FUNCTIONS);
     allow.allow(
         role,
         WRITE_LOGS,
@@ -251,15 +244,8 @@ fn allowlist() -> Allowlist {
     // Moves due timers to the orchestrator queue and invokes attempts retried after a backoff.
     let role = "TimerForwarderRole";
     allow.allow(role, CONSUME_QUEUE, &["${TimerQueue.Arn}"]);
-    allow.allow(
-        role,
-        SEND,
-        &["${OrchestratorQueue.Arn}", "${TimerQueue.Arn}"],
-    );
+    allow_timers_and_task_invokes(&mut allow, role);
     allow.allow(role, READ_WRITE_OBJECTS, &[PAYLOADS]);
-    allow.allow(role, &["scheduler:CreateSchedule"], &[SCHEDULES]);
-    allow.allow(role, &["iam:PassRole"], &["${TimerSchedulerRole.Arn}"]);
-    allow.allow(role, &["lambda:InvokeFunction"], TASK_FUNCTIONS);
     allow.allow(
         role,
         WRITE_LOGS,
@@ -360,6 +346,20 @@ fn allowlist() -> Allowlist {
         &["${ApiFunction}"],
     );
     allow
+}
+
+/// The orchestrator and the timer forwarder both start timers (a message to the timer queue,
+/// a Scheduler schedule with its role for a long one), move work to the orchestrator queue,
+/// and invoke task attempts.
+fn allow_timers_and_task_invokes(allow: &mut Allowlist, role: &str) {
+    allow.allow(
+        role,
+        SEND,
+        &["${OrchestratorQueue.Arn}", "${TimerQueue.Arn}"],
+    );
+    allow.allow(role, &["scheduler:CreateSchedule"], &[SCHEDULES]);
+    allow.allow(role, &["iam:PassRole"], &["${TimerSchedulerRole.Arn}"]);
+    allow.allow(role, &["lambda:InvokeFunction"], TASK_FUNCTIONS);
 }
 
 /// A subscription's handler: its role consumes its own queue and dead-letter queue and
