@@ -211,8 +211,9 @@ fn throughput(workload: &Workload, rule_count: usize, events: &[Value]) -> f64 {
     per_second
 }
 
-/// Throughput at 10,000 rules over throughput at 1 rule.
-fn ratio_10k_over_1(workload: &Workload, events: &[Value]) -> f64 {
+/// Times `workload` at 1, 100, 1,000 and 10,000 rules, printing each; returns the throughput
+/// at 10,000 rules over the throughput at 1 rule.
+fn measure_scaling(workload: &Workload, events: &[Value]) -> f64 {
     let sizes = [1, 100, 1_000, 10_000];
     let results: Vec<f64> = sizes
         .iter()
@@ -224,9 +225,10 @@ fn ratio_10k_over_1(workload: &Workload, events: &[Value]) -> f64 {
 fn main() {
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let events: Vec<Value> = (0..2000).map(|_| event(&mut rng)).collect();
-    let exact = ratio_10k_over_1(&EXACT, &events);
-    let overlapping = ratio_10k_over_1(&OVERLAPPING, &events);
-    println!("overlapping_ratio_10k_over_1={overlapping:.3}");
+    let exact = measure_scaling(&EXACT, &events);
+    let overlapping = measure_scaling(&OVERLAPPING, &events);
+    // Far below 1: three decimals would round it away.
+    println!("overlapping_ratio_10k_over_1={overlapping:.5}");
     // Last, as it always was: the figure to compare.
     println!("ratio_10k_over_1={exact:.3}");
 }
