@@ -1,27 +1,10 @@
 //! One test per operator, through the public API.
 
-use eventual_pattern::{EventPattern, PatternSet};
+mod support;
+
+use eventual_pattern::EventPattern;
 use serde_json::{json, Value};
-
-fn matches(pattern: &str, event: Value) -> bool {
-    let pattern = EventPattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
-    let single = pattern.matches(&event);
-    let mut set = PatternSet::new();
-    set.insert(0, &pattern);
-    assert_eq!(
-        set.matches(&event).is_empty(),
-        !single,
-        "PatternSet disagrees"
-    );
-    single
-}
-
-fn rejected(pattern: &str) -> String {
-    match EventPattern::parse(pattern) {
-        Ok(_) => panic!("accepted {pattern}"),
-        Err(e) => e.to_string(),
-    }
-}
+use support::{matches, rejected};
 
 #[test]
 fn exact_values_are_typed() {

@@ -1,11 +1,16 @@
-//! Runs the shared EventBridge conformance corpus against the pattern engine.
+//! Runs the EventBridge conformance corpus against the pattern engine.
+//!
+//! The corpus lives in `tests/conformance/eventbridge/` (its README describes the format and
+//! where each case comes from), so a clone tests it wherever it is checked out. It started as
+//! a copy of the shared corpus beside the repository (`../shared/conformance/eventbridge`);
+//! when that directory is present, the copies must be identical, so drift shows.
 //!
 //! Pattern text is handed to the parser exactly as written in the corpus (number text such
 //! as `3e2` matters), so lines are read with `RawValue` rather than re-serialised.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use eventual_runtime::pattern::{EventPattern, PatternSet};
+use eventual_pattern::{EventPattern, PatternSet};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -34,18 +39,23 @@ struct Invalid<'a> {
     disputed: bool,
 }
 
+/// The files of the corpus.
+const CORPUS_FILES: [&str; 3] = ["README.md", "cases.jsonl", "invalid.jsonl"];
+
+fn in_repo_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/eventbridge")
+}
+
+/// The shared corpus the in-repository copy came from, beside the repository's checkout,
+/// when there is one.
+fn shared_corpus() -> Option<PathBuf> {
+    let beside_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2)?;
+    let dir = beside_checkout.join("shared/conformance/eventbridge");
+    dir.is_dir().then_some(dir)
+}
+
 fn corpus(name: &str) -> String {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "shared",
-        "conformance",
-        "eventbridge",
-        name,
-    ]
-    .iter()
-    .collect();
+    let path = in_repo_corpus().join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("conformance corpus {} is required: {e}", path.display()))
 }
@@ -184,4 +194,24 @@ fn pattern_set_agrees_with_single_matching_on_the_corpus() {
             .collect();
         assert_eq!(set.matches(event), expected, "event {event}");
     }
+}
+
+/// The in-repository corpus is the shared one, byte for byte, when the shared one is there;
+/// without it (a clone elsewhere) there is nothing to compare.
+#[test]
+fn in_repo_corpus_equals_the_shared_corpus_when_present() {
+    let Some(shared) = shared_corpus() else {
+        println!("no shared corpus beside the checkout: nothing to compare");
+        return;
+    };
+    let drifted: Vec<&str> = CORPUS_FILES
+        .into_iter()
+        .filter(|name| std::fs::read(shared.join(name)).ok() != Some(corpus(name).into_bytes()))
+        .collect();
+    assert!(
+        drifted.is_empty(),
+        "{drifted:?} in {} differ from {}: copy the newer corpus over the older one",
+        in_repo_corpus().display(),
+        shared.display()
+    );
 }
