@@ -1,4 +1,4 @@
-//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]` and `#[on_event]`.
+//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
 //!
 //! Use them through `eventual_runtime` (`use eventual_runtime::prelude::*;`); the expansions
 //! refer to `::eventual_runtime::__private`.
@@ -13,6 +13,7 @@ mod ctxt;
 mod duration;
 mod expand;
 mod model;
+mod route;
 
 use proc_macro::TokenStream;
 
@@ -38,6 +39,23 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::dispatch(model::Kind::Task, args.into(), item.into()).into()
+}
+
+/// Serves an `async fn` as one of the service's own HTTP routes: `#[api(POST "/orders")]`,
+/// `#[api(GET "/orders/{id}")]`.
+///
+/// The fn takes path parameters by name (`{id}` → `id: T`, `T: FromStr`), `Json<T>` (the
+/// body), `Query<T>` (the query string), `Headers` and `ApiContext` (the service client), in
+/// any order, and returns `Result<T, E>` or `Result<ApiResponse<T>, E>` with
+/// `E: Into<ApiError>`. Body, query and response types implement `schemars::JsonSchema` (the
+/// OpenAPI document is built from them).
+///
+/// Options: `auth = "none" | "iam" | "jwt"` (who may call it on AWS; default `none`),
+/// `name`, `crate`. The path is checked at compile time: segments of letters, digits, `-`,
+/// `.`, `_`, `~` or whole `{param}` segments, nothing under the engine's `/_eventual`.
+#[proc_macro_attribute]
+pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::dispatch(model::Kind::Api, args.into(), item.into()).into()
 }
 
 /// Subscribes an `async fn(event: Event<T>) -> Result<(), E>` to bus events matching an

@@ -3,6 +3,8 @@
 use crate::attr::{self, RetryArgs};
 use crate::check::{self, BodyFacts};
 use crate::ctxt::Ctxt;
+use crate::route::api_def;
+pub(crate) use crate::route::ApiDef;
 use proc_macro2::{Span, TokenStream};
 use quote::format_ident;
 use std::fmt;
@@ -14,6 +16,7 @@ pub(crate) enum Kind {
     Workflow,
     Task,
     OnEvent,
+    Api,
 }
 
 impl fmt::Display for Kind {
@@ -22,6 +25,7 @@ impl fmt::Display for Kind {
             Kind::Workflow => "workflow",
             Kind::Task => "task",
             Kind::OnEvent => "on_event",
+            Kind::Api => "api",
         })
     }
 }
@@ -72,11 +76,17 @@ pub(crate) enum Def {
     Workflow(WorkflowDef),
     Task(TaskDef),
     OnEvent(SubscriptionDef),
+    Api(ApiDef),
 }
 
 /// Builds the model, recording every problem in `cx`. Returns `None` only when the shape is
 /// too broken to describe; the caller reports `cx` either way.
 pub(crate) fn build(cx: &Ctxt, kind: Kind, args: TokenStream, item: ItemFn) -> Option<Def> {
+    if kind == Kind::Api {
+        let args = attr::api::parse_api_args(cx, args);
+        let f = fn_def(cx, kind, &args.args, item)?;
+        return api_def(cx, f, args).map(Def::Api);
+    }
     let args = attr::parse_args(cx, kind, args);
     let f = fn_def(cx, kind, &args, item)?;
     match kind {
@@ -91,6 +101,7 @@ pub(crate) fn build(cx: &Ctxt, kind: Kind, args: TokenStream, item: ItemFn) -> O
             }))
         }
         Kind::OnEvent => subscription_def(cx, f, args).map(Def::OnEvent),
+        Kind::Api => unreachable!("routes are built above"),
     }
 }
 
@@ -193,7 +204,7 @@ fn result_types(ty: &Type) -> Option<(Type, Type)> {
 }
 
 /// The type arguments of a path type whose last segment is `name`.
-fn last_segment_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
+pub(crate) fn last_segment_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
     let Type::Path(path) = ty else { return None };
     let segment = path.path.segments.last()?;
     if segment.ident != name {

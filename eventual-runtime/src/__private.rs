@@ -1,13 +1,15 @@
 //! What macro expansions call. Paths here may change without notice.
 
+pub use crate::api::{ApiAuth, ApiReply, ApiRequest, ApiResponse, FromApiRequest};
 pub use crate::registry::{
-    HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor, WorkflowDescriptor,
-    SUBSCRIPTIONS, TASKS, WORKFLOWS,
+    ApiRouteDescriptor, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
+    WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
 };
 pub use crate::task::{Backoff, RetryPolicy, Task, TaskOptions};
 pub use crate::workflow::{current_workflow, Workflow, WorkflowContext, WorkflowFuture};
 pub use futures::future::BoxFuture;
 pub use linkme;
+pub use schemars;
 pub use serde_json::Value;
 
 use crate::error::{Failure, StepErrorKind};
@@ -100,6 +102,42 @@ where
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(HandlerFailure::Failed(error.to_string())),
             Err(panic) => Err(HandlerFailure::Panicked(panic_message(&*panic))),
+        }
+    })
+}
+
+/// The JSON Schema of `T`, for a route's registry entry.
+pub fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// What an `#[api]` fn's error type must be.
+#[diagnostic::on_unimplemented(
+    message = "an #[api] fn's error type must convert into `ApiError`",
+    label = "`{Self}` does not implement `Into<ApiError>`",
+    note = "implement `From<{Self}> for eventual_runtime::api::ApiError`, choosing a status for each case"
+)]
+pub trait IntoApiError: Into<crate::api::ApiError> {}
+
+impl<E: Into<crate::api::ApiError>> IntoApiError for E {}
+
+/// Compile-time check, spanned on the type, that a route's error converts into `ApiError`.
+pub fn assert_api_error<E: IntoApiError>() {}
+
+/// Runs a route, turning a panic into a JSON 500 so that the server goes on serving.
+pub fn run_route<F>(route: F) -> BoxFuture<'static, ApiReply>
+where
+    F: Future<Output = ApiReply> + Send + 'static,
+{
+    Box::pin(async move {
+        match AssertUnwindSafe(route).catch_unwind().await {
+            Ok(reply) => reply,
+            Err(panic) => ApiReply::from(crate::api::ApiError::internal(format!(
+                "the route panicked: {}",
+                panic_message(&*panic)
+            ))),
         }
     })
 }

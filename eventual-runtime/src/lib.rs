@@ -38,6 +38,7 @@
 //! ```
 
 #[cfg(feature = "cli")]
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod error;
@@ -58,7 +59,7 @@ pub use eventual_pattern as pattern;
 
 pub use error::{Failure, StepError, StepErrorKind, WorkflowError};
 pub use event::{Event, EventEnvelope, OutgoingEvent};
-pub use eventual_macros::{on_event, task, workflow};
+pub use eventual_macros::{api, on_event, task, workflow};
 pub use time::Timestamp;
 pub use workflow::{Saga, WorkflowContext};
 
@@ -69,7 +70,7 @@ pub mod prelude {
     pub use crate::time::Timestamp;
     pub use crate::workflow::combinators::{all, all_settled, any, race};
     pub use crate::workflow::{ChildOptions, ParentClosePolicy, Saga, WorkflowContext};
-    pub use crate::{on_event, task, workflow};
+    pub use crate::{api, on_event, task, workflow};
     pub use futures::StreamExt as _;
     pub use std::time::Duration;
 }

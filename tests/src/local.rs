@@ -204,8 +204,10 @@ impl InProcess {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("an address");
-        let router =
-            eventual_runtime::engine::api::http::router(std::sync::Arc::new(engine.handle()));
+        let service: std::sync::Arc<dyn eventual_runtime::engine::api::ServiceApi> =
+            std::sync::Arc::new(engine.handle());
+        let router = eventual_runtime::engine::api::http::router(service.clone())
+            .merge(eventual_runtime::api::routes::routes(service));
         engine.runtime().spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
             let _ = axum::serve(listener, router).await;

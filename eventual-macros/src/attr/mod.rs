@@ -1,8 +1,10 @@
-//! Attribute options: one parser for all three attributes, each allowing its own keywords.
+//! Attribute options: one parser for all the attributes, each allowing its own keywords
+//! (`#[api]` first reads its method and path, see [`api`]).
 //!
 //! A bad, unknown or duplicate option records a spanned error and parsing goes on, so users
 //! see every mistake at once.
 
+pub(crate) mod api;
 mod retry;
 
 pub(crate) use retry::RetryArgs;
@@ -22,6 +24,7 @@ pub(crate) fn keywords(kind: Kind) -> &'static [&'static str] {
         Kind::Workflow => &["name", "timeout", "crate"],
         Kind::Task => &["name", "timeout", "heartbeat", "retry", "crate"],
         Kind::OnEvent => &["pattern", "name", "retry", "dead_letter", "crate"],
+        Kind::Api => &["auth", "name", "crate"],
     }
 }
 
@@ -59,6 +62,7 @@ pub(crate) struct Args {
     pub(crate) retry: Option<RetryArgs>,
     pub(crate) pattern: Option<LitStr>,
     pub(crate) dead_letter: Option<bool>,
+    pub(crate) auth: Option<LitStr>,
 }
 
 /// Parses the attribute's arguments, recording errors in `cx`.
@@ -70,6 +74,7 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
     let mut retry = Attr::none("retry");
     let mut pattern = Attr::none("pattern");
     let mut dead_letter = Attr::none("dead_letter");
+    let mut auth = Attr::none("auth");
     let allowed = keywords(kind);
 
     let parser = syn::meta::parser(|meta| {
@@ -125,10 +130,15 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
                     target.set(cx, &meta.path, millis);
                 }
             }
-            "pattern" => {
+            "pattern" | "auth" => {
                 let expr = value_expr(&meta)?;
-                if let Some(lit) = expect_str(cx, &expr, "pattern") {
-                    pattern.set(cx, &meta.path, lit);
+                if let Some(lit) = expect_str(cx, &expr, &key) {
+                    let target = if key == "pattern" {
+                        &mut pattern
+                    } else {
+                        &mut auth
+                    };
+                    target.set(cx, &meta.path, lit);
                 }
             }
             "dead_letter" => {
@@ -156,6 +166,7 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
         retry: retry.get(),
         pattern: pattern.get(),
         dead_letter: dead_letter.get(),
+        auth: auth.get(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Code generation. Reads only the model.
 
+mod api;
 mod on_event;
 mod register;
 mod task;
@@ -45,5 +46,6 @@ fn expand(def: &Def) -> TokenStream {
         Def::Workflow(def) => workflow::expand(def),
         Def::Task(def) => task::expand(def),
         Def::OnEvent(def) => on_event::expand(def),
+        Def::Api(def) => api::expand(def),
     }
 }

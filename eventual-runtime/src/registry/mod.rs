@@ -3,6 +3,7 @@
 //! The macros add one descriptor per item to a linkme distributed slice; engines, the build
 //! script and the CLI look handlers up here, so there is no hand-written registration list.
 
+use crate::api::{ApiAuth, ApiReply, ApiRequest};
 use crate::error::Failure;
 use crate::event::EventEnvelope;
 use crate::task::{RetryPolicy, TaskOptions};
@@ -111,6 +112,48 @@ impl HandlerFailure {
         !matches!(self, HandlerFailure::InvalidEvent(_))
     }
 }
+
+/// Answers one request to an `#[api]` route.
+pub type ApiHandlerFn = fn(ApiRequest) -> BoxFuture<'static, ApiReply>;
+
+/// The JSON Schema of a route's body, query or response type (for the OpenAPI document).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// An `#[api]` route.
+#[derive(Debug)]
+pub struct ApiRouteDescriptor {
+    /// The registered name (the function's, unless renamed).
+    pub name: &'static str,
+    /// Where it is defined.
+    pub location: SourceLocation,
+    /// The method, upper case (`GET`, `POST`, ...).
+    pub method: &'static str,
+    /// The path, with `{param}` segments (checked at compile time).
+    pub path: &'static str,
+    /// Who may call it on AWS.
+    pub auth: ApiAuth,
+    /// The path parameters, in path order.
+    pub path_params: &'static [&'static str],
+    /// The schema of the `Json<T>` body, if the route takes one.
+    pub body: Option<SchemaFn>,
+    /// The schema of the `Query<T>` parameters, if the route takes them.
+    pub query: Option<SchemaFn>,
+    /// The schema of the success body.
+    pub response: SchemaFn,
+    /// Answers a request.
+    pub handle: ApiHandlerFn,
+}
+
+impl ApiRouteDescriptor {
+    /// `METHOD /path`, as API Gateway names a route.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Every `#[api]` route of the program.
+#[distributed_slice]
+pub static API_ROUTES: [ApiRouteDescriptor];
 
 /// Every workflow of the program.
 #[distributed_slice]

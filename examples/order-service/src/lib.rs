@@ -5,15 +5,22 @@
 //! (refund the payment, release the inventory). Two handlers react to the events: one flags
 //! big orders, one notifies the customer.
 //!
+//! Customers reach it through two routes: `POST /orders` starts `place_order` and answers 202
+//! with a `Location`; `GET /orders/{id}` says where the order stands.
+//!
 //! The side effects are simulated so the service runs anywhere: SKUs starting with `OUT-`
 //! are out of stock, totals above 1,000,000 cents are declined, region `mars` cannot be
 //! shipped to.
 
+use eventual_runtime::api::{ApiContext, ApiError, ApiResponse, Json};
+use eventual_runtime::engine::ServiceError;
 use eventual_runtime::prelude::*;
+use eventual_runtime::workflow::Outcome;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An order as the customer placed it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Order {
     /// The order id.
     pub id: String,
@@ -28,7 +35,7 @@ pub struct Order {
 }
 
 /// One line of an order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LineItem {
     /// The product.
     pub sku: String,
@@ -66,7 +73,7 @@ pub struct Shipment {
 }
 
 /// What `place_order` returns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderConfirmation {
     /// The order.
     pub order_id: String,
@@ -247,6 +254,86 @@ pub async fn flag_big_order(event: Event<OrderPlaced>) -> Result<(), OrderError>
 pub async fn notify_customer(event: Event<OrderShipped>) -> Result<(), OrderError> {
     tracing::info!(order = %event.detail.order_id, tracking = %event.detail.tracking, "customer notified");
     Ok(())
+}
+
+/// The answer to `POST /orders`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderAccepted {
+    /// The order.
+    pub order_id: String,
+    /// The `place_order` execution that handles it.
+    pub execution_id: String,
+    /// `false` when the order had been placed before (the request is idempotent).
+    pub created: bool,
+}
+
+/// Where an order stands: the answer to `GET /orders/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderStatus {
+    /// The order.
+    pub order_id: String,
+    /// The `place_order` execution that handles it.
+    pub execution_id: String,
+    /// `running`, `succeeded`, `failed`, `cancelled`, ...
+    pub status: String,
+    /// What was charged and the tracking number, once the order succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<OrderConfirmation>,
+    /// Why it failed, once it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The execution that handles order `order_id`: one per order, so placing it twice is safe.
+pub fn order_execution_id(order_id: &str) -> String {
+    format!("order-{order_id}")
+}
+
+/// Places an order: starts `place_order` for it and answers 202 with where to follow it.
+#[api(POST "/orders")]
+pub async fn create_order(
+    ctx: ApiContext,
+    Json(order): Json<Order>,
+) -> Result<ApiResponse<OrderAccepted>, ApiError> {
+    if order.id.is_empty() {
+        return Err(ApiError::bad_request("body: `id` must not be empty"));
+    }
+    let order_id = order.id.clone();
+    let started = ctx
+        .start_named::<place_order>(order_execution_id(&order_id), order)
+        .await?;
+    let location = format!("/orders/{order_id}");
+    Ok(ApiResponse::accepted(OrderAccepted {
+        order_id,
+        execution_id: started.execution_id,
+        created: started.created,
+    })
+    .with_header("location", location))
+}
+
+/// Where order `id` stands.
+#[api(GET "/orders/{id}")]
+pub async fn get_order(ctx: ApiContext, id: String) -> Result<OrderStatus, ApiError> {
+    let execution_id = order_execution_id(&id);
+    let execution = ctx
+        .execution(&execution_id)
+        .await
+        .map_err(|error| match error {
+            ServiceError::NotFound(_) => ApiError::not_found(format!("no order `{id}`")),
+            other => other.into(),
+        })?;
+    let (confirmation, error) = match execution.outcome {
+        Some(Outcome::Succeeded { result }) => (serde_json::from_value(result).ok(), None),
+        Some(Outcome::Failed { error }) => (None, Some(error.message)),
+        _ => (None, None),
+    };
+    Ok(OrderStatus {
+        order_id: id,
+        execution_id,
+        status: execution.status.as_str().to_owned(),
+        confirmation,
+        error,
+    })
 }
 
 /// An example order.

@@ -101,7 +101,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "serving the eventual API");
-    axum::serve(listener, router(engine)).await
+    let service = router(engine.clone()).merge(crate::api::routes::routes(engine));
+    axum::serve(listener, service).await
 }
 
 #[derive(Deserialize)]

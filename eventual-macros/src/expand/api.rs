@@ -1,0 +1,93 @@
+//! `#[api]`: the function unchanged, a handler that takes its inputs from the request and
+//! turns its result into a reply, and a registry entry with the route and its schemas.
+
+use super::register::{registration, str_slice};
+use crate::route::{ApiDef, Input};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+pub(crate) fn expand(def: &ApiDef) -> TokenStream {
+    let f = &def.f;
+    let krate = &f.krate;
+    let item = &f.item;
+    let ident = &item.sig.ident;
+    let error = &f.error;
+    let private = quote!(#krate::__private);
+
+    let bindings: Vec<_> = f.params.iter().map(|param| &param.binding).collect();
+    let extractions = f.params.iter().zip(&def.inputs).map(|(param, input)| {
+        let binding = &param.binding;
+        let ty = &param.ty;
+        let taken = match input {
+            Input::Path(name) => quote_spanned! {ty.span()=>
+                request.path_param::<#ty>(#name)
+            },
+            Input::Extracted => quote_spanned! {ty.span()=>
+                <#ty as #private::FromApiRequest>::from_request(&request)
+            },
+        };
+        quote! {
+            let #binding = match #taken {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => return #private::ApiReply::from(error),
+            };
+        }
+    });
+    let respond = if def.returns_response {
+        quote!(result)
+    } else {
+        quote!(result.map(#private::ApiResponse::ok))
+    };
+    let error_check = quote_spanned! {error.span()=>
+        #private::assert_api_error::<#error>();
+    };
+
+    let method = &def.method;
+    let path = &def.path;
+    let auth = match def.auth.as_str() {
+        "iam" => quote!(#private::ApiAuth::Iam),
+        "jwt" => quote!(#private::ApiAuth::Jwt),
+        _ => quote!(#private::ApiAuth::None),
+    };
+    let path_params = str_slice(&def.path_params);
+    let schema = |ty: &syn::Type| quote!(#private::schema_of::<#ty>);
+    let optional_schema = |ty: Option<&syn::Type>| match ty {
+        Some(ty) => {
+            let schema = schema(ty);
+            quote!(::core::option::Option::Some(#schema))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let body = optional_schema(def.body.as_ref());
+    let query = optional_schema(def.query.as_ref());
+    let response = schema(&def.response);
+    let fields = quote! {
+        method: #method,
+        path: #path,
+        auth: #auth,
+        path_params: #path_params,
+        body: #body,
+        query: #query,
+        response: #response,
+        handle: __eventual_route,
+    };
+    let registration = registration(f, "API_ROUTES", "ApiRouteDescriptor", fields);
+    quote! {
+        #item
+
+        const _: () = {
+            fn __eventual_route(
+                request: #private::ApiRequest,
+            ) -> #private::BoxFuture<'static, #private::ApiReply> {
+                #error_check
+                #private::run_route(async move {
+                    #(#extractions)*
+                    let result = #ident(#(#bindings),*).await;
+                    #private::ApiReply::of(#respond)
+                })
+            }
+            #registration
+        };
+    }
+}

@@ -1,0 +1,121 @@
+//! The service client of a route.
+
+use crate::engine::api::{ExecutionRow, ServiceApi, Started};
+use crate::engine::client::StartExecution;
+use crate::engine::ServiceError;
+use crate::event::OutgoingEvent;
+use crate::workflow::Workflow;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The header whose value becomes the correlation id of what a route starts and publishes.
+pub(crate) const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// What a route can do with its service: start, signal, cancel and read executions, and
+/// publish events. What it starts carries the request's `x-correlation-id`.
+#[derive(Clone)]
+pub struct ApiContext {
+    service: Arc<dyn ServiceApi>,
+    correlation_id: Option<String>,
+}
+
+impl ApiContext {
+    /// A context over `service`.
+    pub fn new(service: Arc<dyn ServiceApi>, correlation_id: Option<String>) -> Self {
+        ApiContext {
+            service,
+            correlation_id,
+        }
+    }
+
+    /// The request's correlation id, if it sent one.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
+    }
+
+    /// Starts an execution of `W` with a fresh id.
+    pub async fn start<W: Workflow>(&self, input: W::Input) -> Result<Started, ServiceError> {
+        self.start_request::<W>(None, input).await
+    }
+
+    /// Starts an execution of `W` named `name`; starting it again returns the same execution
+    /// (`created: false`).
+    pub async fn start_named<W: Workflow>(
+        &self,
+        name: impl Into<String>,
+        input: W::Input,
+    ) -> Result<Started, ServiceError> {
+        self.start_request::<W>(Some(name.into()), input).await
+    }
+
+    async fn start_request<W: Workflow>(
+        &self,
+        execution_name: Option<String>,
+        input: W::Input,
+    ) -> Result<Started, ServiceError> {
+        let input = serde_json::to_value(input)
+            .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
+        self.service
+            .start(StartExecution {
+                workflow: W::NAME.to_owned(),
+                execution_name,
+                input,
+                correlation_id: self.correlation_id.clone(),
+            })
+            .await
+    }
+
+    /// An execution: its status and, once it ended, its outcome.
+    pub async fn execution(&self, execution_id: &str) -> Result<ExecutionRow, ServiceError> {
+        self.service.execution(execution_id).await
+    }
+
+    /// Sends signal `name` with `payload` to an execution.
+    pub async fn signal(
+        &self,
+        execution_id: &str,
+        name: &str,
+        payload: impl Serialize,
+    ) -> Result<(), ServiceError> {
+        let payload = serde_json::to_value(payload)
+            .map_err(|error| ServiceError::BadRequest(error.to_string()))?;
+        self.service.signal(execution_id, name, payload, None).await
+    }
+
+    /// Asks an execution to cancel: its compensations run.
+    pub async fn cancel(
+        &self,
+        execution_id: &str,
+        reason: Option<String>,
+    ) -> Result<(), ServiceError> {
+        self.service.cancel(execution_id, reason).await
+    }
+
+    /// Publishes `detail` from `source`, its `detail-type` the type's name; returns its id.
+    pub async fn publish<T: Serialize>(
+        &self,
+        source: &str,
+        detail: T,
+    ) -> Result<String, ServiceError> {
+        let detail = serde_json::to_value(detail)
+            .map_err(|error| ServiceError::BadRequest(error.to_string()))?;
+        let event = OutgoingEvent::new(source, crate::error::short_type_name::<T>(), detail);
+        let ids = self.publish_events(vec![event]).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::Internal("the engine returned no event id".to_owned()))
+    }
+
+    /// Publishes events; returns their ids.
+    pub async fn publish_events(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> Result<Vec<String>, ServiceError> {
+        self.service.publish(events).await
+    }
+
+    /// The whole service API, for anything else.
+    pub fn service(&self) -> &Arc<dyn ServiceApi> {
+        &self.service
+    }
+}
