@@ -1,4 +1,4 @@
-//! Expansion snapshots of `#[workflow]`, `#[task]` and `#[on_event]`.
+//! Expansion snapshots of `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
 //!
 //! A proc-macro crate can export only macros, and its entry points need the compiler's
 //! `proc_macro` bridge. The work happens in `expand::dispatch`, which is written against
@@ -28,6 +28,9 @@ mod expand;
 #[allow(dead_code)]
 #[path = "../src/model.rs"]
 mod model;
+#[allow(dead_code)]
+#[path = "../src/route.rs"]
+mod route;
 
 use model::Kind;
 use proc_macro2::TokenStream;
@@ -214,6 +217,43 @@ fn errors_are_collected_and_the_function_kept() {
         quote! {
             fn add_one<T>(ctx: WorkflowContext, n: u64) -> Result<u64, StepError> {
                 Ok(n + 1)
+            }
+        },
+    );
+}
+
+#[test]
+fn api_post_with_body_and_response() {
+    check(
+        "api_post_with_body_and_response",
+        Kind::Api,
+        quote!(POST "/orders", auth = "jwt"),
+        quote! {
+            pub async fn create_order(
+                ctx: ApiContext,
+                Json(order): Json<Order>,
+            ) -> Result<ApiResponse<OrderAccepted>, ApiError> {
+                let started = ctx.start::<place_order>(order).await?;
+                Ok(ApiResponse::accepted(OrderAccepted::from(started)))
+            }
+        },
+    );
+}
+
+#[test]
+fn api_get_with_path_query_and_headers() {
+    check(
+        "api_get_with_path_query_and_headers",
+        Kind::Api,
+        quote!(GET "/customers/{customer}/orders/{id}", name = "customer-order"),
+        quote! {
+            async fn customer_order(
+                id: u64,
+                headers: Headers,
+                customer: String,
+                Query(page): Query<Page>,
+            ) -> Result<OrderView, OrderError> {
+                lookup(customer, id, page, headers.get("accept-language")).await
             }
         },
     );

@@ -1,5 +1,8 @@
 //! `#[api]`: the function unchanged, a handler that takes its inputs from the request and
 //! turns its result into a reply, and a registry entry with the route and its schemas.
+//!
+//! The handler's own names start with `__eventual_`, so that no parameter of the user's fn
+//! (bound under its own name) can shadow them.
 
 use super::register::{registration, str_slice};
 use crate::route::{ApiDef, Input};
@@ -21,10 +24,10 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
         let ty = &param.ty;
         let taken = match input {
             Input::Path(name) => quote_spanned! {ty.span()=>
-                request.path_param::<#ty>(#name)
+                __eventual_request.path_param::<#ty>(#name)
             },
             Input::Extracted => quote_spanned! {ty.span()=>
-                <#ty as #private::FromApiRequest>::from_request(&request)
+                <#ty as #private::FromApiRequest>::from_request(&__eventual_request)
             },
         };
         quote! {
@@ -78,7 +81,7 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
 
         const _: () = {
             fn __eventual_route(
-                request: #private::ApiRequest,
+                __eventual_request: #private::ApiRequest,
             ) -> #private::BoxFuture<'static, #private::ApiReply> {
                 #error_check
                 #private::run_route(async move {
