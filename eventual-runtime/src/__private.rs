@@ -113,19 +113,6 @@ pub fn schema_of<T: schemars::JsonSchema>(
     generator.subschema_for::<T>()
 }
 
-/// What an `#[api]` fn's error type must be.
-#[diagnostic::on_unimplemented(
-    message = "an #[api] fn's error type must convert into `ApiError`",
-    label = "`{Self}` does not implement `Into<ApiError>`",
-    note = "implement `From<{Self}> for eventual_runtime::api::ApiError`, choosing a status for each case"
-)]
-pub trait IntoApiError: Into<crate::api::ApiError> {}
-
-impl<E: Into<crate::api::ApiError>> IntoApiError for E {}
-
-/// Compile-time check, spanned on the type, that a route's error converts into `ApiError`.
-pub fn assert_api_error<E: IntoApiError>() {}
-
 /// Runs a route, turning a panic into a JSON 500 so that the server goes on serving.
 pub fn run_route<F>(route: F) -> BoxFuture<'static, ApiReply>
 where

@@ -1,4 +1,4 @@
-//! Compile-fail and compile-pass cases of `#[workflow]`, `#[task]` and `#[on_event]`.
+//! Compile-fail and compile-pass cases of `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
 //!
 //! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test -p eventual-ui-tests`,
 //! then read each one: the error must sit on the offending token.

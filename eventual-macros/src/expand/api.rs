@@ -42,8 +42,9 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
     } else {
         quote!(result.map(#private::ApiResponse::ok))
     };
-    let error_check = quote_spanned! {error.span()=>
-        #private::assert_api_error::<#error>();
+    // Spanned on the error type: an error type without `Into<ApiError>` is reported there.
+    let reply = quote_spanned! {error.span()=>
+        #private::ApiReply::of::<_, #error>(#respond)
     };
 
     let method = &def.method;
@@ -83,11 +84,12 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
             fn __eventual_route(
                 __eventual_request: #private::ApiRequest,
             ) -> #private::BoxFuture<'static, #private::ApiReply> {
-                #error_check
                 #private::run_route(async move {
+                    // Taken before the parameters are bound: one may bear the fn's name.
+                    let __eventual_fn = #ident;
                     #(#extractions)*
-                    let result = #ident(#(#bindings),*).await;
-                    #private::ApiReply::of(#respond)
+                    let result = __eventual_fn(#(#bindings),*).await;
+                    #reply
                 })
             }
             #registration
