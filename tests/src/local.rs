@@ -40,6 +40,18 @@ pub struct Reply {
     pub status: u16,
     /// The body.
     pub body: Value,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// Where the internal API lives on a service's listener: a contract, written out here (not
@@ -86,12 +98,35 @@ impl Api {
     ) -> Result<Reply, String> {
         let mut response = response.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect();
         let text = response
             .body_mut()
             .read_to_string()
             .map_err(|e| e.to_string())?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            headers,
+        })
+    }
+
+    /// `method path` with `headers` and a raw `body`.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(body.to_owned())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        Self::answer(self.agent.run(request)).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// `GET path`, or the transport error.
