@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests.
 
+use eventual_runtime::registry::{self, WorkflowDescriptor};
 use eventual_runtime::workflow::{HistoryEvent, HistoryEventKind};
 use eventual_runtime::Timestamp;
 use std::time::Duration;
@@ -70,3 +71,20 @@ pub fn millis(n: u64) -> Duration {
 pub mod local;
 pub mod programs;
 pub mod scenarios;
+
+/// `name`'s descriptor with `code`'s body: what a deploy of new code under an old name does.
+pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
+    let recorded = registry::workflow(name).unwrap();
+    WorkflowDescriptor {
+        name: recorded.name,
+        location: recorded.location,
+        timeout_ms: recorded.timeout_ms,
+        calls: recorded.calls,
+        named_tasks: recorded.named_tasks,
+        children: recorded.children,
+        signals: recorded.signals,
+        events: recorded.events,
+        timers: recorded.timers,
+        start: registry::workflow(code).unwrap().start,
+    }
+}

@@ -325,3 +325,69 @@ fn replay_of_a_history_that_disagrees_with_the_code_names_the_step() {
     std::fs::write(&junk, "{\"events\": 3}").unwrap();
     assert!(!replay_file(&cli, &junk).status.success());
 }
+
+/// `replay --all`, the check before a deploy: every history of the engine, or of exported
+/// files, against this binary's code; one line each, and a failure if any disagrees.
+#[test]
+fn replay_all_checks_every_history_of_the_engine_or_a_directory() {
+    let (_server, cli, dir) = serve();
+    for id in ["o-10", "o-11"] {
+        cli.ok(&[
+            "start",
+            "place_order",
+            &order(id, 900, "eu-west-1"),
+            "--name",
+            id,
+            "--follow",
+        ]);
+    }
+    let stdout = cli.ok(&["replay", "--all"]);
+    assert!(
+        stdout.contains("ok      o-10") && stdout.contains("ok      o-11"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("replayed 2 histories: 0 failed"),
+        "{stdout}"
+    );
+    let stdout = cli.ok(&["replay", "--all", "--workflow", "no_such_workflow"]);
+    assert!(
+        stdout.contains("replayed 0 histories: 0 failed"),
+        "{stdout}"
+    );
+
+    let exported = dir.path().join("exported");
+    std::fs::create_dir(&exported).unwrap();
+    let mut document = cli.json(&["history", "o-10", "--json"]);
+    std::fs::write(exported.join("o-10.json"), document.to_string()).unwrap();
+    let events = document["events"].as_array_mut().unwrap();
+    let scheduled = events
+        .iter_mut()
+        .find(|e| e["type"] == "TaskScheduled" && e["seq"] == 1)
+        .expect("step 1 is a task");
+    scheduled["name"] = json!("reserve_stock");
+    std::fs::write(exported.join("o-10-changed.json"), document.to_string()).unwrap();
+
+    let output = cli.run(&["replay", "--all", "--dir", exported.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success(),
+        "a disagreeing history fails the check: {stdout}"
+    );
+    assert!(
+        stdout.contains("o-10.json") && stdout.contains("ok "),
+        "{stdout}"
+    );
+    let failed = stdout
+        .lines()
+        .find(|line| line.starts_with("FAILED"))
+        .unwrap_or_else(|| panic!("no failure line: {stdout}"));
+    assert!(
+        failed.contains("o-10-changed.json") && failed.contains("sequence 1"),
+        "{failed}"
+    );
+    assert!(
+        stdout.contains("replayed 2 histories: 1 failed"),
+        "{stdout}"
+    );
+}

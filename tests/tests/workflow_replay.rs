@@ -2,7 +2,7 @@
 //! the same histories as full replay.
 
 use eventual_runtime::prelude::*;
-use eventual_runtime::registry::{self, WorkflowDescriptor};
+use eventual_runtime::registry;
 use eventual_runtime::testing::{ReplayMode, TestEnvironment};
 use eventual_runtime::workflow::{
     History, HistoryEvent, HistoryEventKind, ReplayError, WorkflowExecutor, HISTORY_FORMAT_VERSION,
@@ -55,23 +55,6 @@ async fn d(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
     let one = first(n).await?;
     ctx.sleep(Duration::from_secs(60)).await;
     Ok(one)
-}
-
-/// `name`'s descriptor with `code`'s body: what a deploy of new code under an old name does.
-fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
-    let recorded = registry::workflow(name).unwrap();
-    WorkflowDescriptor {
-        name: recorded.name,
-        location: recorded.location,
-        timeout_ms: recorded.timeout_ms,
-        calls: recorded.calls,
-        named_tasks: recorded.named_tasks,
-        children: recorded.children,
-        signals: recorded.signals,
-        events: recorded.events,
-        timers: recorded.timers,
-        start: registry::workflow(code).unwrap().start,
-    }
 }
 
 async fn history_of_a(finished: bool) -> Vec<HistoryEvent> {

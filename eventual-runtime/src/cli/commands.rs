@@ -7,7 +7,7 @@ use crate::registry;
 use crate::workflow::history::{History, HistoryEvent, HistoryEventKind};
 use crate::workflow::replay::WorkflowExecutor;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Runs `command` against the API `transport` reaches.
 pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result<(), String> {
@@ -78,8 +78,15 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
             )
             .map(|_| println!("{execution} terminated")),
         ApiCommand::Replay {
+            all: true,
+            workflow,
+            dir,
+            ..
+        } => replay_all(api, workflow.as_deref(), dir.as_deref()),
+        ApiCommand::Replay {
             execution,
             history_file,
+            ..
         } => replay(api, execution, history_file),
         ApiCommand::Timeline { execution } => fetch_history(api, &execution)
             .map(|history| print!("{}", format::timeline(&history.events))),
@@ -132,24 +139,27 @@ fn list(
     next_token: Option<String>,
     json: bool,
 ) -> Result<(), String> {
-    let mut query = Vec::new();
-    for (key, value) in [
+    let page = api.get(&executions_path([
         ("workflow", workflow),
         ("status", status),
         ("limit", limit.map(|l| l.to_string())),
         ("next_token", next_token),
-    ] {
-        if let Some(value) = value {
-            query.push(format!("{key}={}", encode(&value)));
-        }
-    }
-    let page = api.get(&format!("/executions?{}", query.join("&")))?;
+    ]))?;
     if json {
         print_json(&page);
     } else {
         print!("{}", format::executions(&page));
     }
     Ok(())
+}
+
+/// `/executions?` with the given filters, encoded.
+fn executions_path<const N: usize>(filters: [(&str, Option<String>); N]) -> String {
+    let query: Vec<String> = filters
+        .into_iter()
+        .filter_map(|(key, value)| Some(format!("{key}={}", encode(&value?))))
+        .collect();
+    format!("/executions?{}", query.join("&"))
 }
 
 fn history(api: &Api, execution: &str, json: bool) -> Result<(), String> {
@@ -184,6 +194,91 @@ fn replay(
     let outcome = replay_history(&history.events)?;
     println!("{outcome}");
     Ok(())
+}
+
+/// Replays every history of the engine or of `dir` (of `workflow` only, if given); prints one
+/// line per history and fails if any does not replay.
+fn replay_all(api: &Api, workflow: Option<&str>, dir: Option<&Path>) -> Result<(), String> {
+    let mut tally = ReplayTally::default();
+    match dir {
+        Some(dir) => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+                .collect();
+            files.sort();
+            for file in files {
+                let history = std::fs::read_to_string(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| History::from_json(&text).map_err(|e| e.to_string()));
+                tally.replay(&file.display().to_string(), history, workflow);
+            }
+        }
+        None => {
+            let mut next_token: Option<String> = None;
+            loop {
+                let page = api.get(&executions_path([
+                    ("workflow", workflow.map(str::to_owned)),
+                    ("limit", Some("100".to_owned())),
+                    ("next_token", next_token.take()),
+                ]))?;
+                for row in page["executions"].as_array().into_iter().flatten() {
+                    let id = row["id"].as_str().unwrap_or_default();
+                    tally.replay(id, fetch_history(api, id), workflow);
+                }
+                match page["next_token"].as_str() {
+                    Some(token) => next_token = Some(token.to_owned()),
+                    None => break,
+                }
+            }
+        }
+    }
+    println!(
+        "replayed {} histories: {} failed",
+        tally.total, tally.failed
+    );
+    if tally.failed > 0 {
+        return Err(format!(
+            "{} of {} histories do not replay on this code",
+            tally.failed, tally.total
+        ));
+    }
+    Ok(())
+}
+
+/// What `replay --all` has seen so far.
+#[derive(Default)]
+struct ReplayTally {
+    total: usize,
+    failed: usize,
+}
+
+impl ReplayTally {
+    fn replay(&mut self, label: &str, history: Result<History, String>, workflow: Option<&str>) {
+        let result = history.and_then(|history| {
+            if workflow.is_some_and(|wanted| workflow_of(&history.events) != Some(wanted)) {
+                return Ok(None);
+            }
+            replay_history(&history.events).map(Some)
+        });
+        match result {
+            Ok(None) => return,
+            Ok(Some(_)) => println!("ok      {label}"),
+            Err(error) => {
+                self.failed += 1;
+                println!("FAILED  {label}: {error}");
+            }
+        }
+        self.total += 1;
+    }
+}
+
+fn workflow_of(events: &[HistoryEvent]) -> Option<&str> {
+    match events.first().map(|event| &event.kind) {
+        Some(HistoryEventKind::WorkflowStarted { workflow, .. }) => Some(workflow),
+        _ => None,
+    }
 }
 
 /// Replays `events` against the workflows linked into this binary.

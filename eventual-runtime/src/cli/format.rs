@@ -185,6 +185,7 @@ fn detail(kind: &HistoryEventKind) -> String {
         HistoryEventKind::ChildWorkflowSucceeded { result, .. }
         | HistoryEventKind::WorkflowSucceeded { result } => compact(result),
         HistoryEventKind::ValueRecorded { value, .. } => compact(value),
+        HistoryEventKind::PatchMarked { patch, .. } => patch.clone(),
         HistoryEventKind::WorkflowFailed { error } => error.to_string(),
         HistoryEventKind::CancelRequested { reason }
         | HistoryEventKind::WorkflowCancelled { reason }

@@ -141,14 +141,25 @@ pub enum ApiCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Replay a recorded history against this binary's code: reports a non-determinism with
-    /// the step, or success.
+    /// Replay recorded histories against this binary's code: reports each non-determinism with
+    /// its step. With `--all`, every history of the engine (or of `--dir`) is replayed and the
+    /// command fails if any does not: the check to run before a deploy.
     Replay {
         /// The execution (its history is fetched from the API).
         execution: Option<String>,
         /// Read the history document from this file instead.
         #[arg(long)]
         history_file: Option<PathBuf>,
+        /// Replay every recorded history.
+        #[arg(long, conflicts_with_all = ["execution", "history_file"])]
+        all: bool,
+        /// With `--all`: only the histories of this workflow.
+        #[arg(long, requires = "all")]
+        workflow: Option<String>,
+        /// With `--all`: the history documents (`*.json`, as `history --json` writes them) in
+        /// this directory instead of the engine's.
+        #[arg(long, requires = "all")]
+        dir: Option<PathBuf>,
     },
     /// Show an execution's steps on a timeline with durations.
     Timeline {

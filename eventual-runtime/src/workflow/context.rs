@@ -107,6 +107,42 @@ impl WorkflowContext {
             .unwrap_or_default()
     }
 
+    /// Whether this execution runs the code of patch `patch`: changing a workflow's steps
+    /// while executions of it are running, without breaking their replay.
+    ///
+    /// `true` when the code runs this point for the first time (a marker is recorded in
+    /// history) and when it replays a history that recorded the marker; `false` when it
+    /// replays a history from before the patch, which then takes the old branch. Once no
+    /// execution from before the patch is left, replace the call with
+    /// [`deprecate_patch`](Self::deprecate_patch) and delete the old branch; later, delete the
+    /// call too (recorded markers nobody asks for are passed over).
+    ///
+    /// ```
+    /// # use eventual_runtime::prelude::*;
+    /// # #[task] async fn charge(n: u64) -> Result<u64, StepError> { Ok(n) }
+    /// # #[task] async fn charge_with_fraud_check(n: u64) -> Result<u64, StepError> { Ok(n) }
+    /// #[workflow]
+    /// async fn pay(ctx: WorkflowContext, amount: u64) -> Result<u64, WorkflowError> {
+    ///     let receipt = if ctx.patched("fraud-check") {
+    ///         charge_with_fraud_check(amount).await?
+    ///     } else {
+    ///         charge(amount).await?
+    ///     };
+    ///     Ok(receipt)
+    /// }
+    /// ```
+    pub fn patched(&self, patch: &str) -> bool {
+        self.start_step(|state| state.patched(patch))
+            .unwrap_or(false)
+    }
+
+    /// Marks where patch `patch` was, once its old branch has been deleted: new runs still
+    /// record the marker, so that code that still calls [`patched`](Self::patched) (an older
+    /// deployment) replays their histories alike.
+    pub fn deprecate_patch(&self, patch: &str) {
+        let _ = self.patched(patch);
+    }
+
     /// The current time of the workflow, recorded so replay sees the same value.
     pub fn now(&self) -> Timestamp {
         let value =

@@ -207,6 +207,14 @@ pub enum HistoryEventKind {
         /// The value.
         value: Value,
     },
+    /// The code took the branch of patch `patch` (`ctx.patched`): replays of this history
+    /// take it too, replays of histories without the marker take the old branch.
+    PatchMarked {
+        /// The step.
+        seq: Seq,
+        /// The patch's id.
+        patch: String,
+    },
     /// Someone asked to cancel the execution.
     CancelRequested {
         /// Why, if given.
@@ -256,7 +264,8 @@ impl HistoryEventKind {
             | ChildCancelRequested { seq, .. }
             | ChildWorkflowSucceeded { seq, .. }
             | ChildWorkflowFailed { seq, .. }
-            | ValueRecorded { seq, .. } => Some(*seq),
+            | ValueRecorded { seq, .. }
+            | PatchMarked { seq, .. } => Some(*seq),
             WorkflowStarted { .. }
             | SignalReceived { .. }
             | CancelRequested { .. }
@@ -287,6 +296,7 @@ impl HistoryEventKind {
             ChildWorkflowSucceeded { .. } => "ChildWorkflowSucceeded",
             ChildWorkflowFailed { .. } => "ChildWorkflowFailed",
             ValueRecorded { .. } => "ValueRecorded",
+            PatchMarked { .. } => "PatchMarked",
             CancelRequested { .. } => "CancelRequested",
             WorkflowSucceeded { .. } => "WorkflowSucceeded",
             WorkflowFailed { .. } => "WorkflowFailed",

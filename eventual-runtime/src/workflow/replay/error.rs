@@ -8,7 +8,9 @@ pub enum ReplayError {
     /// The code asked for a different step than history recorded at a sequence number.
     #[error(
         "non-determinism in workflow `{workflow}` at sequence {seq}: history holds {recorded}, \
-         but the code asked for {attempted}"
+         but the code asked for {attempted}; if the code changed on purpose while executions \
+         ran, keep the old steps for them behind `if ctx.patched(\"<change-id>\") {{ new }} \
+         else {{ old }}`"
     )]
     NonDeterminism {
         /// The workflow.

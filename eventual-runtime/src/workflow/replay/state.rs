@@ -63,6 +63,9 @@ impl RecordedStep {
                 StepSignature::Value(value_source_name(*source)),
                 value.clone(),
             ),
+            HistoryEventKind::PatchMarked { seq, patch } => {
+                (*seq, StepSignature::Patch(patch.clone()), Value::Null)
+            }
             _ => return None,
         };
         Some((seq, RecordedStep { signature, value }))
@@ -140,11 +143,15 @@ impl ReplayState {
             .map(|step| (seq as Seq, step.signature().to_string()))
     }
 
-    /// The first scheduled step of history the code has not asked for again, if any.
+    /// The first scheduled step of history the code has not asked for again, if any (patch
+    /// markers nobody asks for any more do not count).
     pub(crate) fn unreached_recorded_step(&self) -> Option<(Seq, String)> {
         self.recorded
-            .get(self.steps.len())
-            .map(|step| (self.steps.len() as Seq, step.signature.to_string()))
+            .iter()
+            .enumerate()
+            .skip(self.steps.len())
+            .find(|(_, step)| !matches!(step.signature, StepSignature::Patch(_)))
+            .map(|(seq, step)| (seq as Seq, step.signature.to_string()))
     }
 
     /// Forgets the recorded values once replay has caught up, so a long-lived execution does
@@ -162,6 +169,7 @@ impl ReplayState {
     /// Registers the next step. During replay, checks it against history and returns the
     /// recorded value; for a new step, returns `None` and the caller records it.
     fn begin_step(&mut self, machine: StepMachine) -> Result<(Seq, Option<Value>), ReplayError> {
+        self.pass_unasked_patches(&machine.signature());
         let seq = self.next_seq();
         let recorded = match self.recorded.get_mut(seq as usize) {
             Some(recorded) if !machine.has_signature(&recorded.signature) => {
@@ -174,6 +182,43 @@ impl ReplayState {
         };
         self.steps.push(machine);
         Ok((seq, recorded))
+    }
+
+    /// Passes over recorded patch markers the code does not ask for (their `patched` call was
+    /// removed once no execution needed the old branch), so that the steps after them line up.
+    fn pass_unasked_patches(&mut self, asked: &StepSignature) {
+        while let Some(recorded) = self.recorded.get(self.steps.len()) {
+            match &recorded.signature {
+                StepSignature::Patch(_) if recorded.signature != *asked => {
+                    let signature = recorded.signature.clone();
+                    self.steps
+                        .push(StepMachine::Instant(InstantMachine { signature }));
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// `ctx.patched(patch)`: `true` on a first run (the marker is recorded) and on a replay of
+    /// a history that recorded the marker here; `false` on a replay of a history from before
+    /// the patch, which then goes on with the old branch's steps.
+    pub(crate) fn patched(&mut self, patch: &str) -> Result<bool, ReplayError> {
+        let asked = StepSignature::Patch(patch.to_owned());
+        self.pass_unasked_patches(&asked);
+        match self.recorded.get(self.steps.len()) {
+            Some(recorded) if recorded.signature != asked => Ok(false),
+            _ => {
+                let machine = StepMachine::Instant(InstantMachine { signature: asked });
+                let (seq, recorded) = self.begin_step(machine)?;
+                if recorded.is_none() {
+                    self.record_new(HistoryEventKind::PatchMarked {
+                        seq,
+                        patch: patch.to_owned(),
+                    });
+                }
+                Ok(true)
+            }
+        }
     }
 
     fn non_determinism(
@@ -204,6 +249,7 @@ impl ReplayState {
         options: TaskOptions,
     ) -> Result<Seq, ReplayError> {
         // A replayed step only needs the input in its machine; a new one also records it.
+        self.pass_unasked_patches(&StepSignature::Task(name.to_owned()));
         let kept = if self.is_replaying() {
             Value::Null
         } else {
@@ -542,6 +588,7 @@ impl ReplayState {
             | HistoryEventKind::EventsEmitted { .. }
             | HistoryEventKind::ChildWorkflowScheduled { .. }
             | HistoryEventKind::ValueRecorded { .. }
+            | HistoryEventKind::PatchMarked { .. }
             | HistoryEventKind::WorkflowSucceeded { .. }
             | HistoryEventKind::WorkflowFailed { .. }
             | HistoryEventKind::WorkflowCancelled { .. } => {}

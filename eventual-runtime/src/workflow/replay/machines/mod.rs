@@ -32,6 +32,7 @@ pub(crate) enum StepSignature {
     Emit,
     Child(String),
     Value(&'static str),
+    Patch(String),
 }
 
 impl fmt::Display for StepSignature {
@@ -43,6 +44,7 @@ impl fmt::Display for StepSignature {
             StepSignature::Emit => f.write_str("emitting events"),
             StepSignature::Child(name) => write!(f, "child workflow `{name}`"),
             StepSignature::Value(source) => write!(f, "a recorded `ctx.{source}()` value"),
+            StepSignature::Patch(patch) => write!(f, "patch marker `{patch}`"),
         }
     }
 }
