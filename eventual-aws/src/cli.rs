@@ -7,7 +7,7 @@
 //! | `lambda://<api function>` | `Invoke` of the deployed API function with the caller's AWS credentials (IAM decides who may) |
 //! | `https://<id>.execute-api.<region>.amazonaws.com` | API Gateway's URL (the stack's `ApiUrl`): requests signed with SigV4 for `execute-api`, as its `AWS_IAM` route requires |
 //! | `sigv4+https://<host>` | the same signing for another host (a custom domain of the API), in the SDK's region |
-//! | anything else | plain HTTP(S), as to the local engine |
+//! | anything else | plain HTTP(S), as to the local engine (with `--api-token` as its bearer token) |
 //!
 //! A service's one binary serves its Lambda role inside Lambda and is the CLI elsewhere:
 //!

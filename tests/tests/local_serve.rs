@@ -132,13 +132,21 @@ fn an_oversized_body_is_refused_before_any_route_runs() {
         (200, json!({"route": "orders", "length": 1000}))
     );
 
-    // The limit is an option.
+    // The limit is an option, below or above axum's own default (2 MB).
     let small = InProcess::start_serving(
         user_routes(Arc::default()),
         &ServeOptions::default().with_body_limit(10),
     );
     let refused = origin(&small).request("POST", "/orders", &[], Some(b"eleven byte"));
     assert_error(&refused, 413, "payload_too_large", "10 bytes");
+    let large = InProcess::start_serving(
+        user_routes(Arc::default()),
+        &ServeOptions::default().with_body_limit(3 * DEFAULT_BODY_LIMIT),
+    );
+    let body = vec![b'a'; 5 * DEFAULT_BODY_LIMIT / 2];
+    let served = origin(&large).request("POST", "/orders", &[], Some(&body));
+    assert_eq!(served.status, 200, "{:?}", served.body);
+    assert_eq!(served.body["length"], body.len());
 }
 
 /// A route that panics answers a JSON 500, and the server goes on serving, on the same
