@@ -7,7 +7,7 @@
 //! | `lambda://<api function>` | `Invoke` of the deployed API function with the caller's AWS credentials (IAM decides who may) |
 //! | `https://<id>.execute-api.<region>.amazonaws.com` | API Gateway's URL (the stack's `ApiUrl`): requests signed with SigV4 for `execute-api`, as its `AWS_IAM` route requires |
 //! | `sigv4+https://<host>` | the same signing for another host (a custom domain of the API), in the SDK's region |
-//! | anything else | plain HTTP(S), as to the local engine |
+//! | anything else | plain HTTP(S), as to the local engine (with `--api-token` as its bearer token) |
 //!
 //! A service's one binary serves its Lambda role inside Lambda and is the CLI elsewhere:
 //!
@@ -24,7 +24,7 @@ use aws_lambda_events::event::apigw::ApiGatewayV2httpResponse;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use eventual_runtime::cli::{self, HttpTransport, Transport};
+use eventual_runtime::cli::{self, Target, Transport};
 use serde_json::Value;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -253,8 +253,10 @@ fn execute_api_region(url: &str) -> Option<String> {
         .then(|| region.to_owned())
 }
 
-/// The transport for `--url` (see the module's table).
-pub fn connect(url: &str) -> Result<Box<dyn Transport>, String> {
+/// The transport for `--url` (see the module's table). `--api-token` is sent over plain HTTP
+/// only: the AWS engine's API trusts IAM, not a bearer token.
+pub fn connect(target: &Target) -> Result<Box<dyn Transport>, String> {
+    let url = target.url.as_str();
     if let Some(function) = url.strip_prefix(LAMBDA_SCHEME) {
         if function.is_empty() {
             return Err(format!(
@@ -269,7 +271,7 @@ pub fn connect(url: &str) -> Result<Box<dyn Transport>, String> {
     if let Some(region) = execute_api_region(url) {
         return Ok(Box::new(SignedHttpTransport::from_env(url, Some(region))?));
     }
-    Ok(Box::new(HttpTransport::new(url)))
+    cli::http(target)
 }
 
 /// The service binary's `main`: its Lambda role inside Lambda, the CLI elsewhere.

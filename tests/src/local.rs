@@ -1,12 +1,15 @@
 //! Helpers of the local-engine tests (`tests/tests/local_*.rs`): an HTTP client of the engine's
 //! API, the API served in-process on a free port, service binaries run as child processes.
 
-use eventual_runtime::engine::local::{EngineConfig, EngineHandle, LocalEngine};
+use eventual_runtime::api::routes::routes;
+use eventual_runtime::engine::api::serve::service_router;
+use eventual_runtime::engine::local::{EngineConfig, EngineHandle, LocalEngine, ServeOptions};
 use serde_json::Value;
+use std::ffi::OsString;
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -33,24 +36,21 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
-/// A response: status code and JSON body (`Null` when the body is not JSON).
+/// A response: status code, headers and JSON body (`Null` when the body is not JSON).
 #[derive(Clone, Debug)]
 pub struct Reply {
     /// The status code.
     pub status: u16,
+    /// The headers.
+    pub headers: ureq::http::HeaderMap,
     /// The body.
     pub body: Value,
-    /// The headers, names in lower case.
-    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
-    /// The first value of header `name` (lower case).
+    /// The first value of header `name`, if it is text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
@@ -64,6 +64,8 @@ pub struct Api {
     /// `http://127.0.0.1:PORT`, or with [`INTERNAL`] after it.
     pub base: String,
     agent: ureq::Agent,
+    /// `Bearer <token>`, sent with every request when set.
+    authorization: Option<String>,
 }
 
 impl Api {
@@ -90,19 +92,42 @@ impl Api {
         Api {
             base: base.into(),
             agent,
+            authorization: None,
         }
     }
 
-    fn answer(
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    /// The same client sending `Authorization: Bearer <token>` with every request.
+    pub fn with_bearer_token(mut self, token: &str) -> Self {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// `method path` with `headers` and, if given, a body; or the transport error.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
     ) -> Result<Reply, String> {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = match body {
+            Some(body) => self
+                .agent
+                .run(request.body(body).map_err(|e| e.to_string())?),
+            None => self.agent.run(request.body(()).map_err(|e| e.to_string())?),
+        };
         let mut response = response.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
-            .collect();
+        let headers = response.headers().clone();
         let text = response
             .body_mut()
             .read_to_string()
@@ -110,38 +135,32 @@ impl Api {
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Reply {
             status,
-            body,
             headers,
+            body,
         })
     }
 
-    /// `method path` with `headers` and a raw `body`.
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(body.to_owned())
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        Self::answer(self.agent.run(request)).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    /// `method path` with `headers` and, if given, a body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// `GET path`, or the transport error.
     pub fn try_get(&self, path: &str) -> Result<Reply, String> {
-        Self::answer(self.agent.get(format!("{}{path}", self.base)).call())
+        self.try_request("GET", path, &[], None)
     }
 
-    /// `POST path` with a raw body, or the transport error.
+    /// `POST path` with a raw JSON body, or the transport error.
     pub fn try_post_raw(&self, path: &str, body: &str) -> Result<Reply, String> {
-        Self::answer(
-            self.agent
-                .post(format!("{}{path}", self.base))
-                .header("content-type", "application/json")
-                .send(body),
-        )
+        let json = [("content-type", "application/json")];
+        self.try_request("POST", path, &json, Some(body.as_bytes()))
     }
 
     /// `GET path`.
@@ -233,6 +252,21 @@ impl InProcess {
     /// [`start`](InProcess::start) with the configuration that `configure` makes of the
     /// default one.
     pub fn start_with(configure: impl FnOnce(EngineConfig) -> EngineConfig) -> Self {
+        Self::open(configure, None, &ServeOptions::default())
+    }
+
+    /// [`start`](InProcess::start) serving `user_routes` beside the internal API, with
+    /// `options`, as `serve` does.
+    pub fn start_serving(user_routes: axum::Router, options: &ServeOptions) -> Self {
+        Self::open(|config| config, Some(user_routes), options)
+    }
+
+    fn open(
+        configure: impl FnOnce(EngineConfig) -> EngineConfig,
+        // `None`: the registry's `#[api]` routes.
+        user_routes: Option<axum::Router>,
+        options: &ServeOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let config = configure(EngineConfig::new(dir.path().join("engine.db")));
         let engine = LocalEngine::open(config).expect("the engine opens");
@@ -241,8 +275,8 @@ impl InProcess {
         let address = listener.local_addr().expect("an address");
         let service: std::sync::Arc<dyn eventual_runtime::engine::api::ServiceApi> =
             std::sync::Arc::new(engine.handle());
-        let router = eventual_runtime::engine::api::http::router(service.clone())
-            .merge(eventual_runtime::api::routes::routes(service));
+        let user_routes = user_routes.unwrap_or_else(|| routes(service.clone()));
+        let router = service_router(service, user_routes, options);
         engine.runtime().spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
             let _ = axum::serve(listener, router).await;
@@ -355,24 +389,119 @@ pub struct ChildServer {
 impl ChildServer {
     /// Runs `binary serve --db db --listen 127.0.0.1:port` with `envs` and waits for `/health`.
     pub fn start(binary: &Path, db: &Path, port: u16, envs: &[(&str, &Path)]) -> Self {
-        let mut command = Command::new(binary);
+        let mut command = ServeCommand::new(binary, db, port);
+        for (key, value) in envs {
+            command = command.env(*key, *value);
+        }
+        command.start()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Panics if the process has exited (it should only die by our hand).
+    pub fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the service died by itself: {status}");
+        }
+    }
+}
+
+/// How long a child service may take to come up, or to refuse to.
+const CHILD_START: Duration = Duration::from_secs(30);
+
+/// The `serve` command line of a service binary, run as a child process: listening on
+/// `127.0.0.1:port` unless told another host, always reached on 127.0.0.1. The variables of
+/// `serve`'s guard options are cleared, so the test's own environment cannot change them.
+pub struct ServeCommand {
+    binary: PathBuf,
+    db: PathBuf,
+    host: String,
+    port: u16,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    api_token: Option<String>,
+}
+
+impl ServeCommand {
+    /// `binary serve --db db --listen 127.0.0.1:port`.
+    pub fn new(binary: &Path, db: &Path, port: u16) -> Self {
+        ServeCommand {
+            binary: binary.to_owned(),
+            db: db.to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port,
+            args: Vec::new(),
+            envs: Vec::new(),
+            api_token: None,
+        }
+    }
+
+    /// Listens on `host` (`0.0.0.0`, `127.0.0.2`, …) instead of 127.0.0.1.
+    pub fn listen_on(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
+    }
+
+    /// One more argument of `serve`.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// A variable of the child's environment.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// `--api-token token`; the server's client then sends it.
+    pub fn api_token(mut self, token: &str) -> Self {
+        self.api_token = Some(token.to_owned());
+        self.arg("--api-token").arg(token)
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
         command
             .arg("serve")
             .arg("--db")
-            .arg(db)
+            .arg(&self.db)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{}:{}", self.host, self.port))
+            .args(&self.args)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
+            .env_remove("EVENTUAL_API_TOKEN")
+            .env_remove("EVENTUAL_LEGACY_URL")
+            .envs(self.envs.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Starts the service and waits for its `/health`.
+    pub fn start(self) -> ChildServer {
+        let child = self
+            .command()
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (key, value) in envs {
-            command.env(key, value);
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the service starts");
+        let mut api = Api::internal(
+            &format!("http://127.0.0.1:{}", self.port),
+            Duration::from_secs(10),
+        );
+        if let Some(token) = &self.api_token {
+            api = api.with_bearer_token(token);
         }
-        let child = command.spawn().expect("the service starts");
-        let api = Api::internal(&format!("http://127.0.0.1:{port}"), Duration::from_secs(10));
-        let mut server = ChildServer { child, api, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut server = ChildServer {
+            child,
+            api,
+            port: self.port,
+        };
+        let deadline = Instant::now() + CHILD_START;
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("the service exited at start: {status}");
@@ -389,17 +518,30 @@ impl ChildServer {
         }
     }
 
-    /// SIGKILL, then reap.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Panics if the process has exited (it should only die by our hand).
-    pub fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("the service died by itself: {status}");
+    /// Runs a `serve` that must refuse to start; returns its output. Panics if it is still
+    /// running after a while (it serves: killed first).
+    pub fn refused(self) -> Output {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the service starts");
+        let deadline = Instant::now() + CHILD_START;
+        while child.try_wait().expect("the child's status").is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`serve` did not refuse to start: it is still running");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
+        let output = child.wait_with_output().expect("the child's output");
+        assert!(
+            !output.status.success(),
+            "`serve` exited with success instead of refusing"
+        );
+        output
     }
 }
 

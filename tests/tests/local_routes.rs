@@ -173,11 +173,11 @@ fn bad_input_is_a_400_that_names_it_and_writes_nothing() {
         ),
     ];
     for (body, names) in cases {
-        let reply = api.send(
+        let reply = api.request(
             "POST",
             "/orders",
             &[("content-type", "application/json")],
-            &body,
+            Some(body.as_bytes()),
         );
         assert_error(&reply, 400, "bad_request", names);
     }
@@ -210,12 +210,12 @@ fn bad_input_is_a_400_that_names_it_and_writes_nothing() {
 fn routes_answer_typed_inputs_errors_panics_and_unknown_paths() {
     let server = InProcess::start();
     let api = origin(&server);
-    let echoed = api.send("GET", "/echo/7?limit=3", &[("x-agent", "curl")], "");
+    let echoed = api.request("GET", "/echo/7?limit=3", &[("x-agent", "curl")], None);
     assert_eq!(
         (echoed.status, echoed.body),
         (200, json!({"n": 7, "limit": 3, "agent": "curl"}))
     );
-    let cleared = api.send("DELETE", "/shelves/top", &[], "");
+    let cleared = api.request("DELETE", "/shelves/top", &[], None);
     assert_error(&cleared, 409, "shelf_empty", "shelf `top` is empty");
     assert_eq!(cleared.body["error"]["details"], json!({"shelf": "top"}));
 
@@ -236,7 +236,7 @@ fn routes_answer_typed_inputs_errors_panics_and_unknown_paths() {
     );
     // A route's path with another method is not that route.
     assert_error(
-        &api.send("PUT", "/echo/7", &[], ""),
+        &api.request("PUT", "/echo/7", &[], None),
         405,
         "method_not_allowed",
         "PUT /echo/7",
@@ -247,11 +247,11 @@ fn routes_answer_typed_inputs_errors_panics_and_unknown_paths() {
 fn a_route_starts_executions_with_the_request_correlation_id() {
     let server = InProcess::start();
     let api = origin(&server);
-    let reply = api.send(
+    let reply = api.request(
         "POST",
         "/greetings/ada",
         &[("x-correlation-id", "req-42")],
-        "",
+        None,
     );
     assert_eq!(reply.status, 202, "{:?}", reply.body);
     let id = reply.body["execution_id"].as_str().unwrap().to_owned();

@@ -69,17 +69,6 @@ pub fn routes_of(
         .fold(Router::new(), |router, (path, methods)| {
             router.route(path, methods)
         })
-        .method_not_allowed_fallback(method_not_allowed)
-}
-
-/// A route's path with a method it does not serve: a JSON 405 naming both.
-async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
-    let message = format!("no route serves `{method} {}`", uri.path());
-    reply_response(ApiReply::from(ApiError::new(
-        405,
-        "method_not_allowed",
-        message,
-    )))
 }
 
 fn method_filter(method: &str) -> MethodFilter {

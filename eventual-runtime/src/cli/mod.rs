@@ -3,8 +3,9 @@
 //! `publish`, `dlq`, `cancel`, `replay`, `timeline`), how they reach it ([`Transport`]) and how
 //! they print.
 //!
-//! `--url` (`EVENTUAL_URL`) names the API; [`Connect`] turns it into a transport. Plain HTTP
-//! is [`HttpTransport`]; the AWS engine adds its own (Lambda invoke, SigV4) and calls
+//! `--url` (`EVENTUAL_URL`) names the API, `--api-token` (`EVENTUAL_API_TOKEN`) the bearer
+//! token it may require; [`Connect`] turns them into a transport. Plain HTTP is
+//! [`HttpTransport`]; the AWS engine adds its own (Lambda invoke, SigV4) and calls
 //! [`main_with`]. A binary without an engine of its own is one line:
 //!
 //! ```no_run
@@ -32,6 +33,8 @@ use std::process::ExitCode;
 pub const URL_ENV: &str = "EVENTUAL_URL";
 /// The API when neither `--url` nor [`URL_ENV`] is given: the local engine's default.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+/// The variable holding the API's bearer token when `--api-token` is not given.
+pub const API_TOKEN_ENV: &str = "EVENTUAL_API_TOKEN";
 
 /// Operate an eventual-rs service through its API.
 #[derive(Debug, Parser)]
@@ -51,6 +54,10 @@ pub struct Target {
     /// The service's API, which the commands talk to (`replay --history-file` reads a file).
     #[arg(long, global = true, env = URL_ENV, default_value = DEFAULT_URL)]
     pub url: String,
+    /// The API's bearer token, sent as `Authorization: Bearer <token>` over plain HTTP; the
+    /// local engine's `serve` requires it on every internal route.
+    #[arg(long, global = true, env = API_TOKEN_ENV, hide_env_values = true)]
+    pub api_token: Option<String>,
 }
 
 /// The commands that talk to a service's API.
@@ -185,21 +192,21 @@ pub fn main() -> ExitCode {
     main_with(&http)
 }
 
-/// Like [`main`], reaching the API through the transport `connect` makes of `--url`.
+/// Like [`main`], reaching the API through the transport `connect` makes of the [`Target`].
 pub fn main_with(connect: &Connect) -> ExitCode {
     run_with(Cli::parse(), connect)
 }
 
-/// Runs a parsed command line, reaching the API through the transport `connect` makes of
-/// `--url`.
+/// Runs a parsed command line, reaching the API through the transport `connect` makes of the
+/// [`Target`].
 pub fn run_with(cli: Cli, connect: &Connect) -> ExitCode {
-    execute(&cli.target.url, cli.command, connect)
+    execute(&cli.target, cli.command, connect)
 }
 
-/// Runs `command` against the API at `url`, reached through `connect`; prints an error and
+/// Runs `command` against the API at `target`, reached through `connect`; prints an error and
 /// fails when it does.
-pub fn execute(url: &str, command: ApiCommand, connect: &Connect) -> ExitCode {
-    exit_code(connect(url).and_then(|transport| commands::call(command, transport)))
+pub fn execute(target: &Target, command: ApiCommand, connect: &Connect) -> ExitCode {
+    exit_code(connect(target).and_then(|transport| commands::call(command, transport)))
 }
 
 /// Success, or the error printed to stderr and failure.

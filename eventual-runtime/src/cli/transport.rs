@@ -1,6 +1,7 @@
 //! How the commands reach a service's API: one request, answered with a status and a JSON
 //! body.
 
+use super::Target;
 use serde_json::Value;
 
 /// How the CLI reaches a service's API: one request, answered with a status and a JSON body.
@@ -18,18 +19,24 @@ pub trait Transport {
     ) -> Result<(u16, Value), String>;
 }
 
-/// Makes the transport for a `--url`, or says why it cannot.
-pub type Connect = dyn Fn(&str) -> Result<Box<dyn Transport>, String>;
+/// Makes the transport for a [`Target`] (`--url`, `--api-token`), or says why it cannot.
+pub type Connect = dyn Fn(&Target) -> Result<Box<dyn Transport>, String>;
 
-/// The [`Connect`] of plain HTTP: an [`HttpTransport`] to `url`.
-pub fn http(url: &str) -> Result<Box<dyn Transport>, String> {
-    Ok(Box::new(HttpTransport::new(url)))
+/// The [`Connect`] of plain HTTP: an [`HttpTransport`] to the target's URL, sending its token.
+pub fn http(target: &Target) -> Result<Box<dyn Transport>, String> {
+    let transport = HttpTransport::new(&target.url);
+    Ok(Box::new(match &target.api_token {
+        Some(token) => transport.with_bearer_token(token),
+        None => transport,
+    }))
 }
 
 /// The API over plain HTTP.
 pub struct HttpTransport {
     base: String,
     agent: ureq::Agent,
+    /// `Bearer <token>`, sent with every request when set.
+    authorization: Option<String>,
 }
 
 impl HttpTransport {
@@ -42,7 +49,14 @@ impl HttpTransport {
         HttpTransport {
             base: base.trim_end_matches('/').to_owned(),
             agent,
+            authorization: None,
         }
+    }
+
+    /// The same transport sending `Authorization: Bearer <token>` with every request.
+    pub fn with_bearer_token(mut self, token: &str) -> Self {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
     }
 }
 
@@ -54,13 +68,27 @@ impl Transport for HttpTransport {
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
         let url = format!("{}{path}", self.base);
+        let authorization = self.authorization.as_deref();
         let response = match body {
-            Some(body) if method == "POST" => self.agent.post(url).send_json(body),
-            _ => self.agent.get(url).call(),
+            Some(body) if method == "POST" => {
+                authorized(self.agent.post(url), authorization).send_json(body)
+            }
+            _ => authorized(self.agent.get(url), authorization).call(),
         };
         let mut response = response.map_err(|e| format!("cannot reach the engine: {e}"))?;
         let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
         Ok((response.status().as_u16(), body))
+    }
+}
+
+/// `request` with an `Authorization` header when there is one to send.
+fn authorized<B>(
+    request: ureq::RequestBuilder<B>,
+    authorization: Option<&str>,
+) -> ureq::RequestBuilder<B> {
+    match authorization {
+        Some(value) => request.header("authorization", value),
+        None => request,
     }
 }
 

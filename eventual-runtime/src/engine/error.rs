@@ -34,6 +34,15 @@ pub enum ServiceError {
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// The request's body is larger than the listener accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The internal API requires a bearer token, and the request has none or another.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The service forwarded the request (to a legacy service) and got no answer.
+    #[error("{0}")]
+    BadGateway(String),
     /// The execution had not ended when the engine stopped waiting for it.
     #[error("execution `{0}` is still running")]
     StillRunning(String),
@@ -55,6 +64,9 @@ impl ServiceError {
             ServiceError::Ended(_) | ServiceError::AlreadyStarted { .. } => 409,
             ServiceError::InvalidInput(_) | ServiceError::BadRequest(_) => 400,
             ServiceError::InvalidToken(_) => 403,
+            ServiceError::PayloadTooLarge(_) => 413,
+            ServiceError::Unauthorized(_) => 401,
+            ServiceError::BadGateway(_) => 502,
             ServiceError::StillRunning(_) => 202,
             ServiceError::Unavailable(_) => 503,
             ServiceError::Internal(_) => 500,
@@ -72,6 +84,9 @@ impl ServiceError {
             ServiceError::AlreadyStarted { .. } => "already_started",
             ServiceError::NoRoute(_) => "no_route",
             ServiceError::BadRequest(_) => "bad_request",
+            ServiceError::PayloadTooLarge(_) => "payload_too_large",
+            ServiceError::Unauthorized(_) => "unauthorized",
+            ServiceError::BadGateway(_) => "bad_gateway",
             ServiceError::StillRunning(_) => "still_running",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",

@@ -1,5 +1,6 @@
-//! The service API over HTTP (axum): the local engine serves it on 127.0.0.1, the AWS engine's
-//! API function behind API Gateway.
+//! The service API over HTTP (axum): the local engine serves it on its listener beside the
+//! service's own routes ([`serve`](super::serve)), the AWS engine's API function behind API
+//! Gateway.
 //!
 //! Every route lives under [`INTERNAL_PREFIX`] (`/_eventual`), so that a service's own routes
 //! own the rest of the URL space. A path that matches no route is a JSON 404.
@@ -92,17 +93,6 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/tasks/complete", post(complete_task))
         .route("/workflows/{name}/execute", post(execute))
         .with_state(engine)
-}
-
-/// Serves the API on `address` until the process ends.
-pub async fn serve(
-    engine: Arc<dyn ServiceApi>,
-    address: std::net::SocketAddr,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(address = %listener.local_addr()?, "serving the eventual API");
-    let service = router(engine.clone()).merge(crate::api::routes::routes(engine));
-    axum::serve(listener, service).await
 }
 
 #[derive(Deserialize)]

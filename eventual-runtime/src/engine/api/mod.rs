@@ -2,11 +2,18 @@
 //! the AWS engine's API function offer.
 //!
 //! An engine implements [`ServiceApi`]; [`http::router`] serves any implementation with the
-//! routes listed there. The local engine serves it on 127.0.0.1, the AWS engine behind API
-//! Gateway (and to the CLI by Lambda invoke), so a client never knows which engine answers.
+//! routes listed there. The local engine serves it on 127.0.0.1, beside the service's own
+//! routes and behind the guards of [`serve`]; the AWS engine behind API Gateway (and to the CLI
+//! by Lambda invoke), so a client never knows which engine answers.
 
+#[cfg(feature = "serve")]
+mod guard;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "serve")]
+mod proxy;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;

@@ -2,6 +2,9 @@
 //! the service's handlers (the default without a command); the other commands are
 //! [`crate::cli`]'s, talking to a running engine over HTTP (`--url`, `EVENTUAL_URL`).
 //!
+//! `--api-token` (`EVENTUAL_API_TOKEN`) is one option for both sides: the token `serve`
+//! requires on the internal API, and the token the other commands send.
+//!
 //! A service's `main` is one line:
 //!
 //! ```no_run
@@ -10,8 +13,9 @@
 //! }
 //! ```
 
-use super::{EngineConfig, LocalEngine};
+use super::{EngineConfig, LocalEngine, ServeOptions};
 use crate::cli::{self, ApiCommand, Target};
+use crate::engine::api::INTERNAL_PREFIX;
 use crate::engine::Durability;
 use crate::registry;
 use clap::{Parser, Subcommand};
@@ -23,7 +27,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
-    /// Where the API is, for every command but `serve`.
+    /// Where the API is, for every command but `serve`; its token, for every command.
     #[command(flatten)]
     pub target: Target,
     /// What to do (default: `serve`).
@@ -41,15 +45,25 @@ pub enum Command {
     Api(ApiCommand),
 }
 
-/// Where `serve` keeps its database and listens.
+/// Where `serve` keeps its database and listens, and how it guards its listener (the bearer
+/// token is the global `--api-token`).
 #[derive(Debug, Parser)]
 pub struct Serve {
     /// The database file.
     #[arg(long, env = "EVENTUAL_DB", default_value = "eventual.db")]
     pub db: PathBuf,
-    /// Where the API listens.
+    /// Where the service and its API listen. On an address other than loopback the internal
+    /// API requires `--api-token`, or `--insecure`.
     #[arg(long, env = "EVENTUAL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve the internal API without a token on an address other than loopback: anyone who
+    /// can reach it may start, signal, cancel and terminate executions.
+    #[arg(long)]
+    pub insecure: bool,
+    /// A legacy service (`http://host[:port][/path]`) that gets every request no route
+    /// serves, as it came (the strangler fig).
+    #[arg(long, env = "EVENTUAL_LEGACY_URL")]
+    pub legacy_url: Option<String>,
     /// `strict`: a task attempt starts only once the step that scheduled it is on disk;
     /// `speculative`: it may start before, and may run again after a crash (default: the
     /// service's, which is `strict` unless it says otherwise).
@@ -87,20 +101,37 @@ pub fn main_with(defaults: ServiceDefaults) -> ExitCode {
 
 /// Runs a parsed command line; commands other than `serve` reach the API over HTTP.
 pub fn run(cli: Cli, defaults: &ServiceDefaults) -> ExitCode {
+    let api_token = cli.target.api_token.clone();
     match cli.command {
         // `serve` with its options from the environment or their defaults.
-        None => cli::exit_code(serve(Serve::parse_from(["serve"]), defaults)),
-        Some(Command::Serve(options)) => cli::exit_code(serve(options, defaults)),
-        Some(Command::Api(command)) => cli::execute(&cli.target.url, command, &cli::http),
+        None => cli::exit_code(serve(Serve::parse_from(["serve"]), api_token, defaults)),
+        Some(Command::Serve(options)) => cli::exit_code(serve(options, api_token, defaults)),
+        Some(Command::Api(command)) => cli::execute(&cli.target, command, &cli::http),
     }
 }
 
-fn serve(options: Serve, defaults: &ServiceDefaults) -> Result<(), String> {
+fn serve(
+    options: Serve,
+    api_token: Option<String>,
+    defaults: &ServiceDefaults,
+) -> Result<(), String> {
     let Serve {
         db,
         listen,
+        insecure,
+        legacy_url,
         durability,
     } = options;
+    let serve_options = ServeOptions {
+        api_token,
+        insecure,
+        legacy: legacy_url,
+        ..ServeOptions::default()
+    };
+    // Refused before the database opens: nothing to undo.
+    serve_options
+        .check(listen)
+        .map_err(|refused| refused.to_string())?;
     let durability = durability.unwrap_or(defaults.durability);
     let banner = defaults.banner.as_str();
     let _ = tracing_subscriber::fmt()
@@ -126,13 +157,23 @@ fn serve(options: Serve, defaults: &ServiceDefaults) -> Result<(), String> {
             subscription.name, subscription.pattern
         );
     }
+    let access = match (&serve_options.api_token, serve_options.insecure) {
+        (Some(_), _) => "bearer token required",
+        (None, true) => "open: --insecure",
+        (None, false) => "open on loopback",
+    };
+    println!("  internal API  http://{listen}{INTERNAL_PREFIX} ({access})");
+    if let Some(legacy) = &serve_options.legacy {
+        println!("  legacy        {legacy} (what no route serves)");
+    }
     if !banner.is_empty() {
         println!("{banner}");
     }
+    let user_routes = crate::api::routes::routes(std::sync::Arc::new(engine.handle()));
     let runtime = engine.runtime().clone();
     runtime.block_on(async {
         tokio::select! {
-            served = engine.serve(listen) => served.map_err(|e| format!("cannot serve on {listen}: {e}")),
+            served = engine.serve_with(listen, user_routes, &serve_options) => served.map_err(|e| format!("cannot serve on {listen}: {e}")),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })

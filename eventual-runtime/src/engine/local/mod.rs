@@ -24,6 +24,7 @@ pub mod store;
 mod worker;
 mod writer;
 
+pub use crate::engine::api::serve::ServeOptions;
 pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
 pub use store::StoreError;
 
@@ -170,9 +171,28 @@ impl LocalEngine {
         }
     }
 
-    /// Serves the HTTP API on `address` until the process ends.
+    /// Serves the internal HTTP API alone on `address` until the process ends: [`serve_with`]
+    /// with no routes of the service's own and the default options.
+    ///
+    /// [`serve_with`]: LocalEngine::serve_with
     pub async fn serve(&self, address: std::net::SocketAddr) -> std::io::Result<()> {
-        crate::engine::api::http::serve(Arc::new(self.handle()), address).await
+        let user_routes = crate::api::routes::routes(Arc::new(self.handle()));
+        self.serve_with(address, user_routes, &ServeOptions::default())
+            .await
+    }
+
+    /// Serves the service on `address` until the process ends: `user_routes` own the URL
+    /// space, the internal API lives under `/_eventual`, and `options` guard both (see
+    /// [`service_router`](crate::engine::api::serve::service_router)). Before binding, refuses
+    /// what [`ServeOptions::check`] refuses (an open internal API off loopback, …).
+    pub async fn serve_with(
+        &self,
+        address: std::net::SocketAddr,
+        user_routes: axum::Router,
+        options: &ServeOptions,
+    ) -> std::io::Result<()> {
+        crate::engine::api::serve::serve(Arc::new(self.handle()), address, user_routes, options)
+            .await
     }
 }
 
