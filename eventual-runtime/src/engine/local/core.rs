@@ -58,6 +58,8 @@ pub(crate) enum CoreMsg {
     AttemptDone(AttemptKey, AttemptEnd),
     DeliveryDone(Box<DeliveryDone>),
     Committed(u64),
+    /// A commit failed for a passing reason (a full disk); the writer retries it.
+    CommitStalled(String),
     CommitFailed(String),
     Shutdown,
 }
@@ -70,11 +72,15 @@ pub(crate) struct DeliveryDone {
 }
 
 enum AfterCommit {
-    Reply(Box<dyn FnOnce() + Send>),
+    /// Answers a caller: with its value once the commit lands, or with the error that kept
+    /// the commit from landing.
+    Reply(Box<dyn FnOnce(Option<ServiceError>) + Send>),
     Deliver(DeliveryRow),
     Ended(String, Outcome),
     /// Strict durability: the attempt starts once its step is on disk.
     StartAttempt(TaskRow),
+    /// A reply already given (a refusal while commits failed).
+    Answered,
 }
 
 enum TimerJob {
@@ -146,6 +152,8 @@ pub(crate) struct Core {
     /// When the writes of the current round began.
     round_started: Option<std::time::Instant>,
     durability: Durability,
+    /// Why commits are failing, while they are: what needs a commit is refused meanwhile.
+    stalled: Option<String>,
 }
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
@@ -157,6 +165,13 @@ const ENDED_KEPT: usize = 10_000;
 
 fn now() -> Timestamp {
     Timestamp::wall_clock()
+}
+
+fn unavailable_message(reason: &str) -> String {
+    format!(
+        "the engine cannot write to its database ({reason}); it retries and resumes by itself, \
+         and nothing it acknowledged is lost: try again later"
+    )
 }
 
 impl Core {
@@ -189,6 +204,7 @@ impl Core {
             reader,
             round_started: None,
             durability,
+            stalled: None,
         }
     }
 
@@ -327,6 +343,9 @@ impl Core {
     }
 
     fn handle(&mut self, message: CoreMsg) {
+        let Some(message) = self.refuse_while_stalled(message) else {
+            return;
+        };
         match message {
             CoreMsg::Start(request, reply) => match self.start_execution(request, None) {
                 Ok(started) => self.reply_after_commit(reply, Ok(started)),
@@ -404,6 +423,7 @@ impl Core {
                 self.delivery_done(row, result, effects)
             }
             CoreMsg::Committed(number) => self.committed(number),
+            CoreMsg::CommitStalled(error) => self.stall(error),
             CoreMsg::CommitFailed(error) => {
                 tracing::error!(%error, "commit failed; stopping the engine so nothing uncommitted is acknowledged");
                 std::process::exit(70);
@@ -412,7 +432,52 @@ impl Core {
         }
     }
 
+    /// While commits fail, a request that needs one is refused at once with a 503 that says
+    /// why, and writes nothing; everything else goes on (and commits once the writer can).
+    fn refuse_while_stalled(&mut self, message: CoreMsg) -> Option<CoreMsg> {
+        let Some(reason) = &self.stalled else {
+            return Some(message);
+        };
+        let refusal = || ServiceError::Unavailable(unavailable_message(reason));
+        match message {
+            CoreMsg::Start(_, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::Inbox { reply, .. } => drop(reply.send(Err(refusal()))),
+            CoreMsg::Publish(_, _, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::CompleteTask(_, _, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::Redrive(_, reply) => drop(reply.send(Err(refusal()))),
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// A commit failed for a passing reason: the callers waiting on it hear a 503 now (their
+    /// writes may still land when the writer's retry does, as after a timeout); the other
+    /// actions wait for that commit.
+    fn stall(&mut self, error: String) {
+        if self.stalled.is_none() {
+            warn!(%error, "commits are failing; refusing writes until they land again");
+        }
+        let refusal = ServiceError::Unavailable(unavailable_message(&error));
+        self.stalled = Some(error);
+        let waiting = self
+            .in_flight
+            .iter_mut()
+            .flat_map(|(_, actions)| actions.iter_mut())
+            .chain(self.after.iter_mut());
+        for action in waiting {
+            if matches!(action, AfterCommit::Reply(_)) {
+                let answered = std::mem::replace(action, AfterCommit::Answered);
+                if let AfterCommit::Reply(send) = answered {
+                    send(Some(refusal.clone()));
+                }
+            }
+        }
+    }
+
     fn committed(&mut self, number: u64) {
+        if self.stalled.take().is_some() {
+            tracing::info!("commits land again; accepting writes");
+        }
         while let Some((batch, _)) = self.in_flight.front() {
             if *batch > number {
                 break;
@@ -422,7 +487,8 @@ impl Core {
             };
             for action in actions {
                 match action {
-                    AfterCommit::Reply(send) => send(),
+                    AfterCommit::Reply(send) => send(None),
+                    AfterCommit::Answered => {}
                     AfterCommit::Deliver(row) => self.workers.deliver(row),
                     AfterCommit::StartAttempt(row) => self.dispatch_attempt(row),
                     AfterCommit::Ended(execution_id, outcome) => {
@@ -441,8 +507,11 @@ impl Core {
         result: Result<T, ServiceError>,
     ) {
         match result {
-            Ok(value) => self.after.push(AfterCommit::Reply(Box::new(move || {
-                let _ = reply.send(Ok(value));
+            Ok(value) => self.after.push(AfterCommit::Reply(Box::new(move |failure| {
+                let _ = reply.send(match failure {
+                    None => Ok(value),
+                    Some(error) => Err(error),
+                });
             }))),
             // A refusal wrote nothing: it can be said at once.
             Err(error) => {

@@ -29,6 +29,7 @@ pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
 pub use store::StoreError;
 
 use self::core::{Core, CoreMsg, Reply};
+use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::router::Router;
@@ -58,6 +59,10 @@ pub enum EngineError {
     /// The engine could not start (threads, runtime, or a subscription's pattern).
     #[error("the engine cannot start: {0}")]
     Startup(String),
+    /// The file is not an eventual-rs database (another program's, or not SQLite at all); it
+    /// is left untouched.
+    #[error("{0}")]
+    ForeignDatabase(String),
 }
 
 /// Where and how to run the engine.
@@ -69,6 +74,10 @@ pub struct EngineConfig {
     pub worker_threads: usize,
     /// When side effects may begin relative to the commit of their step (default: strict).
     pub durability: Durability,
+    /// The largest the database may grow, in bytes (default: no limit). At the limit, a
+    /// request that needs a commit is refused with a 503 until the limit is raised
+    /// ([`EngineHandle::set_max_database_bytes`]) or data is removed, as on a full disk.
+    pub max_database_bytes: Option<u64>,
 }
 
 impl EngineConfig {
@@ -78,7 +87,14 @@ impl EngineConfig {
             database: database.into(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             durability: Durability::default(),
+            max_database_bytes: None,
         }
+    }
+
+    /// The same configuration with a size limit of `bytes`.
+    pub fn with_max_database_bytes(mut self, bytes: u64) -> Self {
+        self.max_database_bytes = Some(bytes);
+        self
     }
 
     /// The same configuration with `durability`.
@@ -102,11 +118,13 @@ pub struct EngineHandle {
     database: PathBuf,
     readers: Arc<Mutex<Vec<Connection>>>,
     commits: Arc<AtomicU64>,
+    size_limit: writer::SizeLimit,
 }
 
 impl LocalEngine {
     /// Opens (or creates) the database, recovers unfinished work and starts the engine.
     pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        store::check_identity(&config.database).map_err(EngineError::ForeignDatabase)?;
         let connection = store::open_writer(&config.database)?;
         let signer = TokenSigner::new(&store::token_key(&connection)?);
         let recovered = store::recover(&connection)?;
@@ -126,15 +144,17 @@ impl LocalEngine {
         let committed_tx = core_tx.clone();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
-        let writer = writer::spawn(connection, batch_rx, move |result| {
-            let _ = committed_tx.send(match result {
-                Ok(commit) => {
+        let size_limit = Arc::new(AtomicU64::new(config.max_database_bytes.unwrap_or(0)));
+        let writer = writer::spawn(connection, batch_rx, size_limit.clone(), move |written| {
+            let _ = committed_tx.send(match written {
+                Written::Committed(commit) => {
                     if commit.wrote {
                         counted.fetch_add(1, Ordering::Relaxed);
                     }
                     CoreMsg::Committed(commit.last_batch)
                 }
-                Err(error) => CoreMsg::CommitFailed(error.to_string()),
+                Written::Stalled(error) => CoreMsg::CommitStalled(error.to_string()),
+                Written::Failed(error) => CoreMsg::CommitFailed(error.to_string()),
             });
         })
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
@@ -152,6 +172,7 @@ impl LocalEngine {
                 database: config.database,
                 readers: Arc::default(),
                 commits,
+                size_limit,
             },
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
@@ -362,6 +383,12 @@ impl EngineHandle {
     /// The dead-letter queue.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ServiceError> {
         self.read(store::dead_letters)
+    }
+
+    /// Changes the database's size limit ([`EngineConfig::max_database_bytes`]); `None` lifts
+    /// it. Commits held back by the old limit land on the writer's next retry.
+    pub fn set_max_database_bytes(&self, bytes: Option<u64>) {
+        self.size_limit.store(bytes.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Transactions that wrote something, since the engine opened: with WAL and

@@ -29,6 +29,23 @@ impl StoreError {
     pub(crate) fn new(action: &'static str, source: rusqlite::Error) -> Self {
         StoreError { action, source }
     }
+
+    /// Whether the same write may succeed later: the disk is full, an I/O error, the file is
+    /// locked or busy. Other failures (a broken constraint, a corrupt file) will not pass.
+    pub(crate) fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        matches!(
+            self.source.sqlite_error_code(),
+            Some(
+                DiskFull
+                    | SystemIoFailure
+                    | DatabaseBusy
+                    | DatabaseLocked
+                    | CannotOpen
+                    | OutOfMemory
+            )
+        )
+    }
 }
 
 trait Context<T> {
@@ -107,6 +124,73 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 /// The schema version this build writes.
 const SCHEMA_VERSION: &str = "1";
 
+/// `PRAGMA application_id` of an eventual-rs database ("EvRs"), so that another program's
+/// SQLite file is told apart from ours before anything is written to it.
+const APPLICATION_ID: i32 = 0x4576_5273;
+
+/// The most pages SQLite allows a database: what "no size limit" sets.
+const UNLIMITED_PAGES: u64 = 4_294_967_294;
+
+/// Whether the file at `path` may be opened as the engine's database: absent, empty, or an
+/// eventual-rs database. Anything else is refused with what it is, before it is touched.
+pub(crate) fn check_identity(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(_) => return Ok(()),
+        Ok(metadata) if metadata.len() == 0 => return Ok(()),
+        Ok(_) => {}
+    }
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|error| format!("cannot open `{shown}`: {error}"))?;
+    let not_sqlite = |error: rusqlite::Error| {
+        format!("`{shown}` is not an eventual-rs database: it is not a SQLite database ({error})")
+    };
+    let application_id: i32 = connection
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(not_sqlite)?;
+    if application_id == APPLICATION_ID {
+        return Ok(());
+    }
+    if application_id != 0 {
+        return Err(format!(
+            "`{shown}` is not an eventual-rs database: it belongs to another application (SQLite application id {application_id:#010x})"
+        ));
+    }
+    // Before the application id was set, an eventual-rs database was known by its schema.
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(not_sqlite)?;
+    let ours = tables.iter().any(|table| table == "meta")
+        && tables.iter().any(|table| table == "executions");
+    if tables.is_empty() || ours {
+        return Ok(());
+    }
+    Err(format!(
+        "`{shown}` is not an eventual-rs database: it is another application's SQLite database (tables: {})",
+        tables.join(", ")
+    ))
+}
+
+/// Caps the database at `max_bytes` (or lifts the cap), as SQLite's `max_page_count`: a
+/// commit that would grow it further fails with "database or disk is full" and is retried.
+pub(crate) fn set_size_limit(
+    connection: &Connection,
+    max_bytes: Option<u64>,
+) -> Result<(), StoreError> {
+    let page_size: u64 = connection
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .doing("reading the page size")?;
+    let pages = max_bytes.map_or(UNLIMITED_PAGES, |bytes| (bytes / page_size.max(1)).max(1));
+    connection
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .doing("setting the size limit")
+}
+
 /// Opens (creating if needed) the database at `path` for writing.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path).doing("opening the database")?;
@@ -118,6 +202,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     connection
         .execute_batch(SCHEMA)
         .doing("creating the schema")?;
+    connection
+        .execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID};"))
+        .doing("marking the file as an eventual-rs database")?;
     let version: Option<String> = connection
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
