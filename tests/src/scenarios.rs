@@ -40,7 +40,7 @@ pub async fn agrees_with_test_environment(
 macro_rules! every_scenario {
     ($runner:ident) => {
         $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events,
-            cancel_during_compensation, parent_close, terminate, names, handler_ids);
+            cancel_during_compensation, parent_close, terminate, names, handler_ids, versioning);
     };
     ($runner:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -705,4 +705,36 @@ pub async fn handler_ids(engine: &dyn Engine) -> Trace {
         }
     );
     vec![shape(&history), shape(&started_history)]
+}
+
+// ---- versioning and attributes -------------------------------------------------------------
+
+/// A patched branch and attributes, around a task: new runs take the new branch.
+#[workflow]
+pub async fn sc_versioned(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    ctx.set_attribute("input", n);
+    let squared = if ctx.patched("square-first") {
+        sc_square(n).await?
+    } else {
+        n
+    };
+    ctx.deprecate_patch("obsolete");
+    ctx.set_attribute("stage", "done");
+    Ok(squared + 1)
+}
+
+/// Patch markers and attributes are recorded alike on every engine.
+pub async fn versioning(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_versioned", json!(7)).await;
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(50) });
+    let marked: Vec<&str> = history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            HistoryEventKind::PatchMarked { patch, .. } => Some(patch.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(marked, ["square-first", "obsolete"]);
+    vec![shape(&history)]
 }

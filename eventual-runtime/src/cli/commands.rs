@@ -3,6 +3,7 @@
 use super::format::{self, print_json};
 use super::transport::{encode, Api, Transport};
 use super::{ApiCommand, DlqAction};
+use crate::engine::api::ATTRIBUTE_FILTER_PREFIX;
 use crate::registry;
 use crate::workflow::history::{History, HistoryEvent, HistoryEventKind};
 use crate::workflow::replay::WorkflowExecutor;
@@ -27,8 +28,20 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
             status,
             limit,
             next_token,
+            attributes,
             json,
-        } => list(api, workflow, status, limit, next_token, json),
+        } => {
+            let mut filters = vec![
+                ("workflow".to_owned(), workflow),
+                ("status".to_owned(), status),
+                ("limit".to_owned(), limit.map(|l| l.to_string())),
+                ("next_token".to_owned(), next_token),
+            ];
+            filters.extend(attributes.into_iter().map(|(key, value)| {
+                (format!("{ATTRIBUTE_FILTER_PREFIX}{key}"), Some(value))
+            }));
+            list(api, filters, json)
+        }
         ApiCommand::History { execution, json } => history(api, &execution, json),
         ApiCommand::Signal {
             execution,
@@ -131,20 +144,8 @@ fn start(
     }
 }
 
-fn list(
-    api: &Api,
-    workflow: Option<String>,
-    status: Option<String>,
-    limit: Option<u32>,
-    next_token: Option<String>,
-    json: bool,
-) -> Result<(), String> {
-    let page = api.get(&executions_path([
-        ("workflow", workflow),
-        ("status", status),
-        ("limit", limit.map(|l| l.to_string())),
-        ("next_token", next_token),
-    ]))?;
+fn list(api: &Api, filters: Vec<(String, Option<String>)>, json: bool) -> Result<(), String> {
+    let page = api.get(&executions_path(filters))?;
     if json {
         print_json(&page);
     } else {
@@ -154,10 +155,10 @@ fn list(
 }
 
 /// `/executions?` with the given filters, encoded.
-fn executions_path<const N: usize>(filters: [(&str, Option<String>); N]) -> String {
+fn executions_path(filters: Vec<(String, Option<String>)>) -> String {
     let query: Vec<String> = filters
         .into_iter()
-        .filter_map(|(key, value)| Some(format!("{key}={}", encode(&value?))))
+        .filter_map(|(key, value)| Some(format!("{}={}", encode(&key), encode(&value?))))
         .collect();
     format!("/executions?{}", query.join("&"))
 }
@@ -218,10 +219,10 @@ fn replay_all(api: &Api, workflow: Option<&str>, dir: Option<&Path>) -> Result<(
         None => {
             let mut next_token: Option<String> = None;
             loop {
-                let page = api.get(&executions_path([
-                    ("workflow", workflow.map(str::to_owned)),
-                    ("limit", Some("100".to_owned())),
-                    ("next_token", next_token.take()),
+                let page = api.get(&executions_path(vec![
+                    ("workflow".to_owned(), workflow.map(str::to_owned)),
+                    ("limit".to_owned(), Some("100".to_owned())),
+                    ("next_token".to_owned(), next_token.take()),
                 ]))?;
                 for row in page["executions"].as_array().into_iter().flatten() {
                     let id = row["id"].as_str().unwrap_or_default();

@@ -186,6 +186,7 @@ fn detail(kind: &HistoryEventKind) -> String {
         | HistoryEventKind::WorkflowSucceeded { result } => compact(result),
         HistoryEventKind::ValueRecorded { value, .. } => compact(value),
         HistoryEventKind::PatchMarked { patch, .. } => patch.clone(),
+        HistoryEventKind::AttributeSet { key, value, .. } => format!("{key} = {}", compact(value)),
         HistoryEventKind::WorkflowFailed { error } => error.to_string(),
         HistoryEventKind::CancelRequested { reason }
         | HistoryEventKind::WorkflowCancelled { reason }

@@ -95,6 +95,10 @@ pub enum ApiCommand {
         /// The page after this token.
         #[arg(long)]
         next_token: Option<String>,
+        /// Only executions whose attribute has this value (`ctx.set_attribute`), as
+        /// `key=value`; repeat for several.
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = attribute_filter)]
+        attributes: Vec<(String, String)>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -173,6 +177,14 @@ pub enum ApiCommand {
         /// The execution.
         execution: String,
     },
+}
+
+/// `key=value` of `--attr`.
+fn attribute_filter(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not `key=value`")),
+    }
 }
 
 /// Dead-letter queue actions.

@@ -33,6 +33,7 @@ mod mock;
 
 pub use mock::MockBuilder;
 
+use crate::engine::api::ListFilter;
 use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithClient};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
@@ -53,7 +54,7 @@ use crate::task::{
 };
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
-use crate::workflow::history::{HistoryEvent, ParentRef};
+use crate::workflow::history::{attribute_text, HistoryEvent, HistoryEventKind, ParentRef};
 use crate::workflow::replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use crate::workflow::Workflow;
 use mock::{MockPlan, TaskMock};
@@ -488,6 +489,29 @@ impl TestEnvironment {
         true
     }
 
+    /// The executions a list with `filter` finds (workflow, status and attributes; no
+    /// paging), in id order.
+    pub fn find_executions(&self, filter: &ListFilter) -> Vec<String> {
+        let state = self.lock();
+        state
+            .executions
+            .iter()
+            .filter(|(_, execution)| {
+                filter
+                    .workflow
+                    .as_deref()
+                    .is_none_or(|workflow| workflow == execution.workflow.name)
+                    && filter
+                        .status
+                        .is_none_or(|status| status == execution.status)
+                    && filter.attributes.iter().all(|(key, value)| {
+                        attribute_of(&execution.history, key).as_deref() == Some(value.as_str())
+                    })
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     /// The order in which history was recorded and side effects began.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.lock().journal.clone()
@@ -637,6 +661,16 @@ impl AttemptControl for EnvAttemptControl {
     fn defer(&self) {
         self.deferred.store(true, Ordering::Release);
     }
+}
+
+/// The value attribute `key` was last set to in `history`, as the engines index it.
+fn attribute_of(history: &[HistoryEvent], key: &str) -> Option<String> {
+    history.iter().rev().find_map(|event| match &event.kind {
+        HistoryEventKind::AttributeSet {
+            key: set, value, ..
+        } if set == key => Some(attribute_text(value)),
+        _ => None,
+    })
 }
 
 impl EnvState {

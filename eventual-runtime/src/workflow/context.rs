@@ -107,6 +107,15 @@ impl WorkflowContext {
             .unwrap_or_default()
     }
 
+    /// Sets a searchable attribute of the execution (`customer`, `region`, ...), recorded in
+    /// history and indexed by the engine: `GET /executions?attr.customer=ada` (or
+    /// `list --attr customer=ada`) finds it without scanning. Setting a key again replaces its
+    /// value. A value that does not serialize is recorded as `null`.
+    pub fn set_attribute(&self, key: &str, value: impl serde::Serialize) {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.start_step(|state| state.set_attribute(key, value));
+    }
+
     /// Whether this execution runs the code of patch `patch`: changing a workflow's steps
     /// while executions of it are running, without breaking their replay.
     ///

@@ -207,6 +207,16 @@ pub enum HistoryEventKind {
         /// The value.
         value: Value,
     },
+    /// A searchable attribute of the execution was set (`ctx.set_attribute`): engines index it,
+    /// and the execution list filters on it (`attr.<key>=<value>`).
+    AttributeSet {
+        /// The step.
+        seq: Seq,
+        /// The attribute's name.
+        key: String,
+        /// Its value.
+        value: Value,
+    },
     /// The code took the branch of patch `patch` (`ctx.patched`): replays of this history
     /// take it too, replays of histories without the marker take the old branch.
     PatchMarked {
@@ -247,6 +257,15 @@ pub enum HistoryEventKind {
     },
 }
 
+/// How an attribute value is indexed and matched: a string as itself, anything else as its
+/// JSON text (`42`, `true`), so that `attr.count=42` finds the number 42.
+pub fn attribute_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl HistoryEventKind {
     /// The step this event belongs to, if any.
     pub fn seq(&self) -> Option<Seq> {
@@ -265,7 +284,8 @@ impl HistoryEventKind {
             | ChildWorkflowSucceeded { seq, .. }
             | ChildWorkflowFailed { seq, .. }
             | ValueRecorded { seq, .. }
-            | PatchMarked { seq, .. } => Some(*seq),
+            | PatchMarked { seq, .. }
+            | AttributeSet { seq, .. } => Some(*seq),
             WorkflowStarted { .. }
             | SignalReceived { .. }
             | CancelRequested { .. }
@@ -297,6 +317,7 @@ impl HistoryEventKind {
             ChildWorkflowFailed { .. } => "ChildWorkflowFailed",
             ValueRecorded { .. } => "ValueRecorded",
             PatchMarked { .. } => "PatchMarked",
+            AttributeSet { .. } => "AttributeSet",
             CancelRequested { .. } => "CancelRequested",
             WorkflowSucceeded { .. } => "WorkflowSucceeded",
             WorkflowFailed { .. } => "WorkflowFailed",

@@ -28,6 +28,7 @@ use crate::workflow::history::{HistoryEvent, ParentRef};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The prefix of every internal route (the service API, the console, metrics, health): a
 /// service's own routes own the rest of the URL space. A contract: the CLI and outside tools
@@ -80,6 +81,28 @@ pub struct ListFilter {
     pub limit: Option<u32>,
     /// Continue after this token (from the previous page).
     pub next_token: Option<String>,
+    /// Only executions whose attribute `key` (`ctx.set_attribute`) has this value, for every
+    /// pair: `attr.<key>=<value>` in a query string.
+    #[serde(flatten, deserialize_with = "attribute_filters")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The prefix of attribute filters in a query string.
+pub const ATTRIBUTE_FILTER_PREFIX: &str = "attr.";
+
+/// The `attr.`-prefixed parameters of a query string, without their prefix; others are not
+/// filters of the list.
+fn attribute_filters<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let parameters = BTreeMap::<String, String>::deserialize(deserializer)?;
+    Ok(parameters
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let key = key.strip_prefix(ATTRIBUTE_FILTER_PREFIX)?;
+            Some((key.to_owned(), value))
+        })
+        .collect())
 }
 
 impl ListFilter {

@@ -11,7 +11,7 @@ use crate::engine::ExecutionStatus;
 use crate::registry::HandlerFailure;
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
-use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
+use crate::workflow::history::{attribute_text, HistoryEvent, HistoryEventKind, ParentRef, Seq};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use std::path::Path;
@@ -80,6 +80,13 @@ CREATE TABLE IF NOT EXISTS history (
     event TEXT NOT NULL,
     PRIMARY KEY (execution_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attributes (
+    execution_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (execution_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attributes_by_value ON attributes (key, value, execution_id);
 CREATE TABLE IF NOT EXISTS tasks (
     execution_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -396,6 +403,16 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
                     .execute(params![execution_id, (first_index + offset) as i64, json(event)])
                     .doing("appending history (a duplicate index means two writers)")?;
             }
+            // The index of searchable attributes follows history, in the same transaction.
+            for event in events {
+                if let HistoryEventKind::AttributeSet { key, value, .. } = &event.kind {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO attributes (execution_id, key, value) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| s.execute(params![execution_id, key, attribute_text(value)]))
+                    .doing("indexing an attribute")?;
+                }
+            }
             Ok(())
         }
         WriteOp::SetStatus {
@@ -592,24 +609,36 @@ pub(crate) fn list(
         .and_then(|token| token.split_once(':'))
         .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_owned())))
         .unwrap_or((-1, String::new()));
+    // One indexed lookup per attribute filter, numbered after the five fixed parameters.
+    let attribute_clauses: String = (0..filter.attributes.len())
+        .map(|i| {
+            let (key, value) = (6 + 2 * i, 7 + 2 * i);
+            format!(
+                " AND EXISTS (SELECT 1 FROM attributes a WHERE a.execution_id = executions.id \
+                 AND a.key = ?{key} AND a.value = ?{value})"
+            )
+        })
+        .collect();
     let sql = format!(
         "SELECT {EXECUTION_COLUMNS} FROM executions WHERE (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR status = ?2) \
-         AND (created_at > ?3 OR (created_at = ?3 AND id > ?4)) ORDER BY created_at, id LIMIT ?5"
+         AND (created_at > ?3 OR (created_at = ?3 AND id > ?4)){attribute_clauses} ORDER BY created_at, id LIMIT ?5"
     );
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        filter.workflow.clone().into(),
+        filter.status.map(|s| s.as_str().to_owned()).into(),
+        after_time.into(),
+        after_id.into(),
+        i64::from(limit + 1).into(),
+    ];
+    for (key, value) in &filter.attributes {
+        values.push(key.clone().into());
+        values.push(value.clone().into());
+    }
     let mut rows = connection
         .prepare_cached(&sql)
         .and_then(|mut s| {
-            s.query_map(
-                params![
-                    filter.workflow,
-                    filter.status.map(|s| s.as_str()),
-                    after_time,
-                    after_id,
-                    limit + 1
-                ],
-                execution_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()
+            s.query_map(rusqlite::params_from_iter(values), execution_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })
         .doing("listing executions")?;
     let next_token = if rows.len() > limit as usize {

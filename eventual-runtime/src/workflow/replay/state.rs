@@ -66,6 +66,9 @@ impl RecordedStep {
             HistoryEventKind::PatchMarked { seq, patch } => {
                 (*seq, StepSignature::Patch(patch.clone()), Value::Null)
             }
+            HistoryEventKind::AttributeSet { seq, key, .. } => {
+                (*seq, StepSignature::Attribute(key.clone()), Value::Null)
+            }
             _ => return None,
         };
         Some((seq, RecordedStep { signature, value }))
@@ -219,6 +222,22 @@ impl ReplayState {
                 Ok(true)
             }
         }
+    }
+
+    /// `ctx.set_attribute(key, value)`: a step, so replay checks it like any other.
+    pub(crate) fn set_attribute(&mut self, key: &str, value: Value) -> Result<(), ReplayError> {
+        let machine = StepMachine::Instant(InstantMachine {
+            signature: StepSignature::Attribute(key.to_owned()),
+        });
+        let (seq, recorded) = self.begin_step(machine)?;
+        if recorded.is_none() {
+            self.record_new(HistoryEventKind::AttributeSet {
+                seq,
+                key: key.to_owned(),
+                value,
+            });
+        }
+        Ok(())
     }
 
     fn non_determinism(
@@ -589,6 +608,7 @@ impl ReplayState {
             | HistoryEventKind::ChildWorkflowScheduled { .. }
             | HistoryEventKind::ValueRecorded { .. }
             | HistoryEventKind::PatchMarked { .. }
+            | HistoryEventKind::AttributeSet { .. }
             | HistoryEventKind::WorkflowSucceeded { .. }
             | HistoryEventKind::WorkflowFailed { .. }
             | HistoryEventKind::WorkflowCancelled { .. } => {}

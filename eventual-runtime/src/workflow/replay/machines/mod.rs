@@ -33,6 +33,7 @@ pub(crate) enum StepSignature {
     Child(String),
     Value(&'static str),
     Patch(String),
+    Attribute(String),
 }
 
 impl fmt::Display for StepSignature {
@@ -45,6 +46,7 @@ impl fmt::Display for StepSignature {
             StepSignature::Child(name) => write!(f, "child workflow `{name}`"),
             StepSignature::Value(source) => write!(f, "a recorded `ctx.{source}()` value"),
             StepSignature::Patch(patch) => write!(f, "patch marker `{patch}`"),
+            StepSignature::Attribute(key) => write!(f, "setting attribute `{key}`"),
         }
     }
 }
