@@ -5,9 +5,14 @@
 //! file named by `CRASH_TASK_LOG`, every handler run appends the event id to `CRASH_EVENT_LOG`:
 //! both outside the database, so they survive a SIGKILL and show what really ran.
 //!
+//! With `CRASH_LOSSY_VFS=1` the database runs on [`lossy_vfs`]: a SIGKILL then loses every
+//! write that SQLite had not synced, as a power cut would.
+//!
 //! ```text
 //! CRASH_TASK_LOG=tasks.log CRASH_EVENT_LOG=events.log crash-service serve --db crash.db --listen 127.0.0.1:8080
 //! ```
+
+mod lossy_vfs;
 
 use eventual_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -76,5 +81,9 @@ async fn record_crash_event(event: Event<CrashEmitted>) -> Result<(), StepError>
 }
 
 fn main() -> ExitCode {
+    // Before the engine opens its database: the VFS applies to files opened after it.
+    if std::env::var("CRASH_LOSSY_VFS").is_ok_and(|value| value == "1") {
+        lossy_vfs::install();
+    }
     eventual_runtime::engine::local::cli::main()
 }
