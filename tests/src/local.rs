@@ -3,6 +3,7 @@
 
 use eventual_runtime::engine::local::{EngineConfig, EngineHandle, LocalEngine};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -311,7 +312,7 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Runs `binary serve --db db --listen 127.0.0.1:port` with `envs` and waits for `/health`.
-    pub fn start(binary: &Path, db: &Path, port: u16, envs: &[(&str, &Path)]) -> Self {
+    pub fn start(binary: &Path, db: &Path, port: u16, envs: &[(&str, &OsStr)]) -> Self {
         let mut command = Command::new(binary);
         command
             .arg("serve")
