@@ -16,7 +16,7 @@
 //! acknowledged or committed is still to be delivered or was handled. After the last
 //! restart it lets the work finish and checks the end state, run by run.
 
-use crate::local::{cargo_binary, free_port, Api, ChildServer};
+use crate::local::{cargo_binary, encode, free_port, Api, ChildServer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -609,22 +609,31 @@ fn send_again(api: &Api, name: &str, traffic: &mut Traffic) -> Result<(), Died> 
     Ok(())
 }
 
+/// Lists the executions (every page) and records those that ended.
 fn observe_ended(api: &Api, traffic: &mut Traffic) -> Result<(), Died> {
-    let reply = api
-        .try_get("/executions?workflow=crash_flow&limit=1000")
-        .map_err(|_| Died)?;
-    for row in reply.body["executions"].as_array().into_iter().flatten() {
-        let status = row["status"].as_str().unwrap_or_default();
-        if !matches!(status, "running" | "blocked") {
-            let id = row["id"].as_str().unwrap_or_default().to_owned();
-            let seen = StoredExecution {
-                status: status.to_owned(),
-                outcome: Some(row["outcome"].clone()),
-            };
-            traffic.ended.insert(id, seen);
+    let mut next_token: Option<String> = None;
+    loop {
+        let mut path = "/executions?workflow=crash_flow&limit=1000".to_owned();
+        if let Some(token) = &next_token {
+            path.push_str(&format!("&next_token={}", encode(token)));
+        }
+        let reply = api.try_get(&path).map_err(|_| Died)?;
+        for row in reply.body["executions"].as_array().into_iter().flatten() {
+            let status = row["status"].as_str().unwrap_or_default();
+            if !matches!(status, "running" | "blocked") {
+                let id = row["id"].as_str().unwrap_or_default().to_owned();
+                let seen = StoredExecution {
+                    status: status.to_owned(),
+                    outcome: Some(row["outcome"].clone()),
+                };
+                traffic.ended.insert(id, seen);
+            }
+        }
+        match reply.body["next_token"].as_str() {
+            Some(token) => next_token = Some(token.to_owned()),
+            None => return Ok(()),
         }
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

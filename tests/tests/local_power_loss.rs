@@ -28,7 +28,7 @@ fn a_hundred_power_losses_lose_nothing_acknowledged() {
 }
 
 #[test]
-#[ignore = "long: 400 power losses (about a minute)"]
+#[ignore = "long: 400 power losses (two to three minutes)"]
 fn four_hundred_power_losses_lose_nothing_acknowledged() {
     let figures = Campaign {
         seed: SEED ^ 0x300,
