@@ -156,7 +156,7 @@ pub fn install() {
         let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
             iVersion: 2,
             // Room for our handle and, right after it, the real VFS's (see `LossyFile`).
-            szOsFile: std::mem::size_of::<LossyFile>() as c_int + real_size,
+            szOsFile: REAL_OFFSET as c_int + real_size,
             mxPathname: max_path,
             pNext: std::ptr::null_mut(),
             zName: NAME.as_ptr(),
@@ -185,9 +185,8 @@ pub fn install() {
 }
 
 /// An open buffered file. SQLite allocates `szOsFile` bytes for it and hands us a pointer to
-/// the start, which is `base`; the real VFS's file lives in the same allocation right after
-/// this struct (`size_of::<LossyFile>()` is a multiple of 8, as the real file's alignment
-/// needs).
+/// the start, which is `base`; the real VFS's file lives in the same allocation, at
+/// `REAL_OFFSET`.
 ///
 /// Invariant: from a successful `vfs_open` until `file_close`, `real` points to the open real
 /// file and `pending` is initialised; SQLite calls no method after `xClose`.
@@ -198,8 +197,9 @@ struct LossyFile {
     pending: Shared,
 }
 
-// The real file starts right after `LossyFile`; SQLite's allocations are 8-byte aligned.
-const _: () = assert!(std::mem::size_of::<LossyFile>() % 8 == 0);
+/// Where the real file starts in SQLite's allocation: after `LossyFile`, 8-byte aligned as
+/// SQLite aligns its allocations and the real file's fields need.
+const REAL_OFFSET: usize = std::mem::size_of::<LossyFile>().next_multiple_of(8);
 
 /// The files that must reach the disk for a commit to be durable.
 const BUFFERED: c_int =
@@ -246,7 +246,7 @@ unsafe extern "C" fn vfs_open(
     // SAFETY: SQLite allocated `szOsFile` bytes at `file`: our struct, then the real file.
     let real = file
         .cast::<u8>()
-        .add(std::mem::size_of::<LossyFile>())
+        .add(REAL_OFFSET)
         .cast::<ffi::sqlite3_file>();
     let rc = real_open(real_vfs, name, real, flags, out_flags);
     if rc != ffi::SQLITE_OK {
