@@ -27,7 +27,7 @@ fn killed_forty_times_nothing_is_lost_and_nothing_reruns_without_a_kill() {
 }
 
 #[test]
-#[ignore = "long: 100 kills (about a minute or more)"]
+#[ignore = "long: 100 kills (a quarter of a minute or more)"]
 fn killed_a_hundred_times_nothing_is_lost_and_nothing_reruns_without_a_kill() {
     let figures = Campaign {
         seed: SEED ^ 0x100,
