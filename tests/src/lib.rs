@@ -68,6 +68,7 @@ pub fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+pub mod crash;
 pub mod local;
 pub mod programs;
 pub mod scenarios;

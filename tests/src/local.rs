@@ -5,7 +5,7 @@ use eventual_runtime::api::routes::routes;
 use eventual_runtime::engine::api::serve::service_router;
 use eventual_runtime::engine::local::{EngineConfig, EngineHandle, LocalEngine, ServeOptions};
 use serde_json::Value;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -388,7 +388,7 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Runs `binary serve --db db --listen 127.0.0.1:port` with `envs` and waits for `/health`.
-    pub fn start(binary: &Path, db: &Path, port: u16, envs: &[(&str, &Path)]) -> Self {
+    pub fn start(binary: &Path, db: &Path, port: u16, envs: &[(&str, &OsStr)]) -> Self {
         let mut command = ServeCommand::new(binary, db, port);
         for (key, value) in envs {
             command = command.env(*key, *value);
