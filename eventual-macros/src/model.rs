@@ -76,7 +76,8 @@ pub(crate) enum Def {
     Workflow(WorkflowDef),
     Task(TaskDef),
     OnEvent(SubscriptionDef),
-    Api(ApiDef),
+    /// Boxed: a route's model (its types and inputs) is much larger than the others.
+    Api(Box<ApiDef>),
 }
 
 /// Builds the model, recording every problem in `cx`. Returns `None` only when the shape is
@@ -85,7 +86,7 @@ pub(crate) fn build(cx: &Ctxt, kind: Kind, args: TokenStream, item: ItemFn) -> O
     if kind == Kind::Api {
         let args = attr::api::parse_api_args(cx, args);
         let f = fn_def(cx, kind, &args.args, item)?;
-        return api_def(cx, f, args).map(Def::Api);
+        return api_def(cx, f, args).map(|def| Def::Api(Box::new(def)));
     }
     let args = attr::parse_args(cx, kind, args);
     let f = fn_def(cx, kind, &args, item)?;

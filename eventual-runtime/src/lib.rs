@@ -37,8 +37,8 @@
 //! # }
 //! ```
 
-#[cfg(feature = "cli")]
 pub mod api;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -109,6 +109,23 @@ impl Api {
         )
     }
 
+    /// `METHOD path`, with `body` as JSON when there is one, or the transport error.
+    pub fn try_send(&self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        let response = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => self.agent.run(request.body(()).map_err(|e| e.to_string())?),
+        };
+        Self::answer(response)
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> Reply {
         self.try_get(path)
