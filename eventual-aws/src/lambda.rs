@@ -21,6 +21,8 @@ pub enum Role {
     Handler(String),
     /// The service API behind API Gateway.
     Api,
+    /// The service's own `#[api]` routes behind API Gateway.
+    UserApi,
     /// Forwards due timers.
     Timer,
 }
@@ -30,12 +32,14 @@ pub enum Role {
 pub enum RoleError {
     /// `EVENTUAL_ROLE` names no role.
     #[error(
-        "{var} `{0}` is not one of {orchestrator}, {task}, {handler}<subscription>, {api}, {timer}",
+        "{var} `{0}` is not one of {orchestrator}, {task}, {handler}<subscription>, {api}, \
+         {user_api}, {timer}",
         var = env::ROLE,
         orchestrator = role::ORCHESTRATOR,
         task = role::TASK,
         handler = role::HANDLER_PREFIX,
         api = role::API,
+        user_api = role::USER_API,
         timer = role::TIMER
     )]
     Unknown(String),
@@ -59,6 +63,7 @@ impl Role {
             role::ORCHESTRATOR => Role::Orchestrator,
             role::TASK => Role::Task(var(env::TASK).unwrap_or_default()),
             role::API => Role::Api,
+            role::USER_API => Role::UserApi,
             role::TIMER | role::TIMER_FORWARDER => Role::Timer,
             role::HANDLER => Role::Handler(var(env::HANDLER).unwrap_or_default()),
             other => match other.strip_prefix(role::HANDLER_PREFIX) {
@@ -155,6 +160,20 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             ))
             .await
         }
+        Role::UserApi => {
+            let api: Arc<dyn ServiceApi> = Arc::new(AwsApi::new(Aws::clone(&aws)));
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+                    let api = api.clone();
+                    async move {
+                        Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(
+                            crate::api::routes::handle(api, event.payload).await,
+                        )
+                    }
+                },
+            ))
+            .await
+        }
     }
 }
 
@@ -183,6 +202,7 @@ mod tests {
             Ok(Role::Orchestrator)
         );
         assert_eq!(parse(&[(env::ROLE, role::API)]), Ok(Role::Api));
+        assert_eq!(parse(&[(env::ROLE, role::USER_API)]), Ok(Role::UserApi));
         assert_eq!(parse(&[(env::ROLE, role::TIMER)]), Ok(Role::Timer));
         assert_eq!(
             parse(&[(env::ROLE, role::TIMER_FORWARDER)]),

@@ -12,6 +12,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use eventual_aws::lambda::Role;
 use eventual_aws::Resources;
+use eventual_runtime::api::ApiAuth;
 use eventual_runtime::engine::api::ServiceApi;
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::Engine;
@@ -30,6 +31,7 @@ const SERVICE: &str = "order-service";
 /// nor type and creates nothing): the test creates them with the SDK from their properties.
 const MOTO_SKIPS: &[&str] = &[
     "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Authorizer",
     "AWS::ApiGatewayV2::Integration",
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Stage",
@@ -41,6 +43,8 @@ const MOTO_SKIPS: &[&str] = &[
 const MOTO_UNRESOLVED_OUTPUTS: &[&str] = &[output::API_URL];
 /// The stack's completion-token key (the `CompletionTokenKey` parameter).
 const TOKEN_KEY: &str = "0123456789abcdef0123456789abcdef";
+/// The legacy system of the strangler fig (the `LegacyBaseUrl` parameter).
+const LEGACY_BASE_URL: &str = "https://legacy.example.com";
 
 /// The order service's items only.
 fn inventory() -> Inventory {
@@ -100,6 +104,14 @@ fn needed(function_role: &str) -> &'static [&'static str] {
             env::HISTORY_BUCKET,
             env::EVENT_BUS,
             env::TOKEN_KEY,
+        ],
+        // What `ApiContext` reaches: no completion-token key.
+        role::USER_API => &[
+            env::SERVICE,
+            env::ORCHESTRATOR_QUEUE_URL,
+            env::EXECUTIONS_TABLE,
+            env::HISTORY_BUCKET,
+            env::EVENT_BUS,
         ],
         other => panic!("unknown role {other}"),
     }
@@ -173,7 +185,7 @@ fn every_function_of_the_template_dispatches_to_a_linked_handler() {
         roles.push(role);
     }
     roles.sort_by_key(|role| format!("{role:?}"));
-    let mut expected = vec![Role::Api, Role::Orchestrator, Role::Timer];
+    let mut expected = vec![Role::Api, Role::Orchestrator, Role::Timer, Role::UserApi];
     expected.extend(
         inventory
             .subscriptions
@@ -227,6 +239,7 @@ async fn the_order_service_template_deploys_into_moto() {
         .parameters(parameter(parameter::ARTIFACT_BUCKET, "artifacts"))
         .parameters(parameter(parameter::ARTIFACT_KEY, "order-service.zip"))
         .parameters(parameter(parameter::COMPLETION_TOKEN_KEY, TOKEN_KEY))
+        .parameters(parameter(parameter::LEGACY_BASE_URL, LEGACY_BASE_URL))
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
         .send()
@@ -341,7 +354,7 @@ async fn the_order_service_template_deploys_into_moto() {
                 .unwrap();
         }
     }
-    create_http_api(&config, &body, &physical[id::API_FUNCTION]).await;
+    deploy_http_api(&config, &body, &physical).await;
     let outputs: BTreeMap<String, String> = stack
         .outputs
         .unwrap_or_default()
@@ -489,6 +502,7 @@ async fn the_order_service_template_deploys_into_moto() {
         BTreeMap::from(
             [
                 (role::API, 1),
+                (role::USER_API, 1),
                 (role::HANDLER, subscriptions.len()),
                 (role::ORCHESTRATOR, 1),
                 (role::TASK, tasks),
@@ -719,125 +733,470 @@ fn deployable(body: &Value) -> Value {
     body
 }
 
-/// Creates the template's HTTP API (which moto's CloudFormation skips) with the SDK, from the
-/// declared properties, and checks that it routes every request to the API function with
-/// IAM authorization, and that the function lets API Gateway invoke it.
-async fn create_http_api(config: &aws_config::SdkConfig, body: &Value, api_function: &str) {
-    use aws_sdk_apigatewayv2::types::{AuthorizationType, IntegrationType, ProtocolType};
-    let properties = |id: &str| body["Resources"][id]["Properties"].clone();
-    let text = |value: &Value| value.as_str().unwrap().to_owned();
-    let gateway = aws_sdk_apigatewayv2::Client::new(config);
+/// Creates the deployed stack's HTTP API as CloudFormation would have, checks its routes, and
+/// that the API and user-API functions let API Gateway invoke them.
+async fn deploy_http_api(
+    config: &aws_config::SdkConfig,
+    body: &Value,
+    physical: &BTreeMap<String, String>,
+) {
     let lambda = aws_sdk_lambda::Client::new(config);
-    let function_arn = lambda
-        .get_function()
-        .function_name(api_function)
-        .send()
-        .await
-        .unwrap()
-        .configuration
-        .unwrap()
-        .function_arn
-        .unwrap();
+    let mut function_arns = BTreeMap::new();
+    for function in [id::API_FUNCTION, id::USER_API_FUNCTION] {
+        let name = &physical[function];
+        let arn = lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap()
+            .configuration
+            .unwrap()
+            .function_arn
+            .unwrap();
+        function_arns.insert(function, arn);
+        let policy = lambda
+            .get_policy()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
+        let policy: Value = serde_json::from_str(&policy).unwrap();
+        assert_eq!(
+            policy["Statement"][0]["Principal"]["Service"], "apigateway.amazonaws.com",
+            "{function}: {policy}"
+        );
+    }
+    let mut stack = Stack {
+        body,
+        parameters: BTreeMap::from([(parameter::LEGACY_BASE_URL, json!(LEGACY_BASE_URL))]),
+        function_arns,
+        gateway_ids: BTreeMap::new(),
+    };
+    let gateway = aws_sdk_apigatewayv2::Client::new(config);
+    let api_id = create_http_api(&gateway, &mut stack).await;
+    check_http_api(&gateway, &api_id, &stack, &inventory()).await;
+}
 
-    let api = properties(id::HTTP_API);
-    let api_id = gateway
-        .create_api()
-        .name(text(&api["Name"]))
-        .description(text(&api["Description"]))
-        .protocol_type(ProtocolType::from(api["ProtocolType"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .api_id
-        .unwrap();
-    let integration = properties(id::HTTP_API_INTEGRATION);
-    assert_eq!(integration["ApiId"], json!({"Ref": id::HTTP_API}));
-    assert_eq!(
-        integration["IntegrationUri"],
-        json!({"Fn::GetAtt": [id::API_FUNCTION, "Arn"]})
-    );
-    let integration_id = gateway
-        .create_integration()
-        .api_id(&api_id)
-        .integration_type(IntegrationType::from(
-            integration["IntegrationType"].as_str().unwrap(),
-        ))
-        .integration_uri(&function_arn)
-        .payload_format_version(text(&integration["PayloadFormatVersion"]))
-        .timeout_in_millis(integration["TimeoutInMillis"].as_i64().unwrap() as i32)
-        .send()
-        .await
-        .unwrap()
-        .integration_id
-        .unwrap();
-    let route = properties(id::HTTP_API_ROUTE);
-    assert_eq!(
-        route["Target"],
-        json!({"Fn::Sub": format!("integrations/${{{}}}", id::HTTP_API_INTEGRATION)})
-    );
-    gateway
-        .create_route()
-        .api_id(&api_id)
-        .route_key(text(&route["RouteKey"]))
-        .authorization_type(AuthorizationType::from(
-            route["AuthorizationType"].as_str().unwrap(),
-        ))
-        .target(format!("integrations/{integration_id}"))
-        .send()
-        .await
-        .unwrap();
-    let stage = properties(id::HTTP_API_STAGE);
-    gateway
-        .create_stage()
-        .api_id(&api_id)
-        .stage_name(text(&stage["StageName"]))
-        .auto_deploy(stage["AutoDeploy"].as_bool().unwrap())
-        .send()
-        .await
-        .unwrap();
+/// A template's references as CloudFormation would resolve them: its parameters' values, its
+/// functions' ARNs, and the ids API Gateway gave the HTTP API's resources created so far.
+struct Stack<'a> {
+    body: &'a Value,
+    parameters: BTreeMap<&'static str, Value>,
+    function_arns: BTreeMap<&'static str, String>,
+    gateway_ids: BTreeMap<String, String>,
+}
 
-    // Every internal request (under `/_eventual`) is signed (AWS_IAM) and proxied to the API
-    // function with the payload format its handler reads.
-    let routes = gateway.get_routes().api_id(&api_id).send().await.unwrap();
-    let routes = routes.items.unwrap_or_default();
-    assert_eq!(routes.len(), 1);
+impl Stack<'_> {
+    /// `value` with its `Ref`s, `Fn::GetAtt`s (of functions) and `Fn::Sub`s resolved.
+    fn resolve(&self, value: &Value) -> Value {
+        if let Some(name) = value.get("Ref").and_then(Value::as_str) {
+            return match (self.parameters.get(name), self.gateway_ids.get(name)) {
+                (Some(parameter), _) => parameter.clone(),
+                (None, Some(id)) => json!(id),
+                (None, None) => panic!("cannot resolve Ref {name}"),
+            };
+        }
+        if let Some([function, attribute]) = value
+            .get("Fn::GetAtt")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            assert_eq!(attribute, "Arn");
+            let function = function.as_str().unwrap();
+            return json!(self.function_arns[function]);
+        }
+        if let Some(text) = value.get("Fn::Sub").and_then(Value::as_str) {
+            let mut text = text.to_owned();
+            for (logical_id, id) in &self.gateway_ids {
+                text = text.replace(&format!("${{{logical_id}}}"), id);
+            }
+            assert!(!text.contains("${"), "cannot resolve Fn::Sub {text}");
+            return json!(text);
+        }
+        match value {
+            Value::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(key, member)| (key.clone(), self.resolve(member)))
+                    .collect(),
+            ),
+            Value::Array(items) => items.iter().map(|item| self.resolve(item)).collect(),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether the condition `name` of the template holds (`Fn::Not`, `Fn::Equals`).
+    fn holds(&self, name: &str) -> bool {
+        fn evaluate(stack: &Stack<'_>, condition: &Value) -> bool {
+            if let Some([inner]) = condition
+                .get("Fn::Not")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+            {
+                return !evaluate(stack, inner);
+            }
+            if let Some([left, right]) = condition
+                .get("Fn::Equals")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+            {
+                return stack.resolve(left) == stack.resolve(right);
+            }
+            panic!("condition {condition} is unknown to this test")
+        }
+        evaluate(self, &self.body["Conditions"][name])
+    }
+}
+
+/// The text of `properties[key]`.
+fn text(properties: &Value, key: &str) -> String {
+    properties[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not text in {properties}"))
+        .to_owned()
+}
+
+/// The texts of `properties[key]`, a list.
+fn texts(properties: &Value, key: &str) -> Vec<String> {
+    properties[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} is not a list in {properties}"))
+        .iter()
+        .map(|item| item.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Creates the template's HTTP API resources (which moto's CloudFormation skips) with the
+/// SDK from their declared properties, those whose condition holds, in dependency order;
+/// fails on a property this test would drop. Returns the HTTP API's id.
+async fn create_http_api(gateway: &aws_sdk_apigatewayv2::Client, stack: &mut Stack<'_>) -> String {
+    use aws_sdk_apigatewayv2::types::{
+        AuthorizationType, AuthorizerType, IntegrationType, JwtConfiguration, ProtocolType,
+    };
+    let declared = stack.body["Resources"].as_object().unwrap().clone();
+    for kind in ["Api", "Authorizer", "Integration", "Route", "Stage"] {
+        let of_kind: Vec<(&String, &Value)> = declared
+            .iter()
+            .filter(|(_, resource)| {
+                resource["Type"] == format!("AWS::ApiGatewayV2::{kind}")
+                    && resource["Condition"]
+                        .as_str()
+                        .is_none_or(|condition| stack.holds(condition))
+            })
+            .collect();
+        for (logical_id, resource) in of_kind {
+            let properties = stack.resolve(&resource["Properties"]);
+            let known: &[&str] = match kind {
+                "Api" => &["Name", "Description", "ProtocolType"],
+                "Authorizer" => &[
+                    "ApiId",
+                    "Name",
+                    "AuthorizerType",
+                    "IdentitySource",
+                    "JwtConfiguration",
+                ],
+                "Integration" => &[
+                    "ApiId",
+                    "IntegrationType",
+                    "IntegrationUri",
+                    "IntegrationMethod",
+                    "PayloadFormatVersion",
+                    "RequestParameters",
+                    "TimeoutInMillis",
+                ],
+                "Route" => &[
+                    "ApiId",
+                    "RouteKey",
+                    "AuthorizationType",
+                    "AuthorizerId",
+                    "Target",
+                ],
+                _ => &["ApiId", "StageName", "AutoDeploy"],
+            };
+            for key in properties.as_object().unwrap().keys() {
+                assert!(
+                    known.contains(&key.as_str()),
+                    "{logical_id}: property {key} is unknown to this test"
+                );
+            }
+            let optional = |key: &str| properties.get(key).map(|_| text(&properties, key));
+            let id = match kind {
+                "Api" => {
+                    gateway
+                        .create_api()
+                        .name(text(&properties, "Name"))
+                        .description(text(&properties, "Description"))
+                        .protocol_type(ProtocolType::from(
+                            text(&properties, "ProtocolType").as_str(),
+                        ))
+                        .send()
+                        .await
+                        .unwrap()
+                        .api_id
+                }
+                "Authorizer" => {
+                    let jwt = &properties["JwtConfiguration"];
+                    gateway
+                        .create_authorizer()
+                        .api_id(text(&properties, "ApiId"))
+                        .name(text(&properties, "Name"))
+                        .authorizer_type(AuthorizerType::from(
+                            text(&properties, "AuthorizerType").as_str(),
+                        ))
+                        .set_identity_source(Some(texts(&properties, "IdentitySource")))
+                        .jwt_configuration(
+                            JwtConfiguration::builder()
+                                .issuer(text(jwt, "Issuer"))
+                                .set_audience(Some(texts(jwt, "Audience")))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .unwrap()
+                        .authorizer_id
+                }
+                "Integration" => {
+                    gateway
+                        .create_integration()
+                        .api_id(text(&properties, "ApiId"))
+                        .integration_type(IntegrationType::from(
+                            text(&properties, "IntegrationType").as_str(),
+                        ))
+                        .integration_uri(text(&properties, "IntegrationUri"))
+                        .set_integration_method(optional("IntegrationMethod"))
+                        .payload_format_version(text(&properties, "PayloadFormatVersion"))
+                        .timeout_in_millis(properties["TimeoutInMillis"].as_i64().unwrap() as i32)
+                        .set_request_parameters(properties.get("RequestParameters").map(|map| {
+                            serde_json::from_value::<HashMap<String, String>>(map.clone()).unwrap()
+                        }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .integration_id
+                }
+                "Route" => {
+                    gateway
+                        .create_route()
+                        .api_id(text(&properties, "ApiId"))
+                        .route_key(text(&properties, "RouteKey"))
+                        .authorization_type(AuthorizationType::from(
+                            text(&properties, "AuthorizationType").as_str(),
+                        ))
+                        .set_authorizer_id(optional("AuthorizerId"))
+                        .target(text(&properties, "Target"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .route_id
+                }
+                _ => {
+                    gateway
+                        .create_stage()
+                        .api_id(text(&properties, "ApiId"))
+                        .stage_name(text(&properties, "StageName"))
+                        .auto_deploy(properties["AutoDeploy"].as_bool().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    Some(text(&properties, "StageName"))
+                }
+            };
+            stack
+                .gateway_ids
+                .insert(logical_id.clone(), id.expect("API Gateway gave an id"));
+        }
+    }
+    stack.gateway_ids[id::HTTP_API].clone()
+}
+
+/// What API Gateway (moto) holds for the HTTP API `api_id`: every route of the service, and
+/// nothing else. The internal routes (`ANY /_eventual/{proxy+}`) need SigV4 and reach the
+/// API function; each `#[api]` route has its own route key and authorization (a JWT one the
+/// authorizer that the stack's parameters configure) and reaches the user-API function, with
+/// the payload format its handler reads; when the stack names a legacy system, `$default`
+/// proxies there with the request's own path.
+async fn check_http_api(
+    gateway: &aws_sdk_apigatewayv2::Client,
+    api_id: &str,
+    stack: &Stack<'_>,
+    inventory: &Inventory,
+) {
+    use aws_sdk_apigatewayv2::types::{AuthorizationType, AuthorizerType, IntegrationType};
+    let routes = gateway.get_routes().api_id(api_id).send().await.unwrap();
+    let routes: BTreeMap<String, aws_sdk_apigatewayv2::types::Route> = routes
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|route| (route.route_key.clone().unwrap(), route))
+        .collect();
+    let integration_of = |route_key: &str| {
+        let target = routes
+            .get(route_key)
+            .unwrap_or_else(|| panic!("no route {route_key}: {:?}", routes.keys()))
+            .target
+            .clone()
+            .unwrap();
+        let integration_id = target.strip_prefix("integrations/").unwrap().to_owned();
+        async move {
+            gateway
+                .get_integration()
+                .api_id(api_id)
+                .integration_id(integration_id)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let proxies_to =
+        |integration: &aws_sdk_apigatewayv2::operation::get_integration::GetIntegrationOutput,
+         function: &str| {
+            assert_eq!(
+                integration.integration_type,
+                Some(IntegrationType::AwsProxy)
+            );
+            assert_eq!(
+                integration.integration_uri.as_deref(),
+                Some(stack.function_arns[function].as_str())
+            );
+            assert_eq!(integration.payload_format_version.as_deref(), Some("2.0"));
+        };
+
+    let internal = "ANY /_eventual/{proxy+}";
     assert_eq!(
-        routes[0].route_key.as_deref(),
-        Some("ANY /_eventual/{proxy+}")
-    );
-    assert_eq!(
-        routes[0].authorization_type,
+        routes[internal].authorization_type,
         Some(AuthorizationType::AwsIam)
     );
-    let integration = gateway
-        .get_integration()
-        .api_id(&api_id)
-        .integration_id(&integration_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        integration.integration_type,
-        Some(IntegrationType::AwsProxy)
-    );
-    assert_eq!(
-        integration.integration_uri.as_deref(),
-        Some(function_arn.as_str())
-    );
-    assert_eq!(integration.payload_format_version.as_deref(), Some("2.0"));
-    let policy = lambda
-        .get_policy()
-        .function_name(api_function)
-        .send()
-        .await
+    proxies_to(&integration_of(internal).await, id::API_FUNCTION);
+
+    for route in &inventory.routes {
+        let key = route.route_key();
+        let deployed = &routes[&key];
+        let expected = match route.auth {
+            ApiAuth::None => AuthorizationType::None,
+            ApiAuth::Iam => AuthorizationType::AwsIam,
+            ApiAuth::Jwt => AuthorizationType::Jwt,
+        };
+        assert_eq!(deployed.authorization_type, Some(expected), "{key}");
+        if route.auth == ApiAuth::Jwt {
+            // moto 5.2.1 has no GetAuthorizers: the route's own authorizer, by id.
+            let authorizer = gateway
+                .get_authorizer()
+                .api_id(api_id)
+                .authorizer_id(deployed.authorizer_id.clone().expect("an authorizer"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(authorizer.authorizer_type, Some(AuthorizerType::Jwt));
+            assert_eq!(
+                authorizer.identity_source(),
+                ["$request.header.Authorization"]
+            );
+            let jwt = authorizer.jwt_configuration.as_ref().unwrap();
+            assert_eq!(
+                json!(jwt.issuer),
+                stack.parameters[parameter::JWT_ISSUER],
+                "{key}"
+            );
+            assert_eq!(
+                json!(jwt.audience),
+                stack.parameters[parameter::JWT_AUDIENCE],
+                "{key}"
+            );
+        } else {
+            assert_eq!(deployed.authorizer_id, None, "{key}");
+        }
+        proxies_to(&integration_of(&key).await, id::USER_API_FUNCTION);
+    }
+
+    let legacy = stack.parameters[parameter::LEGACY_BASE_URL]
+        .as_str()
         .unwrap()
-        .policy
-        .unwrap();
-    let policy: Value = serde_json::from_str(&policy).unwrap();
+        .to_owned();
     assert_eq!(
-        policy["Statement"][0]["Principal"]["Service"], "apigateway.amazonaws.com",
-        "{policy}"
+        routes.len(),
+        1 + inventory.routes.len() + usize::from(!legacy.is_empty()),
+        "{:?}",
+        routes.keys()
     );
+    if !legacy.is_empty() {
+        assert_eq!(
+            routes["$default"].authorization_type,
+            Some(AuthorizationType::None)
+        );
+        let integration = integration_of("$default").await;
+        assert_eq!(
+            integration.integration_type,
+            Some(IntegrationType::HttpProxy)
+        );
+        assert_eq!(integration.integration_method.as_deref(), Some("ANY"));
+        assert_eq!(
+            integration.integration_uri.as_deref(),
+            Some(legacy.as_str())
+        );
+        assert_eq!(
+            integration.request_parameters,
+            Some(HashMap::from([(
+                "overwrite:path".to_owned(),
+                "$request.path".to_owned()
+            )]))
+        );
+    }
+}
+
+/// The order service with one route behind a JWT and one behind SigV4.
+fn inventory_with_iam_and_jwt_routes() -> Inventory {
+    let mut inventory = inventory();
+    for route in &mut inventory.routes {
+        route.auth = match route.name.as_str() {
+            "create_order" => ApiAuth::Jwt,
+            _ => ApiAuth::Iam,
+        };
+    }
+    inventory
+}
+
+/// The routes of a service whose routes need a JWT and SigV4, without a legacy system: the
+/// template's authorizer, configured by the stack's parameters, guards the JWT route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_of_every_auth_exist_on_moto_with_their_authorization() {
+    order_service::link();
+    let inventory = inventory_with_iam_and_jwt_routes();
+    let body = template(SERVICE, &inventory);
+    let moto = Moto::start();
+    let config = sdk_config(&moto.endpoint).await;
+    let gateway = aws_sdk_apigatewayv2::Client::new(&config);
+    let function_arn =
+        |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+    let mut stack = Stack {
+        body: &body,
+        parameters: BTreeMap::from([
+            (
+                parameter::JWT_ISSUER,
+                json!("https://issuer.example.com/pool-1"),
+            ),
+            (
+                parameter::JWT_AUDIENCE,
+                json!(["orders-app", "back-office"]),
+            ),
+            (parameter::LEGACY_BASE_URL, json!("")),
+        ]),
+        function_arns: BTreeMap::from([
+            (
+                id::API_FUNCTION,
+                function_arn(&names::api_function(SERVICE)),
+            ),
+            (
+                id::USER_API_FUNCTION,
+                function_arn(&names::user_api_function(SERVICE)),
+            ),
+        ]),
+        gateway_ids: BTreeMap::new(),
+    };
+    let api_id = create_http_api(&gateway, &mut stack).await;
+    check_http_api(&gateway, &api_id, &stack, &inventory).await;
 }
 
 /// What a function with `variables` reads (`Resources::from_env`).

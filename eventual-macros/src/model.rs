@@ -76,6 +76,7 @@ pub(crate) enum Def {
     Workflow(WorkflowDef),
     Task(TaskDef),
     OnEvent(SubscriptionDef),
+    /// Boxed: a route's model (its types and inputs) is much larger than the others.
     Api(Box<ApiDef>),
 }
 

@@ -113,6 +113,51 @@ pub fn schema_of<T: schemars::JsonSchema>(
     generator.subschema_for::<T>()
 }
 
+/// The schema of a path parameter of type `T`, chosen at expansion by autoref
+/// specialization: a path parameter is any `FromStr` type, so its type's own schema when it
+/// implements `JsonSchema` ([`PathParamOwnSchema`]), a string's otherwise
+/// ([`PathParamStringSchema`]). The expansion calls `(&PathParamSchema::<T>::new()).schema_fn()`
+/// with both traits in scope: method lookup tries the receiver `&PathParamSchema<T>` before
+/// borrowing it again, so the first trait wins whenever its bound holds.
+pub struct PathParamSchema<T>(std::marker::PhantomData<T>);
+
+impl<T> PathParamSchema<T> {
+    /// The probe of `T`.
+    pub const fn new() -> Self {
+        PathParamSchema(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for PathParamSchema<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A path parameter whose type has a JSON Schema: that schema.
+pub trait PathParamOwnSchema {
+    /// The schema function of the parameter.
+    fn schema_fn(&self) -> crate::registry::SchemaFn;
+}
+
+impl<T: schemars::JsonSchema> PathParamOwnSchema for PathParamSchema<T> {
+    fn schema_fn(&self) -> crate::registry::SchemaFn {
+        schema_of::<T>
+    }
+}
+
+/// A path parameter whose type has no JSON Schema: the text it is parsed from.
+pub trait PathParamStringSchema {
+    /// The schema function of the parameter.
+    fn schema_fn(&self) -> crate::registry::SchemaFn;
+}
+
+impl<T> PathParamStringSchema for &PathParamSchema<T> {
+    fn schema_fn(&self) -> crate::registry::SchemaFn {
+        schema_of::<String>
+    }
+}
+
 /// Runs a route, turning a panic into a JSON 500 so that the server goes on serving.
 pub fn run_route<F>(route: F) -> BoxFuture<'static, ApiReply>
 where
@@ -152,4 +197,24 @@ serde_assertions! {
     assert_task_output: "a task's output",
     assert_task_error: "a task's error",
     assert_event_detail: "an event's detail",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PathParamOwnSchema as _, PathParamSchema, PathParamStringSchema as _};
+    use serde_json::json;
+
+    /// A path parameter type with no JSON Schema (any `FromStr` type may be one).
+    struct Sku;
+
+    #[test]
+    // The borrow is the specialization: it makes the own-schema impl the first candidate.
+    #[allow(clippy::needless_borrow)]
+    fn a_path_parameter_has_its_type_schema_or_a_string() {
+        let mut generator = schemars::SchemaGenerator::default();
+        let number = (&PathParamSchema::<u64>::new()).schema_fn()(&mut generator);
+        assert_eq!(number.to_value()["type"], "integer");
+        let text = (&PathParamSchema::<Sku>::new()).schema_fn()(&mut generator);
+        assert_eq!(text.to_value(), json!({ "type": "string" }));
+    }
 }

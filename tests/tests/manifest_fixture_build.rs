@@ -102,6 +102,14 @@ fn a_clean_build_writes_the_artifacts_with_the_cross_crate_handler() {
     let template = read(&target, "template.json");
     assert!(template.contains(&names::id::handler_rule("audit_greeting")));
     assert!(read(&target, "greet.mmd").contains("audit_greeting"));
+
+    // No #[api] route: an OpenAPI document without paths, at the build script's package's
+    // version (the fixture's, like this crate's, is the workspace's).
+    let openapi: Value = serde_json::from_str(&read(&target, "openapi.json")).unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert_eq!(openapi["info"]["title"], "fixture-service");
+    assert_eq!(openapi["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(openapi["paths"], serde_json::json!({}));
 }
 
 /// Copies the fixture crates into a workspace of their own under `dir`.
@@ -183,7 +191,7 @@ fn editing_a_pattern_and_rebuilding_updates_the_artifacts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the build should fail:\n{stderr}");
     assert!(
-        stderr.contains("crate `fixture_handlers` is declared by the build script but none of its workflows, tasks or subscriptions is linked"),
+        stderr.contains("crate `fixture_handlers` is declared by the build script but none of its workflows, tasks, subscriptions or routes is linked"),
         "{stderr}"
     );
 }

@@ -3,9 +3,12 @@
 
 extern crate order_service;
 
-use eventual_runtime::manifest::names::id;
-use eventual_runtime::manifest::{generate, Artifacts, Inventory};
+use eventual_runtime::api::ApiAuth;
+use eventual_runtime::manifest::build::Service;
+use eventual_runtime::manifest::names::{id, parameter};
+use eventual_runtime::manifest::{template, Artifacts, Inventory};
 use eventual_runtime::pattern::EventPattern;
+use eventual_tests::local::{Api, InProcess, Reply};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,9 +18,15 @@ fn inventory() -> Inventory {
 }
 
 const SERVICE: &str = "order-service";
+/// The service's version in the snapshots (a build script uses its package's).
+const VERSION: &str = "1.0.0";
 
 fn artifacts() -> Artifacts {
-    generate(SERVICE, &inventory(), &["order_service"]).expect("the order service is valid")
+    Service::new(SERVICE)
+        .crates(&["order_service"])
+        .version(VERSION)
+        .generate(&inventory())
+        .expect("the order service is valid")
 }
 
 fn json(name: &str) -> Value {
@@ -40,6 +49,11 @@ fn eventbridge_rules_snapshot() {
 #[test]
 fn template_snapshot() {
     insta::assert_snapshot!("template.json", artifacts().files["template.json"]);
+}
+
+#[test]
+fn openapi_snapshot() {
+    insta::assert_snapshot!("openapi.json", artifacts().files["openapi.json"]);
 }
 
 #[test]
@@ -110,27 +124,197 @@ fn every_rule_pattern_parses_and_equals_the_subscription_pattern() {
     }
 }
 
-#[test]
-fn cfn_lint_passes_on_the_template() {
-    let dir = std::env::temp_dir().join(format!("eventual-cfn-lint-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("template.json");
-    std::fs::write(&path, &artifacts().files["template.json"]).unwrap();
-    let output = match std::process::Command::new("cfn-lint").arg(&path).output() {
+/// Runs the Python tool `tool` (with `args`) on `text` written to a file named `file`; fails
+/// the test with the tool's output when it refuses the file.
+fn python_tool_accepts(tool: &str, args: &[&str], file: &str, text: &str) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    let output = match std::process::Command::new(tool)
+        .args(args)
+        .arg(&path)
+        .output()
+    {
         Ok(output) => output,
         Err(error) => panic!(
-            "cannot run `cfn-lint` ({error}): install it with \
-             `python3 -m pip install 'cfn-lint>=1,<2'` and put it on PATH"
+            "cannot run `{tool}` ({error}): `.ci/run` installs it with pip \
+             (`python3 -m pip install ...`); put pip's scripts directory on PATH"
         ),
     };
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         output.status.success(),
-        "cfn-lint failed ({}):\n{}{}",
+        "{tool} refused {file} ({}):\n{}{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn cfn_lint_passes_on_the_template() {
+    python_tool_accepts(
+        "cfn-lint",
+        &[],
+        "template.json",
+        &artifacts().files["template.json"],
+    );
+}
+
+/// The order service with one route behind SigV4 and one behind a JWT: the template then has
+/// the JWT authorizer and its parameters.
+fn inventory_with_iam_and_jwt_routes() -> Inventory {
+    let mut inventory = inventory();
+    for route in &mut inventory.routes {
+        route.auth = match route.name.as_str() {
+            "create_order" => ApiAuth::Jwt,
+            _ => ApiAuth::Iam,
+        };
+    }
+    inventory
+}
+
+#[test]
+fn cfn_lint_passes_on_a_template_with_iam_and_jwt_routes() {
+    let template = template(SERVICE, &inventory_with_iam_and_jwt_routes());
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources[id::route("create_order")]["Properties"]["AuthorizationType"],
+        "JWT"
+    );
+    assert_eq!(
+        resources[id::route("get_order")]["Properties"]["AuthorizationType"],
+        "AWS_IAM"
+    );
+    assert_eq!(
+        resources[id::HTTP_API_JWT_AUTHORIZER]["Properties"]["JwtConfiguration"],
+        serde_json::json!({
+            "Issuer": {"Ref": parameter::JWT_ISSUER},
+            "Audience": {"Ref": parameter::JWT_AUDIENCE},
+        })
+    );
+    python_tool_accepts(
+        "cfn-lint",
+        &[],
+        "template.json",
+        &serde_json::to_string_pretty(&template).unwrap(),
+    );
+    // Without a jwt route, neither the authorizer nor its parameters.
+    let plain = json("template.json");
+    assert!(plain["Resources"]
+        .get(id::HTTP_API_JWT_AUTHORIZER)
+        .is_none());
+    assert!(plain["Parameters"].get(parameter::JWT_ISSUER).is_none());
+}
+
+/// The OpenAPI document passes a real validator (`openapi-spec-validator`, OpenAPI 3.1).
+#[test]
+fn openapi_spec_validator_accepts_the_document() {
+    for inventory in [inventory(), inventory_with_iam_and_jwt_routes()] {
+        let document = eventual_runtime::manifest::openapi(SERVICE, VERSION, &inventory);
+        python_tool_accepts(
+            "openapi-spec-validator",
+            &["--schema", "3.1", "--validation-errors", "all"],
+            "openapi.json",
+            &serde_json::to_string_pretty(&document).unwrap(),
+        );
+    }
+}
+
+/// Every `$ref` of the document points into it (the validator does not follow a schema's
+/// `$ref`s).
+#[test]
+fn every_ref_of_the_openapi_document_resolves() {
+    fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(members) => {
+                if let Some(target) = members.get("$ref").and_then(Value::as_str) {
+                    found.push(target);
+                }
+                members.values().for_each(|member| refs(member, found));
+            }
+            Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+    let document = json("openapi.json");
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(found.len() > 5, "{found:?}");
+    let dangling: Vec<&&str> = found
+        .iter()
+        .filter(|target| {
+            target
+                .strip_prefix('#')
+                .and_then(|pointer| document.pointer(pointer))
+                .is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "dangling $refs: {dangling:?}");
+}
+
+/// Every operation of the document is served by the order service's engine (its listener
+/// serves the registry's routes), and the document has an operation for every registered
+/// route: a request to each documented method and path, path parameters filled in, gets any
+/// answer but the JSON 404 `no_route`.
+#[test]
+fn the_documented_operations_are_the_routes_the_engine_serves() {
+    let document = json("openapi.json");
+    let mut documented = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            documented.push((method.to_ascii_uppercase(), path.clone(), operation.clone()));
+        }
+    }
+    let registered: BTreeSet<(String, String)> = eventual_runtime::registry::API_ROUTES
+        .iter()
+        .filter(|route| route.location.rust_path.starts_with("order_service::"))
+        .map(|route| (route.method.to_owned(), route.path.to_owned()))
+        .collect();
+    let documented_keys: BTreeSet<(String, String)> = documented
+        .iter()
+        .map(|(method, path, _)| (method.clone(), path.clone()))
+        .collect();
+    assert_eq!(documented_keys, registered);
+    assert_eq!(registered.len(), 2, "{registered:?}");
+
+    let engine = InProcess::start();
+    let routes = Api::new(
+        format!("http://{}", engine.address),
+        std::time::Duration::from_secs(30),
+    );
+    let no_route = |reply: &Reply| reply.status == 404 && reply.body["error"]["kind"] == "no_route";
+    // The probe can tell: a path nobody serves is `no_route`.
+    let unserved = routes.request("GET", "/no-such-route", &[], None);
+    assert!(no_route(&unserved), "{unserved:?}");
+    for (method, path, operation) in &documented {
+        let mut filled = path.clone();
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["in"] == "path" {
+                let name = parameter["name"].as_str().unwrap();
+                filled = filled.replace(&format!("{{{name}}}"), "probe-1");
+            }
+        }
+        assert!(
+            !filled.contains('{'),
+            "{method} {path}: a parameter left unfilled"
+        );
+        // An empty object: the route answers (a 400 naming the missing fields, say) and
+        // starts nothing.
+        let body = operation.get("requestBody").map(|_| b"{}".as_slice());
+        let json = [("content-type", "application/json")];
+        let reply = routes.request(method, &filled, &json, body);
+        assert!(
+            !no_route(&reply),
+            "{method} {filled} is not served: {reply:?}"
+        );
+        if reply.status >= 400 {
+            assert!(
+                reply.body["error"]["kind"].is_string()
+                    && reply.body["error"]["message"].is_string(),
+                "{method} {filled}: the error body is not the documented one: {reply:?}"
+            );
+        }
+    }
 }
 
 /// One permission the template gives: `grantee` may do `action` on `resource`.
@@ -320,6 +504,17 @@ fn allowlist() -> Allowlist {
     );
     allow.allow(role, WRITE_LOGS, &[log_streams("order-service-api")]);
 
+    // The #[api] routes do what `ApiContext` does and no more: start, signal and cancel
+    // (messages), read one execution (its item, and the history document holding an ended
+    // one's outcome), publish events. No list, scan, history table or dead letter.
+    let role = "UserApiRole";
+    allow.allow(role, SEND, &["${OrchestratorQueue.Arn}"]);
+    allow.allow(role, &["dynamodb:GetItem"], &["${ExecutionsTable.Arn}"]);
+    allow.allow(role, &["s3:GetObject"], &["${HistoryBucket.Arn}/*"]);
+    allow.allow(role, READ_WRITE_OBJECTS, &[PAYLOADS]);
+    allow.allow(role, PUT_EVENTS, &["${EventBus.Arn}"]);
+    allow.allow(role, WRITE_LOGS, &[log_streams("order-service-user-api")]);
+
     // Who may assume each role.
     allow.allow(
         "lambda.amazonaws.com",
@@ -331,6 +526,7 @@ fn allowlist() -> Allowlist {
             "${OrchestratorRole.Arn}",
             "${TaskRole.Arn}",
             "${TimerForwarderRole.Arn}",
+            "${UserApiRole.Arn}",
         ],
     );
     allow.allow(
@@ -338,12 +534,12 @@ fn allowlist() -> Allowlist {
         &["sts:AssumeRole"],
         &["${TimerSchedulerRole.Arn}"],
     );
-    // The HTTP API, and only this one, calls the API function.
+    // The HTTP API, and only this one, calls the API function and the user-API function.
     allow.allow(
         "apigateway.amazonaws.com when aws:SourceArn ArnLike \
          arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*",
         &["lambda:InvokeFunction"],
-        &["${ApiFunction}"],
+        &["${ApiFunction}", "${UserApiFunction}"],
     );
     allow
 }
@@ -408,12 +604,14 @@ const FUNCTION_ROLES: &[(&str, &str)] = &[
     ("TaskReserveInventoryFunction", "TaskRole"),
     ("TaskShipOrderFunction", "TaskRole"),
     ("TimerForwarderFunction", "TimerForwarderRole"),
+    ("UserApiFunction", "UserApiRole"),
 ];
 
 /// Resource types that grant nothing as the template writes them. A property that could
 /// grant (a policy, a role to act as) is still refused in them by [`read_grants`].
 const NON_GRANTING_TYPES: &[&str] = &[
     "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Authorizer",
     "AWS::ApiGatewayV2::Integration",
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Stage",
@@ -426,6 +624,7 @@ const NON_GRANTING_TYPES: &[&str] = &[
 ];
 /// Property names that attach permissions in some resource type.
 const GRANTING_PROPERTIES: &[&str] = &[
+    "AuthorizerCredentialsArn",
     "CredentialsArn",
     "ManagedPolicyArns",
     "Policies",

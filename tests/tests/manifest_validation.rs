@@ -1,9 +1,11 @@
 //! `cargo build` refuses a registry that cannot be deployed, naming each item and its
 //! `file:line`.
 
+use eventual_runtime::api::ApiAuth;
 use eventual_runtime::manifest::build::{BuildError, Service};
 use eventual_runtime::manifest::{
-    generate, validate, Inventory, Location, SubscriptionInfo, TaskInfo, WorkflowInfo,
+    generate, validate, Inventory, Location, RouteInfo, RouteSchemas, SubscriptionInfo, TaskInfo,
+    WorkflowInfo,
 };
 use eventual_runtime::task::{RetryPolicy, TaskOptions};
 
@@ -44,6 +46,35 @@ fn workflow(name: &str, path: &str, line: u32) -> WorkflowInfo {
     }
 }
 
+/// The schema of a route's answer (the validation never reads it).
+fn text_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<String>()
+}
+
+/// Route `name` (`METHOD /path`) defined at `svc/src/api.rs:line`.
+fn route(name: &str, line: u32, route_key: &str) -> RouteInfo {
+    let (method, path) = route_key.split_once(' ').unwrap();
+    RouteInfo {
+        name: name.into(),
+        location: location(&format!("svc::{name}"), "svc/src/api.rs", line),
+        method: method.into(),
+        path: path.into(),
+        auth: ApiAuth::None,
+        path_params: path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(str::to_owned)
+            .collect(),
+        chooses_status: false,
+        schemas: RouteSchemas {
+            path_params: &[],
+            body: None,
+            query: None,
+            response: text_schema,
+        },
+    }
+}
+
 fn valid() -> Inventory {
     let mut inventory = Inventory {
         workflows: vec![workflow("order", "svc::order", 10)],
@@ -54,6 +85,10 @@ fn valid() -> Inventory {
             7,
             r#"{"source": ["a"]}"#,
         )],
+        routes: vec![
+            route("create_order", 20, "POST /orders"),
+            route("get_order", 30, "GET /orders/{id}"),
+        ],
     };
     inventory.sort();
     inventory
@@ -95,6 +130,78 @@ fn duplicate_names_name_both_sites() {
         "{message}"
     );
     assert!(message.contains("(3 problems)"), "{message}");
+}
+
+#[test]
+fn the_same_method_and_path_registered_twice_names_both_sites() {
+    let mut inventory = valid();
+    inventory
+        .routes
+        .push(route("place_order", 41, "POST /orders"));
+    // Only the parameter's name differs: the same requests.
+    inventory
+        .routes
+        .push(route("find_order", 52, "GET /orders/{order}"));
+    inventory.sort();
+    let message = errors(&inventory, &[]);
+    assert!(
+        message.contains(
+            "svc/src/api.rs:41: routes `POST /orders` (`svc::create_order`, svc/src/api.rs:20) \
+             and `POST /orders` (`svc::place_order`, svc/src/api.rs:41) answer the same requests"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "svc/src/api.rs:52: routes `GET /orders/{id}` (`svc::get_order`, svc/src/api.rs:30) \
+             and `GET /orders/{order}` (`svc::find_order`, svc/src/api.rs:52) answer the same \
+             requests"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("(2 problems)"), "{message}");
+}
+
+#[test]
+fn one_path_spelled_with_two_parameter_names_is_refused_under_any_methods() {
+    let mut inventory = valid();
+    inventory
+        .routes
+        .push(route("cancel_order", 60, "DELETE /orders/{order_id}"));
+    inventory.sort();
+    let message = errors(&inventory, &[]);
+    assert!(
+        message.contains(
+            "svc/src/api.rs:60: routes `GET /orders/{id}` (`svc::get_order`, svc/src/api.rs:30) \
+             and `DELETE /orders/{order_id}` (`svc::cancel_order`, svc/src/api.rs:60) spell one \
+             path with different parameter names"
+        ),
+        "{message}"
+    );
+    // The same spelling under another method is another route.
+    inventory.routes.retain(|r| r.name != "cancel_order");
+    inventory
+        .routes
+        .push(route("cancel_order", 60, "DELETE /orders/{id}"));
+    inventory.sort();
+    validate("svc", &inventory, &[]).unwrap();
+}
+
+#[test]
+fn two_routes_of_one_name_are_refused() {
+    let mut inventory = valid();
+    let mut other = route("get_order", 70, "GET /customers/{id}");
+    other.location = location("svc::v2::get_order", "svc/src/v2.rs", 70);
+    inventory.routes.push(other);
+    inventory.sort();
+    let message = errors(&inventory, &[]);
+    assert!(
+        message.contains(
+            "svc/src/v2.rs:70: duplicate route name `get_order`: `svc::get_order` \
+             (svc/src/api.rs:30) and `svc::v2::get_order` (svc/src/v2.rs:70)"
+        ),
+        "{message}"
+    );
 }
 
 #[test]
@@ -165,7 +272,8 @@ fn a_task_called_by_a_name_nobody_registered_is_refused() {
 fn an_empty_registry_fails_the_build() {
     let message = errors(&Inventory::default(), &[]);
     assert!(
-        message.contains("no workflow, task or subscription is linked into the build script"),
+        message
+            .contains("no workflow, task, subscription or route is linked into the build script"),
         "{message}"
     );
 }
@@ -173,7 +281,7 @@ fn an_empty_registry_fails_the_build() {
 #[test]
 fn a_declared_crate_without_linked_items_fails_the_build() {
     let message = errors(&valid(), &["svc", "svc-handlers"]);
-    assert!(message.contains("crate `svc_handlers` is declared by the build script but none of its workflows, tasks or subscriptions is linked: add `extern crate svc_handlers;`"), "{message}");
+    assert!(message.contains("crate `svc_handlers` is declared by the build script but none of its workflows, tasks, subscriptions or routes is linked: add `extern crate svc_handlers;`"), "{message}");
 }
 
 #[test]
@@ -188,6 +296,7 @@ fn emit_writes_only_changed_files_and_drops_stale_diagrams() {
         [
             "eventbridge-rules.json",
             "manifest.json",
+            "openapi.json",
             "order.mmd",
             "template.json"
         ]

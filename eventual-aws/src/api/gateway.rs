@@ -34,13 +34,7 @@ fn request(
         Some(query) if !query.is_empty() => format!("{path}?{query}"),
         _ => path,
     };
-    let body = match event.body {
-        Some(body) if event.is_base64_encoded => base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|error| format!("the body is not valid base64: {error}"))?,
-        Some(body) => body.into_bytes(),
-        None => Vec::new(),
-    };
+    let body = body_bytes(event.body, event.is_base64_encoded)?;
     let mut request = axum::http::Request::builder()
         .method(event.request_context.http.method)
         .uri(&uri)
@@ -50,23 +44,44 @@ fn request(
     Ok(request)
 }
 
+/// An event's body as bytes: API Gateway base64-encodes a body that is not text
+/// (`isBase64Encoded`).
+pub(crate) fn body_bytes(body: Option<String>, is_base64_encoded: bool) -> Result<Vec<u8>, String> {
+    match body {
+        Some(body) if is_base64_encoded => base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|error| format!("the body is not valid base64: {error}")),
+        Some(body) => Ok(body.into_bytes()),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The integration response of an HTTP response (the API's bodies are JSON text).
 async fn respond(response: axum::response::Response) -> ApiGatewayV2httpResponse {
     let (parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => bytes,
-        Err(error) => return error_response(500, &format!("cannot read the response: {error}")),
-    };
-    let (body, is_base64_encoded) = match String::from_utf8(bytes.to_vec()) {
-        Ok(text) => (Body::Text(text), false),
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => integration_response(parts.status.as_u16(), parts.headers, &bytes),
+        Err(error) => error_response(500, &format!("cannot read the response: {error}")),
+    }
+}
+
+/// The integration response with `status`, `headers` and `body`: text as it is, other bytes
+/// base64-encoded (`isBase64Encoded`), as API Gateway expects them.
+pub(crate) fn integration_response(
+    status: u16,
+    headers: axum::http::HeaderMap,
+    body: &[u8],
+) -> ApiGatewayV2httpResponse {
+    let (body, is_base64_encoded) = match std::str::from_utf8(body) {
+        Ok(text) => (Body::Text(text.to_owned()), false),
         Err(_) => (
-            Body::Text(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            Body::Text(base64::engine::general_purpose::STANDARD.encode(body)),
             true,
         ),
     };
     ApiGatewayV2httpResponse {
-        status_code: i64::from(parts.status.as_u16()),
-        headers: parts.headers,
+        status_code: i64::from(status),
+        headers,
         body: Some(body),
         is_base64_encoded,
         ..Default::default()

@@ -1,6 +1,7 @@
 //! The service API on AWS: the engine-neutral [`ServiceApi`] over the engine's queues,
 //! tables, bucket and bus, served to API Gateway by the `api` role ([`gateway`]) and to the
-//! CLI by Lambda invoke (`cli`, feature `cli`).
+//! CLI by Lambda invoke (`cli`, feature `cli`); the service's own `#[api]` routes, which
+//! reach it through `ApiContext`, are the `user-api` role's ([`routes`]).
 //!
 //! Differences from the local engine, all from where the state lives:
 //! - a start is durable once it is on the orchestrator queue; the call waits (up to
@@ -12,6 +13,7 @@
 //!   handler error, so each names the receives it took.
 
 pub mod gateway;
+pub mod routes;
 
 use crate::config::Aws;
 use crate::error::AwsError;

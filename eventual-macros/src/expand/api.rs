@@ -55,6 +55,8 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
         _ => quote!(#private::ApiAuth::None),
     };
     let path_params = str_slice(&def.path_params);
+    let (path_param_schema_fns, path_param_schemas) = path_param_schemas(def, &private);
+    let chooses_status = def.returns_response;
     let schema = |ty: &syn::Type| quote!(#private::schema_of::<#ty>);
     let optional_schema = |ty: Option<&syn::Type>| match ty {
         Some(ty) => {
@@ -71,9 +73,11 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
         path: #path,
         auth: #auth,
         path_params: #path_params,
+        path_param_schemas: #path_param_schemas,
         body: #body,
         query: #query,
         response: #response,
+        chooses_status: #chooses_status,
         handle: __eventual_route,
     };
     let registration = registration(f, "API_ROUTES", "ApiRouteDescriptor", fields);
@@ -92,7 +96,39 @@ pub(crate) fn expand(def: &ApiDef) -> TokenStream {
                     #reply
                 })
             }
+            #(#path_param_schema_fns)*
             #registration
         };
     }
+}
+
+/// One schema function per path parameter, in path order, and the slice that lists them. Each
+/// picks its type's own schema, or a string's when the type has none (see the runtime's
+/// `__private::PathParamSchema`).
+fn path_param_schemas(def: &ApiDef, private: &TokenStream) -> (Vec<TokenStream>, TokenStream) {
+    let mut fns = Vec::new();
+    let mut idents = Vec::new();
+    for (index, name) in def.path_params.iter().enumerate() {
+        let param = def
+            .f
+            .params
+            .iter()
+            .zip(&def.inputs)
+            .find(|(_, input)| matches!(input, Input::Path(bound) if bound == name));
+        // A path parameter without an argument is already an error; it gets no schema.
+        let Some((param, _)) = param else { continue };
+        let ty = &param.ty;
+        let ident = quote::format_ident!("__eventual_path_param_schema_{index}");
+        fns.push(quote! {
+            fn #ident(
+                __eventual_generator: &mut #private::schemars::SchemaGenerator,
+            ) -> #private::schemars::Schema {
+                #[allow(unused_imports)]
+                use #private::{PathParamOwnSchema as _, PathParamStringSchema as _};
+                (&#private::PathParamSchema::<#ty>::new()).schema_fn()(__eventual_generator)
+            }
+        });
+        idents.push(ident);
+    }
+    (fns, quote!(&[#(#idents),*]))
 }

@@ -39,7 +39,7 @@ pub mod routes;
 
 pub use context::ApiContext;
 pub use extract::{ApiRequest, FromApiRequest, Headers, Json, Query};
-pub use reply::{ApiError, ApiReply, ApiResponse};
+pub use reply::{ApiError, ApiErrorBody, ApiErrorDetail, ApiReply, ApiResponse};
 
 use std::fmt;
 

@@ -2,8 +2,9 @@
 //! a JSON error body in the shape of the internal API's (`{"error": {"kind", "message"}}`).
 
 use crate::engine::ServiceError;
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fmt;
 
 /// A successful answer: a status (200 by default), headers, and `T` as the JSON body.
@@ -116,12 +117,36 @@ impl ApiError {
 
     /// The JSON body: `{"error": {"kind", "message", "details"?}}`.
     pub fn body(&self) -> Value {
-        let mut error = json!({"kind": self.kind, "message": self.message});
-        if let Some(details) = &self.details {
-            error["details"] = details.clone();
-        }
-        json!({ "error": error })
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                kind: self.kind.clone(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        };
+        // Strings and a JSON value always serialize.
+        serde_json::to_value(body).unwrap_or(Value::Null)
     }
+}
+
+/// The JSON body of every error answer, `{"error": {"kind", "message", "details"?}}`: what
+/// `ApiError::body` writes, and the schema of the OpenAPI document's error response.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct ApiErrorBody {
+    /// What went wrong.
+    pub error: ApiErrorDetail,
+}
+
+/// What went wrong: the `error` member of an error answer.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct ApiErrorDetail {
+    /// A stable, machine-readable kind (`bad_request`, `not_found`, `no_route`, ...).
+    pub kind: String,
+    /// For people: what is wrong, naming the field of a bad input.
+    pub message: String,
+    /// Anything else the client should see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
 impl fmt::Display for ApiError {

@@ -17,7 +17,7 @@
 //! The crate list is the guard against the linker's silent drop: a declared crate none of
 //! whose items made it into the registry fails the build, as does an empty registry.
 
-use super::{generate, Artifacts, Inventory, ValidationError};
+use super::{generate_version, Artifacts, Inventory, ValidationError, UNVERSIONED};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -63,6 +63,7 @@ pub struct Emitted {
 #[derive(Clone, Debug)]
 pub struct Service {
     name: String,
+    version: Option<String>,
     crates: Vec<String>,
     target_dir: Option<PathBuf>,
 }
@@ -72,9 +73,19 @@ impl Service {
     pub fn new(name: impl Into<String>) -> Service {
         Service {
             name: name.into(),
+            version: None,
             crates: Vec::new(),
             target_dir: None,
         }
+    }
+
+    /// The service's version (the OpenAPI document's `info.version`). [`Service::emit`]
+    /// defaults it to the version of the package whose build script runs
+    /// (`CARGO_PKG_VERSION`, which Cargo sets for build scripts); otherwise it is
+    /// [`UNVERSIONED`].
+    pub fn version(mut self, version: impl Into<String>) -> Service {
+        self.version = Some(version.into());
+        self
     }
 
     /// The crates that hold the service's items, as named in `extern crate` (`-` or `_`).
@@ -90,15 +101,26 @@ impl Service {
         self
     }
 
-    /// Validates the linked registry and writes the files whose bytes changed.
+    /// Validates the linked registry and writes the files whose bytes changed; from a build
+    /// script, the version defaults to its package's.
     pub fn emit(&self) -> Result<Emitted, BuildError> {
-        self.emit_inventory(&Inventory::linked())
+        let mut service = self.clone();
+        if service.version.is_none() {
+            service.version = std::env::var("CARGO_PKG_VERSION").ok();
+        }
+        service.emit_inventory(&Inventory::linked())
+    }
+
+    /// Validates `inventory` and renders every artifact, without writing them.
+    pub fn generate(&self, inventory: &Inventory) -> Result<Artifacts, ValidationError> {
+        let crates: Vec<&str> = self.crates.iter().map(String::as_str).collect();
+        let version = self.version.as_deref().unwrap_or(UNVERSIONED);
+        generate_version(&self.name, version, inventory, &crates)
     }
 
     /// [`Service::emit`] for a given inventory.
     pub fn emit_inventory(&self, inventory: &Inventory) -> Result<Emitted, BuildError> {
-        let crates: Vec<&str> = self.crates.iter().map(String::as_str).collect();
-        let artifacts = generate(&self.name, inventory, &crates).map_err(BuildError::Invalid)?;
+        let artifacts = self.generate(inventory).map_err(BuildError::Invalid)?;
         let target = match &self.target_dir {
             Some(dir) => dir.clone(),
             None => target_dir().ok_or(BuildError::NoTargetDir)?,

@@ -1,7 +1,11 @@
 //! An owned copy of the registry, the input of every artifact.
 
-use crate::registry::{SourceLocation, SUBSCRIPTIONS, TASKS, WORKFLOWS};
+use crate::api::ApiAuth;
+use crate::registry::{
+    ApiRouteDescriptor, SchemaFn, SourceLocation, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
+};
 use crate::task::{RetryPolicy, TaskOptions};
+use schemars::{Schema, SchemaGenerator};
 use std::path::Path;
 
 /// Where an item is defined, with a stable (checkout-independent) file path.
@@ -107,6 +111,114 @@ pub struct SubscriptionInfo {
     pub dead_letter: bool,
 }
 
+/// An `#[api]` route as the artifacts see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteInfo {
+    /// The registered name (the OpenAPI `operationId`).
+    pub name: String,
+    /// Where it is defined.
+    pub location: Location,
+    /// The method, upper case.
+    pub method: String,
+    /// The path, with `{param}` segments.
+    pub path: String,
+    /// Who may call it on AWS.
+    pub auth: ApiAuth,
+    /// The path parameters, in path order.
+    pub path_params: Vec<String>,
+    /// Whether the route chooses its success status (it returns `ApiResponse<T>`); otherwise
+    /// it always answers 200.
+    pub chooses_status: bool,
+    /// The JSON Schemas of what it takes and answers.
+    pub schemas: RouteSchemas,
+}
+
+impl RouteInfo {
+    /// `METHOD /path`, as API Gateway names a route.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The path with every parameter's name left out (`/orders/{}`): two routes whose paths
+    /// have the same shape answer the same requests.
+    pub fn path_shape(&self) -> String {
+        self.path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') && segment.ends_with('}') {
+                    "{}"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// The schema functions of a route (the registry's, called when the OpenAPI document is
+/// written).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteSchemas {
+    /// One per path parameter, in path order.
+    pub path_params: &'static [SchemaFn],
+    /// The `Json<T>` body's, if the route takes one.
+    pub body: Option<SchemaFn>,
+    /// The `Query<T>` parameters', if the route takes them.
+    pub query: Option<SchemaFn>,
+    /// The success body's.
+    pub response: SchemaFn,
+}
+
+impl RouteSchemas {
+    /// Every schema, generated in a fresh generator, with the definitions they refer to.
+    fn generated(
+        &self,
+    ) -> (
+        Vec<Option<Schema>>,
+        serde_json::Map<String, serde_json::Value>,
+    ) {
+        let mut generator = SchemaGenerator::default();
+        let mut schemas: Vec<Option<Schema>> = self
+            .path_params
+            .iter()
+            .map(|schema| Some(schema(&mut generator)))
+            .collect();
+        schemas.push(self.body.map(|schema| schema(&mut generator)));
+        schemas.push(self.query.map(|schema| schema(&mut generator)));
+        schemas.push(Some((self.response)(&mut generator)));
+        (schemas, generator.take_definitions(false))
+    }
+}
+
+/// Two routes' schemas are equal when they generate the same JSON Schemas: function pointers
+/// do not compare reliably (one function may have several addresses, two may share one).
+impl PartialEq for RouteSchemas {
+    fn eq(&self, other: &Self) -> bool {
+        self.generated() == other.generated()
+    }
+}
+
+impl From<&ApiRouteDescriptor> for RouteInfo {
+    fn from(route: &ApiRouteDescriptor) -> Self {
+        RouteInfo {
+            name: route.name.to_owned(),
+            location: (&route.location).into(),
+            method: route.method.to_owned(),
+            path: route.path.to_owned(),
+            auth: route.auth,
+            path_params: route.path_params.iter().map(|p| (*p).to_owned()).collect(),
+            chooses_status: route.chooses_status,
+            schemas: RouteSchemas {
+                path_params: route.path_param_schemas,
+                body: route.body,
+                query: route.query,
+                response: route.response,
+            },
+        }
+    }
+}
+
 /// Every item of a service, sorted by name (ties by Rust path).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inventory {
@@ -116,6 +228,8 @@ pub struct Inventory {
     pub tasks: Vec<TaskInfo>,
     /// The subscriptions.
     pub subscriptions: Vec<SubscriptionInfo>,
+    /// The `#[api]` routes.
+    pub routes: Vec<RouteInfo>,
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -162,6 +276,7 @@ impl Inventory {
                     dead_letter: s.dead_letter,
                 })
                 .collect(),
+            routes: API_ROUTES.iter().map(RouteInfo::from).collect(),
         };
         inventory.sort();
         inventory
@@ -172,6 +287,7 @@ impl Inventory {
         self.workflows.retain(|w| w.location.krate() == krate);
         self.tasks.retain(|t| t.location.krate() == krate);
         self.subscriptions.retain(|s| s.location.krate() == krate);
+        self.routes.retain(|r| r.location.krate() == krate);
         self
     }
 
@@ -186,11 +302,23 @@ impl Inventory {
         self.subscriptions.sort_by(|a, b| {
             (&a.name, &a.location.rust_path).cmp(&(&b.name, &b.location.rust_path))
         });
+        self.routes.sort_by(|a, b| {
+            (&a.name, &a.location.rust_path).cmp(&(&b.name, &b.location.rust_path))
+        });
     }
 
     /// Whether nothing is registered.
     pub fn is_empty(&self) -> bool {
-        self.workflows.is_empty() && self.tasks.is_empty() && self.subscriptions.is_empty()
+        self.workflows.is_empty()
+            && self.tasks.is_empty()
+            && self.subscriptions.is_empty()
+            && self.routes.is_empty()
+    }
+
+    /// Whether a route asks API Gateway for a JWT (the template then has the authorizer and
+    /// its parameters).
+    pub fn uses_jwt(&self) -> bool {
+        self.routes.iter().any(|route| route.auth == ApiAuth::Jwt)
     }
 
     /// The tasks `workflow` calls: each call name matched to the tasks whose Rust path ends
@@ -241,6 +369,7 @@ impl Inventory {
             .map(|w| &w.location)
             .chain(self.tasks.iter().map(|t| &t.location))
             .chain(self.subscriptions.iter().map(|s| &s.location))
+            .chain(self.routes.iter().map(|r| &r.location))
             .map(|l| l.krate().to_owned())
             .collect();
         crates.sort();

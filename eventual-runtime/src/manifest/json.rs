@@ -31,7 +31,8 @@ pub(crate) fn pattern(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-/// `manifest.json` ⚑: `{ "service", "workflows", "tasks", "subscriptions" }`.
+/// `manifest.json` ⚑: `{ "service", "workflows", "tasks", "subscriptions", "routes" }`; each
+/// route with its `method`, `path`, `auth` and `path_params`.
 pub fn manifest(service: &str, inventory: &Inventory) -> Value {
     let workflows: Vec<Value> = inventory
         .workflows
@@ -87,11 +88,28 @@ pub fn manifest(service: &str, inventory: &Inventory) -> Value {
             )
         })
         .collect();
+    let routes: Vec<Value> = inventory
+        .routes
+        .iter()
+        .map(|r| {
+            with_location(
+                json!({
+                    "name": r.name,
+                    "method": r.method,
+                    "path": r.path,
+                    "auth": r.auth.as_str(),
+                    "path_params": r.path_params,
+                }),
+                &r.location,
+            )
+        })
+        .collect();
     json!({
         "service": service,
         "workflows": workflows,
         "tasks": tasks,
         "subscriptions": subscriptions,
+        "routes": routes,
     })
 }
 

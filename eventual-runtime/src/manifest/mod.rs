@@ -7,9 +7,10 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `manifest.json` | `service`, `workflows`, `tasks`, `subscriptions` with all their options |
+//! | `manifest.json` | `service`, `workflows`, `tasks`, `subscriptions`, `routes` with all their options |
 //! | `eventbridge-rules.json` | one rule per subscription: `name`, `event_pattern`, `target` |
 //! | `template.json` | the CloudFormation template of the AWS engine |
+//! | `openapi.json` | the OpenAPI 3.1 document of the `#[api]` routes |
 //! | `<workflow>.mmd` | a Mermaid flowchart of the workflow's steps |
 //!
 //! Every file is a pure function of the registry: keys are sorted (`serde_json` maps are
@@ -24,12 +25,16 @@ mod inventory;
 mod json;
 mod mermaid;
 pub mod names;
+mod openapi;
 mod validate;
 
 pub use cfn::template;
-pub use inventory::{Inventory, Location, SubscriptionInfo, TaskInfo, WorkflowInfo};
+pub use inventory::{
+    Inventory, Location, RouteInfo, RouteSchemas, SubscriptionInfo, TaskInfo, WorkflowInfo,
+};
 pub use json::{eventbridge_rules, manifest};
 pub use mermaid::diagram;
+pub use openapi::{openapi, OPENAPI_VERSION};
 pub use validate::{validate, Problem, ValidationError};
 
 use std::collections::BTreeMap;
@@ -43,12 +48,27 @@ pub struct Artifacts {
     pub files: BTreeMap<String, String>,
 }
 
-/// Validates `inventory` and renders every artifact of `service`.
+/// The version [`generate`] gives the service (the OpenAPI document's `info.version`) when
+/// none is set.
+pub const UNVERSIONED: &str = "0.0.0";
+
+/// Validates `inventory` and renders every artifact of `service` (its version
+/// [`UNVERSIONED`]; [`build::Service::version`] sets one).
 ///
 /// `crates` are the crates the service declares as holding its handlers (see
 /// [`build::Service::crates`]); each must have at least one entry in the inventory.
 pub fn generate(
     service: &str,
+    inventory: &Inventory,
+    crates: &[&str],
+) -> Result<Artifacts, ValidationError> {
+    generate_version(service, UNVERSIONED, inventory, crates)
+}
+
+/// [`generate`] for the service at `version`.
+pub(crate) fn generate_version(
+    service: &str,
+    version: &str,
     inventory: &Inventory,
     crates: &[&str],
 ) -> Result<Artifacts, ValidationError> {
@@ -65,6 +85,10 @@ pub fn generate(
     files.insert(
         "template.json".to_owned(),
         pretty(&template(service, inventory)),
+    );
+    files.insert(
+        "openapi.json".to_owned(),
+        pretty(&openapi(service, version, inventory)),
     );
     for workflow in &inventory.workflows {
         files.insert(

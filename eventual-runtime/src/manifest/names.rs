@@ -5,7 +5,8 @@
 //!   the service name and a task's or subscription's name, so that the template, the rules file
 //!   and the engine agree without lookups;
 //! - [`id`]: CloudFormation logical ids of the template's resources;
-//! - [`parameter`] and [`output`]: the template's parameters and outputs;
+//! - [`parameter`], [`condition`] and [`output`]: the template's parameters, conditions and
+//!   outputs;
 //! - [`env`](mod@env): the environment variables the template sets and the Lambda functions read, and
 //!   [`role`]: the values of `EVENTUAL_ROLE`;
 //! - [`key`]: the key attributes of the DynamoDB tables.
@@ -74,6 +75,14 @@ pub fn timer_forwarder_function(service: &str) -> String {
 /// The Lambda function of the service API (also the HTTP API's name).
 pub fn api_function(service: &str) -> String {
     function(service, role::API)
+}
+/// The Lambda function of the service's own `#[api]` routes.
+pub fn user_api_function(service: &str) -> String {
+    function(service, role::USER_API)
+}
+/// The JWT authorizer of the HTTP API (routes with `auth = "jwt"`).
+pub fn jwt_authorizer(service: &str) -> String {
+    physical(&format!("{service}-jwt"), 128)
 }
 /// A role's one function is named after the role.
 fn function(service: &str, role: &str) -> String {
@@ -181,6 +190,25 @@ pub mod id {
     pub const HTTP_API_STAGE: &str = "HttpApiStage";
     /// The permission letting API Gateway invoke the API function.
     pub const HTTP_API_INVOKES_API_FUNCTION: &str = "HttpApiInvokesApiFunction";
+    /// The role of the function of the service's `#[api]` routes.
+    pub const USER_API_ROLE: &str = "UserApiRole";
+    /// The function of the service's `#[api]` routes.
+    pub const USER_API_FUNCTION: &str = "UserApiFunction";
+    /// The HTTP API's integration with the user-API function.
+    pub const HTTP_API_USER_INTEGRATION: &str = "HttpApiUserIntegration";
+    /// The permission letting API Gateway invoke the user-API function.
+    pub const HTTP_API_INVOKES_USER_API_FUNCTION: &str = "HttpApiInvokesUserApiFunction";
+    /// The HTTP API's JWT authorizer (when a route has `auth = "jwt"`).
+    pub const HTTP_API_JWT_AUTHORIZER: &str = "HttpApiJwtAuthorizer";
+    /// The HTTP API's integration with the legacy system (the strangler fig's fallback).
+    pub const HTTP_API_LEGACY_INTEGRATION: &str = "HttpApiLegacyIntegration";
+    /// The HTTP API's `$default` route to the legacy system.
+    pub const HTTP_API_LEGACY_ROUTE: &str = "HttpApiLegacyRoute";
+
+    /// The HTTP API's route of an `#[api]` function (two routes must not share it).
+    pub fn route(route: &str) -> String {
+        format!("ApiRoute{}", logical(route))
+    }
 
     /// `Task<Name>`: what a task's ids derive from (two tasks must not share it).
     pub fn task(task: &str) -> String {
@@ -234,6 +262,19 @@ pub mod parameter {
     pub const ARTIFACT_KEY: &str = "ArtifactKey";
     /// The secret signing completion tokens ([`env::TOKEN_KEY`](super::env::TOKEN_KEY)).
     pub const COMPLETION_TOKEN_KEY: &str = "CompletionTokenKey";
+    /// The legacy system that answers what no route serves (empty: none).
+    pub const LEGACY_BASE_URL: &str = "LegacyBaseUrl";
+    /// The issuer the JWT authorizer accepts (only when a route has `auth = "jwt"`).
+    pub const JWT_ISSUER: &str = "JwtIssuer";
+    /// The audiences the JWT authorizer accepts (only when a route has `auth = "jwt"`).
+    pub const JWT_AUDIENCE: &str = "JwtAudience";
+}
+
+/// The template's conditions.
+pub mod condition {
+    /// [`LEGACY_BASE_URL`](super::parameter::LEGACY_BASE_URL) is set: unmatched requests go
+    /// to the legacy system.
+    pub const HAS_LEGACY_BASE_URL: &str = "HasLegacyBaseUrl";
 }
 
 /// The template's outputs.
@@ -286,8 +327,8 @@ pub mod env {
     pub const TOKEN_KEY: &str = "EVENTUAL_TOKEN_KEY";
 }
 
-/// The values of [`env::ROLE`]; the functions of the orchestrator, the timer forwarder and
-/// the API are named after theirs.
+/// The values of [`env::ROLE`]; the functions of the orchestrator, the timer forwarder, the
+/// API and the user API are named after theirs.
 pub mod role {
     /// Steps workflows from the orchestrator queue.
     pub const ORCHESTRATOR: &str = "orchestrator";
@@ -299,6 +340,8 @@ pub mod role {
     pub const HANDLER_PREFIX: &str = "handler:";
     /// The service API.
     pub const API: &str = "api";
+    /// The service's own `#[api]` routes.
+    pub const USER_API: &str = "user-api";
     /// Forwards due timers (the template's name).
     pub const TIMER_FORWARDER: &str = "timer-forwarder";
     /// The short name of [`TIMER_FORWARDER`].

@@ -4,8 +4,12 @@
 //!
 //! - nothing is registered, or a crate the build script declares has no item linked (the
 //!   linker drops a crate nothing references, and its handlers with it);
-//! - two workflows, two tasks or two subscriptions share a name, or two names map to the same
-//!   deployed resource (CloudFormation ids keep only letters and digits);
+//! - two workflows, two tasks, two subscriptions or two routes share a name, or two names map
+//!   to the same deployed resource (CloudFormation ids keep only letters and digits);
+//! - two `#[api]` routes answer the same requests: the same method and a path of the same
+//!   shape (`/orders/{id}` and `/orders/{order}` are one path), or the same path shape spelled
+//!   with different parameter names under two methods (neither OpenAPI nor the local router
+//!   can name one position twice);
 //! - a subscription's pattern is not a valid EventBridge pattern;
 //! - a workflow starts a child workflow (`ctx.child::<W>`) that is not linked: `W` is a
 //!   workflow type by construction, so a miss means its crate is missing from the build.
@@ -16,7 +20,7 @@
 //! They are resolved (a call `f` is the task whose Rust path ends with `::f`), and a crate
 //! that holds called tasks is covered by the declared-crates check instead.
 
-use super::inventory::{Inventory, Location};
+use super::inventory::{Inventory, Location, RouteInfo};
 use super::names::id::{self, logical};
 use crate::pattern::EventPattern;
 use std::collections::BTreeMap;
@@ -132,6 +136,56 @@ fn id_clashes<'a>(
     }
 }
 
+/// Routes that answer the same requests (the same method and path shape), and paths of one
+/// shape spelled with different parameter names: each pair is named once, at the site of the
+/// one defined later (by file, then line).
+fn route_conflicts(routes: &[RouteInfo], problems: &mut Vec<Problem>) {
+    let describe = |route: &RouteInfo| {
+        format!(
+            "`{}` (`{}`, {})",
+            route.route_key(),
+            route.location.rust_path,
+            route.location.site()
+        )
+    };
+    fn defined(route: &RouteInfo) -> (&str, u32) {
+        (&route.location.file, route.location.line)
+    }
+    for (index, one) in routes.iter().enumerate() {
+        for other in routes[..index]
+            .iter()
+            .filter(|other| other.path_shape() == one.path_shape())
+        {
+            let (earlier, later) = if defined(other) <= defined(one) {
+                (other, one)
+            } else {
+                (one, other)
+            };
+            let message = if earlier.method == later.method {
+                format!(
+                    "routes {} and {} answer the same requests: change the method or the path \
+                     of one, or remove it",
+                    describe(earlier),
+                    describe(later)
+                )
+            } else if earlier.path != later.path {
+                format!(
+                    "routes {} and {} spell one path with different parameter names: use the \
+                     same names (OpenAPI and the local router name each position once)",
+                    describe(earlier),
+                    describe(later)
+                )
+            } else {
+                continue;
+            };
+            problems.push(Problem {
+                site: at(&later.location),
+                message,
+            });
+        }
+    }
+}
+
 /// Checks `inventory` before deployment; `crates` are the crates the build script declares.
 pub fn validate(
     service: &str,
@@ -148,9 +202,9 @@ pub fn validate(
     if inventory.is_empty() {
         problems.push(Problem {
             site: None,
-            message: "no workflow, task or subscription is linked into the build script: add \
-                      `extern crate <crate>;` to build.rs for each crate holding the \
-                      service's handlers (and list it in [build-dependencies])"
+            message: "no workflow, task, subscription or route is linked into the build \
+                      script: add `extern crate <crate>;` to build.rs for each crate holding \
+                      the service's handlers (and list it in [build-dependencies])"
                 .to_owned(),
         });
     }
@@ -162,7 +216,8 @@ pub fn validate(
                 site: None,
                 message: format!(
                     "crate `{krate}` is declared by the build script but none of its \
-                     workflows, tasks or subscriptions is linked: add `extern crate {krate};` \
+                     workflows, tasks, subscriptions or routes is linked: add \
+                     `extern crate {krate};` \
                      to build.rs and `{}` to [build-dependencies] (the linker drops a crate \
                      nothing references, and its handlers with it)",
                     krate.replace('_', "-")
@@ -219,6 +274,23 @@ pub fn validate(
             .map(|w| (w.name.as_str(), &w.location, super::file_stem(&w.name))),
         &mut problems,
     );
+    duplicates(
+        "route",
+        inventory
+            .routes
+            .iter()
+            .map(|r| (r.name.as_str(), &r.location)),
+        &mut problems,
+    );
+    id_clashes(
+        "route",
+        inventory
+            .routes
+            .iter()
+            .map(|r| (r.name.as_str(), &r.location, id::route(&r.name))),
+        &mut problems,
+    );
+    route_conflicts(&inventory.routes, &mut problems);
 
     for subscription in &inventory.subscriptions {
         if let Err(error) = EventPattern::parse(&subscription.pattern) {

@@ -134,12 +134,18 @@ pub struct ApiRouteDescriptor {
     pub auth: ApiAuth,
     /// The path parameters, in path order.
     pub path_params: &'static [&'static str],
+    /// The schema of each path parameter, in path order: its type's when the type implements
+    /// `JsonSchema`, a string's otherwise.
+    pub path_param_schemas: &'static [SchemaFn],
     /// The schema of the `Json<T>` body, if the route takes one.
     pub body: Option<SchemaFn>,
     /// The schema of the `Query<T>` parameters, if the route takes them.
     pub query: Option<SchemaFn>,
     /// The schema of the success body.
     pub response: SchemaFn,
+    /// Whether the function returns `ApiResponse<T>` and so chooses its success status
+    /// (`201`, `202`, ...); otherwise it always answers `200`.
+    pub chooses_status: bool,
     /// Answers a request.
     pub handle: ApiHandlerFn,
 }

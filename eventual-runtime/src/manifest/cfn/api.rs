@@ -2,15 +2,15 @@
 //! Gateway's HTTP API in front of it, where callers sign with SigV4 (IAM authorization). The
 //! CLI can also invoke the function itself (`--url lambda://<function>`).
 
+use super::gateway::{
+    function_integration, invoked_by_http_api, route, RouteAuthorization, TIMEOUT_S,
+};
 use super::lambda::{function, state_env, token_env};
-use super::resource::{arn, reference};
+use super::resource::reference;
 use super::Resources;
 use crate::engine::api::INTERNAL_PREFIX;
 use crate::manifest::names::{self, env, id, role};
 use serde_json::json;
-
-/// Seconds one request may take (also API Gateway's integration timeout).
-const TIMEOUT_S: u64 = 30;
 
 /// Adds the function, the HTTP API, its integration, route and stage, and the permission
 /// letting API Gateway invoke the function.
@@ -44,28 +44,15 @@ pub(super) fn add(service: &str, resources: &mut Resources) {
     );
     resources.insert(
         id::HTTP_API_INTEGRATION.into(),
-        json!({
-            "Type": "AWS::ApiGatewayV2::Integration",
-            "Properties": {
-                "ApiId": reference(id::HTTP_API),
-                "IntegrationType": "AWS_PROXY",
-                "IntegrationUri": arn(id::API_FUNCTION),
-                "PayloadFormatVersion": "2.0",
-                "TimeoutInMillis": TIMEOUT_S * 1000,
-            },
-        }),
+        function_integration(id::API_FUNCTION),
     );
     resources.insert(
         id::HTTP_API_ROUTE.into(),
-        json!({
-            "Type": "AWS::ApiGatewayV2::Route",
-            "Properties": {
-                "ApiId": reference(id::HTTP_API),
-                "RouteKey": format!("ANY {INTERNAL_PREFIX}/{{proxy+}}"),
-                "AuthorizationType": "AWS_IAM",
-                "Target": { "Fn::Sub": format!("integrations/${{{}}}", id::HTTP_API_INTEGRATION) },
-            },
-        }),
+        route(
+            &format!("ANY {INTERNAL_PREFIX}/{{proxy+}}"),
+            RouteAuthorization::Iam,
+            id::HTTP_API_INTEGRATION,
+        ),
     );
     resources.insert(
         id::HTTP_API_STAGE.into(),
@@ -80,17 +67,6 @@ pub(super) fn add(service: &str, resources: &mut Resources) {
     );
     resources.insert(
         id::HTTP_API_INVOKES_API_FUNCTION.into(),
-        json!({
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "Action": "lambda:InvokeFunction",
-                "FunctionName": reference(id::API_FUNCTION),
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": { "Fn::Sub": format!(
-                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{}}}/*",
-                    id::HTTP_API
-                ) },
-            },
-        }),
+        invoked_by_http_api(id::API_FUNCTION),
     );
 }

@@ -52,6 +52,9 @@ pub(super) fn add(service: &str, inventory: &Inventory, resources: &mut Resource
         );
     }
     resources.insert(id::API_ROLE.into(), api(service, inventory));
+    if !inventory.routes.is_empty() {
+        resources.insert(id::USER_API_ROLE.into(), user_api(service));
+    }
 }
 
 /// The tasks the workflows call, by name, once each.
@@ -191,11 +194,7 @@ fn handler(service: &str, subscription: &SubscriptionInfo) -> Value {
             CONSUME,
             vec![arn(&id::handler_queue(name))],
         ),
-        statement(
-            "StartAndSignal",
-            &["sqs:SendMessage"],
-            vec![arn(id::ORCHESTRATOR_QUEUE)],
-        ),
+        start_and_signal(),
         statement(
             "EmitEvents",
             &["events:PutEvents"],
@@ -221,23 +220,15 @@ fn handler(service: &str, subscription: &SubscriptionInfo) -> Value {
 /// The service API: start, signal, query, publish, list and redrive dead letters.
 fn api(service: &str, inventory: &Inventory) -> Value {
     let mut statements = vec![
-        statement(
-            "StartAndSignal",
-            &["sqs:SendMessage"],
-            vec![arn(id::ORCHESTRATOR_QUEUE)],
-        ),
+        start_and_signal(),
         statement(
             "ReadExecutions",
             &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
             state_tables(),
         ),
-        statement("ReadHistory", &["s3:GetObject"], vec![history_objects()]),
+        read_history(),
         payloads(),
-        statement(
-            "PublishEvents",
-            &["events:PutEvents"],
-            vec![arn(id::EVENT_BUS)],
-        ),
+        publish_events(),
     ];
     let dead_letter: Vec<&str> = inventory
         .subscriptions
@@ -265,6 +256,51 @@ fn api(service: &str, inventory: &Inventory) -> Value {
     }
     statements.push(logs(&[names::api_function(service)]));
     role("Service API: start, signal, query, redrive", statements)
+}
+
+/// The `#[api]` routes: what `ApiContext` does (start, signal, cancel and read executions,
+/// publish events) and nothing more: no list, history or dead letters (the internal API's).
+fn user_api(service: &str) -> Value {
+    role(
+        "The #[api] routes: start, signal, cancel and read executions, publish events",
+        vec![
+            start_and_signal(),
+            // Reading one execution (a status, or whether a start or signal may go ahead).
+            statement(
+                "ReadExecutions",
+                &["dynamodb:GetItem"],
+                vec![arn(id::EXECUTIONS_TABLE)],
+            ),
+            // An ended execution's outcome is in its history document.
+            read_history(),
+            payloads(),
+            publish_events(),
+            logs(&[names::user_api_function(service)]),
+        ],
+    )
+}
+
+/// Starts, signals and cancels are messages to the orchestrator queue.
+fn start_and_signal() -> Value {
+    statement(
+        "StartAndSignal",
+        &["sqs:SendMessage"],
+        vec![arn(id::ORCHESTRATOR_QUEUE)],
+    )
+}
+
+/// Reading history documents.
+fn read_history() -> Value {
+    statement("ReadHistory", &["s3:GetObject"], vec![history_objects()])
+}
+
+/// Publishing events on the service's bus.
+fn publish_events() -> Value {
+    statement(
+        "PublishEvents",
+        &["events:PutEvents"],
+        vec![arn(id::EVENT_BUS)],
+    )
 }
 
 /// A role Lambda assumes.

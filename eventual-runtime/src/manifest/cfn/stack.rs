@@ -1,13 +1,15 @@
-//! The template's parameters (the Lambda package, the completion-token secret) and outputs
-//! (what the CLI and operators need to reach the stack).
+//! The template's parameters (the Lambda package, the completion-token secret, the legacy
+//! system, the JWT authorizer's issuer and audience) and outputs (what the CLI and operators
+//! need to reach the stack).
 
 use super::resource::reference;
+use crate::manifest::inventory::Inventory;
 use crate::manifest::names::{self, id, output, parameter};
 use serde_json::{json, Value};
 
-/// `Parameters`.
-pub(super) fn parameters() -> Value {
-    json!({
+/// `Parameters`; the JWT authorizer's only when a route uses it.
+pub(super) fn parameters(inventory: &Inventory) -> Value {
+    let mut parameters = json!({
         parameter::ARTIFACT_BUCKET: {
             "Type": "String",
             "Description": "S3 bucket holding the Lambda package (cargo lambda build --release --output-format zip)",
@@ -22,7 +24,25 @@ pub(super) fn parameters() -> Value {
             "MinLength": 32,
             "Description": "Secret signing the completion tokens of tasks that complete later (ctx.complete_later), for example `openssl rand -hex 32`",
         },
-    })
+        parameter::LEGACY_BASE_URL: {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^(https?://[^/?#]+)?$",
+            "Description": "Strangler fig: the origin (scheme://host[:port], no path) of the legacy system that answers every request no route of the service matches, with its method, path, query, headers and body; empty: none",
+        },
+    });
+    if inventory.uses_jwt() {
+        parameters[parameter::JWT_ISSUER] = json!({
+            "Type": "String",
+            "AllowedPattern": "^https://.+$",
+            "Description": "The issuer (iss) whose JWTs the routes with auth = \"jwt\" accept, an https URL with its OpenID configuration (for example https://cognito-idp.<region>.amazonaws.com/<user-pool-id>)",
+        });
+        parameters[parameter::JWT_AUDIENCE] = json!({
+            "Type": "CommaDelimitedList",
+            "Description": "The audiences (aud, or a Cognito client id) those JWTs must name, comma separated",
+        });
+    }
+    parameters
 }
 
 /// `Outputs`.
