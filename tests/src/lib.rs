@@ -70,6 +70,7 @@ pub fn millis(n: u64) -> Duration {
 
 pub mod crash;
 pub mod local;
+pub mod manifest;
 pub mod programs;
 pub mod scenarios;
 

@@ -3,7 +3,7 @@
 
 use eventual_runtime::engine::client::Client;
 use eventual_runtime::prelude::*;
-use eventual_tests::local::{event_types, poll, Api, InProcess};
+use eventual_tests::local::{assert_error, event_types, poll, Api, InProcess};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -115,16 +115,6 @@ fn ids(rows: &[Value]) -> Vec<String> {
     rows.iter()
         .map(|row| row["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn assert_error(reply: &eventual_tests::local::Reply, status: u16, kind: &str, names: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(reply.body["error"]["kind"], kind, "{:?}", reply.body);
-    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(names),
-        "message `{message}` does not name `{names}`"
-    );
 }
 
 /// The internal API lives under `/_eventual`; the rest of the URL space belongs to the
