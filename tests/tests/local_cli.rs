@@ -112,6 +112,14 @@ fn every_command_against_a_served_engine() {
     );
 
     // status
+    // The order answers where it is, from its replayed state.
+    assert_eq!(cli.json(&["query", "o-1", "stage"]), json!("shipped"));
+    let unknown = cli.run(&["query", "o-1", "mood"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("answers no query `mood`"),
+        "{unknown:?}"
+    );
     let status = cli.json(&["status", "o-1"]);
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["outcome"]["result"]["tracking"], "trk-res-o-1");

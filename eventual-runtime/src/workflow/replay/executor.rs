@@ -316,6 +316,12 @@ impl WorkflowExecutor {
         Ok(self.take_output())
     }
 
+    /// The answer to query `name`, as the code last set it (`ctx.answer_query`), if it did.
+    pub fn query(&self, name: &str) -> Option<Value> {
+        self.ctx
+            .with_state(|state| state.query_answers.get(name).cloned())
+    }
+
     /// How the execution ended, once it has.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()

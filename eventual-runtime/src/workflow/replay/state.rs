@@ -109,6 +109,8 @@ pub(crate) struct ReplayState {
     pub(crate) failure: Option<ReplayError>,
     pub(crate) new_events: Vec<HistoryEvent>,
     pub(crate) commands: Vec<Command>,
+    /// The answers of queries, as the code last set them: rebuilt by replay, never recorded.
+    pub(crate) query_answers: std::collections::BTreeMap<String, Value>,
 }
 
 impl ReplayState {
@@ -127,6 +129,7 @@ impl ReplayState {
             failure: None,
             new_events: Vec::new(),
             commands: Vec::new(),
+            query_answers: std::collections::BTreeMap::new(),
         }
     }
 
