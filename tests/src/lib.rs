@@ -81,6 +81,7 @@ pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         name: recorded.name,
         location: recorded.location,
         timeout_ms: recorded.timeout_ms,
+        retention_ms: recorded.retention_ms,
         calls: recorded.calls,
         named_tasks: recorded.named_tasks,
         children: recorded.children,
