@@ -17,8 +17,12 @@ struct Local {
 
 impl Local {
     fn open(durability: Durability) -> Self {
+        Self::with(|config| config.with_durability(durability))
+    }
+
+    fn with(configure: impl FnOnce(EngineConfig) -> EngineConfig) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let config = EngineConfig::new(dir.path().join("engine.db")).with_durability(durability);
+        let config = configure(EngineConfig::new(dir.path().join("engine.db")));
         let engine = LocalEngine::open(config.clone()).expect("the engine opens");
         Local {
             config,
@@ -61,6 +65,14 @@ fn generated_programs_agree_with_the_test_environment() {
 fn generated_programs_agree_in_speculative_durability() {
     differential(&runtime(), 50, "local-speculative", || {
         Box::new(Local::open(Durability::Speculative))
+    });
+}
+
+/// With no executor kept in memory, every step replays from the committed history.
+#[test]
+fn generated_programs_agree_when_every_execution_is_evicted() {
+    differential(&runtime(), 50, "local-evicted", || {
+        Box::new(Local::with(|config| config.with_max_resident_executions(0)))
     });
 }
 

@@ -118,11 +118,19 @@ impl Ord for TimerEntry {
 
 struct Live {
     workflow: &'static WorkflowDescriptor,
+    /// The replayed workflow, while resident; an evicted execution is replayed from its
+    /// committed history when an event arrives.
     executor: Option<WorkflowExecutor>,
     history_len: usize,
     status: ExecutionStatus,
     correlation_id: String,
     parent: Option<ParentRef>,
+    /// The batch that carries its latest writes: it may be evicted once that one committed.
+    last_batch: u64,
+    /// Its executor was dropped to save memory (not because it ended).
+    evicted: bool,
+    /// When it last stepped, to match its entry in the eviction queue.
+    touched: u64,
 }
 
 struct OpenAttempt {
@@ -158,7 +166,18 @@ pub(crate) struct Core {
     /// Why commits are failing, while they are: what needs a commit is refused meanwhile.
     stalled: Option<String>,
     retention: Retention,
+    /// Executions with a resident executor, least recently stepped first, with the `touched`
+    /// of that step (stale entries are skipped).
+    resident: VecDeque<(String, u64)>,
+    resident_count: usize,
+    max_resident: usize,
+    touches: u64,
+    committed_batch: u64,
 }
+
+/// Resident executors kept at most by default: beyond, idle executions are evicted and replayed
+/// from their history when they next step.
+pub(crate) const MAX_RESIDENT: usize = 10_000;
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
 /// execution (start, its tasks, its end) commits once instead of once per step.
@@ -210,7 +229,18 @@ impl Core {
             durability,
             stalled: None,
             retention: Retention::default(),
+            resident: VecDeque::new(),
+            resident_count: 0,
+            max_resident: MAX_RESIDENT,
+            touches: 0,
+            committed_batch: 0,
         }
+    }
+
+    /// Keeps at most `max` executors in memory.
+    pub(crate) fn with_max_resident(mut self, max: usize) -> Self {
+        self.max_resident = max;
+        self
     }
 
     /// Keeps ended executions for `default` unless their workflow says otherwise; sweeps
@@ -255,6 +285,7 @@ impl Core {
                     at: now,
                 });
             }
+            self.count_resident(false, executor.is_some());
             self.executions.insert(
                 row.id.clone(),
                 Live {
@@ -264,6 +295,9 @@ impl Core {
                     status,
                     correlation_id: row.correlation_id,
                     parent: row.parent,
+                    last_batch: 0,
+                    touched: 0,
+                    evicted: false,
                 },
             );
         }
@@ -493,6 +527,8 @@ impl Core {
         if self.stalled.take().is_some() {
             tracing::info!("commits land again; accepting writes");
         }
+        self.committed_batch = number;
+        self.evict();
         while let Some((batch, _)) = self.in_flight.front() {
             if *batch > number {
                 break;
@@ -616,6 +652,7 @@ impl Core {
             parent: parent.clone(),
             at: now,
         });
+        self.count_resident(false, true);
         self.executions.insert(
             execution_id.clone(),
             Live {
@@ -625,6 +662,9 @@ impl Core {
                 status: ExecutionStatus::Running,
                 correlation_id,
                 parent,
+                last_batch: 0,
+                touched: 0,
+                evicted: false,
             },
         );
         self.record_step(&execution_id, output.new_events, output.commands);
@@ -652,18 +692,36 @@ impl Core {
             });
             return;
         }
+        if live.executor.is_none() && !live.evicted {
+            // Its last step ended it; the end is being carried out (a child's result, say,
+            // arrives while the parent closes).
+            debug!(
+                execution = execution_id,
+                ?event,
+                "event for an ending execution dropped"
+            );
+            return;
+        }
+        live.evicted = false;
         let span = info_span!("step", execution = execution_id, correlation = %live.correlation_id);
         let _entered = span.enter();
         let kept = event.clone();
+        let reader = &self.reader;
+        let was_resident = live.executor.is_some();
         let stepped = step_execution(
             &mut live.executor,
             live.workflow,
-            // Live executions always keep their executor; a miss means a bug, so replay from an
-            // empty history reports it as corrupt rather than guessing.
-            Vec::new,
+            // An evicted execution's writes had all committed: its history on disk is whole.
+            || {
+                super::store::history(reader, execution_id).unwrap_or_else(|error| {
+                    warn!(%error, "cannot read the history of an evicted execution");
+                    Vec::new()
+                })
+            },
             now(),
             vec![event],
         );
+        let is_resident = live.executor.is_some();
         match stepped {
             Ok(output) => self.record_step(execution_id, output.new_events, output.commands),
             Err(error) => {
@@ -682,6 +740,42 @@ impl Core {
                 });
             }
         }
+        self.count_resident(was_resident, is_resident);
+    }
+
+    fn count_resident(&mut self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.resident_count += 1,
+            (true, false) => self.resident_count = self.resident_count.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// Drops the executors of the least recently stepped executions beyond the cap, as long as
+    /// their writes have all committed (so that their history on disk is whole).
+    fn evict(&mut self) {
+        while self.resident_count > self.max_resident {
+            let Some((execution_id, touched)) = self.resident.front().cloned() else {
+                return;
+            };
+            let Some(live) = self.executions.get_mut(&execution_id) else {
+                self.resident.pop_front();
+                continue;
+            };
+            if live.touched != touched || live.executor.is_none() {
+                // A later step queued it again, or it is already out.
+                self.resident.pop_front();
+                continue;
+            }
+            if live.last_batch > self.committed_batch {
+                // Its last step is still on its way to disk: try again after the next commit.
+                return;
+            }
+            self.resident.pop_front();
+            live.executor = None;
+            live.evicted = true;
+            self.resident_count -= 1;
+        }
     }
 
     fn record_step(
@@ -693,6 +787,13 @@ impl Core {
         let Some(live) = self.executions.get_mut(execution_id) else {
             return;
         };
+        self.touches += 1;
+        live.touched = self.touches;
+        live.last_batch = self.next_batch + 1;
+        if live.executor.is_some() {
+            self.resident
+                .push_back((execution_id.to_owned(), self.touches));
+        }
         let first_index = live.history_len;
         live.history_len += events.len();
         let parent = live.parent.clone();
@@ -947,6 +1048,7 @@ impl Host for Core {
             at: now,
         });
         if let Some(live) = self.executions.remove(execution_id) {
+            self.count_resident(live.executor.is_some(), false);
             self.remember_end(execution_id, live.workflow.name, outcome);
         }
         self.after

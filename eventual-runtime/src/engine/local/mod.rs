@@ -81,6 +81,10 @@ pub struct EngineConfig {
     /// How long an ended execution and its history are kept when its workflow does not say
     /// (`#[workflow(retention = "30d")]`); `None` (the default) keeps them.
     pub retention: Option<std::time::Duration>,
+    /// How many running executions keep their replayed workflow in memory (default 10,000).
+    /// Beyond, the least recently stepped ones are evicted and replayed from their history when
+    /// an event arrives: memory stays bounded however many executions wait.
+    pub max_resident_executions: usize,
 }
 
 impl EngineConfig {
@@ -92,7 +96,14 @@ impl EngineConfig {
             durability: Durability::default(),
             max_database_bytes: None,
             retention: None,
+            max_resident_executions: core::MAX_RESIDENT,
         }
+    }
+
+    /// The same configuration keeping at most `max` executions resident in memory.
+    pub fn with_max_resident_executions(mut self, max: usize) -> Self {
+        self.max_resident_executions = max;
+        self
     }
 
     /// The same configuration keeping ended executions for `retention` by default.
@@ -171,7 +182,8 @@ impl LocalEngine {
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
-            .with_retention(config.retention);
+            .with_retention(config.retention)
+            .with_max_resident(config.max_resident_executions);
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
