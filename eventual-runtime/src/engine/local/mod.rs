@@ -369,10 +369,25 @@ impl EngineHandle {
             .ok_or_else(|| ServiceError::NotFound(id.to_owned()))
     }
 
-    /// An execution's committed history.
+    /// An execution's committed history: its current run's (the one
+    /// `GET /_eventual/executions/{id}/history` serves).
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
         self.execution(id)?;
         self.read(|c| store::history(c, id))
+    }
+
+    /// The committed history of every run of an execution, oldest first: the runs that
+    /// continued as new (kept in the `run_history` table), then the current one.
+    pub fn run_histories(&self, id: &str) -> Result<Vec<Vec<HistoryEvent>>, ServiceError> {
+        self.execution(id)?;
+        self.read(|c| {
+            let mut runs = store::earlier_runs(c, id)?
+                .iter()
+                .map(|run_id| store::run_history(c, id, run_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            runs.push(store::history(c, id)?);
+            Ok(runs)
+        })
     }
 
     /// A page of executions.
