@@ -23,12 +23,12 @@ use crate::payload;
 use crate::store::{self, ExecutionItem, StoredStep};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::kernel::carry_out;
-use eventual_runtime::engine::kernel::step::take_continuation;
-use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::engine::kernel::start::{child_conflict, decide_start, StartDecision};
 use eventual_runtime::engine::kernel::step::child_start_failure;
+use eventual_runtime::engine::kernel::step::take_continuation;
 use eventual_runtime::engine::ExecutionStatus;
 use eventual_runtime::registry;
+use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::{ParentRef, RunLink};
 use eventual_runtime::workflow::{
@@ -239,8 +239,7 @@ impl<'a> Run<'a> {
         match WorkflowExecutor::start(workflow, request, Timestamp::wall_clock()) {
             Ok((executor, output)) => {
                 self.history = Some(Vec::new());
-                self.commit_switching_runs(workflow, executor, output)
-                    .await
+                self.commit_switching_runs(workflow, executor, output).await
             }
             Err(error) => {
                 if let Some(message) = refused(false, error.to_string()) {
@@ -298,8 +297,7 @@ impl<'a> Run<'a> {
             self.executor = Some(executor);
             return Ok(());
         }
-        self.commit_switching_runs(workflow, executor, output)
-            .await
+        self.commit_switching_runs(workflow, executor, output).await
     }
 
     /// Commits a step, and when the step's run continued as new, the next run with it: the
@@ -321,8 +319,13 @@ impl<'a> Run<'a> {
                 first_seq: 0,
             }
             .run_id();
-            store::put_run_history(self.aws, self.execution_id, &ended_run, &History::new(ended.clone()))
-                .await?;
+            store::put_run_history(
+                self.aws,
+                self.execution_id,
+                &ended_run,
+                &History::new(ended.clone()),
+            )
+            .await?;
             let (parent, correlation_id) = started(&ended);
             let next =
                 StartRequest::continued(self.execution_id, correlation_id, parent, continuation);

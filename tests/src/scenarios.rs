@@ -760,7 +760,10 @@ const COUNTER_RUNS: u64 = 4;
 /// waits for `go` first, and only the last run takes the `note` signals, so they must be
 /// handed on from run to run.
 #[workflow]
-pub async fn sc_counter(ctx: WorkflowContext, state: CounterState) -> Result<CounterState, WorkflowError> {
+pub async fn sc_counter(
+    ctx: WorkflowContext,
+    state: CounterState,
+) -> Result<CounterState, WorkflowError> {
     if state.n == 0 {
         let _: String = ctx.wait_for_signal("go").await?;
     }
@@ -802,7 +805,12 @@ pub async fn continue_as_new(engine: &dyn Engine) -> Trace {
         total: (0..COUNTER_RUNS).map(|n| n * n).sum(),
         notes: vec!["x".into(), "y".into()],
     };
-    assert_eq!(outcome, Outcome::Succeeded { result: json!(expected) });
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!(expected)
+        }
+    );
     let Some(HistoryEventKind::WorkflowStarted {
         execution_id,
         input,

@@ -5,8 +5,8 @@ use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::task::{Task, TaskOptions};
 use crate::time::Timestamp;
 use crate::workflow::futures::{
-    decode_raw, decode_result, decode_unit, ContinueAsNew, SignalFuture, SignalState,
-    SignalStream, StepFuture,
+    decode_raw, decode_result, decode_unit, ContinueAsNew, SignalFuture, SignalState, SignalStream,
+    StepFuture,
 };
 use crate::workflow::history::{ParentClosePolicy, RecordedValue, Seq};
 use crate::workflow::replay::machines::SignalClaim;

@@ -321,6 +321,17 @@ impl RunLink {
         }
     }
 
+    /// The run a history belongs to, read from its `WorkflowStarted`; `None` for a history
+    /// that does not begin with one.
+    pub fn of_history(events: &[HistoryEvent]) -> Option<RunLink> {
+        match events.first().map(|event| &event.kind) {
+            Some(HistoryEventKind::WorkflowStarted {
+                run_id, first_seq, ..
+            }) => RunLink::from_started(run_id.as_deref(), *first_seq).ok(),
+            _ => None,
+        }
+    }
+
     /// Reads a run's link back from its `WorkflowStarted` fields (`None` for a first run).
     pub fn from_started(run_id: Option<&str>, first_seq: Seq) -> Result<RunLink, String> {
         let Some(run_id) = run_id else {
@@ -418,7 +429,8 @@ impl HistoryEventKind {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            HistoryEventKind::WorkflowContinuedAsNew { .. } | HistoryEventKind::WorkflowSucceeded { .. }
+            HistoryEventKind::WorkflowContinuedAsNew { .. }
+                | HistoryEventKind::WorkflowSucceeded { .. }
                 | HistoryEventKind::WorkflowFailed { .. }
                 | HistoryEventKind::WorkflowTimedOut
                 | HistoryEventKind::WorkflowCancelled { .. }

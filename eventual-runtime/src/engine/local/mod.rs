@@ -38,7 +38,7 @@ use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::workflow::command::Outcome;
-use crate::workflow::history::HistoryEvent;
+use crate::workflow::history::{HistoryEvent, RunLink};
 use crate::workflow::InboxEvent;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -374,6 +374,22 @@ impl EngineHandle {
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
         self.execution(id)?;
         self.read(|c| store::history(c, id))
+    }
+
+    /// The committed history of run `run_id` of an execution: the current run, or one that
+    /// continued as new.
+    pub fn run_history(&self, id: &str, run_id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
+        let current = self.history(id)?;
+        if RunLink::of_history(&current).is_some_and(|run| run.run_id() == run_id) {
+            return Ok(current);
+        }
+        let earlier = self.read(|c| store::run_history(c, id, run_id))?;
+        if earlier.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "run `{run_id}` of execution `{id}`"
+            )));
+        }
+        Ok(earlier)
     }
 
     /// The committed history of every run of an execution, oldest first: the runs that

@@ -149,7 +149,8 @@ impl ReplayState {
 
     /// Where step `seq` sits in this run's `steps` and `recorded`, if it belongs to this run.
     fn index_of(&self, seq: Seq) -> Option<usize> {
-        seq.checked_sub(self.first_seq()).map(|index| index as usize)
+        seq.checked_sub(self.first_seq())
+            .map(|index| index as usize)
     }
 
     fn seq_at(&self, index: usize) -> Seq {
@@ -678,9 +679,7 @@ impl ReplayState {
     ) -> Result<(), ReplayError> {
         let workflow = self.info.workflow.clone();
         // A result must answer a step of its own kind (a task result never ends a timer).
-        let fits = self
-            .step(seq)
-            .is_some_and(|step| step.kind() == expected);
+        let fits = self.step(seq).is_some_and(|step| step.kind() == expected);
         if !fits {
             return Err(ReplayError::CorruptHistory {
                 workflow,
