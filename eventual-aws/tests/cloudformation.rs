@@ -20,6 +20,10 @@ use eventual_runtime::manifest::names::{self, env, id, key, output, parameter, r
 use eventual_runtime::manifest::{template, Inventory};
 use eventual_runtime::registry::HandlerFailure;
 use eventual_runtime::workflow::{HistoryEvent, Outcome};
+use eventual_tests::manifest::{
+    order_service as inventory,
+    order_service_with_iam_and_jwt_routes as inventory_with_iam_and_jwt_routes,
+};
 use harness::{sdk_config, Consumer, Deployment, Harness, Moto, Options};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -47,10 +51,6 @@ const TOKEN_KEY: &str = "0123456789abcdef0123456789abcdef";
 const LEGACY_BASE_URL: &str = "https://legacy.example.com";
 
 /// The order service's items only.
-fn inventory() -> Inventory {
-    Inventory::linked().of_crate("order_service")
-}
-
 /// An empty zip archive (its end-of-central-directory record): the Lambda package.
 fn empty_zip() -> Vec<u8> {
     let mut zip = b"PK\x05\x06".to_vec();
@@ -1144,18 +1144,6 @@ async fn check_http_api(
             )]))
         );
     }
-}
-
-/// The order service with one route behind a JWT and one behind SigV4.
-fn inventory_with_iam_and_jwt_routes() -> Inventory {
-    let mut inventory = inventory();
-    for route in &mut inventory.routes {
-        route.auth = match route.name.as_str() {
-            "create_order" => ApiAuth::Jwt,
-            _ => ApiAuth::Iam,
-        };
-    }
-    inventory
 }
 
 /// The routes of a service whose routes need a JWT and SigV4, without a legacy system: the

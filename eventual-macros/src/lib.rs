@@ -21,6 +21,8 @@ use proc_macro::TokenStream;
 /// replayable workflow.
 ///
 /// Options: `name = "..."` (default: the function's name), `timeout = "1h"`,
+/// `retention = "30d"` (how long an ended execution and its history are kept; default: the
+/// engine's),
 /// `crate = "path"` (where `eventual_runtime` is, when renamed).
 ///
 /// The body may not read the wall clock, sleep, spawn, draw random numbers or read the

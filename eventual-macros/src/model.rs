@@ -52,6 +52,8 @@ pub(crate) struct WorkflowDef {
     /// The input parameter, if any (`()` otherwise).
     pub(crate) input: Option<Param>,
     pub(crate) timeout_ms: Option<u64>,
+    /// How long an ended execution is kept, when the workflow says.
+    pub(crate) retention_ms: Option<u64>,
     pub(crate) facts: BodyFacts,
 }
 
@@ -91,7 +93,7 @@ pub(crate) fn build(cx: &Ctxt, kind: Kind, args: TokenStream, item: ItemFn) -> O
     let args = attr::parse_args(cx, kind, args);
     let f = fn_def(cx, kind, &args, item)?;
     match kind {
-        Kind::Workflow => workflow_def(cx, f, args.timeout_ms).map(Def::Workflow),
+        Kind::Workflow => workflow_def(cx, f, &args).map(Def::Workflow),
         Kind::Task => {
             check_task_params(cx, &f);
             Some(Def::Task(TaskDef {
@@ -229,7 +231,7 @@ fn is_context(ty: &Type) -> bool {
     last_segment_args(ty, "WorkflowContext").is_some()
 }
 
-fn workflow_def(cx: &Ctxt, mut f: FnDef, timeout_ms: Option<u64>) -> Option<WorkflowDef> {
+fn workflow_def(cx: &Ctxt, mut f: FnDef, args: &attr::Args) -> Option<WorkflowDef> {
     let facts = check::check_body(cx, &f.item.block);
     let mut params = std::mem::take(&mut f.params).into_iter();
     match params.next() {
@@ -260,7 +262,8 @@ fn workflow_def(cx: &Ctxt, mut f: FnDef, timeout_ms: Option<u64>) -> Option<Work
     Some(WorkflowDef {
         f,
         input,
-        timeout_ms,
+        timeout_ms: args.timeout_ms,
+        retention_ms: args.retention_ms,
         facts,
     })
 }

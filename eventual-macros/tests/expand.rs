@@ -90,7 +90,7 @@ fn workflow_with_options_and_facts() {
     check(
         "workflow_with_options_and_facts",
         Kind::Workflow,
-        quote!(name = "orders.place", timeout = "1h 30m"),
+        quote!(name = "orders.place", timeout = "1h 30m", retention = "30d"),
         quote! {
             /// Places an order.
             pub async fn place_order(

@@ -72,6 +72,14 @@ impl std::ops::Add<Duration> for Timestamp {
     }
 }
 
+/// Saturates at the epoch.
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, duration: Duration) -> Timestamp {
+        Timestamp::from_millis(self.as_millis().saturating_sub(duration.as_millis() as u64))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())

@@ -196,7 +196,7 @@ async fn waiting_executions(handle: &EngineHandle) -> f64 {
             .await
             .expect("a waiting execution starts");
     }
-    peak_rss_mib()
+    eventual_examples::peak_rss_mib()
 }
 
 async fn concurrent_steps(handle: &EngineHandle) -> f64 {
@@ -266,20 +266,6 @@ fn memory_filesystem(dir: &Path) -> Option<String> {
         .max_by_key(|(length, _)| *length)
         .map(|(_, kind)| kind)
         .filter(|kind| kind == "tmpfs" || kind == "ramfs")
-}
-
-/// The peak resident set of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 /// How long a 4 KiB write + fsync takes in `dir`: the floor under any durable commit.

@@ -28,5 +28,33 @@ pub async fn wait_for(ctx: WorkflowContext, seconds: u64) -> Result<(), Workflow
     Ok(())
 }
 
+/// Waits for signal `go`: the signal-waiting idle executions of `bench_idle`.
+#[workflow]
+pub async fn wait_for_go(ctx: WorkflowContext, _n: u64) -> Result<(), WorkflowError> {
+    let _: () = ctx.wait_for_signal("go").await?;
+    Ok(())
+}
+
+/// Sleeps `millis` milliseconds: the timer-waiting idle executions of `bench_idle`.
+#[workflow]
+pub async fn sleep_millis(ctx: WorkflowContext, millis: u64) -> Result<(), WorkflowError> {
+    ctx.sleep(Duration::from_millis(millis)).await;
+    Ok(())
+}
+
+/// The peak resident set of this process (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 /// Links this crate's registrations into a binary.
 pub fn link() {}

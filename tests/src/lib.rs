@@ -70,6 +70,7 @@ pub fn millis(n: u64) -> Duration {
 
 pub mod crash;
 pub mod local;
+pub mod manifest;
 pub mod programs;
 pub mod scenarios;
 
@@ -80,6 +81,7 @@ pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         name: recorded.name,
         location: recorded.location,
         timeout_ms: recorded.timeout_ms,
+        retention_ms: recorded.retention_ms,
         calls: recorded.calls,
         named_tasks: recorded.named_tasks,
         children: recorded.children,

@@ -47,6 +47,18 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// Asserts an error answer of the API: its status, its `error.kind`, and a message that names
+/// `names`.
+pub fn assert_error(reply: &Reply, status: u16, kind: &str, names: &str) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(reply.body["error"]["kind"], kind, "{:?}", reply.body);
+    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(names),
+        "message `{message}` does not name `{names}`"
+    );
+}
+
 impl Reply {
     /// The first value of header `name`, if it is text.
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -41,7 +41,7 @@ macro_rules! every_scenario {
     ($runner:ident) => {
         $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events,
             cancel_during_compensation, parent_close, terminate, names, handler_ids, versioning,
-            continue_as_new);
+            queries, continue_as_new);
     };
     ($runner:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -825,5 +825,53 @@ pub async fn continue_as_new(engine: &dyn Engine) -> Trace {
     assert_eq!(input["n"], json!(COUNTER_RUNS - 1));
     assert_eq!(run_id.as_deref(), Some("run-4"));
     assert_eq!(continued_from.as_deref(), Some("run-3"));
+    vec![shape(&history)]
+}
+
+// ---- queries ----------------------------------------------------------------------------------
+
+/// Answers "progress" as it squares `0..n`, then "stage" once told to finish.
+#[workflow]
+pub async fn sc_progress(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    ctx.answer_query("progress", 0);
+    for i in 0..n {
+        sc_square(i).await?;
+        ctx.answer_query("progress", i + 1);
+    }
+    let _: String = ctx.wait_for_signal("finish").await?;
+    ctx.answer_query("stage", "finished");
+    Ok(n)
+}
+
+/// A query is answered from the replayed state, before and after the end, and writes nothing;
+/// a query the execution has not answered (yet) is `unknown_query`.
+pub async fn queries(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_progress", json!(3)).await;
+    let deadline = Instant::now() + PATIENCE;
+    while engine.query(&id, "progress").await != Ok(json!(3)) {
+        assert!(Instant::now() < deadline, "progress never reached 3");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let unknown = engine.query(&id, "stage").await;
+    assert_eq!(
+        unknown,
+        Err(ServiceError::UnknownQuery {
+            execution_id: id.clone(),
+            query: "stage".into()
+        })
+    );
+    let before = engine.history(&id).await.expect("a history");
+    engine
+        .signal(&id, "finish", json!("now"))
+        .await
+        .expect("signal finish");
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(3) });
+    assert_eq!(engine.query(&id, "stage").await, Ok(json!("finished")));
+    assert_eq!(
+        history[..before.len()],
+        before[..],
+        "queries wrote nothing to history"
+    );
     vec![shape(&history)]
 }

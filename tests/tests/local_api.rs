@@ -3,7 +3,7 @@
 
 use eventual_runtime::engine::client::Client;
 use eventual_runtime::prelude::*;
-use eventual_tests::local::{event_types, poll, Api, InProcess};
+use eventual_tests::local::{assert_error, event_types, poll, Api, InProcess};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -115,16 +115,6 @@ fn ids(rows: &[Value]) -> Vec<String> {
     rows.iter()
         .map(|row| row["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn assert_error(reply: &eventual_tests::local::Reply, status: u16, kind: &str, names: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(reply.body["error"]["kind"], kind, "{:?}", reply.body);
-    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(names),
-        "message `{message}` does not name `{names}`"
-    );
 }
 
 /// The internal API lives under `/_eventual`; the rest of the URL space belongs to the
@@ -721,4 +711,44 @@ fn bad_requests_are_refused_and_write_nothing() {
         assert_eq!(snapshot(api), before, "POST {path} {body} wrote something");
     }
     assert_eq!(api.get("/executions/bad-1").body["status"], "running");
+}
+
+/// Answers query "doubled" once its task is done, then waits for "done".
+#[workflow]
+async fn api_queried(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let doubled = api_double_task(n).await?;
+    ctx.answer_query("doubled", doubled);
+    let _: () = ctx.wait_for_signal("done").await?;
+    Ok(doubled)
+}
+
+/// `POST /executions/{id}/queries/{name}` answers from the replayed state and writes nothing;
+/// a query not answered is a 404 that names it, an unknown execution a 404 too.
+#[test]
+fn queries_answer_from_the_replayed_state() {
+    let server = InProcess::start();
+    let api = &server.api;
+    let body = json!({"workflow": "api_queried", "input": 21, "name": "q-1"});
+    assert_eq!(api.post("/executions", &body).status, 201);
+    let answer = poll(Duration::from_secs(30), "the query is answered", || {
+        let reply = api.post("/executions/q-1/queries/doubled", &json!(null));
+        (reply.status == 200).then_some(reply.body)
+    });
+    assert_eq!(answer, json!({"result": 42}));
+    let history = api.history("q-1");
+    let again = api.post("/executions/q-1/queries/doubled", &json!(null));
+    assert_eq!(again.body, json!({"result": 42}));
+    assert_eq!(api.history("q-1"), history, "a query writes nothing");
+    assert_error(
+        &api.post("/executions/q-1/queries/tripled", &json!(null)),
+        404,
+        "unknown_query",
+        "query `tripled`",
+    );
+    assert_error(
+        &api.post("/executions/nope/queries/doubled", &json!(null)),
+        404,
+        "not_found",
+        "nope",
+    );
 }

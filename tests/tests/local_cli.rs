@@ -112,6 +112,14 @@ fn every_command_against_a_served_engine() {
     );
 
     // status
+    // The order answers where it is, from its replayed state.
+    assert_eq!(cli.json(&["query", "o-1", "stage"]), json!("shipped"));
+    let unknown = cli.run(&["query", "o-1", "mood"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("answers no query `mood`"),
+        "{unknown:?}"
+    );
     let status = cli.json(&["status", "o-1"]);
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["outcome"]["result"]["tracking"], "trk-res-o-1");
@@ -273,6 +281,18 @@ fn every_command_against_a_served_engine() {
     server.assert_alive();
 }
 
+/// Makes an order's history disagree with the code: step 1 names `reserve_stock` where
+/// `place_order` calls `reserve_inventory`.
+fn rename_task_of_step_1(document: &mut Value) {
+    let events = document["events"].as_array_mut().unwrap();
+    let scheduled = events
+        .iter_mut()
+        .find(|e| e["type"] == "TaskScheduled" && e["seq"] == 1)
+        .expect("step 1 is a task");
+    assert_eq!(scheduled["name"], "reserve_inventory");
+    scheduled["name"] = json!("reserve_stock");
+}
+
 fn replay_file(cli: &Cli, file: &Path) -> Output {
     cli.run(&["replay", "--history-file", file.to_str().unwrap()])
 }
@@ -298,13 +318,7 @@ fn replay_of_a_history_that_disagrees_with_the_code_names_the_step() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("replay ok"));
 
     // Step 1 now names another task than the code calls there.
-    let events = document["events"].as_array_mut().unwrap();
-    let scheduled = events
-        .iter_mut()
-        .find(|e| e["type"] == "TaskScheduled" && e["seq"] == 1)
-        .expect("step 1 is a task");
-    assert_eq!(scheduled["name"], "reserve_inventory");
-    scheduled["name"] = json!("reserve_stock");
+    rename_task_of_step_1(&mut document);
     let changed = dir.path().join("changed.json");
     std::fs::write(&changed, document.to_string()).unwrap();
     let output = replay_file(&cli, &changed);
@@ -360,12 +374,7 @@ fn replay_all_checks_every_history_of_the_engine_or_a_directory() {
     std::fs::create_dir(&exported).unwrap();
     let mut document = cli.json(&["history", "o-10", "--json"]);
     std::fs::write(exported.join("o-10.json"), document.to_string()).unwrap();
-    let events = document["events"].as_array_mut().unwrap();
-    let scheduled = events
-        .iter_mut()
-        .find(|e| e["type"] == "TaskScheduled" && e["seq"] == 1)
-        .expect("step 1 is a task");
-    scheduled["name"] = json!("reserve_stock");
+    rename_task_of_step_1(&mut document);
     std::fs::write(exported.join("o-10-changed.json"), document.to_string()).unwrap();
 
     let output = cli.run(&["replay", "--all", "--dir", exported.to_str().unwrap()]);

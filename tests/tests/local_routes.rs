@@ -4,7 +4,7 @@
 
 use eventual_runtime::api::{ApiContext, ApiError, ApiResponse, Headers, Query};
 use eventual_runtime::prelude::*;
-use eventual_tests::local::{poll, Api, InProcess};
+use eventual_tests::local::{assert_error, poll, Api, InProcess};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -78,16 +78,6 @@ fn origin(server: &InProcess) -> Api {
         format!("http://{}", server.address),
         Duration::from_secs(30),
     )
-}
-
-fn assert_error(reply: &eventual_tests::local::Reply, status: u16, kind: &str, names: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(reply.body["error"]["kind"], kind, "{:?}", reply.body);
-    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(names),
-        "`{message}` does not name `{names}`"
-    );
 }
 
 fn order(id: &str) -> Value {

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use eventual_runtime::engine::api::serve::{ServeOptions, DEFAULT_BODY_LIMIT};
 use eventual_runtime::prelude::*;
-use eventual_tests::local::{cargo_binary, free_port, Api, InProcess, Reply, ServeCommand};
+use eventual_tests::local::{
+    assert_error, cargo_binary, free_port, Api, InProcess, Reply, ServeCommand,
+};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Command, Output};
@@ -19,16 +21,6 @@ use std::sync::Arc;
 #[workflow]
 async fn serve_noop(_ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
     Ok(n)
-}
-
-fn assert_error(reply: &Reply, status: u16, kind: &str, names: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(reply.body["error"]["kind"], kind, "{:?}", reply.body);
-    let message = reply.body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(names),
-        "message `{message}` does not name `{names}`"
-    );
 }
 
 /// A client of the whole listener (not only the internal API).

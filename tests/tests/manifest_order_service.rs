@@ -3,20 +3,19 @@
 
 extern crate order_service;
 
-use eventual_runtime::api::ApiAuth;
 use eventual_runtime::manifest::build::Service;
 use eventual_runtime::manifest::names::{id, parameter};
-use eventual_runtime::manifest::{template, Artifacts, Inventory};
+use eventual_runtime::manifest::{template, Artifacts};
 use eventual_runtime::pattern::EventPattern;
 use eventual_tests::local::{Api, InProcess, Reply};
+use eventual_tests::manifest::{
+    order_service as inventory,
+    order_service_with_iam_and_jwt_routes as inventory_with_iam_and_jwt_routes,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The order service's items only (this test binary may link others).
-fn inventory() -> Inventory {
-    Inventory::linked().of_crate("order_service")
-}
-
 const SERVICE: &str = "order-service";
 /// The service's version in the snapshots (a build script uses its package's).
 const VERSION: &str = "1.0.0";
@@ -158,19 +157,6 @@ fn cfn_lint_passes_on_the_template() {
         "template.json",
         &artifacts().files["template.json"],
     );
-}
-
-/// The order service with one route behind SigV4 and one behind a JWT: the template then has
-/// the JWT authorizer and its parameters.
-fn inventory_with_iam_and_jwt_routes() -> Inventory {
-    let mut inventory = inventory();
-    for route in &mut inventory.routes {
-        route.auth = match route.name.as_str() {
-            "create_order" => ApiAuth::Jwt,
-            _ => ApiAuth::Iam,
-        };
-    }
-    inventory
 }
 
 #[test]

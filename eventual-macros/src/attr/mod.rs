@@ -21,7 +21,7 @@ use syn::{Expr, ExprLit, Lit, LitStr};
 /// The options each attribute accepts, in the order error messages list them.
 pub(crate) fn keywords(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Workflow => &["name", "timeout", "crate"],
+        Kind::Workflow => &["name", "timeout", "retention", "crate"],
         Kind::Task => &["name", "timeout", "heartbeat", "retry", "crate"],
         Kind::OnEvent => &["pattern", "name", "retry", "dead_letter", "crate"],
         Kind::Api => &["auth", "name", "crate"],
@@ -59,6 +59,7 @@ pub(crate) struct Args {
     pub(crate) crate_path: Option<syn::Path>,
     pub(crate) timeout_ms: Option<u64>,
     pub(crate) heartbeat_ms: Option<u64>,
+    pub(crate) retention_ms: Option<u64>,
     pub(crate) retry: Option<RetryArgs>,
     pub(crate) pattern: Option<LitStr>,
     pub(crate) dead_letter: Option<bool>,
@@ -71,6 +72,7 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
     let mut crate_path = Attr::none("crate");
     let mut timeout = Attr::none("timeout");
     let mut heartbeat = Attr::none("heartbeat");
+    let mut retention = Attr::none("retention");
     let mut retry = Attr::none("retry");
     let mut pattern = Attr::none("pattern");
     let mut dead_letter = Attr::none("dead_letter");
@@ -119,13 +121,13 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
                     }
                 }
             }
-            "timeout" | "heartbeat" => {
+            "timeout" | "heartbeat" | "retention" => {
                 let expr = value_expr(&meta)?;
                 if let Some(millis) = expect_duration(cx, &expr, &key) {
-                    let target = if key == "timeout" {
-                        &mut timeout
-                    } else {
-                        &mut heartbeat
+                    let target = match key.as_str() {
+                        "timeout" => &mut timeout,
+                        "heartbeat" => &mut heartbeat,
+                        _ => &mut retention,
                     };
                     target.set(cx, &meta.path, millis);
                 }
@@ -163,6 +165,7 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
         crate_path: crate_path.get(),
         timeout_ms: timeout.get(),
         heartbeat_ms: heartbeat.get(),
+        retention_ms: retention.get(),
         retry: retry.get(),
         pattern: pattern.get(),
         dead_letter: dead_letter.get(),

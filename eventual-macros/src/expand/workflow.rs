@@ -32,6 +32,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
     let facts = &def.facts;
     let fields = {
         let timeout = option_u64(def.timeout_ms);
+        let retention = option_u64(def.retention_ms);
         let calls = str_slice(&facts.calls);
         let named_tasks = str_slice(&facts.named_tasks);
         let children = str_slice(&facts.children);
@@ -40,6 +41,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
         let events = str_slice(&facts.events);
         quote! {
             timeout_ms: #timeout,
+            retention_ms: #retention,
             calls: #calls,
             named_tasks: #named_tasks,
             children: #children,

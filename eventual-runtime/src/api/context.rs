@@ -70,6 +70,20 @@ impl ApiContext {
         self.service.execution(execution_id).await
     }
 
+    /// The answer of an execution to query `name` (`ctx.answer_query`), as `T`.
+    pub async fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        execution_id: &str,
+        name: &str,
+    ) -> Result<T, ServiceError> {
+        let answer = self.service.query(execution_id, name).await?;
+        serde_json::from_value(answer).map_err(|error| {
+            ServiceError::Internal(format!(
+                "the answer to query `{name}` does not fit: {error}"
+            ))
+        })
+    }
+
     /// Sends signal `name` with `payload` to an execution.
     pub async fn signal(
         &self,

@@ -43,6 +43,16 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
             list(api, filters, json)
         }
         ApiCommand::History { execution, json } => history(api, &execution, json),
+        ApiCommand::Query { execution, name } => api
+            .post(
+                &format!(
+                    "/executions/{}/queries/{}",
+                    encode(&execution),
+                    encode(&name)
+                ),
+                &Value::Null,
+            )
+            .map(|answer| print_json(&answer["result"])),
         ApiCommand::Signal {
             execution,
             name,

@@ -111,6 +111,13 @@ pub enum ApiCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ask an execution a query (`ctx.answer_query`): prints its answer as JSON.
+    Query {
+        /// The execution.
+        execution: String,
+        /// The query.
+        name: String,
+    },
     /// Send a signal.
     Signal {
         /// The execution.

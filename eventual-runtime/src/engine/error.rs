@@ -28,6 +28,14 @@ pub enum ServiceError {
         /// The workflow of the execution that holds it.
         held_by: String,
     },
+    /// The execution answers no query of that name (yet: it may answer it further on).
+    #[error("execution `{execution_id}` answers no query `{query}`")]
+    UnknownQuery {
+        /// The execution.
+        execution_id: String,
+        /// The query asked.
+        query: String,
+    },
     /// No route serves this method and path.
     #[error("no route serves `{0}`")]
     NoRoute(String),
@@ -60,7 +68,8 @@ impl ServiceError {
         match self {
             ServiceError::NotFound(_)
             | ServiceError::UnknownWorkflow(_)
-            | ServiceError::NoRoute(_) => 404,
+            | ServiceError::NoRoute(_)
+            | ServiceError::UnknownQuery { .. } => 404,
             ServiceError::Ended(_) | ServiceError::AlreadyStarted { .. } => 409,
             ServiceError::InvalidInput(_) | ServiceError::BadRequest(_) => 400,
             ServiceError::InvalidToken(_) => 403,
@@ -83,6 +92,7 @@ impl ServiceError {
             ServiceError::InvalidToken(_) => "invalid_token",
             ServiceError::AlreadyStarted { .. } => "already_started",
             ServiceError::NoRoute(_) => "no_route",
+            ServiceError::UnknownQuery { .. } => "unknown_query",
             ServiceError::BadRequest(_) => "bad_request",
             ServiceError::PayloadTooLarge(_) => "payload_too_large",
             ServiceError::Unauthorized(_) => "unauthorized",

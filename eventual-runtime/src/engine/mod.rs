@@ -140,6 +140,19 @@ pub trait Engine: Send + Sync {
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
+    /// The execution's answer to query `query`, from the state its history replays to.
+    fn query<'a>(
+        &'a self,
+        execution_id: &'a str,
+        query: &'a str,
+    ) -> BoxFuture<'a, Result<Value, ServiceError>> {
+        let history = self.history(execution_id);
+        Box::pin(crate::engine::kernel::query::ask(
+            execution_id,
+            query,
+            history,
+        ))
+    }
     /// The dead letters of every subscription.
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>>;
 }

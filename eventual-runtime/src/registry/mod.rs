@@ -43,6 +43,9 @@ pub struct WorkflowDescriptor {
     pub location: SourceLocation,
     /// The execution timeout, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// How long an ended execution and its history are kept, in milliseconds; `None` takes the
+    /// engine's default.
+    pub retention_ms: Option<u64>,
     /// Functions the body calls that may be tasks (checked against the task registry).
     pub calls: &'static [&'static str],
     /// Tasks the body calls by name (`ctx.call_task_by_name("...")`): each must be registered.

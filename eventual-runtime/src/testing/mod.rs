@@ -37,6 +37,7 @@ use crate::engine::api::ListFilter;
 use crate::engine::client::{Client, Effect, EffectBuffer, StartExecution, WithClient};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, Delivery, DeliveryHost, EffectHost};
+use crate::engine::kernel::retention::Retention;
 use crate::engine::kernel::signal::outside_signal;
 use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
@@ -209,6 +210,7 @@ struct EnvState {
     next_id: u64,
     warnings: Vec<String>,
     journal: Vec<JournalEntry>,
+    retention: Retention,
 }
 
 /// 2026-01-01T00:00:00Z: a fixed start so that histories are the same on every run.
@@ -254,6 +256,7 @@ impl TestEnvironment {
                 next_id: 0,
                 warnings: Vec::new(),
                 journal: Vec::new(),
+                retention: Retention::default(),
             })),
         }
     }
@@ -507,6 +510,13 @@ impl TestEnvironment {
         true
     }
 
+    /// Keeps ended executions for `retention` unless their workflow says otherwise (`None`,
+    /// the default: forever). Moving the clock deletes what has been kept long enough, as the
+    /// engines do.
+    pub fn set_retention(&self, retention: Option<Duration>) {
+        self.lock().retention = Retention::new(retention);
+    }
+
     /// The executions a list with `filter` finds (workflow, status and attributes; no
     /// paging), in id order.
     pub fn find_executions(&self, filter: &ListFilter) -> Vec<String> {
@@ -576,6 +586,7 @@ impl TestEnvironment {
             }
         }
         self.run_until_idle().await;
+        self.lock().sweep();
     }
 
     async fn run_next_attempt(&self) -> bool {
@@ -692,6 +703,20 @@ fn attribute_of(history: &[HistoryEvent], key: &str) -> Option<String> {
 }
 
 impl EnvState {
+    /// Deletes the ended executions kept longer than their retention.
+    fn sweep(&mut self) {
+        let (now, retention) = (self.now, self.retention);
+        self.executions.retain(|_, execution| {
+            let ended_at = execution.history.last().map(|event| event.at);
+            match ended_at {
+                Some(at) if execution.status.is_terminal() => {
+                    !retention.expired(execution.workflow.name, at, now)
+                }
+                _ => true,
+            }
+        });
+    }
+
     fn schedule(&mut self, at: Timestamp, job: Job) {
         self.next_job += 1;
         self.timers.insert((at, self.next_job), job);

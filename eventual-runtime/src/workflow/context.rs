@@ -108,6 +108,28 @@ impl WorkflowContext {
             .unwrap_or_default()
     }
 
+    /// Sets the answer to query `name`: what `POST /_eventual/executions/{id}/queries/{name}`
+    /// (or `query <id> <name>`, or `ApiContext::query`) returns from now on. Queries are
+    /// read-only: the answer is rebuilt by replaying history and never written to it, so it
+    /// costs no step. A value that does not serialize answers `null`.
+    ///
+    /// ```
+    /// # use eventual_runtime::prelude::*;
+    /// # #[task] async fn copy(n: u32) -> Result<u32, StepError> { Ok(n) }
+    /// #[workflow]
+    /// async fn batch(ctx: WorkflowContext, files: u32) -> Result<u32, WorkflowError> {
+    ///     for done in 0..files {
+    ///         ctx.answer_query("progress", serde_json::json!({"done": done, "of": files}));
+    ///         copy(done).await?;
+    ///     }
+    ///     Ok(files)
+    /// }
+    /// ```
+    pub fn answer_query(&self, name: &str, answer: impl serde::Serialize) {
+        let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
+        self.with_state(|state| state.query_answers.insert(name.to_owned(), answer));
+    }
+
     /// Sets a searchable attribute of the execution (`customer`, `region`, ...), recorded in
     /// history and indexed by the engine: `GET /executions?attr.customer=ada` (or
     /// `list --attr customer=ada`) finds it without scanning. Setting a key again replaces its

@@ -205,10 +205,13 @@ pub async fn place_order(
     })
     .await?;
 
+    // `query <execution> stage` reads where the order is, without touching its history.
+    ctx.answer_query("stage", "reserving");
     let saga = ctx.saga();
     let reservation = saga
         .run(reserve_inventory(order.clone()), release_inventory)
         .await?;
+    ctx.answer_query("stage", "charging");
     let payment = match saga.run(charge_card(order.clone()), refund_payment).await {
         Ok(payment) => payment,
         Err(error) => {
@@ -216,6 +219,7 @@ pub async fn place_order(
             return Err(error);
         }
     };
+    ctx.answer_query("stage", "shipping");
     let shipment = match ship_order(order.clone(), reservation).await {
         Ok(shipment) => shipment,
         Err(error) => {
@@ -224,6 +228,7 @@ pub async fn place_order(
         }
     };
 
+    ctx.answer_query("stage", "shipped");
     ctx.emit(OrderShipped {
         order_id: order.id.clone(),
         tracking: shipment.tracking.clone(),

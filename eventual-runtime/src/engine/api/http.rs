@@ -13,6 +13,7 @@
 //! | `GET /executions/{id}` | status and result |
 //! | `GET /executions/{id}/history?run=` | history document: the current run's, or run `run` (`run-1`, ...) of an execution that continued as new |
 //! | `POST /executions/{id}/signals` | signal `{name, payload, id?}` |
+//! | `POST /executions/{id}/queries/{name}` | the answer the workflow last set (`ctx.answer_query`): `{result}`; writes nothing |
 //! | `POST /executions/{id}/cancel` | cancel `{reason?}` |
 //! | `POST /executions/{id}/terminate` | end at once, no compensations `{reason?}` |
 //! | `POST /events` | publish `[{source, detail-type, detail}]` (or one event) |
@@ -84,6 +85,7 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/executions/{id}", get(execution))
         .route("/executions/{id}/history", get(history))
         .route("/executions/{id}/signals", post(signal))
+        .route("/executions/{id}/queries/{name}", post(query))
         .route("/executions/{id}/cancel", post(cancel))
         .route("/executions/{id}/terminate", post(terminate))
         .route("/events", post(publish))
@@ -154,6 +156,11 @@ async fn history(
         None => engine.history(&id).await?,
     };
     Ok(Json(History::new(events)).into_response())
+}
+
+async fn query(State(engine): Api, Path((id, name)): Path<(String, String)>) -> RouteResult {
+    let answer = engine.query(&id, &name).await?;
+    Ok(Json(json!({ "result": answer })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -150,6 +150,16 @@ pub trait ServiceApi: Send + Sync {
         execution_id: &'a str,
         run_id: &'a str,
     ) -> ApiResult<'a, Vec<HistoryEvent>>;
+    /// Answers query `query` of an execution from the state its committed history replays to;
+    /// writes nothing.
+    fn query<'a>(&'a self, execution_id: &'a str, query: &'a str) -> ApiResult<'a, Value> {
+        let history = self.history(execution_id);
+        Box::pin(crate::engine::kernel::query::ask(
+            execution_id,
+            query,
+            history,
+        ))
+    }
     /// Sends a signal; `signal_id` drops duplicates.
     fn signal<'a>(
         &'a self,

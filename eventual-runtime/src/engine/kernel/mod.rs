@@ -11,10 +11,14 @@
 //! - [`attempt`]: a task attempt's deadlines, timeouts, missed heartbeats and end;
 //! - [`delivery`]: a handler delivery's effect scope, its effects, retries and dead letters;
 //! - [`start`]: starting under an id that another execution may hold;
-//! - [`signal`]: the id of a signal sent from outside.
+//! - [`signal`]: the id of a signal sent from outside;
+//! - [`query`]: answering a query from the state a history replays to;
+//! - [`retention`]: how long an ended execution is kept.
 
 pub mod attempt;
 pub mod delivery;
+pub mod query;
+pub mod retention;
 pub mod signal;
 pub mod start;
 pub mod step;

@@ -15,6 +15,7 @@ use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
+use crate::engine::kernel::retention::Retention;
 use crate::engine::kernel::signal::outside_signal;
 use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
@@ -88,6 +89,8 @@ enum TimerJob {
     StartAttempt(TaskRow),
     AttemptTimeout(AttemptKey),
     Delivery(DeliveryRow),
+    /// Retention: delete what ended long enough ago, then come again.
+    Sweep,
 }
 
 struct TimerEntry {
@@ -154,6 +157,7 @@ pub(crate) struct Core {
     durability: Durability,
     /// Why commits are failing, while they are: what needs a commit is refused meanwhile.
     stalled: Option<String>,
+    retention: Retention,
 }
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
@@ -205,7 +209,18 @@ impl Core {
             round_started: None,
             durability,
             stalled: None,
+            retention: Retention::default(),
         }
+    }
+
+    /// Keeps ended executions for `default` unless their workflow says otherwise; sweeps
+    /// start with the engine.
+    pub(crate) fn with_retention(mut self, default: Option<Duration>) -> Self {
+        self.retention = Retention::new(default);
+        if let Some(every) = self.retention.sweep_every() {
+            self.push_timer(now() + every, TimerJob::Sweep);
+        }
+        self
     }
 
     /// Picks up a database after a restart: replays live executions and reschedules all
@@ -743,6 +758,7 @@ impl Core {
                     self.attempt_done(key, AttemptEnd::Finished(Err(attempt::timed_out())));
                 }
                 TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
+                TimerJob::Sweep => self.sweep(now),
             }
         }
     }
@@ -810,6 +826,29 @@ impl Core {
     ) {
         if let Some(subscription) = registry::subscription(&row.subscription) {
             settle(self, subscription, row, result, effects, now());
+        }
+    }
+
+    /// Deletes executions that ended longer ago than their retention, a bounded number per
+    /// sweep, then schedules the next sweep.
+    fn sweep(&mut self, now: Timestamp) {
+        const PER_SWEEP: u32 = 1_000;
+        if let Some(oldest_kept) = self.retention.shortest().map(|shortest| now - shortest) {
+            let candidates = super::store::ended_before(&self.reader, oldest_kept, PER_SWEEP)
+                .unwrap_or_else(|error| {
+                    warn!(%error, "cannot look for executions past their retention");
+                    Vec::new()
+                });
+            for (execution_id, workflow, ended_at) in candidates {
+                let expired = self.retention.expired(&workflow, ended_at, now);
+                if expired && !self.executions.contains_key(&execution_id) {
+                    self.ended.remove(&execution_id);
+                    self.ops.push(WriteOp::DeleteExecution { execution_id });
+                }
+            }
+        }
+        if let Some(every) = self.retention.sweep_every() {
+            self.push_timer(now + every, TimerJob::Sweep);
         }
     }
 

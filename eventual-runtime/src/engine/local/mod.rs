@@ -78,6 +78,9 @@ pub struct EngineConfig {
     /// request that needs a commit is refused with a 503 until the limit is raised
     /// ([`EngineHandle::set_max_database_bytes`]) or data is removed, as on a full disk.
     pub max_database_bytes: Option<u64>,
+    /// How long an ended execution and its history are kept when its workflow does not say
+    /// (`#[workflow(retention = "30d")]`); `None` (the default) keeps them.
+    pub retention: Option<std::time::Duration>,
 }
 
 impl EngineConfig {
@@ -88,7 +91,14 @@ impl EngineConfig {
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             durability: Durability::default(),
             max_database_bytes: None,
+            retention: None,
         }
+    }
+
+    /// The same configuration keeping ended executions for `retention` by default.
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// The same configuration with a size limit of `bytes`.
@@ -160,7 +170,8 @@ impl LocalEngine {
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
         let reader = store::open_reader(&config.database)?;
-        let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability);
+        let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
+            .with_retention(config.retention);
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())

@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_created ON executions (created_at, id);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, created_at, id);
+CREATE INDEX IF NOT EXISTS executions_by_update ON executions (updated_at);
 CREATE TABLE IF NOT EXISTS history (
     execution_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -325,6 +326,10 @@ pub(crate) enum WriteOp {
     DeleteTimersOf {
         execution_id: String,
     },
+    /// Retention: an ended execution and everything kept for it.
+    DeleteExecution {
+        execution_id: String,
+    },
     DeleteTasksOf {
         execution_id: String,
     },
@@ -496,6 +501,23 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             .and_then(|mut s| s.execute(params![execution_id]))
             .doing("removing an ended execution's timers")
             .map(drop),
+        WriteOp::DeleteExecution { execution_id } => {
+            for table in [
+                "history",
+                "run_history",
+                "attributes",
+                "timers",
+                "tasks",
+                "inbox",
+                "executions",
+            ] {
+                let column = if table == "executions" { "id" } else { "execution_id" };
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE {column} = ?1"))
+                    .and_then(|mut s| s.execute(params![execution_id]))
+                    .doing("deleting an execution past its retention")?;
+            }
+            Ok(())
+        }
         WriteOp::DeleteTasksOf { execution_id } => tx
             .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1")
             .and_then(|mut s| s.execute(params![execution_id]))
@@ -713,6 +735,28 @@ pub(crate) fn list(
         executions: rows,
         next_token,
     })
+}
+
+/// Ended executions last changed before `before`, oldest first, at most `limit`: the
+/// candidates of a retention sweep, with their workflow and end time.
+pub(crate) fn ended_before(
+    connection: &Connection,
+    before: Timestamp,
+    limit: u32,
+) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT id, workflow, updated_at FROM executions \
+             WHERE status NOT IN ('running', 'blocked') AND updated_at < ?1 \
+             ORDER BY updated_at LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![before.as_millis() as i64, limit], |row| {
+                Ok((row.get(0)?, row.get(1)?, timestamp(row.get(2)?)))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .doing("finding executions past their retention")
 }
 
 /// The dead-letter queue, oldest first.

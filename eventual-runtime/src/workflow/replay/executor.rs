@@ -389,6 +389,12 @@ impl WorkflowExecutor {
         Ok(())
     }
 
+    /// The answer to query `name`, as the code last set it (`ctx.answer_query`), if it did.
+    pub fn query(&self, name: &str) -> Option<Value> {
+        self.ctx
+            .with_state(|state| state.query_answers.get(name).cloned())
+    }
+
     /// An inbox event that came after the run closed: outside events for the execution
     /// (signals, cancel, terminate) go on to the next run when this one continued as new;
     /// answers to this run's steps, and anything after the execution's end, are dropped.

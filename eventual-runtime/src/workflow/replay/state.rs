@@ -113,6 +113,8 @@ pub(crate) struct ReplayState {
     pub(crate) continue_requested: Option<Value>,
     pub(crate) new_events: Vec<HistoryEvent>,
     pub(crate) commands: Vec<Command>,
+    /// The answers of queries, as the code last set them: rebuilt by replay, never recorded.
+    pub(crate) query_answers: std::collections::BTreeMap<String, Value>,
 }
 
 impl ReplayState {
@@ -132,6 +134,7 @@ impl ReplayState {
             continue_requested: None,
             new_events: Vec::new(),
             commands: Vec::new(),
+            query_answers: std::collections::BTreeMap::new(),
         }
     }
 
