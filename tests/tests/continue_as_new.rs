@@ -124,10 +124,15 @@ fn check_runs(runs: &[Vec<HistoryEvent>], expected_runs: usize) {
     }
 }
 
-/// Replays each run's history through the code: every run comes back closed, without a
-/// non-determinism error, and the last one with the execution's outcome.
+/// Replays each run's history of a `cn_loop` execution through the code.
 fn replay_every_run(runs: &[Vec<HistoryEvent>], outcome: &Outcome) {
-    let workflow = registry::workflow("cn_loop").expect("registered");
+    replay_every_run_of("cn_loop", runs, outcome)
+}
+
+/// Replays each run's history through the code of `workflow`: every run comes back closed,
+/// without a non-determinism error, and the last one with the execution's outcome.
+fn replay_every_run_of(workflow: &str, runs: &[Vec<HistoryEvent>], outcome: &Outcome) {
+    let workflow = registry::workflow(workflow).expect("registered");
     for (index, run) in runs.iter().enumerate() {
         let executor = WorkflowExecutor::replay(workflow, run)
             .unwrap_or_else(|error| panic!("run {} does not replay: {error}", index + 1));
@@ -354,4 +359,62 @@ async fn signals_that_arrive_together_are_handed_from_run_to_run_on_the_test_env
         env.run_histories(run.id()).len(),
         total.div_ceil(TAKEN_PER_RUN)
     );
+}
+
+/// Calls a task, then waits for `next`; continues as new with the task's result + 1 until
+/// run `last`: each run has a step, so a later run's steps begin after the earlier runs'.
+#[workflow]
+pub async fn cn_stepper(
+    ctx: WorkflowContext,
+    (run, last): (u64, u64),
+) -> Result<u64, WorkflowError> {
+    let run = cn_identity(run).await?;
+    let _: String = ctx.wait_for_signal("next").await?;
+    if run == last {
+        return Ok(run);
+    }
+    ctx.continue_as_new((run + 1, last)).await
+}
+
+/// An execution in its second run survives a restart of the local engine: the engine replays
+/// the current run's history (whose steps begin after the first run's), and the signals sent
+/// after the restart reach it.
+#[test]
+fn a_later_run_replays_after_a_restart_of_the_local_engine() {
+    use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
+    use eventual_tests::local::poll;
+    use futures::executor::block_on as block;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("engine.db");
+    let open = || LocalEngine::open(EngineConfig::new(&path)).expect("the engine opens");
+    let patience = Duration::from_secs(20);
+    let engine = open();
+    let handle = engine.handle();
+    let started = block(handle.start(local_start("cn_stepper", json!([0, 2])))).expect("start");
+    let id = started.execution_id;
+    block(handle.signal(&id, "next", json!("go"), None)).expect("signal");
+    poll(patience, "run 2 to finish its task", || {
+        let runs = handle.run_histories(&id).ok()?;
+        let current = runs.last()?;
+        (runs.len() == 2
+            && current
+                .iter()
+                .any(|e| e.kind.type_name() == "TaskSucceeded"))
+        .then_some(())
+    });
+    drop(engine);
+    let engine = open();
+    let handle = engine.handle();
+    for _ in 0..2 {
+        block(handle.signal(&id, "next", json!("go"), None)).expect("signal after the restart");
+    }
+    let outcome = poll(patience, "the execution to end", || {
+        let row = handle.execution(&id).ok()?;
+        assert!(row.error.is_none(), "blocked: {:?}", row.error);
+        row.outcome
+    });
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(2) });
+    let runs = handle.run_histories(&id).expect("runs");
+    assert_eq!(runs.len(), 3);
+    replay_every_run_of("cn_stepper", &runs, &outcome);
 }
