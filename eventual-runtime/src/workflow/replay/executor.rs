@@ -487,7 +487,11 @@ impl WorkflowExecutor {
                 self.finish(outcome);
             } else if let Some(input) = self.ctx.with_state(|state| state.continue_requested.take())
             {
-                self.continue_as_new(input);
+                // Only the body may continue as new: compensations running after a cancel
+                // finish the cancellation.
+                if self.main.is_some() {
+                    self.continue_as_new(input);
+                }
             }
         }
         Ok(())
