@@ -25,10 +25,12 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use eventual_runtime::engine::kernel::carry_out;
 use eventual_runtime::engine::kernel::start::{child_conflict, decide_start, StartDecision};
 use eventual_runtime::engine::kernel::step::child_start_failure;
+use eventual_runtime::engine::kernel::step::take_continuation;
 use eventual_runtime::engine::ExecutionStatus;
 use eventual_runtime::registry;
+use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
-use eventual_runtime::workflow::history::ParentRef;
+use eventual_runtime::workflow::history::{ParentRef, RunLink};
 use eventual_runtime::workflow::{
     Command, History, HistoryEvent, HistoryEventKind, InboxEvent, ReplayError, StartRequest,
     StepOutput, WorkflowExecutor,
@@ -230,17 +232,14 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let request = StartRequest {
-            execution_id: self.execution_id.to_owned(),
-            input,
             correlation_id,
             parent: parent.clone(),
+            ..StartRequest::new(self.execution_id, input)
         };
         match WorkflowExecutor::start(workflow, request, Timestamp::wall_clock()) {
             Ok((executor, output)) => {
                 self.history = Some(Vec::new());
-                self.commit(workflow.name, output).await?;
-                self.executor = executor.outcome().is_none().then_some(executor);
-                Ok(())
+                self.commit_switching_runs(workflow, executor, output).await
             }
             Err(error) => {
                 if let Some(message) = refused(false, error.to_string()) {
@@ -298,8 +297,61 @@ impl<'a> Run<'a> {
             self.executor = Some(executor);
             return Ok(());
         }
+        self.commit_switching_runs(workflow, executor, output).await
+    }
+
+    /// Commits a step, and when the step's run continued as new, the next run with it: the
+    /// ended run's history goes to its own document ([`store::run_history_key`]), the next
+    /// run starts at once, and one commit holds the new run's history and both runs'
+    /// commands. So the item never points at an ended run: every message after the commit,
+    /// a signal sent during the switch included, reaches the new run.
+    async fn commit_switching_runs(
+        &mut self,
+        workflow: &'static WorkflowDescriptor,
+        mut executor: WorkflowExecutor,
+        mut output: StepOutput,
+    ) -> Result<(), AwsError> {
+        while let Some(continuation) = take_continuation(&mut output.commands) {
+            let mut ended = self.history.take().unwrap_or_default();
+            ended.extend(std::mem::take(&mut output.new_events));
+            let ended_run = RunLink {
+                number: continuation.run.number - 1,
+                first_seq: 0,
+            }
+            .run_id();
+            store::put_run_history(
+                self.aws,
+                self.execution_id,
+                &ended_run,
+                &History::new(ended.clone()),
+            )
+            .await?;
+            let (parent, correlation_id) = started(&ended);
+            let next =
+                StartRequest::continued(self.execution_id, correlation_id, parent, continuation);
+            let (next_executor, next_output) =
+                match WorkflowExecutor::start(workflow, next, Timestamp::wall_clock()) {
+                    Ok(started) => started,
+                    Err(error) => {
+                        self.history = Some(ended);
+                        let item = self.item.clone().ok_or_else(|| AwsError::Invalid {
+                            what: "execution",
+                            reason: format!(
+                                "`{}` continued as new before its first commit",
+                                self.execution_id
+                            ),
+                        })?;
+                        return Err(blocked(self.aws, &item, error).await);
+                    }
+                };
+            self.history = Some(Vec::new());
+            executor = next_executor;
+            output.new_events = next_output.new_events;
+            output.commands.extend(next_output.commands);
+            output.outcome = next_output.outcome;
+        }
         self.commit(workflow.name, output).await?;
-        self.executor = executor.outcome().is_none().then_some(executor);
+        self.executor = (!executor.is_closed()).then_some(executor);
         Ok(())
     }
 }

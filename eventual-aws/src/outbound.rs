@@ -29,7 +29,7 @@ use eventual_runtime::event::EventEnvelope;
 use eventual_runtime::manifest::names;
 use eventual_runtime::registry;
 use eventual_runtime::time::Timestamp;
-use eventual_runtime::workflow::{InboxEvent, Outcome};
+use eventual_runtime::workflow::{InboxEvent, Outcome, StartRequest};
 use futures::future::BoxFuture;
 use std::time::Duration;
 
@@ -312,6 +312,12 @@ impl Host for Actions {
 
     fn finished(&mut self, _execution_id: &str, _outcome: &Outcome) {
         // The outcome is in the committed item already.
+    }
+
+    fn continue_as_new(&mut self, next: StartRequest) {
+        // The orchestrator takes the continue-as-new out of a step's commands and commits
+        // the next run with it (`take_continuation`): a committed step never holds one.
+        tracing::warn!(execution = %next.execution_id, "a continue-as-new reached the outbound actions; ignored");
     }
 
     fn discard_pending(&mut self, _execution_id: &str) {

@@ -298,6 +298,36 @@ pub fn history_key(execution_id: &str, version: u64) -> String {
     )
 }
 
+/// The key of the history document of run `run_id` of an execution, once that run has
+/// continued as new (the execution's item points at its current run's document).
+pub fn run_history_key(execution_id: &str, run_id: &str) -> String {
+    format!("history/{execution_id}/runs/{run_id}.json")
+}
+
+/// Keeps the history of a run that continued as new under [`run_history_key`].
+pub async fn put_run_history(
+    aws: &Aws,
+    execution_id: &str,
+    run_id: &str,
+    history: &History,
+) -> Result<(), AwsError> {
+    let body = serde_json::to_vec(history).map_err(AwsError::invalid("run history document"))?;
+    let key = run_history_key(execution_id, run_id);
+    put_object(aws, &key, body, "PutObject (run history)").await
+}
+
+/// The history of an earlier run `run_id` (one that continued as new).
+pub async fn run_history(
+    aws: &Aws,
+    execution_id: &str,
+    run_id: &str,
+) -> Result<Vec<HistoryEvent>, AwsError> {
+    let key = run_history_key(execution_id, run_id);
+    let bytes = get_object(aws, &key, "GetObject (run history)").await?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(History::from_json(&text)?.events)
+}
+
 /// Writes a history document.
 pub async fn put_step(aws: &Aws, key: &str, step: &StoredStep) -> Result<(), AwsError> {
     let body = serde_json::to_vec(step).map_err(AwsError::invalid("history document"))?;

@@ -501,3 +501,68 @@ async fn deliveries_back_off_by_the_subscription_s_policy_then_are_dead_lettered
         "a delivery that succeeded is not repeated"
     );
 }
+
+/// Doubles `n` (a task), then continues as new with `n - 1`, down to 0.
+#[workflow]
+async fn gw_countdown(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    if n == 0 {
+        return Ok(0);
+    }
+    gw_double_task(n).await?;
+    ctx.continue_as_new(n - 1).await
+}
+
+/// Each run that continued as new keeps its own history document, served by run id; the
+/// execution's history is the current run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_continued_as_new_keep_their_history_documents() {
+    use eventual_runtime::engine::client::StartExecution;
+    use eventual_runtime::engine::{Engine, ServiceError};
+    use eventual_runtime::workflow::{HistoryEventKind, Outcome};
+    let harness = Harness::start(&[], Options::default()).await;
+    let api = harness.api();
+    let started = ServiceApi::start(
+        &api,
+        StartExecution {
+            workflow: "gw_countdown".into(),
+            execution_name: None,
+            input: json!(2),
+            correlation_id: None,
+        },
+    )
+    .await
+    .expect("start");
+    let id = started.execution_id;
+    let outcome = Engine::wait(&api, &id).await.expect("wait");
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(0) });
+    let current = ServiceApi::history(&api, &id).await.expect("history");
+    let last = ServiceApi::run_history(&api, &id, "run-3")
+        .await
+        .expect("run-3");
+    assert_eq!(last, current);
+    for (run_id, input, next_input) in [("run-1", 2, 1), ("run-2", 1, 0)] {
+        let run = ServiceApi::run_history(&api, &id, run_id)
+            .await
+            .expect(run_id);
+        let kinds: Vec<_> = [run.first(), run.last()]
+            .into_iter()
+            .map(|event| event.map(|e| e.kind.clone()))
+            .collect();
+        match (&kinds[0], &kinds[1]) {
+            (
+                Some(HistoryEventKind::WorkflowStarted { input: started, .. }),
+                Some(HistoryEventKind::WorkflowContinuedAsNew { input: next }),
+            ) => assert_eq!(
+                (started, next),
+                (&json!(input), &json!(next_input)),
+                "{run_id}"
+            ),
+            other => panic!("{run_id} is not a continued run: {other:?}"),
+        }
+    }
+    let missing = ServiceApi::run_history(&api, &id, "run-4").await;
+    assert!(
+        matches!(&missing, Err(ServiceError::NotFound(what)) if what.contains("run `run-4`")),
+        "{missing:?}"
+    );
+}

@@ -40,7 +40,8 @@ pub async fn agrees_with_test_environment(
 macro_rules! every_scenario {
     ($runner:ident) => {
         $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events,
-            cancel_during_compensation, parent_close, terminate, names, handler_ids, versioning, queries);
+            cancel_during_compensation, parent_close, terminate, names, handler_ids, versioning,
+            queries, continue_as_new);
     };
     ($runner:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -736,6 +737,94 @@ pub async fn versioning(engine: &dyn Engine) -> Trace {
         })
         .collect();
     assert_eq!(marked, ["square-first", "obsolete"]);
+    vec![shape(&history)]
+}
+
+// ---- continue-as-new -----------------------------------------------------------------------
+
+/// The state `sc_counter` hands from run to run.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CounterState {
+    /// This run's number, from 0.
+    pub n: u64,
+    /// The sum of the squares of the earlier runs' numbers.
+    pub total: u64,
+    /// The `note` signals, taken by the last run.
+    pub notes: Vec<String>,
+}
+
+/// Runs it makes: 0, 1, 2 continue as new, 3 ends.
+const COUNTER_RUNS: u64 = 4;
+
+/// Each run squares its number (a task) and continues as new with the sum; the first run
+/// waits for `go` first, and only the last run takes the `note` signals, so they must be
+/// handed on from run to run.
+#[workflow]
+pub async fn sc_counter(
+    ctx: WorkflowContext,
+    state: CounterState,
+) -> Result<CounterState, WorkflowError> {
+    if state.n == 0 {
+        let _: String = ctx.wait_for_signal("go").await?;
+    }
+    let total = state.total + sc_square(state.n).await?;
+    if state.n + 1 < COUNTER_RUNS {
+        return ctx
+            .continue_as_new(CounterState {
+                n: state.n + 1,
+                total,
+                notes: state.notes,
+            })
+            .await;
+    }
+    let mut notes = state.notes;
+    for _ in 0..2 {
+        notes.push(ctx.wait_for_signal("note").await?);
+    }
+    Ok(CounterState {
+        n: state.n,
+        total,
+        notes,
+    })
+}
+
+/// Continue-as-new: the execution keeps its id across runs, the caller sees the last run's
+/// outcome only, its history is the last run's (begun with `WorkflowStarted` naming the run
+/// and the one before), and signals the first run received but never took reach the last.
+pub async fn continue_as_new(engine: &dyn Engine) -> Trace {
+    let id = start(engine, "sc_counter", json!(CounterState::default())).await;
+    for signal in [("note", "x"), ("note", "y"), ("go", "now")] {
+        engine
+            .signal(&id, signal.0, json!(signal.1))
+            .await
+            .expect("signal");
+    }
+    let (outcome, history) = ended(engine, &id).await;
+    let expected = CounterState {
+        n: COUNTER_RUNS - 1,
+        total: (0..COUNTER_RUNS).map(|n| n * n).sum(),
+        notes: vec!["x".into(), "y".into()],
+    };
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!(expected)
+        }
+    );
+    let Some(HistoryEventKind::WorkflowStarted {
+        execution_id,
+        input,
+        run_id,
+        continued_from,
+        ..
+    }) = history.first().map(|e| &e.kind)
+    else {
+        panic!("the last run's history does not begin with WorkflowStarted: {history:?}")
+    };
+    assert_eq!(execution_id, &id);
+    assert_eq!(input["n"], json!(COUNTER_RUNS - 1));
+    assert_eq!(run_id.as_deref(), Some("run-4"));
+    assert_eq!(continued_from.as_deref(), Some("run-3"));
     vec![shape(&history)]
 }
 

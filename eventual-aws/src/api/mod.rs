@@ -36,7 +36,7 @@ use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::registry::{self, HandlerFailure};
 use eventual_runtime::task::{CompletionToken, TokenSigner};
 use eventual_runtime::time::Timestamp;
-use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome};
+use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome, RunLink};
 use futures::FutureExt;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -465,6 +465,30 @@ impl ServiceApi for AwsApi {
                 .await?
                 .history
                 .events)
+        }
+        .boxed()
+    }
+
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> ApiResult<'a, Vec<HistoryEvent>> {
+        async move {
+            let current = self.history(execution_id).await?;
+            let current_run = RunLink::of_history(&current).unwrap_or_default();
+            if current_run.run_id() == run_id {
+                return Ok(current);
+            }
+            // Only runs before the current one have a document of their own.
+            let earlier = RunLink::from_started(Some(run_id), 0)
+                .is_ok_and(|run| run.number < current_run.number);
+            if !earlier {
+                return Err(ServiceError::NotFound(format!(
+                    "run `{run_id}` of execution `{execution_id}`"
+                )));
+            }
+            Ok(store::run_history(&self.aws, execution_id, run_id).await?)
         }
         .boxed()
     }

@@ -137,8 +137,15 @@ fn start(
         return Ok(());
     }
     let mut shown = 0;
+    let mut run_start = None;
     loop {
         let history = fetch_history(api, &id)?;
+        // A continue-as-new replaces the served history with the next run's: show it whole.
+        let first = history.events.first().cloned();
+        if run_start.is_some() && first != run_start {
+            shown = 0;
+        }
+        run_start = first;
         for event in history.events.iter().skip(shown) {
             println!("  {}", format::describe(event));
         }

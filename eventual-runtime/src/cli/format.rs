@@ -163,7 +163,17 @@ pub(super) fn describe(event: &HistoryEvent) -> String {
 
 fn detail(kind: &HistoryEventKind) -> String {
     match kind {
+        HistoryEventKind::WorkflowStarted {
+            workflow,
+            run_id: Some(run_id),
+            continued_from,
+            ..
+        } => match continued_from {
+            Some(previous) => format!("{workflow} {run_id} (continued from {previous})"),
+            None => format!("{workflow} {run_id}"),
+        },
         HistoryEventKind::WorkflowStarted { workflow, .. } => workflow.clone(),
+        HistoryEventKind::WorkflowContinuedAsNew { input } => compact(input),
         HistoryEventKind::TaskScheduled { name, .. } => name.clone(),
         HistoryEventKind::TaskAttemptFailed { attempt, error, .. } => {
             format!("attempt {attempt}: {error}")

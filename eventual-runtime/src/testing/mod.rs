@@ -159,7 +159,10 @@ impl Default for TestEnvironment {
 
 struct ExecutionRecord {
     workflow: &'static WorkflowDescriptor,
+    /// The current run's history.
     history: Vec<HistoryEvent>,
+    /// The histories of the runs that continued as new, oldest first.
+    earlier_runs: Vec<Vec<HistoryEvent>>,
     executor: Option<WorkflowExecutor>,
     inbox: Vec<InboxEvent>,
     status: ExecutionStatus,
@@ -381,7 +384,22 @@ impl TestEnvironment {
         ))
     }
 
-    /// The history of an execution.
+    /// The history of every run of an execution, oldest first: one history unless it
+    /// continued as new (the last is [`history`](Self::history)).
+    pub fn run_histories(&self, execution_id: &str) -> Vec<Vec<HistoryEvent>> {
+        self.lock()
+            .executions
+            .get(execution_id)
+            .map(|e| {
+                let mut runs = e.earlier_runs.clone();
+                runs.push(e.history.clone());
+                runs
+            })
+            .unwrap_or_default()
+    }
+
+    /// The history of an execution's current run (its only run unless it continued as new;
+    /// see [`run_histories`](Self::run_histories)).
     pub fn history(&self, execution_id: &str) -> Vec<HistoryEvent> {
         self.lock()
             .executions
@@ -740,6 +758,7 @@ impl EnvState {
             input,
             correlation_id,
             parent: parent.clone(),
+            ..StartRequest::new(id.clone(), Value::Null)
         };
         let (executor, output) = WorkflowExecutor::start(descriptor, request, self.now)
             .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
@@ -749,6 +768,7 @@ impl EnvState {
             ExecutionRecord {
                 workflow: descriptor,
                 history: Vec::new(),
+                earlier_runs: Vec::new(),
                 executor: (self.mode == ReplayMode::Sticky).then_some(executor),
                 inbox: Vec::new(),
                 status: ExecutionStatus::Running,
@@ -1077,6 +1097,28 @@ impl Host for EnvState {
         self.timers.retain(|_, job| !of_execution(job));
         self.attempts.retain(|a| a.execution_id != execution_id);
         self.open.retain(|key, _| key.0 != execution_id);
+    }
+
+    fn continue_as_new(&mut self, next: StartRequest) {
+        let id = next.execution_id.clone();
+        let (now, mode) = (self.now, self.mode);
+        let Some(execution) = self.executions.get_mut(&id) else {
+            return;
+        };
+        match WorkflowExecutor::start(execution.workflow, next, now) {
+            Ok((executor, output)) => {
+                let ended = std::mem::take(&mut execution.history);
+                execution.earlier_runs.push(ended);
+                execution.executor = (mode == ReplayMode::Sticky).then_some(executor);
+                self.apply_output(&id, output);
+            }
+            // The next run's input does not fit the workflow: the execution cannot go on.
+            Err(error) => {
+                execution.status = ExecutionStatus::Blocked;
+                execution.executor = None;
+                execution.error = Some(error);
+            }
+        }
     }
 
     fn finished(&mut self, execution_id: &str, outcome: &Outcome) {

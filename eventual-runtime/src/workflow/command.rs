@@ -4,7 +4,7 @@ use crate::error::Failure;
 use crate::event::EventEnvelope;
 use crate::task::Attempt;
 use crate::time::Timestamp;
-use crate::workflow::history::Seq;
+use crate::workflow::history::{RunLink, Seq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,11 +67,26 @@ pub enum Command {
         /// When the execution times out.
         at: Timestamp,
     },
+    /// The run ended with `ctx.continue_as_new`: the execution goes on in its next run.
+    ContinueAsNew(Continuation),
     /// The execution ended.
     Finish {
         /// How.
         outcome: Outcome,
     },
+}
+
+/// What the next run of an execution starts from, after `ctx.continue_as_new`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Continuation {
+    /// The next run's input.
+    pub input: Value,
+    /// The next run's number and first step.
+    pub run: RunLink,
+    /// Outside events the ended run had not used, delivered to the next run right after its
+    /// start: signals it received but never took, and those that arrived in the same step
+    /// as the continue-as-new (plus a cancel or terminate that did).
+    pub carried: Vec<InboxEvent>,
 }
 
 /// How an execution ended.

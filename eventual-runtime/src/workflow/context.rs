@@ -5,7 +5,8 @@ use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::task::{Task, TaskOptions};
 use crate::time::Timestamp;
 use crate::workflow::futures::{
-    decode_raw, decode_result, decode_unit, SignalFuture, SignalState, SignalStream, StepFuture,
+    decode_raw, decode_result, decode_unit, ContinueAsNew, SignalFuture, SignalState, SignalStream,
+    StepFuture,
 };
 use crate::workflow::history::{ParentClosePolicy, RecordedValue, Seq};
 use crate::workflow::replay::machines::SignalClaim;
@@ -249,6 +250,50 @@ impl WorkflowContext {
             None => SignalState::Poisoned,
         };
         SignalFuture::new(self.clone(), state)
+    }
+
+    /// Ends this run and starts the execution afresh with `input`, so that a workflow that
+    /// loops for ever keeps a bounded history: Temporal's continue-as-new.
+    ///
+    /// The next run has the same execution id, name, parent and correlation id, a new run id
+    /// (`run-2`, `run-3`, ...) and an empty history beginning with `WorkflowStarted` (the new
+    /// input, `run_id`, `continued_from`); this run's history ends with
+    /// `WorkflowContinuedAsNew`. The execution stays running across runs: callers and
+    /// parents see only the last run's outcome. Signals this run received but never took,
+    /// and signals that arrive while the engine switches runs, go to the next run. This run's
+    /// timers and pending tasks are discarded, as at the execution's end, and children whose
+    /// parent-close policy says so are cancelled. A timeout counts per run.
+    ///
+    /// The returned future never resolves (the run ends when it is awaited), and its output
+    /// is whatever the body returns, so write it as the body's last word:
+    ///
+    /// ```
+    /// use eventual_runtime::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// #[workflow]
+    /// async fn count(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    ///     ctx.sleep(Duration::from_secs(60)).await;
+    ///     if n % 100 == 99 {
+    ///         return ctx.continue_as_new(n + 1).await;
+    ///     }
+    ///     Ok(n)
+    /// }
+    /// ```
+    ///
+    /// `input` must deserialize as the workflow's input; if it does not even serialize, the
+    /// execution is blocked with an error naming the workflow.
+    pub fn continue_as_new<T>(&self, input: impl Serialize) -> ContinueAsNew<T> {
+        let input = serde_json::to_value(input).unwrap_or_else(|error| {
+            self.with_state(|state| {
+                state.fail(ReplayError::InvalidInput {
+                    workflow: state.info.workflow.clone(),
+                    reason: format!("the input of `continue_as_new` did not serialize: {error}"),
+                })
+            });
+            Value::Null
+        });
+        ContinueAsNew::new(self.clone(), input)
     }
 
     /// Every signal `name` of this execution, from the first one on, whether or not an

@@ -219,3 +219,39 @@ impl<T: DeserializeOwned> futures::Stream for SignalStream<T> {
         }
     }
 }
+
+/// Ends the run and starts the execution afresh: see `WorkflowContext::continue_as_new`.
+///
+/// It never resolves: once polled, the request is recorded and the executor closes the run
+/// before the body runs again. Its output type is whatever the body returns, so that
+/// `return ctx.continue_as_new(next).await;` type-checks in any workflow.
+#[must_use = "continue_as_new does nothing unless awaited"]
+pub struct ContinueAsNew<T> {
+    ctx: WorkflowContext,
+    input: Option<Value>,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> ContinueAsNew<T> {
+    pub(crate) fn new(ctx: WorkflowContext, input: Value) -> Self {
+        ContinueAsNew {
+            ctx,
+            input: Some(input),
+            _output: PhantomData,
+        }
+    }
+}
+
+impl<T> Unpin for ContinueAsNew<T> {}
+
+impl<T> Future for ContinueAsNew<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(input) = self.input.take() {
+            self.ctx
+                .with_state(|state| state.continue_requested = Some(input));
+        }
+        Poll::Pending
+    }
+}

@@ -84,6 +84,17 @@ pub enum HistoryEventKind {
         /// The parent, when started as a child workflow.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parent: Option<ParentRef>,
+        /// This run's id (`run-2`, `run-3`, ...) when an earlier run continued as new; absent
+        /// on an execution's first run (`run-1`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        /// The run that continued as new into this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        continued_from: Option<String>,
+        /// The sequence number of this run's first step: a run numbers its steps on from
+        /// where the previous run stopped (0 on the first run).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        first_seq: Seq,
     },
     /// A task call was scheduled (its first attempt).
     TaskScheduled {
@@ -231,6 +242,13 @@ pub enum HistoryEventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The workflow called `ctx.continue_as_new(input)`: this run ended, and the execution
+    /// goes on in a fresh run (a new history) started with `input`. Ends the run's history,
+    /// not the execution.
+    WorkflowContinuedAsNew {
+        /// The next run's input.
+        input: Value,
+    },
     /// The workflow returned `Ok`.
     WorkflowSucceeded {
         /// The output.
@@ -255,6 +273,83 @@ pub enum HistoryEventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+}
+
+fn is_zero(seq: &Seq) -> bool {
+    *seq == 0
+}
+
+/// Which run of an execution a history belongs to. `ctx.continue_as_new` ends a run and
+/// starts the next one under the same execution id with an empty history: run ids count
+/// `run-1`, `run-2`, ... so every engine names runs alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLink {
+    /// 1 for an execution's first run, one more for each continue-as-new.
+    pub number: u32,
+    /// The sequence number of the run's first step.
+    pub first_seq: Seq,
+}
+
+impl Default for RunLink {
+    fn default() -> Self {
+        RunLink::FIRST
+    }
+}
+
+impl RunLink {
+    /// An execution's first run.
+    pub const FIRST: RunLink = RunLink {
+        number: 1,
+        first_seq: 0,
+    };
+
+    /// The run's id, `run-<number>`.
+    pub fn run_id(&self) -> String {
+        run_id(self.number)
+    }
+
+    /// The id of the run that continued into this one, if any.
+    pub fn continued_from(&self) -> Option<String> {
+        (self.number > 1).then(|| run_id(self.number - 1))
+    }
+
+    /// The run after this one, whose steps begin at `first_seq`.
+    pub fn next(&self, first_seq: Seq) -> RunLink {
+        RunLink {
+            number: self.number + 1,
+            first_seq,
+        }
+    }
+
+    /// The run a history belongs to, read from its `WorkflowStarted`; `None` for a history
+    /// that does not begin with one.
+    pub fn of_history(events: &[HistoryEvent]) -> Option<RunLink> {
+        match events.first().map(|event| &event.kind) {
+            Some(HistoryEventKind::WorkflowStarted {
+                run_id, first_seq, ..
+            }) => RunLink::from_started(run_id.as_deref(), *first_seq).ok(),
+            _ => None,
+        }
+    }
+
+    /// Reads a run's link back from its `WorkflowStarted` fields (`None` for a first run).
+    pub fn from_started(run_id: Option<&str>, first_seq: Seq) -> Result<RunLink, String> {
+        let Some(run_id) = run_id else {
+            return Ok(RunLink {
+                number: 1,
+                first_seq,
+            });
+        };
+        let number = run_id
+            .strip_prefix("run-")
+            .and_then(|number| number.parse().ok())
+            .ok_or_else(|| format!("run id `{run_id}` is not of the form `run-<number>`"))?;
+        Ok(RunLink { number, first_seq })
+    }
+}
+
+fn run_id(number: u32) -> String {
+    format!("run-{number}")
 }
 
 /// How an attribute value is indexed and matched: a string as itself, anything else as its
@@ -289,6 +384,7 @@ impl HistoryEventKind {
             WorkflowStarted { .. }
             | SignalReceived { .. }
             | CancelRequested { .. }
+            | WorkflowContinuedAsNew { .. }
             | WorkflowSucceeded { .. }
             | WorkflowFailed { .. }
             | WorkflowTimedOut
@@ -319,6 +415,7 @@ impl HistoryEventKind {
             PatchMarked { .. } => "PatchMarked",
             AttributeSet { .. } => "AttributeSet",
             CancelRequested { .. } => "CancelRequested",
+            WorkflowContinuedAsNew { .. } => "WorkflowContinuedAsNew",
             WorkflowSucceeded { .. } => "WorkflowSucceeded",
             WorkflowFailed { .. } => "WorkflowFailed",
             WorkflowTimedOut => "WorkflowTimedOut",
@@ -327,11 +424,13 @@ impl HistoryEventKind {
         }
     }
 
-    /// Whether the event ends the execution.
+    /// Whether the event ends the history it is in: the execution's end, or the end of a run
+    /// that continued as new (see [`outcome`](Self::outcome) for the execution's end).
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            HistoryEventKind::WorkflowSucceeded { .. }
+            HistoryEventKind::WorkflowContinuedAsNew { .. }
+                | HistoryEventKind::WorkflowSucceeded { .. }
                 | HistoryEventKind::WorkflowFailed { .. }
                 | HistoryEventKind::WorkflowTimedOut
                 | HistoryEventKind::WorkflowCancelled { .. }

@@ -13,11 +13,12 @@ pub mod history;
 pub mod replay;
 pub(crate) mod saga;
 
-pub use self::futures::{SignalFuture, SignalStream, StepFuture};
-pub use command::{Command, InboxEvent, Outcome};
+pub use self::futures::{ContinueAsNew, SignalFuture, SignalStream, StepFuture};
+pub use command::{Command, Continuation, InboxEvent, Outcome};
 pub use context::{current_workflow, ChildOptions, WorkflowContext};
 pub use history::{
-    History, HistoryEvent, HistoryEventKind, ParentClosePolicy, Seq, HISTORY_FORMAT_VERSION,
+    History, HistoryEvent, HistoryEventKind, ParentClosePolicy, RunLink, Seq,
+    HISTORY_FORMAT_VERSION,
 };
 pub use replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 pub use saga::Saga;

@@ -11,7 +11,7 @@
 //! | `POST /executions` | start `{workflow, input, name?, correlation_id?}` (idempotent with `name`) |
 //! | `GET /executions?workflow=&status=&limit=&next_token=` | list, paginated |
 //! | `GET /executions/{id}` | status and result |
-//! | `GET /executions/{id}/history` | history document |
+//! | `GET /executions/{id}/history?run=` | history document: the current run's, or run `run` (`run-1`, ...) of an execution that continued as new |
 //! | `POST /executions/{id}/signals` | signal `{name, payload, id?}` |
 //! | `POST /executions/{id}/queries/{name}` | the answer the workflow last set (`ctx.answer_query`): `{result}`; writes nothing |
 //! | `POST /executions/{id}/cancel` | cancel `{reason?}` |
@@ -138,8 +138,24 @@ async fn execution(State(engine): Api, Path(id): Path<String>) -> RouteResult {
     Ok(Json(engine.execution(&id).await?).into_response())
 }
 
-async fn history(State(engine): Api, Path(id): Path<String>) -> RouteResult {
-    Ok(Json(History::new(engine.history(&id).await?)).into_response())
+/// The query of a history request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// A run id (`run-1`, ...); the current run when absent.
+    run: Option<String>,
+}
+
+async fn history(
+    State(engine): Api,
+    Path(id): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> RouteResult {
+    let events = match query.run {
+        Some(run_id) => engine.run_history(&id, &run_id).await?,
+        None => engine.history(&id).await?,
+    };
+    Ok(Json(History::new(events)).into_response())
 }
 
 async fn query(State(engine): Api, Path((id, name)): Path<(String, String)>) -> RouteResult {

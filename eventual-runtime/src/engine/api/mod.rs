@@ -141,8 +141,15 @@ pub trait ServiceApi: Send + Sync {
     fn execution<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, ExecutionRow>;
     /// A page of executions.
     fn list<'a>(&'a self, filter: &'a ListFilter) -> ApiResult<'a, ExecutionPage>;
-    /// An execution's committed history.
+    /// An execution's committed history: its current run's.
     fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>>;
+    /// The committed history of run `run_id` (`run-1`, `run-2`, ...) of an execution: the
+    /// current run or one that continued as new. `NotFound` names the run when there is none.
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> ApiResult<'a, Vec<HistoryEvent>>;
     /// Answers query `query` of an execution from the state its committed history replays to;
     /// writes nothing.
     fn query<'a>(&'a self, execution_id: &'a str, query: &'a str) -> ApiResult<'a, Value> {

@@ -9,9 +9,9 @@ use crate::event::EventEnvelope;
 use crate::registry::WorkflowDescriptor;
 use crate::task::Attempt;
 use crate::time::Timestamp;
-use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::command::{Command, Continuation, InboxEvent, Outcome};
 use crate::workflow::history::{HistoryEvent, ParentRef, Seq};
-use crate::workflow::replay::{ReplayError, StepOutput, WorkflowExecutor};
+use crate::workflow::replay::{ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use serde_json::Value;
 
 /// A child execution to start.
@@ -49,6 +49,13 @@ pub trait Host {
     fn start_child(&mut self, child: ChildStart) -> Result<(), Failure>;
     /// The execution ended with `outcome`: record it.
     fn finished(&mut self, execution_id: &str, outcome: &Outcome);
+    /// The execution's run ended with a continue-as-new: start its next run from `next`
+    /// (same execution id, a fresh history; the engine starts it with
+    /// [`WorkflowExecutor::start`], stores its history as the execution's current one and
+    /// carries out its step), keeping the old run's history as the engine documents. The
+    /// execution stays running. Events that reach the execution from now on go to the new
+    /// run; the old run's pending timers and attempts were discarded just before.
+    fn continue_as_new(&mut self, next: StartRequest);
     /// The execution ended: drop its timers and task attempts that have not run (their
     /// results could only be ignored). An engine that cannot recall what it has sent relies
     /// on executions ignoring events after their end.
@@ -148,6 +155,15 @@ pub fn carry_out(
                     reason: Some(reason),
                 },
             ),
+            Command::ContinueAsNew(continuation) => {
+                host.discard_pending(execution_id);
+                host.continue_as_new(StartRequest::continued(
+                    execution_id,
+                    correlation_id.to_owned(),
+                    parent.cloned(),
+                    continuation,
+                ));
+            }
             Command::Finish { outcome } => {
                 host.finished(execution_id, &outcome);
                 host.discard_pending(execution_id);
@@ -165,6 +181,22 @@ pub fn carry_out(
     }
 }
 
+/// Takes the continue-as-new out of a step's commands, if the step ended its run with one.
+///
+/// For an engine that switches runs inside the commit of the step that ended the old run
+/// (the AWS engine: one conditional commit, so no message can reach the ended run): it starts
+/// the next run itself with [`StartRequest::continued`] and carries out the remaining commands
+/// with the new run's. Engines that switch through [`Host::continue_as_new`] never call this.
+pub fn take_continuation(commands: &mut Vec<Command>) -> Option<Continuation> {
+    let position = commands
+        .iter()
+        .position(|command| matches!(command, Command::ContinueAsNew(_)))?;
+    match commands.remove(position) {
+        Command::ContinueAsNew(continuation) => Some(continuation),
+        _ => None,
+    }
+}
+
 /// Steps an execution: with its live executor when there is one (sticky), otherwise by
 /// replaying `history` first. The executor stays in `slot` while the execution runs.
 pub fn step_execution(
@@ -179,7 +211,7 @@ pub fn step_execution(
         None => WorkflowExecutor::replay(workflow, &history())?,
     };
     let output = executor.step(now, inbox)?;
-    if executor.outcome().is_none() {
+    if !executor.is_closed() {
         *slot = Some(executor);
     }
     Ok(output)

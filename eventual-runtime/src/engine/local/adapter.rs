@@ -36,6 +36,14 @@ impl ServiceApi for EngineHandle {
         ready(EngineHandle::history(self, execution_id))
     }
 
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> ApiResult<'a, Vec<HistoryEvent>> {
+        ready(EngineHandle::run_history(self, execution_id, run_id))
+    }
+
     fn signal<'a>(
         &'a self,
         execution_id: &'a str,

@@ -30,7 +30,7 @@ use crate::task::runner::AttemptEnd;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
-use crate::workflow::history::{HistoryEvent, ParentRef};
+use crate::workflow::history::{HistoryEvent, ParentRef, RunLink};
 use crate::workflow::replay::{StartRequest, WorkflowExecutor};
 use serde_json::Value;
 use std::cmp::Reverse;
@@ -641,6 +641,7 @@ impl Core {
             input: request.input,
             correlation_id: request.correlation_id,
             parent: parent.clone(),
+            ..StartRequest::new(execution_id.clone(), Value::Null)
         };
         let (executor, output) = WorkflowExecutor::start(workflow, start, now)
             .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
@@ -725,15 +726,7 @@ impl Core {
         match stepped {
             Ok(output) => self.record_step(execution_id, output.new_events, output.commands),
             Err(error) => {
-                warn!(%error, "execution blocked");
-                live.status = ExecutionStatus::Blocked;
-                self.ops.push(WriteOp::SetStatus {
-                    execution_id: execution_id.to_owned(),
-                    status: ExecutionStatus::Blocked,
-                    outcome: None,
-                    error: Some(error.to_string()),
-                    at: now(),
-                });
+                self.block(execution_id, error.to_string());
                 self.ops.push(WriteOp::InsertInbox {
                     execution_id: execution_id.to_owned(),
                     event: kept,
@@ -776,6 +769,24 @@ impl Core {
             live.evicted = true;
             self.resident_count -= 1;
         }
+    }
+
+    /// Marks a live execution blocked by `error` (its code and history disagree, or its next
+    /// run cannot start): it takes no more steps until the code is fixed and the engine
+    /// restarts.
+    fn block(&mut self, execution_id: &str, error: String) {
+        warn!(execution = execution_id, %error, "execution blocked");
+        if let Some(live) = self.executions.get_mut(execution_id) {
+            live.status = ExecutionStatus::Blocked;
+            live.executor = None;
+        }
+        self.ops.push(WriteOp::SetStatus {
+            execution_id: execution_id.to_owned(),
+            status: ExecutionStatus::Blocked,
+            outcome: None,
+            error: Some(error),
+            at: now(),
+        });
     }
 
     fn record_step(
@@ -1035,6 +1046,34 @@ impl Host for Core {
                 let unknown = matches!(error, ServiceError::UnknownWorkflow(_));
                 child_start_failure(unknown, error.to_string())
             })
+    }
+
+    fn continue_as_new(&mut self, next: StartRequest) {
+        let execution_id = next.execution_id.clone();
+        let Some(live) = self.executions.get_mut(&execution_id) else {
+            return;
+        };
+        let ended_run = RunLink {
+            number: next.run.number - 1,
+            first_seq: 0,
+        }
+        .run_id();
+        match WorkflowExecutor::start(live.workflow, next, now()) {
+            Ok((executor, output)) => {
+                live.executor = Some(executor);
+                live.history_len = 0;
+                // In the batch of the step that ended the old run: the switch is atomic.
+                self.ops.push(WriteOp::ArchiveRun {
+                    execution_id: execution_id.clone(),
+                    run_id: ended_run,
+                });
+                self.record_step(&execution_id, output.new_events, output.commands);
+            }
+            Err(error) => self.block(
+                &execution_id,
+                format!("the run after {ended_run} cannot start: {error}"),
+            ),
+        }
     }
 
     fn finished(&mut self, execution_id: &str, outcome: &Outcome) {

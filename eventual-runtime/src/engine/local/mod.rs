@@ -38,7 +38,7 @@ use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::task::{CompletionToken, TokenSigner};
 use crate::workflow::command::Outcome;
-use crate::workflow::history::HistoryEvent;
+use crate::workflow::history::{HistoryEvent, RunLink};
 use crate::workflow::InboxEvent;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -392,10 +392,41 @@ impl EngineHandle {
             .ok_or_else(|| ServiceError::NotFound(id.to_owned()))
     }
 
-    /// An execution's committed history.
+    /// An execution's committed history: its current run's (the one
+    /// `GET /_eventual/executions/{id}/history` serves).
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
         self.execution(id)?;
         self.read(|c| store::history(c, id))
+    }
+
+    /// The committed history of run `run_id` of an execution: the current run, or one that
+    /// continued as new.
+    pub fn run_history(&self, id: &str, run_id: &str) -> Result<Vec<HistoryEvent>, ServiceError> {
+        let current = self.history(id)?;
+        if RunLink::of_history(&current).is_some_and(|run| run.run_id() == run_id) {
+            return Ok(current);
+        }
+        let earlier = self.read(|c| store::run_history(c, id, run_id))?;
+        if earlier.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "run `{run_id}` of execution `{id}`"
+            )));
+        }
+        Ok(earlier)
+    }
+
+    /// The committed history of every run of an execution, oldest first: the runs that
+    /// continued as new (kept in the `run_history` table), then the current one.
+    pub fn run_histories(&self, id: &str) -> Result<Vec<Vec<HistoryEvent>>, ServiceError> {
+        self.execution(id)?;
+        self.read(|c| {
+            let mut runs = store::earlier_runs(c, id)?
+                .iter()
+                .map(|run_id| store::run_history(c, id, run_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            runs.push(store::history(c, id)?);
+            Ok(runs)
+        })
     }
 
     /// A page of executions.

@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS history (
     event TEXT NOT NULL,
     PRIMARY KEY (execution_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_history (
+    execution_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution_id, run_id, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS attributes (
     execution_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -333,6 +340,13 @@ pub(crate) enum WriteOp {
     DeleteInboxOf {
         execution_id: String,
     },
+    /// The execution's current run continued as new: its history moves from `history` (which
+    /// holds the current run only, so replay and recovery read one run) to `run_history`
+    /// under `run_id`.
+    ArchiveRun {
+        execution_id: String,
+        run_id: String,
+    },
     UpsertDelivery(DeliveryRow),
     DeleteDelivery {
         event_id: String,
@@ -488,7 +502,15 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             .doing("removing an ended execution's timers")
             .map(drop),
         WriteOp::DeleteExecution { execution_id } => {
-            for table in ["history", "attributes", "timers", "tasks", "inbox", "executions"] {
+            for table in [
+                "history",
+                "run_history",
+                "attributes",
+                "timers",
+                "tasks",
+                "inbox",
+                "executions",
+            ] {
                 let column = if table == "executions" { "id" } else { "execution_id" };
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE {column} = ?1"))
                     .and_then(|mut s| s.execute(params![execution_id]))
@@ -511,6 +533,21 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             .and_then(|mut s| s.execute(params![execution_id]))
             .doing("removing taken inbox events")
             .map(drop),
+        WriteOp::ArchiveRun {
+            execution_id,
+            run_id,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO run_history (execution_id, run_id, idx, event) \
+                 SELECT execution_id, ?2, idx, event FROM history WHERE execution_id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![execution_id, run_id]))
+            .doing("keeping the history of a run that continued as new")?;
+            tx.prepare_cached("DELETE FROM history WHERE execution_id = ?1")
+                .and_then(|mut s| s.execute(params![execution_id]))
+                .doing("clearing the history of a run that continued as new")
+                .map(drop)
+        }
         WriteOp::UpsertDelivery(row) => tx
             .prepare_cached(
                 "INSERT INTO deliveries (event_id, subscription, event, attempt, due_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -609,6 +646,38 @@ pub(crate) fn history(connection: &Connection, id: &str) -> Result<Vec<HistoryEv
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .doing("reading history")
+}
+
+/// The history of run `run_id` of an execution, oldest first: an earlier run (one that
+/// continued as new) from `run_history`, empty if there is no such run.
+pub(crate) fn run_history(
+    connection: &Connection,
+    id: &str,
+    run_id: &str,
+) -> Result<Vec<HistoryEvent>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT event FROM run_history WHERE execution_id = ?1 AND run_id = ?2 ORDER BY idx",
+        )
+        .and_then(|mut s| {
+            s.query_map([id, run_id], |row| parse_json(row.get(0)?, 0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .doing("reading the history of an earlier run")
+}
+
+/// The ids of an execution's earlier runs (those that continued as new), oldest first.
+pub(crate) fn earlier_runs(connection: &Connection, id: &str) -> Result<Vec<String>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT run_id FROM run_history WHERE execution_id = ?1 AND idx = 0 \
+             ORDER BY CAST(substr(run_id, 5) AS INTEGER)",
+        )
+        .and_then(|mut s| {
+            s.query_map([id], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .doing("listing an execution's earlier runs")
 }
 
 /// Lists executions by creation time; pages continue after `(created_at, id)` of the last row.

@@ -5,9 +5,9 @@ use super::state::{ExecutionInfo, RecordedStep, ReplayState};
 use super::{Catalog, ReplayError};
 use crate::registry::WorkflowDescriptor;
 use crate::time::Timestamp;
-use crate::workflow::command::{Command, InboxEvent, Outcome};
+use crate::workflow::command::{Command, Continuation, InboxEvent, Outcome};
 use crate::workflow::context::{CurrentWorkflow, WorkflowContext};
-use crate::workflow::history::{HistoryEvent, HistoryEventKind, ParentRef};
+use crate::workflow::history::{HistoryEvent, HistoryEventKind, ParentRef, RunLink};
 use crate::workflow::saga::RunCompensations;
 use crate::workflow::WorkflowFuture;
 use futures::future::BoxFuture;
@@ -41,6 +41,12 @@ pub struct StartRequest {
     pub correlation_id: Option<String>,
     /// The parent, for a child workflow.
     pub parent: Option<ParentRef>,
+    /// Which run of the execution this starts: `RunLink::FIRST`, or the run a
+    /// continue-as-new asked for.
+    pub run: RunLink,
+    /// Events delivered right after the start, in the same step: the signals a previous run
+    /// handed on ([`Continuation::carried`]).
+    pub inbox: Vec<InboxEvent>,
 }
 
 impl StartRequest {
@@ -51,6 +57,26 @@ impl StartRequest {
             input,
             correlation_id: None,
             parent: None,
+            run: RunLink::FIRST,
+            inbox: Vec::new(),
+        }
+    }
+
+    /// The next run of an execution whose run ended with `continuation`: same id, parent
+    /// and correlation id, the continuation's input, then the signals it carried.
+    pub fn continued(
+        execution_id: impl Into<String>,
+        correlation_id: String,
+        parent: Option<ParentRef>,
+        continuation: Continuation,
+    ) -> Self {
+        StartRequest {
+            execution_id: execution_id.into(),
+            input: continuation.input,
+            correlation_id: Some(correlation_id),
+            parent,
+            run: continuation.run,
+            inbox: continuation.carried,
         }
     }
 }
@@ -75,8 +101,15 @@ pub struct WorkflowExecutor {
     cleanup: Option<BoxFuture<'static, ()>>,
     wake: Arc<WakeFlag>,
     outcome: Option<Outcome>,
+    /// The run ended with `ctx.continue_as_new`: the execution goes on in another executor.
+    continued: bool,
+    /// The continuation to hand to the engine with this step's commands (it collects the
+    /// step's unused inbox events first).
+    continuation: Option<Continuation>,
     /// Replay of a history that already holds the end: the end is not recorded again.
     end_recorded: bool,
+    /// Replay of a history whose end is a continue-as-new (not the execution's end).
+    end_continued: bool,
     /// Events the executor has seen, for error positions.
     history_len: usize,
 }
@@ -91,7 +124,10 @@ impl WorkflowExecutor {
             cleanup: None,
             wake,
             outcome: None,
+            continued: false,
+            continuation: None,
             end_recorded: false,
+            end_continued: false,
             history_len: 0,
         }
     }
@@ -115,6 +151,7 @@ impl WorkflowExecutor {
             execution_id: request.execution_id.clone(),
             correlation_id: correlation_id.clone(),
             catalog,
+            run: request.run,
         };
         let mut executor = Self::new(ReplayState::new(info, now, Vec::new()));
         executor.begin(workflow, request.input.clone())?;
@@ -128,6 +165,9 @@ impl WorkflowExecutor {
                     correlation_id,
                     deadline,
                     parent: request.parent,
+                    run_id: request.run.continued_from().map(|_| request.run.run_id()),
+                    continued_from: request.run.continued_from(),
+                    first_seq: request.run.first_seq,
                 },
             });
             if let Some(at) = deadline {
@@ -136,6 +176,7 @@ impl WorkflowExecutor {
         });
         executor.history_len = 1;
         executor.drive()?;
+        executor.feed(now, request.inbox)?;
         let output = executor.take_output();
         Ok((executor, output))
     }
@@ -160,6 +201,8 @@ impl WorkflowExecutor {
                     execution_id,
                     input,
                     correlation_id,
+                    run_id,
+                    first_seq,
                     ..
                 },
         }) = history.first()
@@ -175,6 +218,8 @@ impl WorkflowExecutor {
                 found: recorded_workflow.clone(),
             });
         }
+        let run = RunLink::from_started(run_id.as_deref(), *first_seq)
+            .map_err(|reason| corrupt(0, reason))?;
         let mut recorded = Vec::new();
         let mut end = None;
         for (index, event) in history.iter().enumerate() {
@@ -188,13 +233,11 @@ impl WorkflowExecutor {
                 end = Some(index);
             }
             if let Some((seq, step)) = RecordedStep::from_event(&event.kind) {
-                if seq as usize != recorded.len() {
+                let expected = run.first_seq + recorded.len() as u32;
+                if seq != expected {
                     return Err(corrupt(
                         index,
-                        format!(
-                            "step {seq} is out of order: expected step {}",
-                            recorded.len()
-                        ),
+                        format!("step {seq} is out of order: expected step {expected}"),
                     ));
                 }
                 recorded.push(step);
@@ -205,15 +248,22 @@ impl WorkflowExecutor {
             execution_id: execution_id.clone(),
             correlation_id: correlation_id.clone(),
             catalog,
+            run,
         };
         let mut executor = Self::new(ReplayState::new(info, *at, recorded));
         executor.end_recorded = end.is_some();
+        executor.end_continued = end.is_some_and(|index| {
+            matches!(
+                history[index].kind,
+                HistoryEventKind::WorkflowContinuedAsNew { .. }
+            )
+        });
         executor.begin(workflow, input.clone())?;
         executor.history_len = 1;
         executor.drive()?;
         for (index, event) in history.iter().enumerate().skip(1) {
             executor.history_len = index + 1;
-            if executor.outcome.is_some() {
+            if executor.is_closed() {
                 break;
             }
             executor.ctx.with_state(|state| {
@@ -241,14 +291,30 @@ impl WorkflowExecutor {
                 workflow,
                 seq,
                 recorded,
-                attempted: if self.outcome.is_some() {
+                attempted: if self.is_closed() {
                     "the end of the workflow".to_owned()
                 } else {
                     "nothing: the workflow waits without reaching this step".to_owned()
                 },
             });
         }
-        if self.end_recorded && self.outcome.is_none() {
+        if self.end_recorded && self.is_closed() && self.end_continued != self.continued {
+            // Both ended, one by continuing as new and the other for good.
+            let name = |continued: bool| {
+                if continued {
+                    "a continue-as-new".to_owned()
+                } else {
+                    "the end of the workflow".to_owned()
+                }
+            };
+            return Err(ReplayError::NonDeterminism {
+                workflow,
+                seq: next_seq,
+                recorded: name(self.end_continued),
+                attempted: name(self.continued),
+            });
+        }
+        if self.end_recorded && !self.is_closed() {
             // The code went on where history ended: name the first step it asked for.
             let (seq, attempted) = beyond.unwrap_or_else(|| {
                 (
@@ -285,9 +351,16 @@ impl WorkflowExecutor {
         now: Timestamp,
         inbox: Vec<InboxEvent>,
     ) -> Result<StepOutput, ReplayError> {
+        self.feed(now, inbox)?;
+        Ok(self.take_output())
+    }
+
+    /// Records and applies inbox events one by one, running the workflow after each.
+    fn feed(&mut self, now: Timestamp, inbox: Vec<InboxEvent>) -> Result<(), ReplayError> {
         for event in inbox {
-            if self.outcome.is_some() {
-                break;
+            if self.is_closed() {
+                self.hand_on(event);
+                continue;
             }
             let kinds = self.ctx.with_state(|state| {
                 state.now = now;
@@ -313,7 +386,7 @@ impl WorkflowExecutor {
                 self.drive()?;
             }
         }
-        Ok(self.take_output())
+        Ok(())
     }
 
     /// The answer to query `name`, as the code last set it (`ctx.answer_query`), if it did.
@@ -322,9 +395,31 @@ impl WorkflowExecutor {
             .with_state(|state| state.query_answers.get(name).cloned())
     }
 
-    /// How the execution ended, once it has.
+    /// An inbox event that came after the run closed: outside events for the execution
+    /// (signals, cancel, terminate) go on to the next run when this one continued as new;
+    /// answers to this run's steps, and anything after the execution's end, are dropped.
+    fn hand_on(&mut self, event: InboxEvent) {
+        let Some(continuation) = self.continuation.as_mut() else {
+            return;
+        };
+        if matches!(
+            event,
+            InboxEvent::Signal { .. } | InboxEvent::Cancel { .. } | InboxEvent::Terminate { .. }
+        ) {
+            continuation.carried.push(event);
+        }
+    }
+
+    /// How the execution ended, once it has (never set by a continue-as-new, which ends
+    /// only the run).
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
+    }
+
+    /// Whether this executor is done: the execution ended, or its run continued as new.
+    /// Engines drop a closed executor.
+    pub fn is_closed(&self) -> bool {
+        self.outcome.is_some() || self.continued
     }
 
     /// The context handle of the execution.
@@ -339,6 +434,10 @@ impl WorkflowExecutor {
                 std::mem::take(&mut state.commands),
             )
         });
+        let mut commands = commands;
+        if let Some(continuation) = self.continuation.take() {
+            commands.push(Command::ContinueAsNew(continuation));
+        }
         self.history_len = self.history_len.max(1);
         let outcome = commands.iter().find_map(|command| match command {
             Command::Finish { outcome } => Some(outcome.clone()),
@@ -353,9 +452,9 @@ impl WorkflowExecutor {
 
     /// Polls the workflow until nothing it waits on is ready.
     fn drive(&mut self) -> Result<(), ReplayError> {
-        while self.outcome.is_none() {
+        while !self.is_closed() {
             self.handle_interrupts();
-            if self.outcome.is_some() || !self.wake.0.swap(false, Ordering::AcqRel) {
+            if self.is_closed() || !self.wake.0.swap(false, Ordering::AcqRel) {
                 break;
             }
             let waker = waker(self.wake.clone());
@@ -386,6 +485,13 @@ impl WorkflowExecutor {
             }
             if let Some(outcome) = finished {
                 self.finish(outcome);
+            } else if let Some(input) = self.ctx.with_state(|state| state.continue_requested.take())
+            {
+                // Only the body may continue as new: compensations running after a cancel
+                // finish the cancellation.
+                if self.main.is_some() {
+                    self.continue_as_new(input);
+                }
             }
         }
         Ok(())
@@ -426,13 +532,69 @@ impl WorkflowExecutor {
     /// Ends the execution: running children whose policy says so are asked to cancel, then
     /// the end is recorded (unless replay found it in history already).
     fn finish(&mut self, outcome: Outcome) {
-        self.main = None;
-        self.cleanup = None;
+        if self.close_run(outcome.verb()) {
+            self.ctx.with_state(|state| {
+                let at = state.now;
+                state.new_events.push(HistoryEvent {
+                    at,
+                    kind: outcome.to_history(),
+                });
+                state.commands.push(Command::Finish {
+                    outcome: outcome.clone(),
+                });
+            });
+        }
+        self.outcome = Some(outcome);
+    }
+
+    /// Ends the run because the body called `ctx.continue_as_new(input)`: as at the
+    /// execution's end, the body stops and running children whose policy says so are asked
+    /// to cancel; then the run's end is recorded and the next run is asked for, handing on
+    /// the signals no wait took (the body's dropped waits gave theirs back first).
+    fn continue_as_new(&mut self, input: Value) {
+        if self.close_run("continued as new") {
+            let continuation = self.ctx.with_state(|state| {
+                let at = state.now;
+                state.new_events.push(HistoryEvent {
+                    at,
+                    kind: HistoryEventKind::WorkflowContinuedAsNew {
+                        input: input.clone(),
+                    },
+                });
+                let carried = state
+                    .signals
+                    .take_unclaimed()
+                    .into_iter()
+                    .map(|(name, payload)| InboxEvent::Signal {
+                        name,
+                        payload,
+                        id: None,
+                    })
+                    .collect();
+                Continuation {
+                    input,
+                    run: state.info.run.next(state.next_seq()),
+                    carried,
+                }
+            });
+            self.continuation = Some(continuation);
+        }
+        self.continued = true;
+    }
+
+    /// Stops the body and its cleanup and asks running children to cancel as their policy
+    /// says (`verb` tells them why: "parent `id` <verb>"). Returns whether the run's end is
+    /// to be recorded (not when replay found it in history already).
+    fn close_run(&mut self, verb: &str) -> bool {
+        // Dropped outside the state lock: dropping futures touches the state.
+        let main = self.main.take();
+        let cleanup = self.cleanup.take();
+        drop((main, cleanup));
         let unfinished = self.ctx.with_state(|state| state.sagas.take_work());
         drop(unfinished);
         if !self.end_recorded {
             let execution_id = self.ctx.with_state(|state| state.info.execution_id.clone());
-            let reason = format!("parent `{execution_id}` {}", outcome.verb());
+            let reason = format!("parent `{execution_id}` {verb}");
             self.ctx.with_state(|state| {
                 let at = state.now;
                 for (seq, child) in state.children_to_cancel() {
@@ -449,15 +611,8 @@ impl WorkflowExecutor {
                         reason: reason.clone(),
                     });
                 }
-                state.new_events.push(HistoryEvent {
-                    at,
-                    kind: outcome.to_history(),
-                });
-                state.commands.push(Command::Finish {
-                    outcome: outcome.clone(),
-                });
             });
         }
-        self.outcome = Some(outcome);
+        !self.end_recorded
     }
 }

@@ -90,6 +90,8 @@ pub(crate) struct ExecutionInfo {
     pub(crate) execution_id: String,
     pub(crate) correlation_id: String,
     pub(crate) catalog: &'static dyn super::Catalog,
+    /// Which run of the execution this is (see [`RunLink`](super::RunLink)).
+    pub(crate) run: crate::workflow::history::RunLink,
 }
 
 pub(crate) struct ReplayState {
@@ -107,6 +109,8 @@ pub(crate) struct ReplayState {
     pub(crate) sagas: Sagas,
     /// The first error found while the workflow ran; the executor reports it.
     pub(crate) failure: Option<ReplayError>,
+    /// The input of the next run, once the body has asked to continue as new.
+    pub(crate) continue_requested: Option<Value>,
     pub(crate) new_events: Vec<HistoryEvent>,
     pub(crate) commands: Vec<Command>,
     /// The answers of queries, as the code last set them: rebuilt by replay, never recorded.
@@ -127,6 +131,7 @@ impl ReplayState {
             terminated: None,
             sagas: Sagas::default(),
             failure: None,
+            continue_requested: None,
             new_events: Vec::new(),
             commands: Vec::new(),
             query_answers: std::collections::BTreeMap::new(),
@@ -137,16 +142,38 @@ impl ReplayState {
         self.steps.len() < self.recorded.len()
     }
 
+    /// The sequence number of this run's first step: runs after a continue-as-new go on
+    /// numbering where the previous run stopped, so that everything keyed by (execution,
+    /// step) (task attempts, timers, signal and event ids, child ids) never collides across
+    /// runs, and a late result for an old run's step is recognised as stale.
+    pub(crate) fn first_seq(&self) -> Seq {
+        self.info.run.first_seq
+    }
+
+    /// Where step `seq` sits in this run's `steps` and `recorded`, if it belongs to this run.
+    fn index_of(&self, seq: Seq) -> Option<usize> {
+        seq.checked_sub(self.first_seq())
+            .map(|index| index as usize)
+    }
+
+    fn seq_at(&self, index: usize) -> Seq {
+        self.first_seq() + index as Seq
+    }
+
+    fn step(&self, seq: Seq) -> Option<&StepMachine> {
+        self.index_of(seq).and_then(|index| self.steps.get(index))
+    }
+
     pub(crate) fn next_seq(&self) -> Seq {
-        self.steps.len() as Seq
+        self.seq_at(self.steps.len())
     }
 
     /// The first step the code asked for beyond the steps history holds, if any.
     pub(crate) fn step_beyond_history(&self) -> Option<(Seq, String)> {
-        let seq = self.recorded.len();
+        let index = self.recorded.len();
         self.steps
-            .get(seq)
-            .map(|step| (seq as Seq, step.signature().to_string()))
+            .get(index)
+            .map(|step| (self.seq_at(index), step.signature().to_string()))
     }
 
     /// The first scheduled step of history the code has not asked for again, if any (patch
@@ -157,7 +184,7 @@ impl ReplayState {
             .enumerate()
             .skip(self.steps.len())
             .find(|(_, step)| !matches!(step.signature, StepSignature::Patch(_)))
-            .map(|(seq, step)| (seq as Seq, step.signature.to_string()))
+            .map(|(index, step)| (self.seq_at(index), step.signature.to_string()))
     }
 
     /// Forgets the recorded values once replay has caught up, so a long-lived execution does
@@ -177,7 +204,7 @@ impl ReplayState {
     fn begin_step(&mut self, machine: StepMachine) -> Result<(Seq, Option<Value>), ReplayError> {
         self.pass_unasked_patches(&machine.signature());
         let seq = self.next_seq();
-        let recorded = match self.recorded.get_mut(seq as usize) {
+        let recorded = match self.recorded.get_mut(self.steps.len()) {
             Some(recorded) if !machine.has_signature(&recorded.signature) => {
                 let recorded = recorded.signature.to_string();
                 return Err(self.non_determinism(seq, recorded, &machine.signature()));
@@ -447,8 +474,7 @@ impl ReplayState {
     // ---- polling steps ---------------------------------------------------------------------
 
     pub(crate) fn poll_step(&mut self, seq: Seq, waker: &Waker) -> Option<Result<Value, Failure>> {
-        self.steps
-            .get_mut(seq as usize)
+        self.step_mut(seq)
             .and_then(StepMachine::resolution)
             .and_then(|resolution| resolution.poll_take(waker))
     }
@@ -465,13 +491,18 @@ impl ReplayState {
             workflow: state.info.workflow.clone(),
             reason,
         };
+        if event_seq(&event).is_some_and(|seq| seq < self.first_seq()) {
+            // A late answer to a step of an earlier run (an engine that cannot recall what it
+            // sent before a continue-as-new): that run is over, the answer means nothing now.
+            return Ok(Vec::new());
+        }
         Ok(match event {
             InboxEvent::TaskCompleted {
                 seq,
                 attempt,
                 result,
             } => {
-                let Some(StepMachine::Task(task)) = self.steps.get(seq as usize) else {
+                let Some(StepMachine::Task(task)) = self.step(seq) else {
                     return Err(invalid(
                         self,
                         format!("no task was scheduled at sequence {seq}"),
@@ -484,7 +515,7 @@ impl ReplayState {
                 }
                 events
             }
-            InboxEvent::TimerFired { seq } => match self.steps.get(seq as usize) {
+            InboxEvent::TimerFired { seq } => match self.step(seq) {
                 Some(StepMachine::Timer(timer)) => timer.on_due(seq),
                 _ => {
                     return Err(invalid(
@@ -494,7 +525,7 @@ impl ReplayState {
                 }
             },
             InboxEvent::Signal { name, payload, id } => self.signals.on_arrived(name, payload, id),
-            InboxEvent::ChildCompleted { seq, result } => match self.steps.get(seq as usize) {
+            InboxEvent::ChildCompleted { seq, result } => match self.step(seq) {
                 Some(StepMachine::Child(child)) => child.on_ended(seq, result),
                 _ => {
                     return Err(invalid(
@@ -530,9 +561,12 @@ impl ReplayState {
             reason,
         };
         if let Some(seq) = kind.seq() {
-            if seq as usize >= self.steps.len() && RecordedStep::from_event(kind).is_none() {
+            let index = self.index_of(seq);
+            if index.is_none_or(|index| index >= self.steps.len())
+                && RecordedStep::from_event(kind).is_none()
+            {
                 // History answers a step it never scheduled: the history is broken.
-                let Some(recorded) = self.recorded.get(seq as usize) else {
+                let Some(recorded) = index.and_then(|index| self.recorded.get(index)) else {
                     return Err(corrupt(
                         self,
                         format!(
@@ -612,6 +646,7 @@ impl ReplayState {
             | HistoryEventKind::ValueRecorded { .. }
             | HistoryEventKind::PatchMarked { .. }
             | HistoryEventKind::AttributeSet { .. }
+            | HistoryEventKind::WorkflowContinuedAsNew { .. }
             | HistoryEventKind::WorkflowSucceeded { .. }
             | HistoryEventKind::WorkflowFailed { .. }
             | HistoryEventKind::WorkflowCancelled { .. } => {}
@@ -624,9 +659,9 @@ impl ReplayState {
         self.steps
             .iter()
             .enumerate()
-            .filter_map(|(seq, step)| match step {
+            .filter_map(|(index, step)| match step {
                 StepMachine::Child(child) if child.cancelled_by_parent_close() => {
-                    Some((seq as Seq, child.execution_id.clone()))
+                    Some((self.seq_at(index), child.execution_id.clone()))
                 }
                 _ => None,
             })
@@ -634,7 +669,8 @@ impl ReplayState {
     }
 
     fn step_mut(&mut self, seq: Seq) -> Option<&mut StepMachine> {
-        self.steps.get_mut(seq as usize)
+        let index = self.index_of(seq)?;
+        self.steps.get_mut(index)
     }
 
     fn resolve(
@@ -646,10 +682,7 @@ impl ReplayState {
     ) -> Result<(), ReplayError> {
         let workflow = self.info.workflow.clone();
         // A result must answer a step of its own kind (a task result never ends a timer).
-        let fits = self
-            .steps
-            .get(seq as usize)
-            .is_some_and(|step| step.kind() == expected);
+        let fits = self.step(seq).is_some_and(|step| step.kind() == expected);
         if !fits {
             return Err(ReplayError::CorruptHistory {
                 workflow,
@@ -676,6 +709,19 @@ impl ReplayState {
                 reason: format!("sequence {seq} is not a {expected}"),
             }),
         }
+    }
+}
+
+/// The step an inbox event answers, if any.
+fn event_seq(event: &InboxEvent) -> Option<Seq> {
+    match event {
+        InboxEvent::TaskCompleted { seq, .. }
+        | InboxEvent::TimerFired { seq }
+        | InboxEvent::ChildCompleted { seq, .. } => Some(*seq),
+        InboxEvent::Signal { .. }
+        | InboxEvent::Cancel { .. }
+        | InboxEvent::DeadlineReached
+        | InboxEvent::Terminate { .. } => None,
     }
 }
 

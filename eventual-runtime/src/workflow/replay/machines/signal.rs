@@ -131,6 +131,20 @@ impl Signals {
         }
     }
 
+    /// Takes every signal no wait has taken, oldest first within each name (names in order):
+    /// what a run that continues as new hands on to the next run.
+    pub(crate) fn take_unclaimed(&mut self) -> Vec<(String, Value)> {
+        self.channels
+            .iter_mut()
+            .flat_map(|(name, channel)| {
+                channel
+                    .unclaimed
+                    .drain(..)
+                    .map(move |payload| (name.clone(), payload))
+            })
+            .collect()
+    }
+
     /// The next signal of a stream at `cursor`, or registers the stream's waker.
     pub(crate) fn poll_stream(
         &mut self,
