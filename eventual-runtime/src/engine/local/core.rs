@@ -39,6 +39,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn};
 
+mod schedules;
+
+pub(crate) use schedules::ScheduleRequest;
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ServiceError>>;
 
 /// What the core is asked to do.
@@ -61,6 +65,8 @@ pub(crate) enum CoreMsg {
     /// A commit failed for a passing reason (a full disk); the writer retries it.
     CommitStalled(String),
     CommitFailed(String),
+    /// Create, list, pause, resume or delete a schedule.
+    Schedule(ScheduleRequest),
     Shutdown,
 }
 
@@ -88,6 +94,11 @@ enum TimerJob {
     StartAttempt(TaskRow),
     AttemptTimeout(AttemptKey),
     Delivery(DeliveryRow),
+    /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
+    Schedule {
+        name: String,
+        at: Timestamp,
+    },
 }
 
 struct TimerEntry {
@@ -154,6 +165,8 @@ pub(crate) struct Core {
     durability: Durability,
     /// Why commits are failing, while they are: what needs a commit is refused meanwhile.
     stalled: Option<String>,
+    /// Every schedule, as committed plus this round's changes.
+    schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleInfo>,
 }
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
@@ -205,6 +218,7 @@ impl Core {
             round_started: None,
             durability,
             stalled: None,
+            schedules: std::collections::BTreeMap::new(),
         }
     }
 
@@ -273,6 +287,8 @@ impl Core {
         for row in recovered.deliveries {
             self.push_timer(row.due_at, TimerJob::Delivery(row));
         }
+        // After the executions: a catch-up firing's overlap check needs to know what runs.
+        self.recover_schedules(recovered.schedules, now);
     }
 
     fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
@@ -291,7 +307,7 @@ impl Core {
     /// The core's loop: handle what arrived, fire due timers, hand the round's writes to the
     /// writer; until shutdown.
     pub(crate) fn run(mut self, inbox: Receiver<CoreMsg>) {
-        loop {
+        'rounds: loop {
             let mut wait = self
                 .timers
                 .peek()
@@ -309,13 +325,30 @@ impl Core {
             }
             for message in inbox.try_iter().take(8_192) {
                 if matches!(message, CoreMsg::Shutdown) {
-                    return;
+                    break 'rounds;
                 }
                 self.handle(message);
             }
             self.fire_due_timers();
             self.flush();
         }
+        self.flush_before_shutdown();
+    }
+
+    /// Hands the writes gathered since the last flush to the writer, which commits them
+    /// before it stops (closing the engine joins it). Without this, what the round decided
+    /// (a recovery's schedule bookkeeping, say) would be decided again at the next open.
+    /// Nobody is answered: the callers waiting hear that the engine stopped.
+    fn flush_before_shutdown(&mut self) {
+        if self.ops.is_empty() {
+            return;
+        }
+        self.next_batch += 1;
+        let ops = std::mem::take(&mut self.ops);
+        let _ = self.writer.send(Batch {
+            number: self.next_batch,
+            ops,
+        });
     }
 
     /// Sends the round's writes to the writer unless a commit is under way: what arrives
@@ -428,6 +461,7 @@ impl Core {
                 tracing::error!(%error, "commit failed; stopping the engine so nothing uncommitted is acknowledged");
                 std::process::exit(70);
             }
+            CoreMsg::Schedule(request) => self.handle_schedule_request(request),
             CoreMsg::Shutdown => {}
         }
     }
@@ -445,6 +479,9 @@ impl Core {
             CoreMsg::Publish(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::CompleteTask(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Redrive(_, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::Schedule(request) => {
+                return request.refuse_write(refusal).map(CoreMsg::Schedule)
+            }
             other => return Some(other),
         }
         None
@@ -732,6 +769,7 @@ impl Core {
                     self.attempt_done(key, AttemptEnd::Finished(Err(attempt::timed_out())));
                 }
                 TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
+                TimerJob::Schedule { name, at } => self.fire_schedule(&name, at),
             }
         }
     }
