@@ -102,6 +102,23 @@ fn store_next_firing(database: &Path, schedule: &str, at_ms: u64) {
     assert_eq!(changed, 1, "schedule `{schedule}` is stored");
 }
 
+/// A schedule's stored next firing and last execution, read while the engine is closed.
+fn stored_state(database: &Path, schedule: &str) -> (Option<u64>, Option<String>) {
+    let connection = rusqlite::Connection::open(database).expect("the database opens");
+    connection
+        .query_row(
+            "SELECT next_firing, last_execution FROM schedules WHERE name = ?1",
+            [schedule],
+            |row| {
+                Ok((
+                    row.get::<_, Option<i64>>(0)?.map(|at| at as u64),
+                    row.get(1)?,
+                ))
+            },
+        )
+        .expect("the schedule is stored")
+}
+
 /// The last UTC midnight, in milliseconds.
 fn last_midnight() -> u64 {
     Timestamp::wall_clock().as_millis() / DAY_MS * DAY_MS
@@ -178,6 +195,11 @@ fn after_downtime_each_catch_up_policy_decides_which_missed_firings_start() {
         }
     }
     drop(engine);
+    // The firings' bookkeeping committed with their starts.
+    assert_eq!(
+        stored_state(&database, "catch_up_all"),
+        (Some(midnight + DAY_MS), all.last().cloned())
+    );
 
     // A crash that lost the schedule's bookkeeping but kept the starts: the same firings
     // come due again, find their executions by name, and start nothing new.
