@@ -50,6 +50,8 @@ where
 /// The input of a scheduled start: `T::default()` as JSON. A scheduled workflow's input type
 /// must implement `Default` (the expansion calls this spanned on that type).
 pub fn scheduled_input<T: Default + serde::Serialize>() -> Value {
+    // A default that does not serialize (a map with non-string keys) becomes `null`, which
+    // the workflow's own input check then refuses, naming the field, at the firing.
     serde_json::to_value(T::default()).unwrap_or(Value::Null)
 }
 

@@ -2,7 +2,8 @@
 //! the queries of the HTTP API.
 //!
 //! One file holds executions, history, scheduled task attempts, timers, pending inbox events of
-//! blocked executions, handler deliveries (the outbox) and the dead-letter queue. WAL mode with
+//! blocked executions, handler deliveries (the outbox), the dead-letter queue and the
+//! schedules (each with its next firing). WAL mode with
 //! `synchronous = FULL`: a commit is on disk when it returns.
 
 use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter};
