@@ -25,6 +25,13 @@ use proc_macro::TokenStream;
 /// engine's),
 /// `crate = "path"` (where `eventual_runtime` is, when renamed).
 ///
+/// Scheduling: `schedule = "rate(5 minutes)"` or `schedule = "cron(0 12 * * ? *)"`
+/// (EventBridge Scheduler's syntax, UTC, checked at compile time) starts the workflow on that
+/// schedule with `Input::default()` (so the input, if any, implements `Default`);
+/// `overlap = "skip" | "allow"` (default `skip`: a firing is skipped while the previous
+/// execution runs) and `catch_up = "once" | "all" | "none"` (default `once`: what a restart
+/// does with the firings missed while the engine was down).
+///
 /// The body may not read the wall clock, sleep, spawn, draw random numbers or read the
 /// environment: each such call is a compile error naming the `ctx` replacement.
 #[proc_macro_attribute]

@@ -1,6 +1,6 @@
 //! The typed model of an annotated function: what the expansion reads, and nothing else.
 
-use crate::attr::{self, RetryArgs};
+use crate::attr::{self, RetryArgs, ScheduleArgs};
 use crate::check::{self, BodyFacts};
 use crate::ctxt::Ctxt;
 use crate::route::api_def;
@@ -54,6 +54,8 @@ pub(crate) struct WorkflowDef {
     pub(crate) timeout_ms: Option<u64>,
     /// How long an ended execution is kept, when the workflow says.
     pub(crate) retention_ms: Option<u64>,
+    /// The static schedule that starts it, if any.
+    pub(crate) schedule: Option<ScheduleArgs>,
     pub(crate) facts: BodyFacts,
 }
 
@@ -93,7 +95,10 @@ pub(crate) fn build(cx: &Ctxt, kind: Kind, args: TokenStream, item: ItemFn) -> O
     let args = attr::parse_args(cx, kind, args);
     let f = fn_def(cx, kind, &args, item)?;
     match kind {
-        Kind::Workflow => workflow_def(cx, f, &args).map(Def::Workflow),
+        Kind::Workflow => {
+            let schedule = attr::schedule_args(cx, &args);
+            workflow_def(cx, f, &args, schedule).map(Def::Workflow)
+        }
         Kind::Task => {
             check_task_params(cx, &f);
             Some(Def::Task(TaskDef {
@@ -231,7 +236,12 @@ fn is_context(ty: &Type) -> bool {
     last_segment_args(ty, "WorkflowContext").is_some()
 }
 
-fn workflow_def(cx: &Ctxt, mut f: FnDef, args: &attr::Args) -> Option<WorkflowDef> {
+fn workflow_def(
+    cx: &Ctxt,
+    mut f: FnDef,
+    args: &attr::Args,
+    schedule: Option<ScheduleArgs>,
+) -> Option<WorkflowDef> {
     let facts = check::check_body(cx, &f.item.block);
     let mut params = std::mem::take(&mut f.params).into_iter();
     match params.next() {
@@ -264,6 +274,7 @@ fn workflow_def(cx: &Ctxt, mut f: FnDef, args: &attr::Args) -> Option<WorkflowDe
         input,
         timeout_ms: args.timeout_ms,
         retention_ms: args.retention_ms,
+        schedule,
         facts,
     })
 }

@@ -113,6 +113,38 @@ fn workflow_with_options_and_facts() {
 }
 
 #[test]
+fn workflow_scheduled_with_default_input_and_policies() {
+    check(
+        "workflow_scheduled_with_default_input_and_policies",
+        Kind::Workflow,
+        quote!(
+            schedule = "cron(0 12 ? * MON-FRI *)",
+            overlap = "allow",
+            catch_up = "all"
+        ),
+        quote! {
+            async fn report(ctx: WorkflowContext, options: ReportOptions) -> Result<(), WorkflowError> {
+                Ok(())
+            }
+        },
+    );
+}
+
+#[test]
+fn workflow_scheduled_without_input() {
+    check(
+        "workflow_scheduled_without_input",
+        Kind::Workflow,
+        quote!(schedule = "rate(5 minutes)"),
+        quote! {
+            async fn sweep(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+                Ok(())
+            }
+        },
+    );
+}
+
+#[test]
 fn task_one_param() {
     check(
         "task_one_param",

@@ -5,6 +5,7 @@ pub use crate::registry::{
     ApiRouteDescriptor, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
     WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
 };
+pub use crate::schedule::{CatchUpPolicy, OverlapPolicy, StaticSchedule};
 pub use crate::task::{Backoff, RetryPolicy, Task, TaskOptions};
 pub use crate::workflow::{current_workflow, Workflow, WorkflowContext, WorkflowFuture};
 pub use futures::future::BoxFuture;
@@ -44,6 +45,14 @@ where
             Err(error) => Err(Failure::from_error(&error)),
         }
     }))
+}
+
+/// The input of a scheduled start: `T::default()` as JSON. A scheduled workflow's input type
+/// must implement `Default` (the expansion calls this spanned on that type).
+pub fn scheduled_input<T: Default + serde::Serialize>() -> Value {
+    // A default that does not serialize (a map with non-string keys) becomes `null`, which
+    // the workflow's own input check then refuses, naming the field, at the firing.
+    serde_json::to_value(T::default()).unwrap_or(Value::Null)
 }
 
 /// Deserializes the input and runs one attempt of task `T`'s body, turning a panic into a

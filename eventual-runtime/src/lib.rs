@@ -45,6 +45,7 @@ pub mod error;
 pub mod event;
 pub mod manifest;
 pub mod registry;
+pub mod schedule;
 mod scoped;
 pub mod task;
 pub mod testing;

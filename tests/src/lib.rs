@@ -89,5 +89,6 @@ pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         events: recorded.events,
         timers: recorded.timers,
         start: registry::workflow(code).unwrap().start,
+        schedule: None,
     }
 }

@@ -5,8 +5,9 @@ extern crate order_service;
 
 use eventual_runtime::manifest::build::Service;
 use eventual_runtime::manifest::names::{id, parameter};
-use eventual_runtime::manifest::{template, Artifacts};
+use eventual_runtime::manifest::{template, Artifacts, Inventory};
 use eventual_runtime::pattern::EventPattern;
+use eventual_runtime::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleSpec};
 use eventual_tests::local::{Api, InProcess, Reply};
 use eventual_tests::manifest::{
     order_service as inventory,
@@ -606,6 +607,7 @@ const NON_GRANTING_TYPES: &[&str] = &[
     "AWS::Events::Rule",
     "AWS::Lambda::EventSourceMapping",
     "AWS::S3::Bucket",
+    "AWS::Scheduler::ScheduleGroup",
     "AWS::SQS::Queue",
 ];
 /// Property names that attach permissions in some resource type.
@@ -789,6 +791,14 @@ fn read_grants(template: &Value) -> (BTreeSet<Grant>, Vec<String>) {
             "AWS::Lambda::Function" => {
                 // Which role a function runs as is checked against `FUNCTION_ROLES`.
             }
+            // A schedule acts as its target's role: the allowlist says which.
+            "AWS::Scheduler::Schedule" => {
+                grants.insert(Grant {
+                    grantee: id.clone(),
+                    action: "(runs as)".to_owned(),
+                    resource: render_reference(&properties["Target"]["RoleArn"]),
+                });
+            }
             other if NON_GRANTING_TYPES.contains(&other) => {
                 let mut keys = Vec::new();
                 collect_keys(properties, &mut keys);
@@ -868,6 +878,110 @@ fn iam_grants_equal_the_allowlist() {
         "the template's IAM grants differ from the allowlist:\n  {}",
         problems.join("\n  ")
     );
+}
+
+/// The order service with a static schedule on `place_order`, as
+/// `#[workflow(schedule = "cron(0 12 ? * MON-FRI *)")]` registers it.
+fn inventory_with_a_schedule() -> Inventory {
+    let mut inventory = inventory();
+    let workflow = inventory
+        .workflows
+        .iter_mut()
+        .find(|workflow| workflow.name == "place_order")
+        .expect("the order workflow");
+    workflow.schedule = Some(ScheduleSpec {
+        name: "place_order".to_owned(),
+        workflow: "place_order".to_owned(),
+        expression: "cron(0 12 ? * MON-FRI *)".to_owned(),
+        input: serde_json::json!({"id": "nightly"}),
+        overlap: OverlapPolicy::Skip,
+        catch_up: CatchUpPolicy::Once,
+    });
+    inventory
+}
+
+/// A static schedule is a recurring EventBridge Scheduler schedule in the service's own group,
+/// putting a start on the orchestrator queue; Scheduler's role may send there and do nothing
+/// else. The template passes cfn-lint.
+#[test]
+fn a_static_schedule_deploys_in_the_services_group_with_a_least_privilege_role() {
+    let template = template(SERVICE, &inventory_with_a_schedule());
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources[id::SCHEDULE_GROUP],
+        serde_json::json!({
+            "Type": "AWS::Scheduler::ScheduleGroup",
+            "Properties": {"Name": "order-service"},
+        })
+    );
+    let schedule = &resources[id::workflow_schedule("place_order")]["Properties"];
+    assert_eq!(
+        schedule["GroupName"],
+        serde_json::json!({"Ref": "ScheduleGroup"})
+    );
+    assert_eq!(schedule["ScheduleExpression"], "cron(0 12 ? * MON-FRI *)");
+    assert_eq!(schedule["ScheduleExpressionTimezone"], "UTC");
+    let target = &schedule["Target"];
+    assert_eq!(
+        target["Arn"],
+        serde_json::json!({"Fn::GetAtt": ["OrchestratorQueue", "Arn"]})
+    );
+    assert_eq!(
+        target["RoleArn"],
+        serde_json::json!({"Fn::GetAtt": ["WorkflowSchedulerRole", "Arn"]})
+    );
+    let start: Value = serde_json::from_str(target["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        start,
+        serde_json::json!({
+            "kind": "start",
+            "workflow": "place_order",
+            "execution_id": "place_order-schedule-<aws.scheduler.scheduled-time>",
+            "input": {"id": "nightly"},
+        })
+    );
+
+    // Exactly the order service's grants, plus Scheduler's send to the orchestrator queue.
+    let (granted, problems) = read_grants(&template);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut allowed = allowlist();
+    allowed.allow(
+        "SchedulePlaceOrder",
+        &["(runs as)"],
+        &["${WorkflowSchedulerRole.Arn}"],
+    );
+    allowed.allow("WorkflowSchedulerRole", SEND, &["${OrchestratorQueue.Arn}"]);
+    allowed.allow(
+        "scheduler.amazonaws.com",
+        &["sts:AssumeRole"],
+        &["${WorkflowSchedulerRole.Arn}"],
+    );
+    let extra: Vec<String> = granted
+        .difference(&allowed.0)
+        .map(ToString::to_string)
+        .collect();
+    let missing: Vec<String> = allowed
+        .0
+        .difference(&granted)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "not allowed: {extra:?}\nmissing: {missing:?}"
+    );
+
+    python_tool_accepts(
+        "cfn-lint",
+        &[],
+        "template.json",
+        &serde_json::to_string_pretty(&template).unwrap(),
+    );
+    // Without a schedule, neither the group nor the role.
+    let plain = json("template.json");
+    assert!(plain["Resources"].get(id::SCHEDULE_GROUP).is_none());
+    assert!(plain["Resources"]
+        .get(id::WORKFLOW_SCHEDULER_ROLE)
+        .is_none());
 }
 
 /// A handler's queue hands an event to its dead-letter queue after the subscription's last

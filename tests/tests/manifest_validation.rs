@@ -43,6 +43,7 @@ fn workflow(name: &str, path: &str, line: u32) -> WorkflowInfo {
         signals: vec![],
         events: vec![],
         timers: vec![],
+        schedule: None,
     }
 }
 

@@ -6,8 +6,10 @@
 
 pub(crate) mod api;
 mod retry;
+mod schedule;
 
 pub(crate) use retry::RetryArgs;
+pub(crate) use schedule::{schedule_args, CatchUp, ScheduleArgs};
 
 use crate::ctxt::Ctxt;
 use crate::duration::parse_millis;
@@ -21,7 +23,15 @@ use syn::{Expr, ExprLit, Lit, LitStr};
 /// The options each attribute accepts, in the order error messages list them.
 pub(crate) fn keywords(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Workflow => &["name", "timeout", "retention", "crate"],
+        Kind::Workflow => &[
+            "name",
+            "timeout",
+            "retention",
+            "schedule",
+            "overlap",
+            "catch_up",
+            "crate",
+        ],
         Kind::Task => &["name", "timeout", "heartbeat", "retry", "crate"],
         Kind::OnEvent => &["pattern", "name", "retry", "dead_letter", "crate"],
         Kind::Api => &["auth", "name", "crate"],
@@ -64,6 +74,9 @@ pub(crate) struct Args {
     pub(crate) pattern: Option<LitStr>,
     pub(crate) dead_letter: Option<bool>,
     pub(crate) auth: Option<LitStr>,
+    pub(crate) schedule: Option<LitStr>,
+    pub(crate) overlap: Option<LitStr>,
+    pub(crate) catch_up: Option<LitStr>,
 }
 
 /// Parses the attribute's arguments, recording errors in `cx`.
@@ -77,6 +90,9 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
     let mut pattern = Attr::none("pattern");
     let mut dead_letter = Attr::none("dead_letter");
     let mut auth = Attr::none("auth");
+    let mut schedule = Attr::none("schedule");
+    let mut overlap = Attr::none("overlap");
+    let mut catch_up = Attr::none("catch_up");
     let allowed = keywords(kind);
 
     let parser = syn::meta::parser(|meta| {
@@ -132,13 +148,15 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
                     target.set(cx, &meta.path, millis);
                 }
             }
-            "pattern" | "auth" => {
+            "pattern" | "auth" | "schedule" | "overlap" | "catch_up" => {
                 let expr = value_expr(&meta)?;
                 if let Some(lit) = expect_str(cx, &expr, &key) {
-                    let target = if key == "pattern" {
-                        &mut pattern
-                    } else {
-                        &mut auth
+                    let target = match key.as_str() {
+                        "pattern" => &mut pattern,
+                        "auth" => &mut auth,
+                        "schedule" => &mut schedule,
+                        "overlap" => &mut overlap,
+                        _ => &mut catch_up,
                     };
                     target.set(cx, &meta.path, lit);
                 }
@@ -170,6 +188,9 @@ pub(crate) fn parse_args(cx: &Ctxt, kind: Kind, tokens: TokenStream) -> Args {
         pattern: pattern.get(),
         dead_letter: dead_letter.get(),
         auth: auth.get(),
+        schedule: schedule.get(),
+        overlap: overlap.get(),
+        catch_up: catch_up.get(),
     }
 }
 

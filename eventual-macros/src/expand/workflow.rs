@@ -2,9 +2,10 @@
 //! registry entry whose `start` deserializes the input and runs the body.
 
 use super::register::{option_u64, registration, str_slice};
+use crate::attr::CatchUp;
 use crate::model::WorkflowDef;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 
 pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
     let f = &def.f;
@@ -29,6 +30,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
     // input, output and error, each spanned on the user's type; asserting again only doubled
     // every error.
     let doc = format!("The workflow type of [`{ident}()`], registered as `{name}`.");
+    let (schedule, schedule_input) = schedule(def, &input_ty);
     let facts = &def.facts;
     let fields = {
         let timeout = option_u64(def.timeout_ms);
@@ -49,6 +51,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
             events: #events,
             timers: #timers,
             start: __eventual_start,
+            schedule: #schedule,
         }
     };
     let registration = registration(f, "WORKFLOWS", "WorkflowDescriptor", fields);
@@ -73,7 +76,49 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
             ) -> ::core::result::Result<#krate::__private::WorkflowFuture, ::std::string::String> {
                 #krate::__private::start_workflow::<#ident, _, _>(ctx, input, #call)
             }
+            #schedule_input
             #registration
         };
     }
+}
+
+/// The descriptor's `schedule` field, and the function giving a scheduled start its input.
+fn schedule(def: &WorkflowDef, input_ty: &TokenStream) -> (TokenStream, TokenStream) {
+    let krate = &def.f.krate;
+    let Some(schedule) = &def.schedule else {
+        return (quote!(::core::option::Option::None), TokenStream::new());
+    };
+    let expression = &schedule.expression;
+    let overlap = if schedule.allow_overlap {
+        quote!(#krate::__private::OverlapPolicy::Allow)
+    } else {
+        quote!(#krate::__private::OverlapPolicy::Skip)
+    };
+    let catch_up = match schedule.catch_up {
+        CatchUp::Once => quote!(#krate::__private::CatchUpPolicy::Once),
+        CatchUp::All => quote!(#krate::__private::CatchUpPolicy::All),
+        CatchUp::None => quote!(#krate::__private::CatchUpPolicy::None),
+    };
+    // A schedule starts the workflow with `Input::default()`; spanned on the input type, so a
+    // missing `Default` is reported on the user's parameter.
+    let input_span = def
+        .input
+        .as_ref()
+        .map_or_else(proc_macro2::Span::call_site, |param| {
+            syn::spanned::Spanned::span(&param.ty)
+        });
+    let input_fn = quote_spanned! {input_span=>
+        fn __eventual_schedule_input() -> #krate::__private::Value {
+            #krate::__private::scheduled_input::<#input_ty>()
+        }
+    };
+    let field = quote! {
+        ::core::option::Option::Some(#krate::__private::StaticSchedule {
+            expression: #expression,
+            overlap: #overlap,
+            catch_up: #catch_up,
+            input: __eventual_schedule_input,
+        })
+    };
+    (field, input_fn)
 }

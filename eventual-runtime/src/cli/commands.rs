@@ -2,7 +2,7 @@
 
 use super::format::{self, print_json};
 use super::transport::{encode, Api, Transport};
-use super::{ApiCommand, DlqAction};
+use super::{ApiCommand, DlqAction, ScheduleAction};
 use crate::engine::api::ATTRIBUTE_FILTER_PREFIX;
 use crate::registry;
 use crate::workflow::history::{History, HistoryEvent, HistoryEventKind};
@@ -113,6 +113,54 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
         } => replay(api, execution, history_file),
         ApiCommand::Timeline { execution } => fetch_history(api, &execution)
             .map(|history| print!("{}", format::timeline(&history.events))),
+        ApiCommand::Schedule { action } => schedule(api, action),
+    }
+}
+
+/// The `schedule` commands. Policies go to the API as written: it checks them, and the
+/// expression, and names what is wrong.
+fn schedule(api: &Api, action: ScheduleAction) -> Result<(), String> {
+    let path = |name: &str, action: &str| format!("/schedules/{}{action}", encode(name));
+    match action {
+        ScheduleAction::Create {
+            name,
+            workflow,
+            expression,
+            input,
+            overlap,
+            catch_up,
+        } => {
+            let mut body = serde_json::json!({
+                "name": name,
+                "workflow": workflow,
+                "expression": expression,
+                "input": parse_json(&input, "input")?,
+            });
+            for (key, value) in [("overlap", overlap), ("catch_up", catch_up)] {
+                if let Some(value) = value {
+                    body[key] = Value::String(value);
+                }
+            }
+            api.post("/schedules", &body)
+                .map(|created| println!("{}", format::schedule_line(&created)))
+        }
+        ScheduleAction::List { json: true } => {
+            api.get("/schedules").map(|answer| print_json(&answer))
+        }
+        ScheduleAction::List { json: false } => api.get("/schedules").map(|answer| {
+            for schedule in answer["schedules"].as_array().into_iter().flatten() {
+                println!("{}", format::schedule_line(schedule));
+            }
+        }),
+        ScheduleAction::Pause { name } => api
+            .post(&path(&name, "/pause"), &Value::Null)
+            .map(|paused| println!("{}", format::schedule_line(&paused))),
+        ScheduleAction::Resume { name } => api
+            .post(&path(&name, "/resume"), &Value::Null)
+            .map(|resumed| println!("{}", format::schedule_line(&resumed))),
+        ScheduleAction::Delete { name } => api
+            .delete(&path(&name, ""))
+            .map(|_| println!("schedule {name} deleted")),
     }
 }
 

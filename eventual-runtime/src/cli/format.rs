@@ -39,6 +39,29 @@ pub(super) fn executions(page: &Value) -> String {
     out
 }
 
+/// One schedule (as `GET /schedules` lists it) on a line: name, workflow, expression,
+/// policies, next firing, and whether it is paused.
+pub(super) fn schedule_line(schedule: &Value) -> String {
+    let text = |key: &str| schedule[key].as_str().unwrap_or_default().to_owned();
+    let next = match schedule["next_firing"].as_u64() {
+        Some(ms) => format!("next {}", Timestamp::from_millis(ms).to_rfc3339()),
+        None => "no next firing".to_owned(),
+    };
+    let paused = if schedule["paused"].as_bool() == Some(true) {
+        " (paused)"
+    } else {
+        ""
+    };
+    format!(
+        "{:<24} {:<24} {:<24} overlap={} catch_up={} {next}{paused}",
+        text("name"),
+        text("workflow"),
+        text("expression"),
+        text("overlap"),
+        text("catch_up"),
+    )
+}
+
 /// A history as a table: index, time, event, sequence number, detail.
 pub(super) fn history(events: &[HistoryEvent]) -> String {
     let mut out = format!(

@@ -1,6 +1,7 @@
 //! The command line of a service, over any engine (feature `cli`): the commands that operate
 //! a running service through its API (`start`, `status`, `list`, `history`, `signal`,
-//! `publish`, `dlq`, `cancel`, `replay`, `timeline`), how they reach it ([`Transport`]) and how
+//! `publish`, `dlq`, `cancel`, `replay`, `timeline`, `schedule`), how they reach it
+//! ([`Transport`]) and how
 //! they print.
 //!
 //! `--url` (`EVENTUAL_URL`) names the API, `--api-token` (`EVENTUAL_API_TOKEN`) the bearer
@@ -183,6 +184,58 @@ pub enum ApiCommand {
     Timeline {
         /// The execution.
         execution: String,
+    },
+    /// Schedules: workflows started on a `rate(...)` or `cron(...)` expression.
+    Schedule {
+        /// create, list, pause, resume or delete.
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
+}
+
+/// Schedule actions.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Create a schedule.
+    Create {
+        /// The schedule's name (its executions are named `<name>-schedule-<firing millis>`).
+        name: String,
+        /// The workflow it starts.
+        workflow: String,
+        /// `rate(5 minutes)` or `cron(0 12 * * ? *)`, in EventBridge Scheduler's syntax (UTC).
+        expression: String,
+        /// The input of every execution, as JSON.
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// `skip` (default) or `allow`: whether a firing starts while the previous execution
+        /// still runs.
+        #[arg(long)]
+        overlap: Option<String>,
+        /// `once` (default), `all` or `none`: what happens to firings missed while the engine
+        /// was down.
+        #[arg(long)]
+        catch_up: Option<String>,
+    },
+    /// List schedules with their next firing.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a schedule.
+    Pause {
+        /// The schedule.
+        name: String,
+    },
+    /// Resume a paused schedule (the firings missed while paused are not caught up).
+    Resume {
+        /// The schedule.
+        name: String,
+    },
+    /// Delete a schedule created at runtime.
+    Delete {
+        /// The schedule.
+        name: String,
     },
 }
 

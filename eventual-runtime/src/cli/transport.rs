@@ -73,6 +73,7 @@ impl Transport for HttpTransport {
             Some(body) if method == "POST" => {
                 authorized(self.agent.post(url), authorization).send_json(body)
             }
+            _ if method == "DELETE" => authorized(self.agent.delete(url), authorization).call(),
             _ => authorized(self.agent.get(url), authorization).call(),
         };
         let mut response = response.map_err(|e| format!("cannot reach the engine: {e}"))?;
@@ -113,6 +114,11 @@ impl Api {
             self.transport
                 .request("POST", &internal(path), Some(body))?,
         )
+    }
+
+    /// `DELETE` an internal route: `path` is relative to `/_eventual`.
+    pub(super) fn delete(&self, path: &str) -> Result<Value, String> {
+        Self::answer(self.transport.request("DELETE", &internal(path), None)?)
     }
 
     fn answer((status, body): (u16, Value)) -> Result<Value, String> {

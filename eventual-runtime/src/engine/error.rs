@@ -60,6 +60,27 @@ pub enum ServiceError {
     /// The engine's storage failed.
     #[error("{0}")]
     Internal(String),
+    /// No schedule of that name.
+    #[error("schedule `{0}` does not exist")]
+    ScheduleNotFound(String),
+    /// The request conflicts with what exists (a schedule of that name, a schedule the code
+    /// declares).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<crate::schedule::ScheduleSpecError> for ServiceError {
+    fn from(error: crate::schedule::ScheduleSpecError) -> Self {
+        use crate::schedule::ScheduleSpecError as E;
+        match error {
+            E::NotFound(name) => ServiceError::ScheduleNotFound(name),
+            E::Exists(_) | E::Static(_) => ServiceError::Conflict(error.to_string()),
+            // The body of a create request names them: a bad request, said with its reason.
+            E::Expression(_) | E::UnknownWorkflow { .. } | E::InvalidName(_) => {
+                ServiceError::BadRequest(error.to_string())
+            }
+        }
+    }
 }
 
 impl ServiceError {
@@ -69,8 +90,11 @@ impl ServiceError {
             ServiceError::NotFound(_)
             | ServiceError::UnknownWorkflow(_)
             | ServiceError::NoRoute(_)
-            | ServiceError::UnknownQuery { .. } => 404,
-            ServiceError::Ended(_) | ServiceError::AlreadyStarted { .. } => 409,
+            | ServiceError::UnknownQuery { .. }
+            | ServiceError::ScheduleNotFound(_) => 404,
+            ServiceError::Ended(_)
+            | ServiceError::AlreadyStarted { .. }
+            | ServiceError::Conflict(_) => 409,
             ServiceError::InvalidInput(_) | ServiceError::BadRequest(_) => 400,
             ServiceError::InvalidToken(_) => 403,
             ServiceError::PayloadTooLarge(_) => 413,
@@ -100,6 +124,8 @@ impl ServiceError {
             ServiceError::StillRunning(_) => "still_running",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
+            ServiceError::ScheduleNotFound(_) => "schedule_not_found",
+            ServiceError::Conflict(_) => "conflict",
         }
     }
 }

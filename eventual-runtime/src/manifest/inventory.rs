@@ -4,6 +4,7 @@ use crate::api::ApiAuth;
 use crate::registry::{
     ApiRouteDescriptor, SchemaFn, SourceLocation, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
 };
+use crate::schedule::ScheduleSpec;
 use crate::task::{RetryPolicy, TaskOptions};
 use schemars::{Schema, SchemaGenerator};
 use std::path::Path;
@@ -81,6 +82,8 @@ pub struct WorkflowInfo {
     pub events: Vec<String>,
     /// Durable timers the body starts, as written.
     pub timers: Vec<String>,
+    /// The static schedule that starts it, if any.
+    pub schedule: Option<ScheduleSpec>,
 }
 
 /// A task as the artifacts see it.
@@ -255,6 +258,7 @@ impl Inventory {
                     signals: strings(w.signals),
                     events: strings(w.events),
                     timers: strings(w.timers),
+                    schedule: ScheduleSpec::from_static(w),
                 })
                 .collect(),
             tasks: TASKS

@@ -43,18 +43,25 @@ pub fn manifest(service: &str, inventory: &Inventory) -> Value {
                 .iter()
                 .map(|t| t.name.as_str())
                 .collect();
-            with_location(
-                json!({
-                    "name": w.name,
-                    "timeout_ms": w.timeout_ms,
-                    "tasks": tasks,
-                    "children": inventory.children_of(w),
-                    "signals": w.signals,
-                    "timers": w.timers,
-                    "events": w.events,
-                }),
-                &w.location,
-            )
+            let mut entry = json!({
+                "name": w.name,
+                "timeout_ms": w.timeout_ms,
+                "tasks": tasks,
+                "children": inventory.children_of(w),
+                "signals": w.signals,
+                "timers": w.timers,
+                "events": w.events,
+            });
+            // Only scheduled workflows carry the key, so other manifests stay as they were.
+            if let Some(schedule) = &w.schedule {
+                entry["schedule"] = json!({
+                    "expression": schedule.expression,
+                    "overlap": schedule.overlap,
+                    "catch_up": schedule.catch_up,
+                    "input": schedule.input,
+                });
+            }
+            with_location(entry, &w.location)
         })
         .collect();
     let tasks: Vec<Value> = inventory

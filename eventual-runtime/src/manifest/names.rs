@@ -128,6 +128,12 @@ pub fn schedule(service: &str, digest: &str) -> String {
     format!("{}-{digest}", physical(service, 20))
 }
 
+/// The service's own EventBridge Scheduler schedule group, holding the static schedules of
+/// its workflows (each named after its workflow).
+pub fn schedule_group(service: &str) -> String {
+    physical(service, 64)
+}
+
 /// CloudFormation logical ids of the template's resources.
 pub mod id {
     /// A logical id made of a name: its alphanumeric runs, each capitalised.
@@ -168,6 +174,10 @@ pub mod id {
     pub const TIMER_QUEUE: &str = "TimerQueue";
     /// The role EventBridge Scheduler delivers due long timers with.
     pub const TIMER_SCHEDULER_ROLE: &str = "TimerSchedulerRole";
+    /// The service's schedule group (when a workflow has a static schedule).
+    pub const SCHEDULE_GROUP: &str = "ScheduleGroup";
+    /// The role EventBridge Scheduler starts scheduled workflows with.
+    pub const WORKFLOW_SCHEDULER_ROLE: &str = "WorkflowSchedulerRole";
     /// The timer forwarder's role.
     pub const TIMER_FORWARDER_ROLE: &str = "TimerForwarderRole";
     /// The timer forwarder's function.
@@ -208,6 +218,11 @@ pub mod id {
     /// The HTTP API's route of an `#[api]` function (two routes must not share it).
     pub fn route(route: &str) -> String {
         format!("ApiRoute{}", logical(route))
+    }
+
+    /// The static schedule of a workflow.
+    pub fn workflow_schedule(workflow: &str) -> String {
+        format!("Schedule{}", logical(workflow))
     }
 
     /// `Task<Name>`: what a task's ids derive from (two tasks must not share it).

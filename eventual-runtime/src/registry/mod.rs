@@ -6,6 +6,7 @@
 use crate::api::{ApiAuth, ApiReply, ApiRequest};
 use crate::error::Failure;
 use crate::event::EventEnvelope;
+use crate::schedule::StaticSchedule;
 use crate::task::{RetryPolicy, TaskOptions};
 use crate::workflow::replay::{Catalog, ReplayError, StartRequest, StepOutput, WorkflowExecutor};
 use crate::workflow::{WorkflowContext, WorkflowFuture};
@@ -60,6 +61,8 @@ pub struct WorkflowDescriptor {
     pub timers: &'static [&'static str],
     /// Starts the body.
     pub start: StartFn,
+    /// The static schedule that starts it (`#[workflow(schedule = "...")]`), if any.
+    pub schedule: Option<StaticSchedule>,
 }
 
 /// A `#[task]`.

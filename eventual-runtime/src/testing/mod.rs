@@ -30,6 +30,7 @@
 
 mod engine;
 mod mock;
+mod schedules;
 
 pub use mock::MockBuilder;
 
@@ -185,6 +186,11 @@ enum Job {
     HeartbeatCheck(AttemptKey),
     MockBeat(AttemptKey),
     Deliver(Delivery),
+    /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
+    Schedule {
+        name: String,
+        at: Timestamp,
+    },
 }
 
 struct EnvState {
@@ -211,6 +217,8 @@ struct EnvState {
     warnings: Vec<String>,
     journal: Vec<JournalEntry>,
     retention: Retention,
+    schedules: BTreeMap<String, crate::schedule::ScheduleInfo>,
+    schedule_log: Vec<crate::schedule::FiringRecord>,
 }
 
 /// 2026-01-01T00:00:00Z: a fixed start so that histories are the same on every run.
@@ -257,8 +265,11 @@ impl TestEnvironment {
                 warnings: Vec::new(),
                 journal: Vec::new(),
                 retention: Retention::default(),
+                schedules: BTreeMap::new(),
+                schedule_log: Vec::new(),
             })),
         }
+        .with_static_schedules()
     }
 
     fn lock(&self) -> MutexGuard<'_, EnvState> {
@@ -861,6 +872,7 @@ impl EnvState {
             Job::Inbox(id, event) => self.deliver_inbox(&id, event),
             Job::StartAttempt(job) => self.attempts.push_back(job),
             Job::Deliver(delivery) => self.deliveries.push_back(delivery),
+            Job::Schedule { name, at } => self.fire_schedule(&name, at),
             Job::AttemptTimeout(key) => {
                 self.finish_attempt(&key, Err(attempt::timed_out()));
             }
@@ -1092,7 +1104,7 @@ impl Host for EnvState {
             Job::AttemptTimeout(key) | Job::HeartbeatCheck(key) | Job::MockBeat(key) => {
                 key.0 == execution_id
             }
-            Job::Deliver(_) => false,
+            Job::Deliver(_) | Job::Schedule { .. } => false,
         };
         self.timers.retain(|_, job| !of_execution(job));
         self.attempts.retain(|a| a.execution_id != execution_id);

@@ -21,6 +21,10 @@
 //! | `POST /dlq/redrive`, `POST /dlq/{id}/redrive` | deliver again |
 //! | `POST /tasks/complete` | complete a deferred attempt `{token, result}` or `{token, error}` |
 //! | `POST /workflows/{name}/execute` | run to the end: body = input, response = output (202 `{execution_id, status: "running"}` when the engine stops waiting first) |
+//! | `POST /schedules` | create `{name, workflow, expression, input?, overlap?, catch_up?}` (201) |
+//! | `GET /schedules` | list, each with its `next_firing` |
+//! | `POST /schedules/{name}/pause`, `POST /schedules/{name}/resume` | pause, resume (no catch-up) |
+//! | `DELETE /schedules/{name}` | delete one created at runtime |
 //!
 //! Errors are `{"error": {"kind", "message"}}` with a 4xx/5xx status; a bad body names the
 //! field (serde's message). Ids that contain `/` are sent percent-encoded.
@@ -31,6 +35,7 @@ use crate::engine::client::StartExecution;
 use crate::engine::ServiceError;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::OutgoingEvent;
+use crate::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleSpec};
 use crate::task::CompletionToken;
 use crate::workflow::command::Outcome;
 use crate::workflow::history::History;
@@ -38,7 +43,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -94,6 +99,10 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/dlq/{id}/redrive", post(redrive_one))
         .route("/tasks/complete", post(complete_task))
         .route("/workflows/{name}/execute", post(execute))
+        .route("/schedules", post(create_schedule).get(schedules))
+        .route("/schedules/{name}", delete(delete_schedule))
+        .route("/schedules/{name}/pause", post(pause_schedule))
+        .route("/schedules/{name}/resume", post(resume_schedule))
         .with_state(engine)
 }
 
@@ -341,4 +350,51 @@ async fn execute(State(engine): Api, Path(name): Path<String>, bytes: Bytes) -> 
     let mut body = body;
     body["execution_id"] = Value::from(started.execution_id);
     Ok((status, Json(body)).into_response())
+}
+
+/// The body of `POST /schedules`: a [`ScheduleSpec`], with unknown fields refused so that a
+/// misspelt policy is not silently the default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    name: String,
+    workflow: String,
+    expression: String,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    overlap: OverlapPolicy,
+    #[serde(default)]
+    catch_up: CatchUpPolicy,
+}
+
+async fn create_schedule(State(engine): Api, bytes: Bytes) -> RouteResult {
+    let request: ScheduleBody = body(&bytes)?;
+    let spec = ScheduleSpec {
+        name: request.name,
+        workflow: request.workflow,
+        expression: request.expression,
+        input: request.input,
+        overlap: request.overlap,
+        catch_up: request.catch_up,
+    };
+    let created = engine.create_schedule(spec).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn schedules(State(engine): Api) -> RouteResult {
+    Ok(Json(json!({"schedules": engine.schedules().await?})).into_response())
+}
+
+async fn pause_schedule(State(engine): Api, Path(name): Path<String>) -> RouteResult {
+    Ok(Json(engine.pause_schedule(&name).await?).into_response())
+}
+
+async fn resume_schedule(State(engine): Api, Path(name): Path<String>) -> RouteResult {
+    Ok(Json(engine.resume_schedule(&name).await?).into_response())
+}
+
+async fn delete_schedule(State(engine): Api, Path(name): Path<String>) -> RouteResult {
+    engine.delete_schedule(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

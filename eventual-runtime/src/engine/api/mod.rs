@@ -21,6 +21,7 @@ use crate::engine::ExecutionStatus;
 use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
+use crate::schedule::{ScheduleInfo, ScheduleSpec};
 use crate::task::CompletionToken;
 use crate::time::Timestamp;
 use crate::workflow::command::Outcome;
@@ -187,4 +188,35 @@ pub trait ServiceApi: Send + Sync {
     /// Waits for an execution to end ([`ServiceError::StillRunning`] when the engine stops
     /// waiting first).
     fn wait<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Outcome>;
+    /// Creates a schedule. Engines that keep schedules elsewhere refuse (the default).
+    fn create_schedule(&self, spec: ScheduleSpec) -> ApiResult<'_, ScheduleInfo> {
+        let _ = spec;
+        schedules_unsupported()
+    }
+    /// Every schedule, with its next firing.
+    fn schedules(&self) -> ApiResult<'_, Vec<ScheduleInfo>> {
+        schedules_unsupported()
+    }
+    /// Pauses a schedule.
+    fn pause_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ScheduleInfo> {
+        let _ = name;
+        schedules_unsupported()
+    }
+    /// Resumes a paused schedule from its next firing after now.
+    fn resume_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ScheduleInfo> {
+        let _ = name;
+        schedules_unsupported()
+    }
+    /// Deletes a schedule created at runtime.
+    fn delete_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ()> {
+        let _ = name;
+        schedules_unsupported()
+    }
+}
+
+/// The answer of an engine that does not manage schedules through the service API.
+fn schedules_unsupported<'a, T: Send + 'a>() -> ApiResult<'a, T> {
+    Box::pin(futures::future::ready(Err(ServiceError::BadRequest(
+        "this engine does not manage schedules through the service API".to_owned(),
+    ))))
 }

@@ -9,6 +9,7 @@ use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
+use crate::schedule::{ScheduleInfo, ScheduleSpec};
 use crate::task::CompletionToken;
 use crate::workflow::{HistoryEvent, Outcome};
 use futures::FutureExt;
@@ -84,5 +85,25 @@ impl ServiceApi for EngineHandle {
 
     fn wait<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Outcome> {
         EngineHandle::wait(self, execution_id).boxed()
+    }
+
+    fn create_schedule(&self, spec: ScheduleSpec) -> ApiResult<'_, ScheduleInfo> {
+        EngineHandle::create_schedule(self, spec).boxed()
+    }
+
+    fn schedules(&self) -> ApiResult<'_, Vec<ScheduleInfo>> {
+        EngineHandle::schedules(self).boxed()
+    }
+
+    fn pause_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ScheduleInfo> {
+        EngineHandle::pause_schedule(self, name).boxed()
+    }
+
+    fn resume_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ScheduleInfo> {
+        EngineHandle::resume_schedule(self, name).boxed()
+    }
+
+    fn delete_schedule<'a>(&'a self, name: &'a str) -> ApiResult<'a, ()> {
+        EngineHandle::delete_schedule(self, name).boxed()
     }
 }

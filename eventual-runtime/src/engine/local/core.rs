@@ -40,6 +40,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn};
 
+mod schedules;
+
+pub(crate) use schedules::ScheduleRequest;
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ServiceError>>;
 
 /// What the core is asked to do.
@@ -62,6 +66,8 @@ pub(crate) enum CoreMsg {
     /// A commit failed for a passing reason (a full disk); the writer retries it.
     CommitStalled(String),
     CommitFailed(String),
+    /// Create, list, pause, resume or delete a schedule.
+    Schedule(ScheduleRequest),
     Shutdown,
 }
 
@@ -91,6 +97,11 @@ enum TimerJob {
     Delivery(DeliveryRow),
     /// Retention: delete what ended long enough ago, then come again.
     Sweep,
+    /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
+    Schedule {
+        name: String,
+        at: Timestamp,
+    },
 }
 
 struct TimerEntry {
@@ -173,6 +184,8 @@ pub(crate) struct Core {
     max_resident: usize,
     touches: u64,
     committed_batch: u64,
+    /// Every schedule, as committed plus this round's changes.
+    schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleInfo>,
 }
 
 /// Resident executors kept at most by default: beyond, idle executions are evicted and replayed
@@ -234,6 +247,7 @@ impl Core {
             max_resident: MAX_RESIDENT,
             touches: 0,
             committed_batch: 0,
+            schedules: std::collections::BTreeMap::new(),
         }
     }
 
@@ -322,6 +336,8 @@ impl Core {
         for row in recovered.deliveries {
             self.push_timer(row.due_at, TimerJob::Delivery(row));
         }
+        // After the executions: a catch-up firing's overlap check needs to know what runs.
+        self.recover_schedules(recovered.schedules, now);
     }
 
     fn status(&self, execution_id: &str) -> Option<ExecutionStatus> {
@@ -340,7 +356,7 @@ impl Core {
     /// The core's loop: handle what arrived, fire due timers, hand the round's writes to the
     /// writer; until shutdown.
     pub(crate) fn run(mut self, inbox: Receiver<CoreMsg>) {
-        loop {
+        'rounds: loop {
             let mut wait = self
                 .timers
                 .peek()
@@ -358,13 +374,30 @@ impl Core {
             }
             for message in inbox.try_iter().take(8_192) {
                 if matches!(message, CoreMsg::Shutdown) {
-                    return;
+                    break 'rounds;
                 }
                 self.handle(message);
             }
             self.fire_due_timers();
             self.flush();
         }
+        self.flush_before_shutdown();
+    }
+
+    /// Hands the writes gathered since the last flush to the writer, which commits them
+    /// before it stops (closing the engine joins it). Without this, what the round decided
+    /// (a recovery's schedule bookkeeping, say) would be decided again at the next open.
+    /// Nobody is answered: the callers waiting hear that the engine stopped.
+    fn flush_before_shutdown(&mut self) {
+        if self.ops.is_empty() {
+            return;
+        }
+        self.next_batch += 1;
+        let ops = std::mem::take(&mut self.ops);
+        let _ = self.writer.send(Batch {
+            number: self.next_batch,
+            ops,
+        });
     }
 
     /// Sends the round's writes to the writer unless a commit is under way: what arrives
@@ -477,6 +510,7 @@ impl Core {
                 tracing::error!(%error, "commit failed; stopping the engine so nothing uncommitted is acknowledged");
                 std::process::exit(70);
             }
+            CoreMsg::Schedule(request) => self.handle_schedule_request(request),
             CoreMsg::Shutdown => {}
         }
     }
@@ -494,6 +528,9 @@ impl Core {
             CoreMsg::Publish(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::CompleteTask(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Redrive(_, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::Schedule(request) => {
+                return request.refuse_write(refusal).map(CoreMsg::Schedule)
+            }
             other => return Some(other),
         }
         None
@@ -860,6 +897,7 @@ impl Core {
                 }
                 TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
                 TimerJob::Sweep => self.sweep(now),
+                TimerJob::Schedule { name, at } => self.fire_schedule(&name, at),
             }
         }
     }

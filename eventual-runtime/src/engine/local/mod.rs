@@ -28,7 +28,7 @@ pub use crate::engine::api::serve::ServeOptions;
 pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
 pub use store::StoreError;
 
-use self::core::{Core, CoreMsg, Reply};
+use self::core::{Core, CoreMsg, Reply, ScheduleRequest};
 use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
@@ -36,6 +36,7 @@ use crate::engine::router::Router;
 use crate::engine::{Durability, ServiceError};
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
+use crate::schedule::{ScheduleInfo, ScheduleSpec};
 use crate::task::{CompletionToken, TokenSigner};
 use crate::workflow::command::Outcome;
 use crate::workflow::history::{HistoryEvent, RunLink};
@@ -367,6 +368,42 @@ impl EngineHandle {
             }
         }
         self.call(|reply| CoreMsg::Redrive(entries, reply)).await
+    }
+
+    async fn schedule_call<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> ScheduleRequest,
+    ) -> Result<T, ServiceError> {
+        self.call(|reply| CoreMsg::Schedule(make(reply))).await
+    }
+
+    /// Creates a schedule; returns it, with its first firing, once it is on disk.
+    pub async fn create_schedule(&self, spec: ScheduleSpec) -> Result<ScheduleInfo, ServiceError> {
+        self.schedule_call(|reply| ScheduleRequest::Create(spec, reply))
+            .await
+    }
+
+    /// Every schedule, static and created, by name.
+    pub async fn schedules(&self) -> Result<Vec<ScheduleInfo>, ServiceError> {
+        self.schedule_call(ScheduleRequest::List).await
+    }
+
+    /// Stops a schedule from firing until it is resumed.
+    pub async fn pause_schedule(&self, name: &str) -> Result<ScheduleInfo, ServiceError> {
+        self.schedule_call(|reply| ScheduleRequest::Pause(name.to_owned(), reply))
+            .await
+    }
+
+    /// Lets a paused schedule fire again from its next firing after now (no catch-up).
+    pub async fn resume_schedule(&self, name: &str) -> Result<ScheduleInfo, ServiceError> {
+        self.schedule_call(|reply| ScheduleRequest::Resume(name.to_owned(), reply))
+            .await
+    }
+
+    /// Deletes a schedule created at runtime.
+    pub async fn delete_schedule(&self, name: &str) -> Result<(), ServiceError> {
+        self.schedule_call(|reply| ScheduleRequest::Delete(name.to_owned(), reply))
+            .await
     }
 
     fn read<T>(

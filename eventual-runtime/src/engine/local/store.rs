@@ -2,13 +2,15 @@
 //! the queries of the HTTP API.
 //!
 //! One file holds executions, history, scheduled task attempts, timers, pending inbox events of
-//! blocked executions, handler deliveries (the outbox) and the dead-letter queue. WAL mode with
+//! blocked executions, handler deliveries (the outbox), the dead-letter queue and the
+//! schedules (each with its next firing). WAL mode with
 //! `synchronous = FULL`: a commit is on disk when it returns.
 
 use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter};
 use crate::engine::kernel::delivery::DeadLetter;
 use crate::engine::ExecutionStatus;
 use crate::registry::HandlerFailure;
+use crate::schedule::ScheduleInfo;
 use crate::time::Timestamp;
 use crate::workflow::command::{InboxEvent, Outcome};
 use crate::workflow::history::{attribute_text, HistoryEvent, HistoryEventKind, ParentRef, Seq};
@@ -126,6 +128,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
     due_at INTEGER NOT NULL,
     PRIMARY KEY (event_id, subscription)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    declared_in_code INTEGER NOT NULL,
+    paused INTEGER NOT NULL,
+    next_firing INTEGER,
+    last_execution TEXT
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id TEXT PRIMARY KEY,
     subscription TEXT NOT NULL,
@@ -355,6 +365,11 @@ pub(crate) enum WriteOp {
     InsertDeadLetter(DeadLetter),
     DeleteDeadLetter {
         id: String,
+    },
+    /// A schedule's whole state: written with the starts of its firings, in one commit.
+    UpsertSchedule(ScheduleInfo),
+    DeleteSchedule {
+        name: String,
     },
 }
 
@@ -588,6 +603,28 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             .and_then(|mut s| s.execute(params![id]))
             .doing("removing a dead letter")
             .map(drop),
+        WriteOp::UpsertSchedule(info) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO schedules (name, spec, declared_in_code, paused, next_firing, \
+                 last_execution) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    info.spec.name,
+                    json(&info.spec),
+                    info.declared_in_code,
+                    info.paused,
+                    info.next_firing.map(millis),
+                    info.last_execution
+                ])
+            })
+            .doing("storing a schedule")
+            .map(drop),
+        WriteOp::DeleteSchedule { name } => tx
+            .prepare_cached("DELETE FROM schedules WHERE name = ?1")
+            .and_then(|mut s| s.execute(params![name]))
+            .doing("deleting a schedule")
+            .map(drop),
     }
 }
 
@@ -787,6 +824,7 @@ pub(crate) struct Recovered {
     pub(crate) timers: Vec<(String, String, Timestamp, InboxEvent)>,
     pub(crate) inbox: Vec<(String, InboxEvent)>,
     pub(crate) deliveries: Vec<DeliveryRow>,
+    pub(crate) schedules: Vec<ScheduleInfo>,
 }
 
 /// Reads everything a restart needs.
@@ -855,11 +893,27 @@ pub(crate) fn recover(connection: &Connection) -> Result<Recovered, StoreError> 
             .collect()
         })
         .doing("reading pending deliveries")?;
+    let schedules = connection
+        .prepare("SELECT spec, declared_in_code, paused, next_firing, last_execution FROM schedules ORDER BY name")
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                Ok(ScheduleInfo {
+                    spec: parse_json(row.get(0)?, 0)?,
+                    declared_in_code: row.get(1)?,
+                    paused: row.get(2)?,
+                    next_firing: row.get::<_, Option<i64>>(3)?.map(timestamp),
+                    last_execution: row.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .doing("reading schedules")?;
     Ok(Recovered {
         executions,
         tasks,
         timers,
         inbox,
         deliveries,
+        schedules,
     })
 }

@@ -32,11 +32,15 @@ const API_READ_DLQ: &[&str] = &[
     "sqs:ReceiveMessage",
 ];
 
-/// Adds every role: the orchestrator's, the timer forwarder's and EventBridge Scheduler's,
-/// the task workers' (when there are tasks), each handler's and the API's.
+/// Adds every role: the orchestrator's, the timer forwarder's and EventBridge Scheduler's
+/// (for long timers, and for static schedules when there are some), the task workers' (when
+/// there are tasks), each handler's and the API's.
 pub(super) fn add(service: &str, inventory: &Inventory, resources: &mut Resources) {
     let called = called_tasks(inventory);
     resources.insert(id::TIMER_SCHEDULER_ROLE.into(), timer_scheduler());
+    if !super::schedules::scheduled(inventory).is_empty() {
+        resources.insert(id::WORKFLOW_SCHEDULER_ROLE.into(), workflow_scheduler());
+    }
     resources.insert(id::ORCHESTRATOR_ROLE.into(), orchestrator(service, &called));
     resources.insert(
         id::TIMER_FORWARDER_ROLE.into(),
@@ -149,6 +153,20 @@ fn timer_scheduler() -> Value {
             "DeliverDueTimers",
             &["sqs:SendMessage"],
             vec![arn(id::TIMER_QUEUE)],
+        )],
+    )
+}
+
+/// Static schedules: EventBridge Scheduler puts their start messages on the orchestrator
+/// queue, and may do nothing else.
+fn workflow_scheduler() -> Value {
+    role_assumed_by(
+        "scheduler.amazonaws.com",
+        "EventBridge Scheduler: scheduled workflow starts to the orchestrator queue",
+        vec![statement(
+            "StartScheduledWorkflows",
+            &["sqs:SendMessage"],
+            vec![arn(id::ORCHESTRATOR_QUEUE)],
         )],
     )
 }

@@ -9,6 +9,7 @@
 //! | [`bus`] | the event bus; per subscription an `AWS::Events::Rule` (on the bus's *literal* name plus `DependsOn`: moto's CloudFormation fails on a `Ref` there) and the queue policy letting it send to the handler's queue |
 //! | [`orchestrator`] | the FIFO orchestrator queue (+ FIFO DLQ) feeding the orchestrator Lambda |
 //! | [`timers`] | the timer queue feeding the timer-forwarder Lambda |
+//! | [`schedules`] | the service's schedule group and one recurring EventBridge Scheduler schedule per `#[workflow(schedule = ...)]`, putting a start on the orchestrator queue |
 //! | [`tasks`] | one task-worker Lambda per task (the orchestrator invokes them asynchronously) |
 //! | [`handlers`] | per subscription its SQS queue, a DLQ when `dead_letter` is on (redrive after `retry.max_attempts` receives), and a handler Lambda fed by the queue |
 //! | [`api`] | the service API Lambda and API Gateway's HTTP API in front of it (its internal routes, `ANY /_eventual/{proxy+}`, need SigV4) |
@@ -33,6 +34,7 @@ mod legacy;
 mod orchestrator;
 mod resource;
 mod routes;
+mod schedules;
 mod stack;
 mod storage;
 mod tasks;
@@ -51,6 +53,7 @@ pub fn template(service: &str, inventory: &Inventory) -> Value {
     bus::add(service, inventory, &mut resources);
     orchestrator::add(service, &mut resources);
     timers::add(service, &mut resources);
+    schedules::add(service, inventory, &mut resources);
     tasks::add(service, inventory, &mut resources);
     handlers::add(service, inventory, &mut resources);
     api::add(service, &mut resources);
