@@ -94,6 +94,21 @@ async fn run_to_end(env: &TestEnvironment, id: &str) -> Outcome {
 
 /// Every run but the last ends `WorkflowContinuedAsNew`, each under the bound; the last
 /// ends the execution; run ids and links count up.
+/// Runs `cn_loop` over `iterations` to its end on `env`; checks its sum; its id and outcome.
+async fn loop_to_end(env: &TestEnvironment, iterations: u64) -> (String, Outcome) {
+    let run = env
+        .start::<cn_loop>(LoopState::start(iterations))
+        .expect("start");
+    let outcome = run_to_end(env, run.id()).await;
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded {
+            result: json!(sum_below(iterations))
+        }
+    );
+    (run.id().to_owned(), outcome)
+}
+
 fn check_runs(runs: &[Vec<HistoryEvent>], expected_runs: usize) {
     assert_eq!(runs.len(), expected_runs, "runs");
     for (index, run) in runs.iter().enumerate() {
@@ -149,17 +164,8 @@ fn replay_every_run_of(workflow: &str, runs: &[Vec<HistoryEvent>], outcome: &Out
 async fn ten_thousand_iterations_keep_every_run_under_the_bound_on_the_test_environment() {
     let iterations = 10_000;
     let env = TestEnvironment::new();
-    let run = env
-        .start::<cn_loop>(LoopState::start(iterations))
-        .expect("start");
-    let outcome = run_to_end(&env, run.id()).await;
-    assert_eq!(
-        outcome,
-        Outcome::Succeeded {
-            result: json!(sum_below(iterations))
-        }
-    );
-    let runs = env.run_histories(run.id());
+    let (id, outcome) = loop_to_end(&env, iterations).await;
+    let runs = env.run_histories(&id);
     check_runs(&runs, (iterations / PER_RUN) as usize);
     replay_every_run(&runs, &outcome);
 }
@@ -171,18 +177,8 @@ async fn full_replay_reproduces_every_run_of_a_sticky_execution() {
     let mut histories = Vec::new();
     for mode in [ReplayMode::Sticky, ReplayMode::FullReplay] {
         let env = TestEnvironment::with_replay_mode(mode);
-        let run = env
-            .start::<cn_loop>(LoopState::start(iterations))
-            .expect("start");
-        let outcome = run_to_end(&env, run.id()).await;
-        assert_eq!(
-            outcome,
-            Outcome::Succeeded {
-                result: json!(sum_below(iterations))
-            },
-            "{mode:?}"
-        );
-        histories.push(env.run_histories(run.id()));
+        let (id, _) = loop_to_end(&env, iterations).await;
+        histories.push(env.run_histories(&id));
     }
     check_runs(&histories[0], (iterations / PER_RUN) as usize);
     assert_eq!(histories[0], histories[1]);

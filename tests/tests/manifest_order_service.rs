@@ -126,6 +126,12 @@ fn every_rule_pattern_parses_and_equals_the_subscription_pattern() {
 
 /// Runs the Python tool `tool` (with `args`) on `text` written to a file named `file`; fails
 /// the test with the tool's output when it refuses the file.
+/// cfn-lint passes on a template built in the test.
+fn cfn_lint_accepts(template: &Value) {
+    let text = serde_json::to_string_pretty(template).unwrap();
+    python_tool_accepts("cfn-lint", &[], "template.json", &text);
+}
+
 fn python_tool_accepts(tool: &str, args: &[&str], file: &str, text: &str) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join(file);
@@ -179,12 +185,7 @@ fn cfn_lint_passes_on_a_template_with_iam_and_jwt_routes() {
             "Audience": {"Ref": parameter::JWT_AUDIENCE},
         })
     );
-    python_tool_accepts(
-        "cfn-lint",
-        &[],
-        "template.json",
-        &serde_json::to_string_pretty(&template).unwrap(),
-    );
+    cfn_lint_accepts(&template);
     // Without a jwt route, neither the authorizer nor its parameters.
     let plain = json("template.json");
     assert!(plain["Resources"]
@@ -970,12 +971,7 @@ fn a_static_schedule_deploys_in_the_services_group_with_a_least_privilege_role()
         "not allowed: {extra:?}\nmissing: {missing:?}"
     );
 
-    python_tool_accepts(
-        "cfn-lint",
-        &[],
-        "template.json",
-        &serde_json::to_string_pretty(&template).unwrap(),
-    );
+    cfn_lint_accepts(&template);
     // Without a schedule, neither the group nor the role.
     let plain = json("template.json");
     assert!(plain["Resources"].get(id::SCHEDULE_GROUP).is_none());
