@@ -752,3 +752,100 @@ fn queries_answer_from_the_replayed_state() {
         "nope",
     );
 }
+
+/// Fails its first attempt, so that the metrics count a retry.
+#[task(retry(max_attempts = 2, backoff = "fixed", initial = "10ms", jitter = 0.0))]
+async fn api_second_try(n: u64) -> Result<u64, StepError> {
+    let attempt = eventual_runtime::task::TaskContext::current()
+        .expect("inside a task")
+        .attempt;
+    if attempt == 1 {
+        return Err(StepError::new(StepErrorKind::Failed, "first attempt fails"));
+    }
+    Ok(n)
+}
+
+#[workflow]
+async fn api_nap_then_retry(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    ctx.sleep(Duration::from_millis(20)).await;
+    Ok(api_second_try(n).await?)
+}
+
+/// The value of the sample `name` (with its labels) in OpenMetrics text, if present.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_count_executions_steps_attempts_deliveries_timers_and_commits() {
+    let server = InProcess::start();
+    let api = &server.api;
+    let (_, napper) = start(api, "api_nap_then_retry", json!(7), None);
+    let (_, failer) = start(api, "api_fail", json!("no"), None);
+    let published = api.post(
+        "/events",
+        &json!([{"source": "tests", "detail-type": "ApiFlaky", "detail": {"n": 3}}]),
+    );
+    assert_eq!(published.status, 202);
+    assert_eq!(api.wait_ended(&napper, WAIT)["status"], "succeeded");
+    assert_eq!(api.wait_ended(&failer, WAIT)["status"], "failed");
+    poll(WAIT, "a dead letter", || {
+        (api.get("/dlq").body.as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+
+    let url = format!("http://{}/_eventual/metrics", server.address);
+    let mut response = ureq::get(&url).call().expect("GET /_eventual/metrics");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.body_mut().read_to_string().unwrap();
+    for (name, expected) in [
+        (
+            "eventual_executions_started_total{workflow=\"api_nap_then_retry\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_completed_total{workflow=\"api_nap_then_retry\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_started_total{workflow=\"api_fail\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_failed_total{workflow=\"api_fail\",status=\"failed\"}",
+            1.0,
+        ),
+        ("eventual_task_attempts_total{task=\"api_second_try\"}", 2.0),
+        ("eventual_task_retries_total{task=\"api_second_try\"}", 1.0),
+        (
+            "eventual_deliveries_total{subscription=\"api_flaky_handler\"}",
+            2.0,
+        ),
+        (
+            "eventual_dead_letters_total{subscription=\"api_flaky_handler\"}",
+            1.0,
+        ),
+        ("eventual_timer_lateness_seconds_count", 1.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(expected), "{name} in:\n{text}");
+    }
+    for name in [
+        "eventual_step_duration_seconds_count",
+        "eventual_commit_writes_count",
+        "eventual_commit_fsync_duration_seconds_count",
+    ] {
+        assert!(
+            sample(&text, name).is_some_and(|n| n >= 1.0),
+            "{name} in:\n{text}"
+        );
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

@@ -222,6 +222,48 @@ fn a_workflow_waiting_on_expect_signal_across_a_restart_receives_a_later_signal(
     );
 }
 
+/// More waiting executions than executors kept in memory: recovery replays every history but
+/// keeps only the first two executors; the others step by replaying from disk.
+#[test]
+fn executions_recovered_beyond_the_resident_cap_still_receive_their_signals() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.db");
+    let capped = || {
+        LocalEngine::open(EngineConfig::new(&db).with_max_resident_executions(2))
+            .expect("the engine opens")
+    };
+    let engine = capped();
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            start(
+                &engine.handle(),
+                "rs_expect",
+                json!(i),
+                &format!("capped-{i}"),
+            )
+            .0
+        })
+        .collect();
+    for id in &ids {
+        poll(WAIT, "the wait to be recorded", || {
+            (engine.handle().history(id).unwrap().len() >= 2).then_some(())
+        });
+    }
+    drop(engine);
+
+    let engine = capped();
+    let handle = engine.handle();
+    for id in &ids {
+        block(handle.signal(id, "approve", json!(id), None)).unwrap();
+    }
+    for id in &ids {
+        assert_eq!(
+            succeeded_with(&handle, id),
+            json!(format!("approved: {id}"))
+        );
+    }
+}
+
 #[test]
 fn a_duplicate_start_after_a_restart_returns_the_same_execution() {
     let dir = tempfile::tempdir().unwrap();

@@ -164,7 +164,7 @@ struct ExecutionRecord {
     history: Vec<HistoryEvent>,
     /// The histories of the runs that continued as new, oldest first.
     earlier_runs: Vec<Vec<HistoryEvent>>,
-    executor: Option<WorkflowExecutor>,
+    executor: Option<Box<WorkflowExecutor>>,
     inbox: Vec<InboxEvent>,
     status: ExecutionStatus,
     outcome: Option<Outcome>,
@@ -780,7 +780,7 @@ impl EnvState {
                 workflow: descriptor,
                 history: Vec::new(),
                 earlier_runs: Vec::new(),
-                executor: (self.mode == ReplayMode::Sticky).then_some(executor),
+                executor: (self.mode == ReplayMode::Sticky).then_some(Box::new(executor)),
                 inbox: Vec::new(),
                 status: ExecutionStatus::Running,
                 outcome: None,
@@ -1121,7 +1121,7 @@ impl Host for EnvState {
             Ok((executor, output)) => {
                 let ended = std::mem::take(&mut execution.history);
                 execution.earlier_runs.push(ended);
-                execution.executor = (mode == ReplayMode::Sticky).then_some(executor);
+                execution.executor = (mode == ReplayMode::Sticky).then_some(Box::new(executor));
                 self.apply_output(&id, output);
             }
             // The next run's input does not fit the workflow: the execution cannot go on.

@@ -103,6 +103,7 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/schedules/{name}", delete(delete_schedule))
         .route("/schedules/{name}/pause", post(pause_schedule))
         .route("/schedules/{name}/resume", post(resume_schedule))
+        .route("/metrics", get(metrics))
         .with_state(engine)
 }
 
@@ -366,6 +367,26 @@ struct ScheduleBody {
     overlap: OverlapPolicy,
     #[serde(default)]
     catch_up: CatchUpPolicy,
+}
+
+/// OpenMetrics text, which Prometheus scrapes.
+async fn metrics(State(engine): Api) -> Response {
+    match engine.metrics_text() {
+        Some(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => ServiceError::NoRoute(
+            "GET /_eventual/metrics: this engine reports its metrics elsewhere (the AWS \
+             engine, to CloudWatch)"
+                .to_owned(),
+        )
+        .into_response(),
+    }
 }
 
 async fn create_schedule(State(engine): Api, bytes: Bytes) -> RouteResult {

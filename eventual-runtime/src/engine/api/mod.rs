@@ -212,6 +212,11 @@ pub trait ServiceApi: Send + Sync {
         let _ = name;
         schedules_unsupported()
     }
+    /// The engine's metrics in the OpenMetrics text format, for `GET /_eventual/metrics`;
+    /// `None` where the engine reports them elsewhere (the AWS engine, to CloudWatch).
+    fn metrics_text(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The answer of an engine that does not manage schedules through the service API.

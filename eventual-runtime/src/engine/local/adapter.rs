@@ -21,6 +21,10 @@ fn ready<'a, T: Send + 'a>(result: Result<T, ServiceError>) -> ApiResult<'a, T> 
 }
 
 impl ServiceApi for EngineHandle {
+    fn metrics_text(&self) -> Option<String> {
+        Some(EngineHandle::metrics_text(self))
+    }
+
     fn start(&self, request: StartExecution) -> ApiResult<'_, Started> {
         EngineHandle::start(self, request).boxed()
     }

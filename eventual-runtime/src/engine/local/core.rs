@@ -8,6 +8,7 @@
 //! scheduled it is still being committed; after a crash such an attempt runs again under the
 //! same number, and if its step was lost, its side effects are recorded nowhere.
 
+use super::metrics::LocalMetrics;
 use super::store::{DeliveryRow, Recovered, TaskRow, WriteOp};
 use super::worker::Workers;
 use super::writer::{Batch, BatchSender};
@@ -36,7 +37,8 @@ use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tracing::{debug, info_span, warn};
 
@@ -90,11 +92,12 @@ enum AfterCommit {
     Answered,
 }
 
+/// Boxed payloads keep the timer heap's entries small: an engine holds one per pending timer.
 enum TimerJob {
-    Inbox(String, String, InboxEvent),
-    StartAttempt(TaskRow),
+    Inbox(Box<InboxTimer>),
+    StartAttempt(Box<TaskRow>),
     AttemptTimeout(AttemptKey),
-    Delivery(DeliveryRow),
+    Delivery(Box<DeliveryRow>),
     /// Retention: delete what ended long enough ago, then come again.
     Sweep,
     /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
@@ -102,6 +105,14 @@ enum TimerJob {
         name: String,
         at: Timestamp,
     },
+}
+
+/// An inbox event due at a time (a timer firing, a retry's backoff): for `execution_id`, kept
+/// in the database's inbox under `key` until it is delivered.
+struct InboxTimer {
+    execution_id: String,
+    key: String,
+    event: InboxEvent,
 }
 
 struct TimerEntry {
@@ -130,12 +141,15 @@ impl Ord for TimerEntry {
 struct Live {
     workflow: &'static WorkflowDescriptor,
     /// The replayed workflow, while resident; an evicted execution is replayed from its
-    /// committed history when an event arrives.
-    executor: Option<WorkflowExecutor>,
+    /// committed history when an event arrives. Boxed: most executions of a busy engine are
+    /// evicted, and an empty slot should cost a pointer, not an executor's size.
+    executor: Option<Box<WorkflowExecutor>>,
     history_len: usize,
     status: ExecutionStatus,
-    correlation_id: String,
-    parent: Option<ParentRef>,
+    // Boxed, like the executor: the engine keeps one `Live` per running execution, resident
+    // or not.
+    correlation_id: Box<str>,
+    parent: Option<Box<ParentRef>>,
     /// The batch that carries its latest writes: it may be evicted once that one committed.
     last_batch: u64,
     /// Its executor was dropped to save memory (not because it ended).
@@ -186,11 +200,15 @@ pub(crate) struct Core {
     committed_batch: u64,
     /// Every schedule, as committed plus this round's changes.
     schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleInfo>,
+    metrics: Arc<LocalMetrics>,
 }
 
 /// Resident executors kept at most by default: beyond, idle executions are evicted and replayed
 /// from their history when they next step.
-pub(crate) const MAX_RESIDENT: usize = 10_000;
+/// An idle executor costs about 2.6 KiB, replaying a short history from disk some tens of
+/// microseconds: 2,000 keeps every execution of a busy engine's working set resident while
+/// 100,000 idle ones fit in 64 MiB (`bench_idle`).
+pub(crate) const MAX_RESIDENT: usize = 2_000;
 
 /// How long a round's commit may wait for attempts that are still running, so that a short
 /// execution (start, its tasks, its end) commits once instead of once per step.
@@ -248,7 +266,14 @@ impl Core {
             touches: 0,
             committed_batch: 0,
             schedules: std::collections::BTreeMap::new(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Records into `metrics` (shared with the writer and the HTTP API).
+    pub(crate) fn with_metrics(mut self, metrics: Arc<LocalMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Keeps at most `max` executors in memory.
@@ -276,8 +301,8 @@ impl Core {
                 warn!(execution = %row.id, workflow = %row.workflow, "workflow no longer registered; execution stays blocked");
                 continue;
             };
-            let (executor, status) = match WorkflowExecutor::replay(workflow, &history) {
-                Ok(executor) => (Some(executor), ExecutionStatus::Running),
+            let (mut executor, status) = match WorkflowExecutor::replay(workflow, &history) {
+                Ok(executor) => (Some(Box::new(executor)), ExecutionStatus::Running),
                 Err(error) => {
                     warn!(execution = %row.id, %error, "replay failed; execution blocked");
                     self.ops.push(WriteOp::SetStatus {
@@ -299,6 +324,14 @@ impl Core {
                     at: now,
                 });
             }
+            // Every history is replayed, to block at once those this code cannot run; only the
+            // first `max_resident` executors stay in memory.
+            let evicted = executor.is_some() && self.resident_count >= self.max_resident;
+            if evicted {
+                executor = None;
+            } else if executor.is_some() {
+                self.resident.push_back((row.id.clone(), 0));
+            }
             self.count_resident(false, executor.is_some());
             self.executions.insert(
                 row.id.clone(),
@@ -307,11 +340,11 @@ impl Core {
                     executor,
                     history_len: history.len(),
                     status,
-                    correlation_id: row.correlation_id,
-                    parent: row.parent,
+                    correlation_id: row.correlation_id.into(),
+                    parent: row.parent.map(Box::new),
                     last_batch: 0,
                     touched: 0,
-                    evicted: false,
+                    evicted,
                 },
             );
         }
@@ -319,7 +352,14 @@ impl Core {
             self.start_or_defer_attempt(task);
         }
         for (execution_id, key, at, event) in recovered.timers {
-            self.push_timer(at, TimerJob::Inbox(execution_id, key, event));
+            self.push_timer(
+                at,
+                TimerJob::Inbox(Box::new(InboxTimer {
+                    execution_id,
+                    key,
+                    event,
+                })),
+            );
         }
         let mut unblocked = Vec::new();
         for (execution_id, event) in recovered.inbox {
@@ -334,7 +374,7 @@ impl Core {
             }
         }
         for row in recovered.deliveries {
-            self.push_timer(row.due_at, TimerJob::Delivery(row));
+            self.push_timer(row.due_at, TimerJob::Delivery(Box::new(row)));
         }
         // After the executions: a catch-up firing's overlap check needs to know what runs.
         self.recover_schedules(recovered.schedules, now);
@@ -680,8 +720,11 @@ impl Core {
             parent: parent.clone(),
             ..StartRequest::new(execution_id.clone(), Value::Null)
         };
+        let stepping = Instant::now();
         let (executor, output) = WorkflowExecutor::start(workflow, start, now)
             .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
+        self.metrics.step(stepping.elapsed());
+        self.metrics.execution_started(workflow.name);
         let correlation_id = executor.context().correlation_id();
         self.ops.push(WriteOp::InsertExecution {
             id: execution_id.clone(),
@@ -695,11 +738,11 @@ impl Core {
             execution_id.clone(),
             Live {
                 workflow,
-                executor: Some(executor),
+                executor: Some(Box::new(executor)),
                 history_len: 0,
                 status: ExecutionStatus::Running,
-                correlation_id,
-                parent,
+                correlation_id: correlation_id.into(),
+                parent: parent.map(Box::new),
                 last_batch: 0,
                 touched: 0,
                 evicted: false,
@@ -746,6 +789,7 @@ impl Core {
         let kept = event.clone();
         let reader = &self.reader;
         let was_resident = live.executor.is_some();
+        let stepping = Instant::now();
         let stepped = step_execution(
             &mut live.executor,
             live.workflow,
@@ -760,6 +804,7 @@ impl Core {
             vec![event],
         );
         let is_resident = live.executor.is_some();
+        self.metrics.step(stepping.elapsed());
         match stepped {
             Ok(output) => self.record_step(execution_id, output.new_events, output.commands),
             Err(error) => {
@@ -856,7 +901,7 @@ impl Core {
         carry_out(
             self,
             execution_id,
-            parent.as_ref(),
+            parent.as_deref(),
             &correlation_id,
             commands,
         );
@@ -882,8 +927,17 @@ impl Core {
                 break;
             };
             match entry.job {
-                TimerJob::Inbox(execution_id, key, event) => {
+                TimerJob::Inbox(timer) => {
+                    let InboxTimer {
+                        execution_id,
+                        key,
+                        event,
+                    } = *timer;
                     if self.executions.contains_key(&execution_id) {
+                        if matches!(event, InboxEvent::TimerFired { .. }) {
+                            let late = now.as_millis().saturating_sub(entry.at.as_millis());
+                            self.metrics.timer_fired(Duration::from_millis(late));
+                        }
                         self.ops.push(WriteOp::DeleteTimer {
                             execution_id: execution_id.clone(),
                             key,
@@ -891,11 +945,11 @@ impl Core {
                         self.deliver_inbox(&execution_id, event);
                     }
                 }
-                TimerJob::StartAttempt(row) => self.start_attempt_when_durable(row),
+                TimerJob::StartAttempt(row) => self.start_attempt_when_durable(*row),
                 TimerJob::AttemptTimeout(key) => {
                     self.attempt_done(key, AttemptEnd::Finished(Err(attempt::timed_out())));
                 }
-                TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(row)),
+                TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(*row)),
                 TimerJob::Sweep => self.sweep(now),
                 TimerJob::Schedule { name, at } => self.fire_schedule(&name, at),
             }
@@ -904,7 +958,7 @@ impl Core {
 
     fn start_or_defer_attempt(&mut self, row: TaskRow) {
         match row.delayed_until(now()) {
-            Some(at) => self.push_timer(at, TimerJob::StartAttempt(row)),
+            Some(at) => self.push_timer(at, TimerJob::StartAttempt(Box::new(row))),
             None => self.start_attempt_when_durable(row),
         }
     }
@@ -925,6 +979,7 @@ impl Core {
         {
             return;
         }
+        self.metrics.attempt_started(&row.name, row.attempt);
         self.open_attempts
             .insert(key, OpenAttempt { row: row.clone() });
         self.workers.run_attempt(row, self.signer.clone());
@@ -963,6 +1018,7 @@ impl Core {
         result: Result<(), HandlerFailure>,
         effects: Vec<Effect>,
     ) {
+        self.metrics.delivery_ended(&row.subscription);
         if let Some(subscription) = registry::subscription(&row.subscription) {
             settle(self, subscription, row, result, effects, now());
         }
@@ -1013,10 +1069,11 @@ impl DeliveryHost for Core {
 
     fn retry(&mut self, retry: DeliveryRow) {
         self.ops.push(WriteOp::UpsertDelivery(retry.clone()));
-        self.push_timer(retry.due_at, TimerJob::Delivery(retry));
+        self.push_timer(retry.due_at, TimerJob::Delivery(Box::new(retry)));
     }
 
     fn dead_letter(&mut self, letter: DeadLetter) {
+        self.metrics.dead_lettered(&letter.subscription);
         self.ops.push(WriteOp::InsertDeadLetter(letter));
     }
 
@@ -1053,7 +1110,14 @@ impl Host for Core {
             due_at: at,
             event: event.clone(),
         });
-        self.push_timer(at, TimerJob::Inbox(execution_id.to_owned(), key, event));
+        self.push_timer(
+            at,
+            TimerJob::Inbox(Box::new(InboxTimer {
+                execution_id: execution_id.to_owned(),
+                key,
+                event,
+            })),
+        );
     }
 
     fn deliver(&mut self, execution_id: &str, event: InboxEvent) {
@@ -1098,7 +1162,7 @@ impl Host for Core {
         .run_id();
         match WorkflowExecutor::start(live.workflow, next, now()) {
             Ok((executor, output)) => {
-                live.executor = Some(executor);
+                live.executor = Some(Box::new(executor));
                 live.history_len = 0;
                 // In the batch of the step that ended the old run: the switch is atomic.
                 self.ops.push(WriteOp::ArchiveRun {
@@ -1127,6 +1191,7 @@ impl Host for Core {
         if let Some(live) = self.executions.remove(execution_id) {
             self.count_resident(live.executor.is_some(), false);
             self.remember_end(execution_id, live.workflow.name, outcome);
+            self.metrics.execution_ended(live.workflow.name, status);
         }
         self.after
             .push(AfterCommit::Ended(execution_id.to_owned(), outcome.clone()));

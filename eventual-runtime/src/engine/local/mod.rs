@@ -20,6 +20,7 @@
 mod adapter;
 pub mod cli;
 mod core;
+mod metrics;
 pub mod store;
 mod worker;
 mod writer;
@@ -29,6 +30,7 @@ pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
 pub use store::StoreError;
 
 use self::core::{Core, CoreMsg, Reply, ScheduleRequest};
+use self::metrics::LocalMetrics;
 use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
@@ -82,7 +84,7 @@ pub struct EngineConfig {
     /// How long an ended execution and its history are kept when its workflow does not say
     /// (`#[workflow(retention = "30d")]`); `None` (the default) keeps them.
     pub retention: Option<std::time::Duration>,
-    /// How many running executions keep their replayed workflow in memory (default 10,000).
+    /// How many running executions keep their replayed workflow in memory (default 2,000).
     /// Beyond, the least recently stepped ones are evicted and replayed from their history when
     /// an event arrives: memory stays bounded however many executions wait.
     pub max_resident_executions: usize,
@@ -141,6 +143,7 @@ pub struct EngineHandle {
     readers: Arc<Mutex<Vec<Connection>>>,
     commits: Arc<AtomicU64>,
     size_limit: writer::SizeLimit,
+    metrics: Arc<LocalMetrics>,
 }
 
 impl LocalEngine {
@@ -167,24 +170,33 @@ impl LocalEngine {
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let size_limit = Arc::new(AtomicU64::new(config.max_database_bytes.unwrap_or(0)));
-        let writer = writer::spawn(connection, batch_rx, size_limit.clone(), move |written| {
-            let _ = committed_tx.send(match written {
-                Written::Committed(commit) => {
-                    if commit.wrote {
-                        counted.fetch_add(1, Ordering::Relaxed);
+        let metrics = Arc::new(LocalMetrics::default());
+        let writer_metrics = metrics.clone();
+        let writer = writer::spawn(
+            connection,
+            batch_rx,
+            size_limit.clone(),
+            writer_metrics,
+            move |written| {
+                let _ = committed_tx.send(match written {
+                    Written::Committed(commit) => {
+                        if commit.wrote {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        CoreMsg::Committed(commit.last_batch)
                     }
-                    CoreMsg::Committed(commit.last_batch)
-                }
-                Written::Stalled(error) => CoreMsg::CommitStalled(error.to_string()),
-                Written::Failed(error) => CoreMsg::CommitFailed(error.to_string()),
-            });
-        })
+                    Written::Stalled(error) => CoreMsg::CommitStalled(error.to_string()),
+                    Written::Failed(error) => CoreMsg::CommitFailed(error.to_string()),
+                });
+            },
+        )
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
         let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
             .with_retention(config.retention)
-            .with_max_resident(config.max_resident_executions);
+            .with_max_resident(config.max_resident_executions)
+            .with_metrics(metrics.clone());
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
@@ -197,6 +209,7 @@ impl LocalEngine {
                 readers: Arc::default(),
                 commits,
                 size_limit,
+                metrics,
             },
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
@@ -254,6 +267,13 @@ impl Drop for LocalEngine {
 }
 
 impl EngineHandle {
+    /// The engine's metrics in the OpenMetrics text format (served at `/_eventual/metrics`):
+    /// executions started and ended per workflow, step latency, task attempts and retries,
+    /// deliveries and dead letters, timer lateness, and writes and fsync time per commit.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode()
+    }
+
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> CoreMsg) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.core.send(make(reply)).map_err(|_| stopped())?;
