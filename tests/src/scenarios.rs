@@ -939,7 +939,10 @@ pub async fn updates(engine: &dyn Engine) -> Trace {
     use eventual_runtime::engine::TypedClient;
     let id = start(engine, "sc_cart", json!(5)).await;
     let first = SendUpdate::new("add", json!(2)).with_id("add-two");
-    let reply = engine.update(&id, first.clone()).await.expect("update add 2");
+    let reply = engine
+        .update(&id, first.clone())
+        .await
+        .expect("update add 2");
     assert_eq!(reply.update_id, "add-two");
     assert_eq!(reply.status, UpdateStatus::Accepted { answer: json!(2) });
 
@@ -965,7 +968,10 @@ pub async fn updates(engine: &dyn Engine) -> Trace {
         "{too_many:?}"
     );
 
-    let again = engine.update(&id, first.clone()).await.expect("add-two again");
+    let again = engine
+        .update(&id, first.clone())
+        .await
+        .expect("add-two again");
     assert_eq!(again.status, UpdateStatus::Accepted { answer: json!(2) });
     let history = engine.history(&id).await.expect("a history");
     assert_eq!(
@@ -979,7 +985,10 @@ pub async fn updates(engine: &dyn Engine) -> Trace {
     assert_eq!(outcome, Outcome::Succeeded { result: json!(5) });
     let late = engine.update(&id, SendUpdate::new("add", json!(1))).await;
     assert_eq!(late, Err(ServiceError::Ended(id.clone())));
-    let repeated = engine.update(&id, first).await.expect("add-two after the end");
+    let repeated = engine
+        .update(&id, first)
+        .await
+        .expect("add-two after the end");
     assert_eq!(repeated.status, UpdateStatus::Accepted { answer: json!(2) });
     let status = engine
         .update_status(&id, "add-none")

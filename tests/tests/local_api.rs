@@ -804,7 +804,11 @@ fn updates_are_answered_over_http() {
         &json!({"input": 2, "update_id": "two"}),
     );
     assert_eq!(again.body, accepted.body);
-    assert_eq!(api.history("up-1"), history, "a repeated update writes nothing");
+    assert_eq!(
+        api.history("up-1"),
+        history,
+        "a repeated update writes nothing"
+    );
     assert_error(
         &api.post("/executions/up-1/updates/add", &json!({"input": 0})),
         422,
@@ -851,7 +855,10 @@ fn updates_are_answered_over_http() {
     );
     assert_eq!(pending.status, 202, "{:?}", pending.body);
     assert_eq!(pending.body["status"], "pending");
-    let update_id = pending.body["update_id"].as_str().expect("an id").to_owned();
+    let update_id = pending.body["update_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
     let path = format!("/executions/up-2/updates/{update_id}");
     let answered = poll(Duration::from_secs(30), "the update to be answered", || {
         let reply = api.get(&path);

@@ -28,8 +28,8 @@ use eventual_runtime::engine::api::{
 use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::signal::outside_signal;
-use eventual_runtime::engine::kernel::update::{self, SendUpdate, UpdateReply, UpdateStatus};
 use eventual_runtime::engine::kernel::start::{decide_start, fresh_execution_id};
+use eventual_runtime::engine::kernel::update::{self, SendUpdate, UpdateReply, UpdateStatus};
 use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;

@@ -97,8 +97,8 @@ impl fmt::Display for ExecutionStatus {
 use crate::engine::client::StartExecution;
 pub use crate::engine::error::ServiceError;
 use crate::engine::kernel::delivery::DeadLetter;
-use crate::event::OutgoingEvent;
 use crate::engine::kernel::update::{SendUpdate, UpdateReply};
+use crate::event::OutgoingEvent;
 use crate::workflow::{HistoryEvent, Query, Update};
 use futures::future::BoxFuture;
 use serde_json::Value;

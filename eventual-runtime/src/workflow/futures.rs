@@ -283,17 +283,17 @@ impl<I, O> Unpin for NextUpdate<I, O> {}
 impl<I: DeserializeOwned, O> Future for NextUpdate<I, O> {
     type Output = UpdateRequest<I, O>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
         loop {
-            let name = self.name.clone();
-            let taken = match self.waiter {
-                Some(id) => self
+            let taken = match this.waiter {
+                Some(id) => this
                     .ctx
                     .with_state(|state| state.updates.poll_waiter(id, cx.waker())),
-                None => match self.ctx.with_state(|state| state.updates.claim(&name)) {
+                None => match this.ctx.with_state(|state| state.updates.claim(&this.name)) {
                     Ok(update) => Some(update),
                     Err(id) => {
-                        self.waiter = Some(id);
+                        this.waiter = Some(id);
                         continue;
                     }
                 },
@@ -301,23 +301,24 @@ impl<I: DeserializeOwned, O> Future for NextUpdate<I, O> {
             let Some(update) = taken else {
                 return Poll::Pending;
             };
-            self.waiter = None;
+            this.waiter = None;
             match serde_json::from_value::<I>(update.input.clone()) {
                 Ok(input) => {
                     return Poll::Ready(UpdateRequest {
-                        ctx: self.ctx.clone(),
+                        ctx: this.ctx.clone(),
                         update: Some(update),
                         input,
                         _answer: PhantomData,
                     })
                 }
+                // Rejected for the code, which never sees it; the wait goes on.
                 Err(error) => {
                     let reason = format!(
                         "the input of update `{}` does not fit `{}`: {error}",
                         update.name,
                         std::any::type_name::<I>()
                     );
-                    reject(&self.ctx, &update, reason);
+                    reject(&this.ctx, &update, reason);
                 }
             }
         }
@@ -357,7 +358,9 @@ impl<I, O: serde::Serialize> UpdateRequest<I, O> {
 
     /// The update's name.
     pub fn name(&self) -> &str {
-        self.update.as_ref().map_or("", |update| update.name.as_str())
+        self.update
+            .as_ref()
+            .map_or("", |update| update.name.as_str())
     }
 
     /// The update's id (the caller's, or one the engine gave it).
@@ -385,7 +388,6 @@ impl<I, O: serde::Serialize> UpdateRequest<I, O> {
     pub fn reject(mut self, reason: impl Into<String>) {
         self.give_rejection(reason.into());
     }
-
 }
 
 impl<I, O> UpdateRequest<I, O> {

@@ -163,7 +163,6 @@ impl UpdateReply {
     }
 }
 
-
 /// What `history` (one run's) says of update `update_id`: `None` when it never received it.
 pub fn status_in(history: &[HistoryEvent], update_id: &str) -> Option<UpdateStatus> {
     let mut status = None;

@@ -17,11 +17,11 @@ use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
 use crate::engine::kernel::retention::Retention;
 use crate::engine::kernel::signal::outside_signal;
-use crate::engine::kernel::update::{self, UpdateStatus};
 use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
+use crate::engine::kernel::update::{self, UpdateStatus};
 use crate::engine::router::Router;
 use crate::engine::{Durability, ExecutionStatus, ServiceError};
 use crate::error::Failure;

@@ -588,36 +588,40 @@ impl WorkflowExecutor {
     /// the signals no wait took (the body's dropped waits gave theirs back first).
     fn continue_as_new(&mut self, input: Value) {
         if self.close_run("continued as new") {
-            let continuation = self.ctx.with_state(|state| {
-                let at = state.now;
-                state.new_events.push(HistoryEvent {
-                    at,
-                    kind: HistoryEventKind::WorkflowContinuedAsNew {
-                        input: input.clone(),
-                    },
-                });
-                let signals = state.signals.take_unclaimed().into_iter().map(|(name, payload)| {
-                    InboxEvent::Signal {
-                        name,
-                        payload,
-                        id: None,
+            let continuation =
+                self.ctx.with_state(|state| {
+                    let at = state.now;
+                    state.new_events.push(HistoryEvent {
+                        at,
+                        kind: HistoryEventKind::WorkflowContinuedAsNew {
+                            input: input.clone(),
+                        },
+                    });
+                    let signals =
+                        state
+                            .signals
+                            .take_unclaimed()
+                            .into_iter()
+                            .map(|(name, payload)| InboxEvent::Signal {
+                                name,
+                                payload,
+                                id: None,
+                            });
+                    // Updates keep their ids: the caller waits on them in the next run.
+                    let updates = state.updates.take_unclaimed().into_iter().map(|update| {
+                        InboxEvent::Update {
+                            name: update.name,
+                            update_id: update.update_id,
+                            input: update.input,
+                        }
+                    });
+                    let carried = signals.chain(updates).collect();
+                    Continuation {
+                        input,
+                        run: state.info.run.next(state.next_seq()),
+                        carried,
                     }
                 });
-                // Updates keep their ids: the caller waits on them in the next run.
-                let updates = state.updates.take_unclaimed().into_iter().map(|update| {
-                    InboxEvent::Update {
-                        name: update.name,
-                        update_id: update.update_id,
-                        input: update.input,
-                    }
-                });
-                let carried = signals.chain(updates).collect();
-                Continuation {
-                    input,
-                    run: state.info.run.next(state.next_seq()),
-                    carried,
-                }
-            });
             self.continuation = Some(continuation);
         }
         self.continued = true;
@@ -627,11 +631,11 @@ impl WorkflowExecutor {
     /// no caller waits for an answer that cannot come.
     fn reject_unanswered_updates(&mut self, verb: &str) {
         let failure = self.ctx.with_state(|state| {
-            let reason = format!(
-                "the execution {verb} before the workflow answered the update"
-            );
+            let reason = format!("the execution {verb} before the workflow answered the update");
             for update in state.updates.take_unclaimed() {
-                if let Err(error) = state.reject_update(&update.name, &update.update_id, reason.clone()) {
+                if let Err(error) =
+                    state.reject_update(&update.name, &update.update_id, reason.clone())
+                {
                     return Some(error);
                 }
             }

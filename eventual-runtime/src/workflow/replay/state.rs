@@ -505,8 +505,7 @@ impl ReplayState {
             name: update.name.clone(),
             update_id: update.update_id.clone(),
         };
-        if let Some(RecordedVerdict::Rejected { name }) = self.updates.recorded(&update.update_id)
-        {
+        if let Some(RecordedVerdict::Rejected { name }) = self.updates.recorded(&update.update_id) {
             let recorded = describe_verdict(false, name, &update.update_id);
             return Err(self.non_determinism(self.next_seq(), recorded, &attempted));
         }

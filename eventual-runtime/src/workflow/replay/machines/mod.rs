@@ -37,7 +37,10 @@ pub(crate) enum StepSignature {
     Patch(String),
     Attribute(String),
     /// Accepting update `name` with id `update_id`.
-    UpdateAccepted { name: String, update_id: String },
+    UpdateAccepted {
+        name: String,
+        update_id: String,
+    },
 }
 
 impl fmt::Display for StepSignature {
