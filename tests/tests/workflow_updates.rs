@@ -195,6 +195,17 @@ async fn a_caller_that_stops_waiting_asks_again_and_the_end_rejects_what_is_left
     .await
     .expect("sent");
     assert_eq!(second.status, UpdateStatus::Pending);
+    // The same id again while it waits: the same update, not a second one.
+    let repeated = Engine::update(
+        &env,
+        &id,
+        SendUpdate::new("add", json!(7))
+            .with_id("first")
+            .with_wait(wait),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(repeated.status, UpdateStatus::Pending);
     env.advance(Duration::from_secs(3600)).await;
     let first = Engine::update_status(&env, &id, "first").await.unwrap();
     assert_eq!(first.status, UpdateStatus::Accepted { answer: json!(7) });
@@ -206,6 +217,14 @@ async fn a_caller_that_stops_waiting_asks_again_and_the_end_rejects_what_is_left
         }
     );
     let history = env.history(&id);
+    let received: Vec<&str> = history
+        .iter()
+        .filter_map(|event| match &event.kind {
+            HistoryEventKind::UpdateReceived { update_id, .. } => Some(update_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received, ["first", "second"], "an update id is received once");
     assert!(matches!(
         history.last().map(|event| &event.kind),
         Some(HistoryEventKind::WorkflowSucceeded { .. })
