@@ -376,3 +376,51 @@ fn a_blocked_execution_keeps_its_history_untouched() {
         ]
     );
 }
+
+/// Accepts `add` updates until the total reaches `target`.
+#[workflow]
+async fn rs_total(ctx: WorkflowContext, target: u64) -> Result<u64, WorkflowError> {
+    let mut total = 0;
+    while total < target {
+        let add = ctx.next_update::<u64>("add").await;
+        total += add.input();
+        add.accept(json!(total));
+    }
+    Ok(total)
+}
+
+#[test]
+fn an_accepted_update_survives_a_restart_and_is_answered_again_not_applied_again() {
+    use eventual_runtime::engine::kernel::update::{SendUpdate, UpdateStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.db");
+    let engine = open(&db);
+    let (id, _) = start(&engine.handle(), "rs_total", json!(10), "total-1");
+    let first = SendUpdate::new("add", json!(4)).with_id("four");
+    let reply = block(engine.handle().update(&id, first.clone())).expect("answered");
+    assert_eq!(reply.status, UpdateStatus::Accepted { answer: json!(4) });
+    drop(engine);
+
+    let engine = open(&db);
+    let again = block(engine.handle().update(&id, first)).expect("answered again");
+    assert_eq!(again.status, UpdateStatus::Accepted { answer: json!(4) });
+    let more = SendUpdate::new("add", json!(6)).with_id("six");
+    let reply = block(engine.handle().update(&id, more)).expect("answered");
+    assert_eq!(
+        reply.status,
+        UpdateStatus::Accepted { answer: json!(10) },
+        "the total kept the update accepted before the restart, once"
+    );
+    assert_eq!(succeeded_with(&engine.handle(), &id), json!(10));
+    assert_eq!(
+        shape(&engine.handle().history(&id).unwrap()),
+        [
+            "WorkflowStarted",
+            "UpdateReceived",
+            "UpdateAccepted@0",
+            "UpdateReceived",
+            "UpdateAccepted@1",
+            "WorkflowSucceeded"
+        ]
+    );
+}

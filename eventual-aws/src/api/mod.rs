@@ -29,6 +29,7 @@ use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::signal::outside_signal;
 use eventual_runtime::engine::kernel::start::{decide_start, fresh_execution_id};
+use eventual_runtime::engine::kernel::update::{self, SendUpdate, UpdateReply, UpdateStatus};
 use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
@@ -431,6 +432,54 @@ impl AwsApi {
         Ok(true)
     }
 
+    /// Sends an update to the orchestrator queue, like a signal, and polls the execution's
+    /// history for the workflow's verdict until `update.wait()` has passed.
+    async fn send_update(
+        &self,
+        execution_id: &str,
+        update: SendUpdate,
+    ) -> Result<UpdateReply, ServiceError> {
+        update.check()?;
+        let update_id = update.id(unique_id);
+        let (known, ended) = self.update_standing(execution_id, &update_id).await?;
+        if let Some(reply) = update::before_sending(execution_id, &update_id, known, ended)? {
+            return Ok(reply);
+        }
+        let message = InboxMessage::Event {
+            execution_id: execution_id.to_owned(),
+            event: update.to_inbox(&update_id),
+        };
+        send_inbox(&self.aws, &message).await?;
+        let deadline = Instant::now() + update.wait();
+        loop {
+            let (known, ended) = self.update_standing(execution_id, &update_id).await?;
+            if let Some(reply) = update::while_waiting(execution_id, &update_id, known, ended)? {
+                return Ok(reply);
+            }
+            if Instant::now() >= deadline {
+                return Ok(UpdateReply {
+                    update_id,
+                    status: UpdateStatus::Pending,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// What the histories say of an update, and whether the execution has ended (read first,
+    /// so that an end seen means the histories read after it are whole).
+    async fn update_standing(
+        &self,
+        execution_id: &str,
+        update_id: &str,
+    ) -> Result<(Option<UpdateStatus>, bool), ServiceError> {
+        let ended = self.item(execution_id).await?.status.is_terminal();
+        let known =
+            eventual_runtime::engine::api::update_status_in_runs(self, execution_id, update_id)
+                .await?;
+        Ok((known, ended))
+    }
+
     async fn wait_for(&self, execution_id: &str) -> Result<Outcome, ServiceError> {
         let deadline = Instant::now() + self.wait;
         loop {
@@ -502,6 +551,14 @@ impl ServiceApi for AwsApi {
     ) -> ApiResult<'a, ()> {
         let event = outside_signal(name, payload, signal_id, unique_id);
         self.send(execution_id, event).boxed()
+    }
+
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> ApiResult<'a, UpdateReply> {
+        self.send_update(execution_id, update).boxed()
     }
 
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {

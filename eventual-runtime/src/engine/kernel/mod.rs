@@ -13,6 +13,7 @@
 //! - [`start`]: starting under an id that another execution may hold;
 //! - [`signal`]: the id of a signal sent from outside;
 //! - [`query`]: answering a query from the state a history replays to;
+//! - [`update`]: sending an update, and reading its verdict from history;
 //! - [`retention`]: how long an ended execution is kept.
 
 pub mod attempt;
@@ -22,6 +23,7 @@ pub mod retention;
 pub mod signal;
 pub mod start;
 pub mod step;
+pub mod update;
 
 pub use delivery::{DeliveryHost, EffectHost};
 pub use step::{carry_out, Host};

@@ -22,6 +22,7 @@ use crate::engine::kernel::start::{decide_start, fresh_execution_id};
 use crate::engine::kernel::step::{
     carry_out, child_start_failure, step_execution, ChildStart, Host, TimerKey,
 };
+use crate::engine::kernel::update::{self, UpdateStatus};
 use crate::engine::router::Router;
 use crate::engine::{Durability, ExecutionStatus, ServiceError};
 use crate::error::Failure;
@@ -57,6 +58,16 @@ pub(crate) enum CoreMsg {
         event: InboxEvent,
         reply: Reply<()>,
     },
+    /// An update for a running execution: delivered like a signal; the reply comes once the
+    /// workflow's verdict is on disk, or says `Pending` when `wait` has passed first (or
+    /// that the execution ended without taking the update).
+    Update {
+        execution_id: String,
+        update_id: String,
+        event: InboxEvent,
+        wait: Duration,
+        reply: Reply<UpdateStatus>,
+    },
     Publish(Vec<OutgoingEvent>, Option<String>, Reply<Vec<String>>),
     CompleteTask(CompletionToken, Result<Value, Failure>, Reply<bool>),
     Redrive(Vec<DeadLetter>, Reply<usize>),
@@ -86,6 +97,8 @@ enum AfterCommit {
     Reply(Box<dyn FnOnce(Option<ServiceError>) + Send>),
     Deliver(DeliveryRow),
     Ended(String, Outcome),
+    /// The workflow's verdict on an update (execution, update id) is on disk.
+    UpdateDecided(String, String, UpdateStatus),
     /// Strict durability: the attempt starts once its step is on disk.
     StartAttempt(TaskRow),
     /// A reply already given (a refusal while commits failed).
@@ -100,6 +113,11 @@ enum TimerJob {
     Delivery(Box<DeliveryRow>),
     /// Retention: delete what ended long enough ago, then come again.
     Sweep,
+    /// The wait of update watcher `number` on (execution, update id) is over.
+    UpdateWaitOver {
+        key: (String, String),
+        number: u64,
+    },
     /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
     Schedule {
         name: String,
@@ -180,6 +198,8 @@ pub(crate) struct Core {
     workers: Workers,
     open_attempts: HashMap<AttemptKey, OpenAttempt>,
     watchers: HashMap<String, Vec<Reply<Outcome>>>,
+    /// Callers waiting for the verdict on an update, by execution and update id.
+    update_watchers: HashMap<(String, String), Vec<(u64, Reply<UpdateStatus>)>>,
     next_id: u64,
     id_prefix: String,
     /// Committed state, for executions no longer in memory (ended before a restart, or
@@ -253,6 +273,7 @@ impl Core {
             workers,
             open_attempts: HashMap::new(),
             watchers: HashMap::new(),
+            update_watchers: HashMap::new(),
             next_id: 0,
             id_prefix: format!("{:x}", now().as_millis()),
             reader,
@@ -487,6 +508,24 @@ impl Core {
                 let result = self.accept_for(&execution_id, event);
                 self.reply_after_commit(reply, result);
             }
+            CoreMsg::Update {
+                execution_id,
+                update_id,
+                event,
+                wait,
+                reply,
+            } => {
+                let key = (execution_id.clone(), update_id);
+                match self.accept_for(&execution_id, event) {
+                    Ok(()) => {
+                        let number = self.timer_order;
+                        let watchers = self.update_watchers.entry(key.clone()).or_default();
+                        watchers.push((number, reply));
+                        self.push_timer(now() + wait, TimerJob::UpdateWaitOver { key, number });
+                    }
+                    Err(error) => drop(reply.send(Err(error))),
+                }
+            }
             CoreMsg::Publish(events, correlation_id, reply) => {
                 let now = now();
                 let envelopes: Vec<EventEnvelope> = events
@@ -565,6 +604,7 @@ impl Core {
         match message {
             CoreMsg::Start(_, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Inbox { reply, .. } => drop(reply.send(Err(refusal()))),
+            CoreMsg::Update { reply, .. } => drop(reply.send(Err(refusal()))),
             CoreMsg::Publish(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::CompleteTask(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Redrive(_, reply) => drop(reply.send(Err(refusal()))),
@@ -622,6 +662,24 @@ impl Core {
                     AfterCommit::Ended(execution_id, outcome) => {
                         for watcher in self.watchers.remove(&execution_id).unwrap_or_default() {
                             let _ = watcher.send(Ok(outcome.clone()));
+                        }
+                        // Every update the execution received got its verdict before its end:
+                        // who still waits sent one that arrived too late.
+                        let ended = ServiceError::Ended(execution_id.clone());
+                        self.update_watchers.retain(|(execution, _), watchers| {
+                            if *execution != execution_id {
+                                return true;
+                            }
+                            for (_, watcher) in watchers.drain(..) {
+                                let _ = watcher.send(Err(ended.clone()));
+                            }
+                            false
+                        });
+                    }
+                    AfterCommit::UpdateDecided(execution_id, update_id, status) => {
+                        let key = (execution_id, update_id);
+                        for (_, watcher) in self.update_watchers.remove(&key).unwrap_or_default() {
+                            let _ = watcher.send(Ok(status.clone()));
                         }
                     }
                 }
@@ -889,6 +947,13 @@ impl Core {
         }
         let first_index = live.history_len;
         live.history_len += events.len();
+        for (update_id, status) in update::verdicts(&events) {
+            self.after.push(AfterCommit::UpdateDecided(
+                execution_id.to_owned(),
+                update_id,
+                status,
+            ));
+        }
         let parent = live.parent.clone();
         let correlation_id = live.correlation_id.clone();
         if !events.is_empty() {
@@ -905,6 +970,21 @@ impl Core {
             &correlation_id,
             commands,
         );
+    }
+
+    /// A caller's wait for an update's verdict is over: it hears `Pending` (the update stays
+    /// with the execution; the caller asks again by id).
+    fn end_update_wait(&mut self, key: (String, String), number: u64) {
+        let Some(watchers) = self.update_watchers.get_mut(&key) else {
+            return;
+        };
+        if let Some(index) = watchers.iter().position(|(n, _)| *n == number) {
+            let (_, watcher) = watchers.swap_remove(index);
+            let _ = watcher.send(Ok(UpdateStatus::Pending));
+        }
+        if watchers.is_empty() {
+            self.update_watchers.remove(&key);
+        }
     }
 
     fn push_timer(&mut self, at: Timestamp, job: TimerJob) {
@@ -952,6 +1032,7 @@ impl Core {
                 TimerJob::Delivery(row) => self.after.push(AfterCommit::Deliver(*row)),
                 TimerJob::Sweep => self.sweep(now),
                 TimerJob::Schedule { name, at } => self.fire_schedule(&name, at),
+                TimerJob::UpdateWaitOver { key, number } => self.end_update_wait(key, number),
             }
         }
     }

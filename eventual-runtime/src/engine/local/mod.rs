@@ -34,6 +34,7 @@ use self::metrics::LocalMetrics;
 use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::update::{self, SendUpdate, UpdateReply};
 use crate::engine::router::Router;
 use crate::engine::{Durability, ServiceError};
 use crate::error::Failure;
@@ -322,6 +323,36 @@ impl EngineHandle {
             .await
     }
 
+    /// Sends an update and waits (at most `update.wait()`) for the workflow's verdict, told by
+    /// the core once the verdict is on disk. An update whose verdict is already committed is
+    /// answered again without sending anything.
+    pub async fn update(
+        &self,
+        execution_id: &str,
+        update: SendUpdate,
+    ) -> Result<UpdateReply, ServiceError> {
+        update.check()?;
+        let update_id = update.id(fresh_update_id);
+        let runs = self.run_histories(execution_id)?;
+        let known = update::status_in_runs(runs.iter().map(Vec::as_slice), &update_id);
+        let ended = self.execution(execution_id)?.status.is_terminal();
+        if let Some(reply) = update::before_sending(execution_id, &update_id, known, ended)? {
+            return Ok(reply);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.core
+            .send(CoreMsg::Update {
+                execution_id: execution_id.to_owned(),
+                update_id: update_id.clone(),
+                event: update.to_inbox(&update_id),
+                wait: update.wait(),
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        let status = answer.await.map_err(|_| stopped())??;
+        Ok(UpdateReply { update_id, status })
+    }
+
     async fn send_inbox(&self, execution_id: &str, event: InboxEvent) -> Result<(), ServiceError> {
         self.call(|reply| CoreMsg::Inbox {
             execution_id: execution_id.to_owned(),
@@ -512,6 +543,14 @@ impl EngineHandle {
     pub fn database(&self) -> &Path {
         &self.database
     }
+}
+
+/// An update id unique across processes: this process's start, and a counter.
+fn fresh_update_id() -> String {
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| crate::time::Timestamp::wall_clock().as_millis());
+    format!("{process:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn stopped() -> ServiceError {
