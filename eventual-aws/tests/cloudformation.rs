@@ -68,6 +68,8 @@ fn needed(function_role: &str) -> &'static [&'static str] {
             env::TIMER_QUEUE_ARN,
             env::SCHEDULER_ROLE_ARN,
             env::EXECUTIONS_TABLE,
+            env::ATTRIBUTES_TABLE,
+            env::RETENTION_DAYS,
             env::HISTORY_BUCKET,
             env::EVENT_BUS,
         ],
@@ -101,6 +103,7 @@ fn needed(function_role: &str) -> &'static [&'static str] {
             env::SERVICE,
             env::ORCHESTRATOR_QUEUE_URL,
             env::EXECUTIONS_TABLE,
+            env::ATTRIBUTES_TABLE,
             env::HISTORY_BUCKET,
             env::EVENT_BUS,
             env::TOKEN_KEY,
@@ -448,6 +451,41 @@ async fn the_order_service_template_deploys_into_moto() {
         assert_eq!(schema.len(), 1);
         assert_eq!(schema[0].attribute_name, key);
     }
+    // The list's indexes and the attribute index.
+    let executions = dynamodb
+        .describe_table()
+        .table_name(names::executions_table(SERVICE))
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let indexes: BTreeSet<String> = executions
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|index| index.index_name().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        indexes,
+        BTreeSet::from([
+            names::index::BY_STATUS.to_owned(),
+            names::index::BY_WORKFLOW.to_owned()
+        ])
+    );
+    let attribute_index = dynamodb
+        .describe_table()
+        .table_name(names::attributes_table(SERVICE))
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let schema: Vec<_> = attribute_index
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name().to_owned())
+        .collect();
+    assert_eq!(schema, [key::ATTRIBUTE, key::STARTED]);
 
     // Functions: one per role, each with the environment its code reads, naming resources
     // that exist.
@@ -485,6 +523,8 @@ async fn the_order_service_template_deploys_into_moto() {
                 env::EVENT_BUS => assert_eq!(*value, names::bus(SERVICE)),
                 env::EXECUTIONS_TABLE => assert_eq!(*value, names::executions_table(SERVICE)),
                 env::TASK_LOCK_TABLE => assert_eq!(*value, names::task_lock_table(SERVICE)),
+                env::ATTRIBUTES_TABLE => assert_eq!(*value, names::attributes_table(SERVICE)),
+                env::RETENTION_DAYS => assert_eq!(value, "0"),
                 env::HISTORY_BUCKET => {
                     s3.head_bucket().bucket(value).send().await.unwrap();
                 }
