@@ -32,8 +32,12 @@ pub(super) fn add(service: &str, resources: &mut Resources) {
     vars.push((env::TIMER_QUEUE_URL, reference(id::TIMER_QUEUE)));
     vars.extend(scheduler_env());
     vars.push((env::EVENT_BUS, json!(names::bus(service))));
-    // The orchestrator writes an ended execution's expiry.
-    vars.push((env::RETENTION_DAYS, reference(parameter::RETENTION_DAYS)));
+    // The orchestrator writes an ended execution's expiry. (A variable is a string: `Sub`
+    // makes one of the number on every CloudFormation.)
+    vars.push((
+        env::RETENTION_DAYS,
+        json!({ "Fn::Sub": format!("${{{}}}", parameter::RETENTION_DAYS) }),
+    ));
     resources.insert(
         id::ORCHESTRATOR_FUNCTION.into(),
         function(
