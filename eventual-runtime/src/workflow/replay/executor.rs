@@ -565,11 +565,7 @@ impl WorkflowExecutor {
                     .signals
                     .take_unclaimed()
                     .into_iter()
-                    .map(|(name, payload)| InboxEvent::Signal {
-                        name,
-                        payload,
-                        id: None,
-                    })
+                    .map(|(name, payload, id)| InboxEvent::Signal { name, payload, id })
                     .collect();
                 Continuation {
                     input,
