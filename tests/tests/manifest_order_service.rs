@@ -407,6 +407,18 @@ fn allowlist() -> Allowlist {
         &["${ExecutionsTable.Arn}", "${HistoryTable.Arn}"],
     );
     allow.allow(role, READ_WRITE_OBJECTS, &["${HistoryBucket.Arn}/*"]);
+    // Keeps the attribute index in each commit's transaction, and tags history documents for
+    // the bucket's lifecycle rules.
+    allow.allow(
+        role,
+        &[
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+        &["${AttributesTable.Arn}"],
+    );
+    allow.allow(role, &["s3:PutObjectTagging"], &["${HistoryBucket.Arn}/*"]);
     allow.allow(
         role,
         WRITE_LOGS,
@@ -460,9 +472,20 @@ fn allowlist() -> Allowlist {
     allow.allow(role, SEND, &["${OrchestratorQueue.Arn}"]);
     allow.allow(
         role,
-        &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+        &["dynamodb:GetItem", "dynamodb:Query"],
         &["${ExecutionsTable.Arn}", "${HistoryTable.Arn}"],
     );
+    // Lists by queries of the list indexes and the attribute index, never by a scan.
+    allow.allow(
+        role,
+        &["dynamodb:Query"],
+        &[
+            "${AttributesTable.Arn}",
+            "${ExecutionsTable.Arn}/index/by-status",
+            "${ExecutionsTable.Arn}/index/by-workflow",
+        ],
+    );
+    allow.allow(role, &["dynamodb:BatchGetItem"], &["${ExecutionsTable.Arn}"]);
     allow.allow(role, &["s3:GetObject"], &["${HistoryBucket.Arn}/*"]);
     allow.allow(role, READ_WRITE_OBJECTS, &[PAYLOADS]);
     allow.allow(role, PUT_EVENTS, &["${EventBus.Arn}"]);

@@ -242,14 +242,14 @@ fn api(service: &str, inventory: &Inventory) -> Value {
         start_and_signal(),
         statement(
             "ReadExecutions",
-            &["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"],
+            &["dynamodb:GetItem", "dynamodb:Query"],
             state_tables(),
         ),
-        search_executions(),
         read_history(),
         payloads(),
         publish_events(),
     ];
+    statements.extend(search_executions());
     let dead_letter: Vec<&str> = inventory
         .subscriptions
         .iter()
@@ -331,20 +331,27 @@ fn retention_and_index() -> [Value; 2] {
 }
 
 /// The execution list: queries of the executions table's two list indexes and of the
-/// attribute index, never a scan.
-fn search_executions() -> Value {
+/// attribute index (never a scan), and the executions an attribute query found.
+fn search_executions() -> [Value; 2] {
     let executions_index = |name: &str| {
         json!({ "Fn::Sub": format!("${{{}.Arn}}/index/{name}", id::EXECUTIONS_TABLE) })
     };
-    statement(
-        "SearchExecutions",
-        &["dynamodb:Query"],
-        vec![
-            executions_index(names::index::BY_WORKFLOW),
-            executions_index(names::index::BY_STATUS),
-            arn(id::ATTRIBUTES_TABLE),
-        ],
-    )
+    [
+        statement(
+            "SearchExecutions",
+            &["dynamodb:Query"],
+            vec![
+                executions_index(names::index::BY_WORKFLOW),
+                executions_index(names::index::BY_STATUS),
+                arn(id::ATTRIBUTES_TABLE),
+            ],
+        ),
+        statement(
+            "ReadFoundExecutions",
+            &["dynamodb:BatchGetItem"],
+            vec![arn(id::EXECUTIONS_TABLE)],
+        ),
+    ]
 }
 
 /// Reading history documents.
