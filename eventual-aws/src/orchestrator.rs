@@ -20,6 +20,7 @@ use crate::error::AwsError;
 use crate::message::InboxMessage;
 use crate::outbound::{perform, send_inbox, Actions};
 use crate::payload;
+use crate::retention;
 use crate::store::{self, ExecutionItem, StoredStep};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::kernel::carry_out;
@@ -30,7 +31,7 @@ use eventual_runtime::engine::ExecutionStatus;
 use eventual_runtime::registry;
 use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
-use eventual_runtime::workflow::history::{ParentRef, RunLink};
+use eventual_runtime::workflow::history::{attribute_text, ParentRef, RunLink};
 use eventual_runtime::workflow::{
     Command, History, HistoryEvent, HistoryEventKind, InboxEvent, ReplayError, StartRequest,
     StepOutput, WorkflowExecutor,
@@ -47,6 +48,16 @@ fn started(events: &[HistoryEvent]) -> (Option<ParentRef>, String) {
         }) => (parent.clone(), correlation_id.clone()),
         _ => (None, String::new()),
     }
+}
+
+/// The searchable attributes `events` set, in order, as the index holds them.
+fn attributes_set(events: &[HistoryEvent]) -> impl Iterator<Item = (String, String)> + '_ {
+    events.iter().filter_map(|event| match &event.kind {
+        HistoryEventKind::AttributeSet { key, value, .. } => {
+            Some((key.clone(), attribute_text(value)))
+        }
+        _ => None,
+    })
 }
 
 /// Carries out the commands of committed step `version`, then records that it did.
@@ -129,8 +140,15 @@ impl<'a> Run<'a> {
         Ok(run)
     }
 
-    /// Commits a step: the whole new history to a fresh key, then the item, conditionally.
-    async fn commit(&mut self, workflow: &str, output: StepOutput) -> Result<(), AwsError> {
+    /// Commits a step: the whole new history to a fresh key, then the item, conditionally,
+    /// with the attributes the step set (`attributes`, in order, from every run it went
+    /// through) and, when the step ended the execution, its expiry.
+    async fn commit(
+        &mut self,
+        workflow: &str,
+        output: StepOutput,
+        attributes: Vec<(String, String)>,
+    ) -> Result<(), AwsError> {
         let previous = self.item.as_ref().map(|item| item.version);
         let version = previous.unwrap_or(0) + 1;
         let mut events = self.history.take().unwrap_or_default();
@@ -140,23 +158,30 @@ impl<'a> Run<'a> {
             history: History::new(events),
             commands: output.commands,
         };
-        store::put_step(self.aws, &key, &step).await?;
+        let now = Timestamp::wall_clock();
+        let status = output
+            .outcome
+            .as_ref()
+            .map(ExecutionStatus::of)
+            .unwrap_or(ExecutionStatus::Running);
+        // The last document of an ended execution expires with it.
+        let ended = status.is_terminal();
+        let tagging = ended
+            .then(|| retention::history_tagging(&self.aws.resources, workflow))
+            .flatten();
+        store::put_step(self.aws, &key, &step, tagging.as_deref()).await?;
         if Faults::take(&self.aws.faults.crash_after_history_put) {
             return Err(AwsError::Crashed("after the history document was written"));
         }
-        let now = Timestamp::wall_clock();
         let (parent, correlation_id) = started(&step.history.events);
+        let previous_item = self.item.as_ref();
         let item = ExecutionItem {
             execution_id: self.execution_id.to_owned(),
             workflow: workflow.to_owned(),
-            status: output
-                .outcome
-                .as_ref()
-                .map(ExecutionStatus::of)
-                .unwrap_or(ExecutionStatus::Running),
+            status,
             version,
             history_len: step.history.events.len() as u64,
-            history_key: key,
+            history_key: key.clone(),
             carried_out: self.item.as_ref().map(|i| i.carried_out).unwrap_or(0),
             outcome: output.outcome,
             correlation_id,
@@ -164,9 +189,25 @@ impl<'a> Run<'a> {
             created_at: self.item.as_ref().map_or(now, |i| i.created_at),
             updated_at: now,
             error: None,
+            attributes: ExecutionItem::attributes_after(
+                self.execution_id,
+                previous_item.map(|p| p.attributes.clone()).unwrap_or_default(),
+                attributes,
+            ),
+            expires_at: ended
+                .then(|| retention::expires_at(&self.aws.resources, workflow, now))
+                .flatten(),
         };
-        store::commit_item(self.aws, &item, previous).await?;
-        self.item = Some(item);
+        if let Err(error) = store::commit_item(self.aws, &item, previous_item).await {
+            if matches!(error, AwsError::Conflict(_)) {
+                // Nobody will point at this run's document.
+                store::mark_superseded(self.aws, &key).await;
+            }
+            return Err(error);
+        }
+        if let Some(replaced) = self.item.replace(item) {
+            store::mark_superseded(self.aws, &replaced.history_key).await;
+        }
         if Faults::take(&self.aws.faults.crash_after_commit) {
             return Err(AwsError::Crashed("after the history commit"));
         }
@@ -311,7 +352,9 @@ impl<'a> Run<'a> {
         mut executor: WorkflowExecutor,
         mut output: StepOutput,
     ) -> Result<(), AwsError> {
+        let mut attributes = Vec::new();
         while let Some(continuation) = take_continuation(&mut output.commands) {
+            attributes.extend(attributes_set(&output.new_events));
             let mut ended = self.history.take().unwrap_or_default();
             ended.extend(std::mem::take(&mut output.new_events));
             let ended_run = RunLink {
@@ -319,11 +362,14 @@ impl<'a> Run<'a> {
                 first_seq: 0,
             }
             .run_id();
+            // An ended run's history expires by its own end, as a whole execution's would.
+            let tagging = retention::history_tagging(&self.aws.resources, workflow.name);
             store::put_run_history(
                 self.aws,
                 self.execution_id,
                 &ended_run,
                 &History::new(ended.clone()),
+                tagging.as_deref(),
             )
             .await?;
             let (parent, correlation_id) = started(&ended);
@@ -350,7 +396,8 @@ impl<'a> Run<'a> {
             output.commands.extend(next_output.commands);
             output.outcome = next_output.outcome;
         }
-        self.commit(workflow.name, output).await?;
+        attributes.extend(attributes_set(&output.new_events));
+        self.commit(workflow.name, output, attributes).await?;
         self.executor = (!executor.is_closed()).then_some(executor);
         Ok(())
     }

@@ -240,10 +240,10 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
     stale.history_key = "history/waiter-1/elsewhere.json".into();
     let mut winner = stale.clone();
     winner.history_key = before.history_key.clone();
-    store::commit_item(aws, &winner, Some(before.version))
+    store::commit_item(aws, &winner, Some(&before))
         .await
         .unwrap();
-    let refused = store::commit_item(aws, &stale, Some(before.version)).await;
+    let refused = store::commit_item(aws, &stale, Some(&before)).await;
     assert!(matches!(refused, Err(AwsError::Conflict(_))), "{refused:?}");
     let after = store::load_item(aws, &id).await.unwrap().unwrap();
     assert_eq!(after.history_key, before.history_key);

@@ -848,6 +848,7 @@ fn metrics_count_executions_steps_attempts_deliveries_timers_and_commits() {
         );
     }
     assert!(text.ends_with("# EOF\n"), "{text}");
+}
 
 /// Sleeps `ms`, then accepts `add` updates (rejecting 0) until the total reaches `target`.
 #[workflow]

@@ -20,7 +20,6 @@ use crate::error::AwsError;
 use crate::message::{unique_id, InboxMessage};
 use crate::outbound::send_inbox;
 use crate::store::{self, ExecutionItem};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_runtime::engine::api::{
     ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
@@ -33,14 +32,13 @@ use eventual_runtime::engine::kernel::update::{self, SendUpdate, UpdateReply, Up
 use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
-use eventual_runtime::manifest::names::{self, key};
+use eventual_runtime::manifest::names;
 use eventual_runtime::registry::{self, HandlerFailure};
 use eventual_runtime::task::{CompletionToken, TokenSigner};
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome, RunLink};
 use futures::FutureExt;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How long the API function waits for an execution to end (its timeout is 30 s, like
@@ -165,50 +163,7 @@ impl AwsApi {
     }
 
     async fn list_executions(&self, filter: &ListFilter) -> Result<ExecutionPage, ServiceError> {
-        if !filter.attributes.is_empty() {
-            // Filtering a scan would read the whole table; the attribute index is not built yet.
-            return Err(ServiceError::BadRequest(
-                "filtering executions by attribute is not available on the AWS engine yet"
-                    .to_owned(),
-            ));
-        }
-        let size = filter.page_size() as usize;
-        let mut rows = Vec::new();
-        let mut start = filter.next_token.clone();
-        let next_token = loop {
-            let output = self
-                .aws
-                .dynamodb
-                .scan()
-                .table_name(&self.aws.resources.executions_table)
-                .limit((size - rows.len()) as i32)
-                .set_exclusive_start_key(start.map(|id| {
-                    HashMap::from([(key::EXECUTION_ID.to_owned(), AttributeValue::S(id))])
-                }))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(AwsError::sdk("Scan (executions)"))?;
-            for attributes in output.items() {
-                let row = ExecutionItem::load(&self.aws, attributes).await?.to_row();
-                if filter.admits(&row) {
-                    rows.push(row);
-                }
-            }
-            start = output
-                .last_evaluated_key()
-                .and_then(|last| last.get(key::EXECUTION_ID))
-                .and_then(|id| id.as_s().ok())
-                .cloned();
-            if start.is_none() || rows.len() >= size {
-                break start;
-            }
-        };
-        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(ExecutionPage {
-            executions: rows,
-            next_token,
-        })
+        Ok(crate::listing::list(&self.aws, filter).await?)
     }
 
     /// The dead-letter queues of the subscriptions linked into this binary that have one.

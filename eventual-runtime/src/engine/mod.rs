@@ -141,6 +141,13 @@ pub trait Engine: Send + Sync {
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
+    /// The history of run `run_id` (`run-1`, `run-2`, ...) of the execution: its current run
+    /// or one that continued as new; `NotFound` when there is no such run.
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
     /// The execution's answer to query `query`, from the state its history replays to.
     fn query<'a>(
         &'a self,
@@ -324,6 +331,14 @@ impl<T: crate::engine::api::ServiceApi> Engine for T {
         update_id: &'a str,
     ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>> {
         crate::engine::api::ServiceApi::update_status(self, execution_id, update_id)
+    }
+
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
+        crate::engine::api::ServiceApi::run_history(self, execution_id, run_id)
     }
 
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {

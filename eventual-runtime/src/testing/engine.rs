@@ -230,6 +230,22 @@ impl Engine for TestEnvironment {
         async move { result }.boxed()
     }
 
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
+        let run = crate::workflow::RunLink::from_started(Some(run_id), 0).ok();
+        let found = run.and_then(|run| {
+            let runs = self.run_histories(execution_id);
+            runs.into_iter().nth((run.number as usize).checked_sub(1)?)
+        });
+        let result = found.ok_or_else(|| {
+            ServiceError::NotFound(format!("run `{run_id}` of execution `{execution_id}`"))
+        });
+        async move { result }.boxed()
+    }
+
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {
         let letters = TestEnvironment::dead_letters(self);
         async move { Ok(letters) }.boxed()

@@ -117,6 +117,14 @@ impl ListFilter {
         self.workflow.as_ref().is_none_or(|w| *w == row.workflow)
             && self.status.is_none_or(|s| s == row.status)
     }
+
+    /// Where the page starts: after the execution started at `(created_at in milliseconds,
+    /// id)` that [`ExecutionPage::token_after`] wrote into `next_token`; `None` (from the
+    /// start) without a token or with one that is not of that form.
+    pub fn position(&self) -> Option<(u64, String)> {
+        let (time, id) = self.next_token.as_deref()?.split_once(':')?;
+        Some((time.parse().ok()?, id.to_owned()))
+    }
 }
 
 /// A page of executions.
@@ -127,6 +135,14 @@ pub struct ExecutionPage {
     /// Pass as `next_token` for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+}
+
+impl ExecutionPage {
+    /// The token of the page after one that ends with `row`: lists are ordered by start time,
+    /// then id, on every engine.
+    pub fn token_after(row: &ExecutionRow) -> String {
+        format!("{}:{}", row.created_at.as_millis(), row.id)
+    }
 }
 
 /// The result of an API call.

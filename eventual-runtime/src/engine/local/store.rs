@@ -724,10 +724,8 @@ pub(crate) fn list(
 ) -> Result<ExecutionPage, StoreError> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1_000);
     let (after_time, after_id) = filter
-        .next_token
-        .as_deref()
-        .and_then(|token| token.split_once(':'))
-        .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_owned())))
+        .position()
+        .map(|(time, id)| (time as i64, id))
         .unwrap_or((-1, String::new()));
     // One indexed lookup per attribute filter, numbered after the five fixed parameters.
     let attribute_clauses: String = (0..filter.attributes.len())
@@ -763,8 +761,7 @@ pub(crate) fn list(
         .doing("listing executions")?;
     let next_token = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last()
-            .map(|row| format!("{}:{}", row.created_at.as_millis(), row.id))
+        rows.last().map(ExecutionPage::token_after)
     } else {
         None
     };

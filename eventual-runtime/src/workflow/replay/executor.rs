@@ -597,16 +597,11 @@ impl WorkflowExecutor {
                             input: input.clone(),
                         },
                     });
-                    let signals =
-                        state
-                            .signals
-                            .take_unclaimed()
-                            .into_iter()
-                            .map(|(name, payload)| InboxEvent::Signal {
-                                name,
-                                payload,
-                                id: None,
-                            });
+                    let signals = state
+                        .signals
+                        .take_unclaimed()
+                        .into_iter()
+                        .map(|(name, payload, id)| InboxEvent::Signal { name, payload, id });
                     // Updates keep their ids: the caller waits on them in the next run.
                     let updates = state.updates.take_unclaimed().into_iter().map(|update| {
                         InboxEvent::Update {
