@@ -224,7 +224,11 @@ async fn a_caller_that_stops_waiting_asks_again_and_the_end_rejects_what_is_left
             _ => None,
         })
         .collect();
-    assert_eq!(received, ["first", "second"], "an update id is received once");
+    assert_eq!(
+        received,
+        ["first", "second"],
+        "an update id is received once"
+    );
     assert!(matches!(
         history.last().map(|event| &event.kind),
         Some(HistoryEventKind::WorkflowSucceeded { .. })
