@@ -224,11 +224,54 @@ async fn a_caller_that_stops_waiting_asks_again_and_the_end_rejects_what_is_left
             _ => None,
         })
         .collect();
-    assert_eq!(received, ["first", "second"], "an update id is received once");
+    assert_eq!(
+        received,
+        ["first", "second"],
+        "an update id is received once"
+    );
     assert!(matches!(
         history.last().map(|event| &event.kind),
         Some(HistoryEventKind::WorkflowSucceeded { .. })
     ));
     let descriptor = eventual_runtime::registry::workflow("up_late").unwrap();
     WorkflowExecutor::replay(descriptor, &history).expect("the history replays");
+}
+
+/// Round 0 sleeps a minute and continues as new; round 1 answers one `add` with its input
+/// plus the round.
+#[workflow]
+async fn up_rounds(ctx: WorkflowContext, round: u64) -> Result<u64, WorkflowError> {
+    if round == 0 {
+        ctx.sleep(Duration::from_secs(60)).await;
+        return ctx.continue_as_new(1).await;
+    }
+    let add = ctx.next_update::<u64>("add").await;
+    let value = *add.input();
+    add.accept(json!(value + round));
+    Ok(value)
+}
+
+#[tokio::test]
+async fn an_update_a_run_never_took_goes_on_to_the_next_run_under_its_id() {
+    let env = TestEnvironment::new();
+    let id = started(&env, "up_rounds", json!(0));
+    let update = SendUpdate::new("add", json!(5))
+        .with_id("carried")
+        .with_wait(Duration::from_secs(1));
+    let reply = Engine::update(&env, &id, update).await.expect("sent");
+    assert_eq!(reply.status, UpdateStatus::Pending);
+    env.advance(Duration::from_secs(60)).await;
+    let runs = env.run_histories(&id);
+    assert_eq!(runs.len(), 2, "the execution continued as new");
+    let answered = Engine::update_status(&env, &id, "carried").await.unwrap();
+    assert_eq!(answered.status, UpdateStatus::Accepted { answer: json!(6) });
+    assert_eq!(
+        shape(&runs[1]),
+        [
+            "WorkflowStarted",
+            "UpdateReceived",
+            "UpdateAccepted@1",
+            "WorkflowSucceeded"
+        ]
+    );
 }

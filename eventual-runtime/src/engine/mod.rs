@@ -215,8 +215,8 @@ pub trait Engine: Send + Sync {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let env = TestEnvironment::new();
 /// let run = env.start::<counter>(10).unwrap();
-/// assert_eq!(env.update_of::<Add>(&run.id, 4).await, Ok(4));
-/// assert_eq!(env.query_of::<Total>(&run.id).await, Ok(4));
+/// assert_eq!(env.update_of::<Add>(run.id(), 4).await, Ok(4));
+/// assert_eq!(env.query_of::<Total>(run.id()).await, Ok(4));
 /// # }
 /// ```
 pub trait TypedClient: Engine {

@@ -115,7 +115,7 @@ enum TimerJob {
     Sweep,
     /// The wait of update watcher `number` on (execution, update id) is over.
     UpdateWaitOver {
-        key: (String, String),
+        key: UpdateKey,
         number: u64,
     },
     /// Firing `at` of a schedule; stale once the schedule was paused, resumed or deleted.
@@ -176,6 +176,12 @@ struct Live {
     touched: u64,
 }
 
+/// An update of an execution: (execution id, update id).
+type UpdateKey = (String, String);
+
+/// A caller waiting for an update's verdict: its number (to end its wait) and its reply.
+type UpdateWatcher = (u64, Reply<UpdateStatus>);
+
 struct OpenAttempt {
     row: Attempt,
 }
@@ -199,7 +205,7 @@ pub(crate) struct Core {
     open_attempts: HashMap<AttemptKey, OpenAttempt>,
     watchers: HashMap<String, Vec<Reply<Outcome>>>,
     /// Callers waiting for the verdict on an update, by execution and update id.
-    update_watchers: HashMap<(String, String), Vec<(u64, Reply<UpdateStatus>)>>,
+    update_watchers: HashMap<UpdateKey, Vec<UpdateWatcher>>,
     next_id: u64,
     id_prefix: String,
     /// Committed state, for executions no longer in memory (ended before a restart, or
@@ -974,7 +980,7 @@ impl Core {
 
     /// A caller's wait for an update's verdict is over: it hears `Pending` (the update stays
     /// with the execution; the caller asks again by id).
-    fn end_update_wait(&mut self, key: (String, String), number: u64) {
+    fn end_update_wait(&mut self, key: UpdateKey, number: u64) {
         let Some(watchers) = self.update_watchers.get_mut(&key) else {
             return;
         };
