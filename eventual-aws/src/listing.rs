@@ -171,10 +171,7 @@ async fn read(
                 conditions.push("#workflow = :workflow");
                 query = query
                     .expression_attribute_names("#workflow", "workflow")
-                    .expression_attribute_values(
-                        ":workflow",
-                        AttributeValue::S(workflow.clone()),
-                    );
+                    .expression_attribute_values(":workflow", AttributeValue::S(workflow.clone()));
             }
             if !conditions.is_empty() {
                 query = query.filter_expression(conditions.join(" AND "));
@@ -217,7 +214,9 @@ async fn executions(aws: &Aws, ids: &[String]) -> Result<Vec<ExecutionItem>, Aws
     for chunk in ids.chunks(BATCH_GET) {
         let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
             .iter()
-            .map(|id| HashMap::from([(key::EXECUTION_ID.to_owned(), AttributeValue::S(id.clone()))]))
+            .map(|id| {
+                HashMap::from([(key::EXECUTION_ID.to_owned(), AttributeValue::S(id.clone()))])
+            })
             .collect();
         // BatchGetItem may leave keys unprocessed under load: ask again for those.
         while !keys.is_empty() {
@@ -233,7 +232,12 @@ async fn executions(aws: &Aws, ids: &[String]) -> Result<Vec<ExecutionItem>, Aws
                 .send()
                 .await
                 .map_err(AwsError::sdk("BatchGetItem (executions)"))?;
-            for attributes in output.responses().and_then(|r| r.get(table)).into_iter().flatten() {
+            for attributes in output
+                .responses()
+                .and_then(|r| r.get(table))
+                .into_iter()
+                .flatten()
+            {
                 items.push(ExecutionItem::load(aws, attributes).await?);
             }
             if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(table)) {
@@ -268,7 +272,11 @@ mod tests {
         let running = Some(ExecutionStatus::Running);
         assert_eq!(
             partitions(&filter(Some("a"), running), &workflows),
-            [executions(index::BY_STATUS, key::STATUS_WORKFLOW, "running#a")]
+            [executions(
+                index::BY_STATUS,
+                key::STATUS_WORKFLOW,
+                "running#a"
+            )]
         );
         assert_eq!(
             partitions(&filter(Some("a"), None), &workflows),
@@ -289,7 +297,9 @@ mod tests {
             ]
         );
         let mut by_attribute = filter(Some("a"), running);
-        by_attribute.attributes.insert("customer".into(), "ada".into());
+        by_attribute
+            .attributes
+            .insert("customer".into(), "ada".into());
         by_attribute.attributes.insert("tier".into(), "gold".into());
         assert_eq!(
             partitions(&by_attribute, &workflows),

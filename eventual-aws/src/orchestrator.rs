@@ -191,7 +191,9 @@ impl<'a> Run<'a> {
             error: None,
             attributes: ExecutionItem::attributes_after(
                 self.execution_id,
-                previous_item.map(|p| p.attributes.clone()).unwrap_or_default(),
+                previous_item
+                    .map(|p| p.attributes.clone())
+                    .unwrap_or_default(),
                 attributes,
             ),
             expires_at: ended

@@ -16,8 +16,10 @@
 use crate::config::Aws;
 use crate::error::AwsError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_sdk_s3::primitives::ByteStream;
 use eventual_runtime::engine::api::ExecutionRow;
 use eventual_runtime::engine::ExecutionStatus;
@@ -26,8 +28,6 @@ use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::ParentRef;
 use eventual_runtime::workflow::{Command, History, HistoryEvent, Outcome};
 use serde::{Deserialize, Serialize};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, HashMap};
 
 /// The executions-table item of one execution.

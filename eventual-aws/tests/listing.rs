@@ -62,7 +62,12 @@ async fn recorded(api: &dyn ServiceApi, id: &str, kind: &str, count: usize) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let history = api.history(id).await.unwrap_or_default();
-        if history.iter().filter(|e| e.kind.type_name() == kind).count() >= count {
+        if history
+            .iter()
+            .filter(|e| e.kind.type_name() == kind)
+            .count()
+            >= count
+        {
             return;
         }
         assert!(std::time::Instant::now() < deadline, "{id}: no {kind}");
@@ -99,7 +104,10 @@ async fn find(api: &dyn ServiceApi, query: &str, limit: u32) -> Vec<String> {
 }
 
 /// The raw executions item.
-async fn raw_item(harness: &Harness, id: &str) -> std::collections::HashMap<String, AttributeValue> {
+async fn raw_item(
+    harness: &Harness,
+    id: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
     harness
         .aws
         .dynamodb
@@ -169,9 +177,27 @@ async fn lists_filter_by_attribute_status_and_workflow_with_queries_only() {
     let faults = Arc::new(SdkFaults::default());
     let harness = Harness::start_with_faults(&[], Options::default(), Some(faults.clone())).await;
     let api = harness.api();
-    start(&api, "ls_customer", "a1", json!({"customer": "ada", "tier": "gold"})).await;
-    start(&api, "ls_customer", "a2", json!({"customer": "ada", "tier": "silver"})).await;
-    start(&api, "ls_customer", "b1", json!({"customer": "bob", "tier": "gold"})).await;
+    start(
+        &api,
+        "ls_customer",
+        "a1",
+        json!({"customer": "ada", "tier": "gold"}),
+    )
+    .await;
+    start(
+        &api,
+        "ls_customer",
+        "a2",
+        json!({"customer": "ada", "tier": "silver"}),
+    )
+    .await;
+    start(
+        &api,
+        "ls_customer",
+        "b1",
+        json!({"customer": "bob", "tier": "gold"}),
+    )
+    .await;
     start(&api, "ls_other", "o1", json!("ada")).await;
     for id in ["a1", "a2", "b1", "o1"] {
         recorded(&api, id, "AttributeSet", 1).await;
@@ -191,7 +217,10 @@ async fn lists_filter_by_attribute_status_and_workflow_with_queries_only() {
         }
     };
     assert_eq!(by("attr.customer=ada").await, set(&["a1", "a2", "o1"]));
-    assert_eq!(by("attr.customer=ada&status=running").await, set(&["a1", "o1"]));
+    assert_eq!(
+        by("attr.customer=ada&status=running").await,
+        set(&["a1", "o1"])
+    );
     assert_eq!(by("attr.customer=ada&status=succeeded").await, set(&["a2"]));
     assert_eq!(
         by("attr.customer=ada&workflow=ls_customer&status=running").await,
@@ -302,7 +331,10 @@ async fn continued_runs_and_the_default_retention_expire_too() {
     start(&api, "ls_loop", "l1", json!(0)).await;
     api.wait("l1").await.unwrap();
     let run_key = eventual_aws::store::run_history_key("l1", "run-1");
-    assert_eq!(retention_tag(&harness, &run_key).await.as_deref(), Some("3d"));
+    assert_eq!(
+        retention_tag(&harness, &run_key).await.as_deref(),
+        Some("3d")
+    );
     let ended = raw_item(&harness, "l1").await;
     let ended_ms = number(&ended, "updated_at").unwrap();
     assert_eq!(
@@ -339,7 +371,10 @@ async fn continued_runs_and_the_default_retention_expire_too() {
         Some("eventual-retention=3d")
     );
     // (The loaded item shows the same expiry the raw item holds.)
-    let item = eventual_aws::store::load_item(&harness.aws, "l1").await.unwrap().unwrap();
+    let item = eventual_aws::store::load_item(&harness.aws, "l1")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(item.expires_at.is_some());
     let _: &ExecutionItem = &item;
 }

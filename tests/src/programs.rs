@@ -706,7 +706,10 @@ pub async fn run_continue_as_new(subject: &dyn Subject, root: &str) -> Value {
         .expect("the loop starts");
     waiting(subject, root, GATE, 1).await;
     for name in ["go", "note"] {
-        engine.signal(root, name, json!(name)).await.expect("signal");
+        engine
+            .signal(root, name, json!(name))
+            .await
+            .expect("signal");
     }
     let (outcome, _) = ended(&*subject.engine(), root).await;
     let mut runs = Vec::new();

@@ -485,7 +485,11 @@ fn allowlist() -> Allowlist {
             "${ExecutionsTable.Arn}/index/by-workflow",
         ],
     );
-    allow.allow(role, &["dynamodb:BatchGetItem"], &["${ExecutionsTable.Arn}"]);
+    allow.allow(
+        role,
+        &["dynamodb:BatchGetItem"],
+        &["${ExecutionsTable.Arn}"],
+    );
     allow.allow(role, &["s3:GetObject"], &["${HistoryBucket.Arn}/*"]);
     allow.allow(role, READ_WRITE_OBJECTS, &[PAYLOADS]);
     allow.allow(role, PUT_EVENTS, &["${EventBus.Arn}"]);
@@ -1063,7 +1067,11 @@ fn the_template_expires_ended_executions_and_lists_them_without_scans() {
     }
     let template = template(SERVICE, &inventory);
     let resources = &template["Resources"];
-    for table in [id::EXECUTIONS_TABLE, id::HISTORY_TABLE, id::ATTRIBUTES_TABLE] {
+    for table in [
+        id::EXECUTIONS_TABLE,
+        id::HISTORY_TABLE,
+        id::ATTRIBUTES_TABLE,
+    ] {
         assert_eq!(
             resources[table]["Properties"]["TimeToLiveSpecification"],
             serde_json::json!({"AttributeName": key::EXPIRES_AT, "Enabled": true}),
@@ -1113,7 +1121,10 @@ fn the_template_expires_ended_executions_and_lists_them_without_scans() {
     }
     assert_eq!(
         tagged,
-        expected.iter().map(|(k, v)| (*k, v)).collect::<BTreeMap<_, _>>()
+        expected
+            .iter()
+            .map(|(k, v)| (*k, v))
+            .collect::<BTreeMap<_, _>>()
     );
     // The API lists by queries of the indexes (never a scan); the orchestrator keeps the
     // attribute index and tags history documents.
@@ -1130,7 +1141,13 @@ fn the_template_expires_ended_executions_and_lists_them_without_scans() {
     assert!(!api.contains("dynamodb:Scan"), "{api:?}");
     assert!(api.contains("dynamodb:Query") && api.contains("dynamodb:BatchGetItem"));
     let orchestrator = actions(id::ORCHESTRATOR_ROLE);
-    assert!(orchestrator.contains("s3:PutObjectTagging"), "{orchestrator:?}");
-    assert!(orchestrator.contains("dynamodb:DeleteItem"), "{orchestrator:?}");
+    assert!(
+        orchestrator.contains("s3:PutObjectTagging"),
+        "{orchestrator:?}"
+    );
+    assert!(
+        orchestrator.contains("dynamodb:DeleteItem"),
+        "{orchestrator:?}"
+    );
     cfn_lint_accepts(&template);
 }

@@ -333,9 +333,7 @@ fn retention_and_index() -> [Value; 2] {
 /// The execution list: queries of the executions table's two list indexes and of the
 /// attribute index (never a scan), and the executions an attribute query found.
 fn search_executions() -> [Value; 2] {
-    let executions_index = |name: &str| {
-        json!({ "Fn::Sub": format!("${{{}.Arn}}/index/{name}", id::EXECUTIONS_TABLE) })
-    };
+    let executions_index = |name: &str| json!({ "Fn::Sub": format!("${{{}.Arn}}/index/{name}", id::EXECUTIONS_TABLE) });
     [
         statement(
             "SearchExecutions",
