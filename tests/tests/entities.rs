@@ -467,3 +467,120 @@ fn local_engine_applies_an_idempotent_command_once_across_a_restart() {
         1
     );
 }
+
+fn workflow_error(error: EntityError<WalletError>) -> WorkflowError {
+    WorkflowError::new("EntityError", format!("{error:?}"))
+}
+
+/// Deposits, waits, withdraws, and has a withdrawal refused: three durable entity steps.
+#[workflow]
+async fn wallet_payday(ctx: WorkflowContext, id: String) -> Result<u64, WorkflowError> {
+    let wallet = ctx.entity::<Wallet>(id);
+    wallet.deposit(30).await.map_err(workflow_error)?;
+    ctx.sleep(Duration::from_millis(300)).await;
+    let applied = wallet.withdraw(10).await.map_err(workflow_error)?;
+    match wallet.withdraw(1_000).await {
+        Err(EntityError::Rejected(WalletError::Insufficient { balance: 20, .. })) => {}
+        other => return Err(WorkflowError::new("Unexpected", format!("{other:?}"))),
+    }
+    Ok(applied.version)
+}
+
+#[tokio::test]
+async fn a_workflow_entity_step_is_applied_once_across_replays() {
+    let env = eventual_runtime::testing::TestEnvironment::with_replay_mode(
+        eventual_runtime::testing::ReplayMode::FullReplay,
+    );
+    let run = env.start::<wallet_payday>("wf-replay".to_owned()).unwrap();
+    env.run_until_idle().await;
+    assert_eq!(env.entity_events("wallet", "wf-replay").len(), 1);
+    env.advance(Duration::from_millis(300)).await;
+    assert_eq!(env.result::<wallet_payday>(&run).unwrap().unwrap(), 2);
+    let events = env.entity_events("wallet", "wf-replay");
+    assert_eq!(
+        events.iter().map(|e| &e.payload).collect::<Vec<_>>(),
+        [
+            &serde_json::json!({"Deposited": {"amount": 30}}),
+            &serde_json::json!({"Withdrew": {"amount": 10}})
+        ],
+        "every step replayed at each later step, each applied once"
+    );
+    let published = env
+        .published_events()
+        .into_iter()
+        .find(|e| e.id == "wallet/wf-replay/1")
+        .unwrap();
+    let origin = entity_origin(&published).unwrap();
+    assert_eq!(origin.created_by, format!("workflow:{}", run.id()));
+    assert!(published.correlation_id.is_some());
+}
+
+#[test]
+fn local_engine_workflow_entity_steps_are_applied_once_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wf.db");
+    let execution = {
+        let engine = LocalEngine::open(EngineConfig::new(&db)).unwrap();
+        let started = block(engine.handle().start(
+            eventual_runtime::engine::client::StartExecution {
+                workflow: "wallet_payday".to_owned(),
+                execution_name: None,
+                input: serde_json::json!("wf-restart"),
+                correlation_id: None,
+            },
+        ))
+        .unwrap();
+        let handle = engine.handle();
+        poll(std::time::Duration::from_secs(20), "the deposit", || {
+            let events = handle.entity_events("wallet", "wf-restart", 1).unwrap();
+            (!events.is_empty()).then_some(())
+        });
+        started.execution_id
+    };
+    // The engine stopped while the workflow slept: the new one replays its history.
+    let engine = LocalEngine::open(EngineConfig::new(&db)).unwrap();
+    let outcome = block(engine.handle().wait(&execution)).unwrap();
+    assert_eq!(
+        outcome,
+        eventual_runtime::workflow::Outcome::Succeeded {
+            result: serde_json::json!(2)
+        }
+    );
+    let events = engine
+        .handle()
+        .entity_events("wallet", "wf-restart", 1)
+        .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+}
+
+/// A task sends an entity command through the engine in scope, with its own key.
+#[task]
+async fn wallet_refund(id: String) -> Result<u64, StepError> {
+    let wallets = eventual_runtime::entity::Entities::<Wallet>::current()
+        .ok_or_else(|| StepError::new(StepErrorKind::Failed, "no entities in scope"))?;
+    let applied = wallets
+        .get(id.clone())
+        .idempotency_key(format!("refund-{id}"))
+        .deposit(5)
+        .await
+        .map_err(|e| StepError::new(StepErrorKind::Failed, format!("{e:?}")))?;
+    Ok(applied.version)
+}
+
+#[workflow]
+async fn wallet_refund_twice(ctx: WorkflowContext, id: String) -> Result<u64, WorkflowError> {
+    let _ = ctx;
+    wallet_refund(id.clone()).await?;
+    Ok(wallet_refund(id).await?)
+}
+
+#[tokio::test]
+async fn a_task_sends_commands_through_the_engine_with_its_own_idempotency_key() {
+    let env = eventual_runtime::testing::TestEnvironment::new();
+    let run = env
+        .start::<wallet_refund_twice>("task-1".to_owned())
+        .unwrap();
+    env.run_until_idle().await;
+    assert_eq!(env.result::<wallet_refund_twice>(&run).unwrap().unwrap(), 1);
+    assert_eq!(env.entity_events("wallet", "task-1").len(), 1);
+}

@@ -33,8 +33,11 @@
 //! assert_eq!(<Account as Entity>::TYPE, "account");
 //! ```
 
+mod callers;
 mod memory;
 mod runner;
+
+pub use callers::{with_entities, EntityCommandTask, ENTITY_COMMAND_TASK};
 
 pub use memory::MemoryEntityStore;
 pub use runner::{EntityRunner, EntityStore};

@@ -688,7 +688,11 @@ impl TestEnvironment {
             job.attempt,
             control.clone(),
         );
-        let result = WithTaskContext::new(context, body).await;
+        let result = crate::entity::with_entities(
+            Arc::new(self.entities.clone()),
+            WithTaskContext::new(context, body),
+        )
+        .await;
         (!control.deferred.load(Ordering::Acquire)).then_some(result)
     }
 
@@ -709,7 +713,11 @@ impl TestEnvironment {
         };
         let buffer = EffectBuffer::new(delivery.scope(), delivery.event.correlation_id.clone());
         let body = (subscription.handle)(delivery.event.clone());
-        let result = WithClient::new(Client::new(buffer.clone()), body).await;
+        let result = crate::entity::with_entities(
+            Arc::new(self.entities.clone()),
+            WithClient::new(Client::new(buffer.clone()), body),
+        )
+        .await;
         self.lock().finish_delivery(delivery, result, buffer.take());
         true
     }

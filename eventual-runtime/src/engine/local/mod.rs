@@ -198,7 +198,20 @@ impl LocalEngine {
             },
         )
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
-        let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
+        let handle = EngineHandle {
+            core: core_tx.clone(),
+            database: config.database.clone(),
+            readers: Arc::default(),
+            commits,
+            size_limit,
+            metrics: metrics.clone(),
+        };
+        let entities = EntityRunner::new(Arc::new(handle.clone()));
+        let workers = worker::Workers::new(
+            runtime.handle().clone(),
+            core_tx,
+            Arc::new(entities.clone()),
+        );
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
             .with_retention(config.retention)
@@ -209,16 +222,8 @@ impl LocalEngine {
             .name("eventual-core".to_owned())
             .spawn(move || core.run(core_rx))
             .map_err(|error| EngineError::Startup(format!("cannot start the core: {error}")))?;
-        let handle = EngineHandle {
-            core: core_tx,
-            database: config.database,
-            readers: Arc::default(),
-            commits,
-            size_limit,
-            metrics,
-        };
         Ok(LocalEngine {
-            entities: EntityRunner::new(Arc::new(handle.clone())),
+            entities,
             handle,
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
