@@ -423,7 +423,7 @@ mod tests {
     fn type_names_become_snake_case() {
         assert_eq!(snake_case("Account"), "account");
         assert_eq!(snake_case("BankAccount"), "bank_account");
-        assert_eq!(snake_case("HTTPSession"), "https_session");
+        assert_eq!(snake_case("HTTPSession"), "http_session");
         assert_eq!(snake_case("Account2"), "account2");
     }
 }
