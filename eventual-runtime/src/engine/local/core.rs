@@ -1111,7 +1111,8 @@ impl Core {
         self.reply_after_commit(reply, Ok(Ok(())));
     }
 
-    /// A delivery ended for good: the next event of the same entity may go to its subscriber.
+    /// A delivery ended for good (every final verdict settles it): the next event of the same
+    /// entity may go to its subscriber.
     fn delivery_finished(&mut self, delivery: &DeliveryRow) {
         if let Some(next) = self.ordered.finished(delivery) {
             self.push_timer(next.due_at, TimerJob::Delivery(Box::new(next)));
@@ -1146,20 +1147,10 @@ impl DeliveryHost for Core {
 
     fn dead_letter(&mut self, letter: DeadLetter) {
         self.metrics.dead_lettered(&letter.subscription);
-        self.delivery_finished(&DeliveryRow::first(
-            &letter.subscription,
-            letter.event.clone(),
-            now(),
-        ));
         self.ops.push(WriteOp::InsertDeadLetter(letter));
     }
 
     fn dropped(&mut self, letter: DeadLetter) {
-        self.delivery_finished(&DeliveryRow::first(
-            &letter.subscription,
-            letter.event.clone(),
-            now(),
-        ));
         warn!(subscription = %letter.subscription, event = %letter.event.id, failure = %letter.error, "event dropped after its last attempt");
     }
 }
