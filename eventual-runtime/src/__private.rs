@@ -210,26 +210,6 @@ serde_assertions! {
     assert_event_detail: "an event's detail",
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{PathParamOwnSchema as _, PathParamSchema, PathParamStringSchema as _};
-    use serde_json::json;
-
-    /// A path parameter type with no JSON Schema (any `FromStr` type may be one).
-    struct Sku;
-
-    #[test]
-    // The borrow is the specialization: it makes the own-schema impl the first candidate.
-    #[allow(clippy::needless_borrow)]
-    fn a_path_parameter_has_its_type_schema_or_a_string() {
-        let mut generator = schemars::SchemaGenerator::default();
-        let number = (&PathParamSchema::<u64>::new()).schema_fn()(&mut generator);
-        assert_eq!(number.to_value()["type"], "integer");
-        let text = (&PathParamSchema::<Sku>::new()).schema_fn()(&mut generator);
-        assert_eq!(text.to_value(), json!({ "type": "string" }));
-    }
-}
-
 // ---- entities ------------------------------------------------------------------------------
 
 /// Requires an entity's state to be what the runtime stores (spanned on the state type).
@@ -323,4 +303,24 @@ where
             Err(panic) => Err(format!("the command panicked: {}", panic_message(&panic))),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PathParamOwnSchema as _, PathParamSchema, PathParamStringSchema as _};
+    use serde_json::json;
+
+    /// A path parameter type with no JSON Schema (any `FromStr` type may be one).
+    struct Sku;
+
+    #[test]
+    // The borrow is the specialization: it makes the own-schema impl the first candidate.
+    #[allow(clippy::needless_borrow)]
+    fn a_path_parameter_has_its_type_schema_or_a_string() {
+        let mut generator = schemars::SchemaGenerator::default();
+        let number = (&PathParamSchema::<u64>::new()).schema_fn()(&mut generator);
+        assert_eq!(number.to_value()["type"], "integer");
+        let text = (&PathParamSchema::<Sku>::new()).schema_fn()(&mut generator);
+        assert_eq!(text.to_value(), json!({ "type": "string" }));
+    }
 }

@@ -38,13 +38,16 @@ pub trait EntityStore: Send + Sync + 'static {
 
 type Lock = Arc<AsyncMutex<()>>;
 
+/// The lock of each entity (type and id) that a command holds or waits for.
+type Locks = Mutex<HashMap<(String, String), Weak<AsyncMutex<()>>>>;
+
 /// Runs commands against a store. Commands to one entity are serialized (one at a time, in
 /// arrival order), commands to different entities run in parallel; a command whose append
 /// conflicts (another process appended first) runs again on the reloaded state, at most
 /// [`MAX_TRIES`] times.
 pub struct EntityRunner {
     store: Arc<dyn EntityStore>,
-    locks: Mutex<HashMap<(String, String), Weak<AsyncMutex<()>>>>,
+    locks: Locks,
 }
 
 impl EntityRunner {

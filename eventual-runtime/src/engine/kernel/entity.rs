@@ -62,8 +62,8 @@ impl Loaded {
 
     /// Folds the snapshot and the events into the state.
     pub fn state(&self, entity: &EntityDescriptor) -> Result<Value, String> {
-        let mut expected = self.snapshot.as_ref().map_or(0, |s| s.version) + 1;
-        for event in &self.events {
+        let first = self.snapshot.as_ref().map_or(0, |s| s.version) + 1;
+        for (expected, event) in (first..).zip(&self.events) {
             if event.version != expected {
                 return Err(format!(
                     "entity `{}`: stored event version {} follows version {} (a gap or a \
@@ -73,7 +73,6 @@ impl Loaded {
                     expected - 1
                 ));
             }
-            expected += 1;
         }
         let payloads: Vec<Value> = self.events.iter().map(|e| e.payload.clone()).collect();
         (entity.fold)(self.snapshot.as_ref().map(|s| s.state.clone()), &payloads)
@@ -302,7 +301,7 @@ impl OrderedDeliveries {
         let queue = self.queues.get_mut(&key)?;
         if queue
             .front()
-            .and_then(|front| Self::key(front))
+            .and_then(Self::key)
             .is_some_and(|(_, v)| v == version)
         {
             queue.pop_front();
