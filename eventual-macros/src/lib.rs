@@ -1,4 +1,5 @@
-//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
+//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]`, `#[on_event]`, `#[api]` and
+//! `#[entity]`.
 //!
 //! Use them through `eventual_runtime` (`use eventual_runtime::prelude::*;`); the expansions
 //! refer to `::eventual_runtime::__private`.
@@ -11,6 +12,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod duration;
+mod entity;
 mod expand;
 mod model;
 mod route;
@@ -75,4 +77,24 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on_event(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::dispatch(model::Kind::OnEvent, args.into(), item.into()).into()
+}
+
+/// Makes the `impl` block of a state type an event-sourced entity.
+///
+/// The block holds a pure `fn apply(&mut self, event: &Event)` that folds one event into the
+/// state, and command methods `async fn name(&self, ctx: EntityContext, args...) ->
+/// Result<Vec<Event>, Error>` that decide, from the current state, which events to append.
+/// Methods without a receiver are left alone; a method may be renamed with
+/// `#[command(name = "...")]`.
+///
+/// The state implements `Default + Serialize + DeserializeOwned`, events and command
+/// arguments `Serialize + DeserializeOwned`. The macro generates `<State>Ref`, whose methods
+/// send the commands (`ctx.entity::<Account>(id).withdraw(10).await`).
+///
+/// Options: `name = "..."` (the entity type; default: the type's name in snake_case),
+/// `snapshot_every = N` (store a snapshot of the state every N events; default: never),
+/// `crate`.
+#[proc_macro_attribute]
+pub fn entity(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::entity::dispatch(args.into(), item.into()).into()
 }

@@ -267,6 +267,8 @@ impl Inventory {
                 .collect(),
             tasks: TASKS
                 .iter()
+                // The engine's own tasks are not the service's.
+                .filter(|t| t.name != crate::entity::ENTITY_COMMAND_TASK)
                 .map(|t| TaskInfo {
                     name: t.name.to_owned(),
                     location: (&t.location).into(),

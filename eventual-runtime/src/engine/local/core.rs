@@ -16,6 +16,7 @@ use crate::engine::api::Started;
 use crate::engine::client::{Effect, StartExecution};
 use crate::engine::kernel::attempt::{self, Attempt, AttemptKey};
 use crate::engine::kernel::delivery::{settle, DeadLetter, DeliveryHost, EffectHost};
+use crate::engine::kernel::entity::{entity_origin, Append, OrderedDeliveries};
 use crate::engine::kernel::retention::Retention;
 use crate::engine::kernel::signal::outside_signal;
 use crate::engine::kernel::start::{decide_start, fresh_execution_id};
@@ -81,6 +82,9 @@ pub(crate) enum CoreMsg {
     CommitFailed(String),
     /// Create, list, pause, resume or delete a schedule.
     Schedule(ScheduleRequest),
+    /// Append an entity command's events with their outbox, if the entity is still at the
+    /// expected version; `Err(current)` otherwise.
+    EntityAppend(Box<Append>, Reply<Result<(), u64>>),
     Shutdown,
 }
 
@@ -95,7 +99,10 @@ enum AfterCommit {
     /// Answers a caller: with its value once the commit lands, or with the error that kept
     /// the commit from landing.
     Reply(Box<dyn FnOnce(Option<ServiceError>) + Send>),
+    /// A retry of a delivery that is already the head of its order.
     Deliver(DeliveryRow),
+    /// A first delivery: events of one entity reach a subscription in version order.
+    DeliverOrdered(DeliveryRow),
     Ended(String, Outcome),
     /// The workflow's verdict on an update (execution, update id) is on disk.
     UpdateDecided(String, String, UpdateStatus),
@@ -227,6 +234,10 @@ pub(crate) struct Core {
     /// Every schedule, as committed plus this round's changes.
     schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleInfo>,
     metrics: Arc<LocalMetrics>,
+    /// Each entity's version, as committed plus this round's appends (the core is the only
+    /// writer, so this is the truth); entities not here are read from the database.
+    entity_versions: HashMap<(String, String), u64>,
+    ordered: OrderedDeliveries,
 }
 
 /// Resident executors kept at most by default: beyond, idle executions are evicted and replayed
@@ -242,6 +253,10 @@ const COMMIT_WINDOW: Duration = Duration::from_millis(1);
 
 /// Ended executions whose outcome the core keeps in memory for late callers.
 const ENDED_KEPT: usize = 10_000;
+
+/// Entity versions the core keeps in memory at most, beyond which it forgets them once
+/// nothing is in flight.
+const ENTITY_VERSIONS_KEPT: usize = 100_000;
 
 fn now() -> Timestamp {
     Timestamp::wall_clock()
@@ -294,6 +309,8 @@ impl Core {
             committed_batch: 0,
             schedules: std::collections::BTreeMap::new(),
             metrics: Arc::default(),
+            entity_versions: HashMap::new(),
+            ordered: OrderedDeliveries::default(),
         }
     }
 
@@ -400,8 +417,12 @@ impl Core {
                 self.deliver_inbox(&execution_id, event);
             }
         }
-        for row in recovered.deliveries {
-            self.push_timer(row.due_at, TimerJob::Delivery(Box::new(row)));
+        let mut deliveries = recovered.deliveries;
+        deliveries.sort_by_key(|row| entity_origin(&row.event).map(|origin| origin.version));
+        for row in deliveries {
+            if let Some(row) = self.ordered.enqueue(row) {
+                self.push_timer(row.due_at, TimerJob::Delivery(Box::new(row)));
+            }
         }
         // After the executions: a catch-up firing's overlap check needs to know what runs.
         self.recover_schedules(recovered.schedules, now);
@@ -563,7 +584,7 @@ impl Core {
                     self.ops.push(WriteOp::DeleteDeadLetter { id: entry.id });
                     let row = DeliveryRow::first(&entry.subscription, entry.event, now);
                     self.ops.push(WriteOp::UpsertDelivery(row.clone()));
-                    self.after.push(AfterCommit::Deliver(row));
+                    self.after.push(AfterCommit::DeliverOrdered(row));
                 }
                 self.reply_after_commit(reply, Ok(count));
             }
@@ -596,6 +617,7 @@ impl Core {
                 std::process::exit(70);
             }
             CoreMsg::Schedule(request) => self.handle_schedule_request(request),
+            CoreMsg::EntityAppend(append, reply) => self.append_entity(*append, reply),
             CoreMsg::Shutdown => {}
         }
     }
@@ -614,6 +636,7 @@ impl Core {
             CoreMsg::Publish(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::CompleteTask(_, _, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Redrive(_, reply) => drop(reply.send(Err(refusal()))),
+            CoreMsg::EntityAppend(_, reply) => drop(reply.send(Err(refusal()))),
             CoreMsg::Schedule(request) => {
                 return request.refuse_write(refusal).map(CoreMsg::Schedule)
             }
@@ -652,6 +675,16 @@ impl Core {
         }
         self.committed_batch = number;
         self.evict();
+        // With nothing in flight, every version is in the database: the cache may go.
+        if self.entity_versions.len() > ENTITY_VERSIONS_KEPT
+            && self
+                .in_flight
+                .back()
+                .is_none_or(|(batch, _)| *batch <= number)
+            && self.ops.is_empty()
+        {
+            self.entity_versions.clear();
+        }
         while let Some((batch, _)) = self.in_flight.front() {
             if *batch > number {
                 break;
@@ -664,6 +697,11 @@ impl Core {
                     AfterCommit::Reply(send) => send(None),
                     AfterCommit::Answered => {}
                     AfterCommit::Deliver(row) => self.workers.deliver(row),
+                    AfterCommit::DeliverOrdered(row) => {
+                        if let Some(row) = self.ordered.enqueue(row) {
+                            self.workers.deliver(row);
+                        }
+                    }
                     AfterCommit::StartAttempt(row) => self.dispatch_attempt(row),
                     AfterCommit::Ended(execution_id, outcome) => {
                         for watcher in self.watchers.remove(&execution_id).unwrap_or_default() {
@@ -1134,6 +1172,40 @@ impl Core {
         }
     }
 
+    /// Appends an entity command's writes and publishes its events in the same batch, so one
+    /// transaction holds both (the outbox); refuses it if the entity moved.
+    fn append_entity(&mut self, mut append: Append, reply: Reply<Result<(), u64>>) {
+        let key = (append.entity_type.clone(), append.id.clone());
+        let current = match self.entity_versions.get(&key) {
+            Some(version) => *version,
+            None => match super::store::entity_version(&self.reader, &key.0, &key.1) {
+                Ok(version) => version,
+                Err(error) => {
+                    let _ = reply.send(Err(error.into()));
+                    return;
+                }
+            },
+        };
+        if current != append.expected_version {
+            let _ = reply.send(Ok(Err(current)));
+            return;
+        }
+        self.entity_versions
+            .insert(key, append.expected_version + append.events.len() as u64);
+        let outbox = std::mem::take(&mut append.outbox);
+        self.ops.push(WriteOp::AppendEntity(Box::new(append)));
+        self.publish(outbox);
+        self.reply_after_commit(reply, Ok(Ok(())));
+    }
+
+    /// A delivery ended for good (every final verdict settles it): the next event of the same
+    /// entity may go to its subscriber.
+    fn delivery_finished(&mut self, delivery: &DeliveryRow) {
+        if let Some(next) = self.ordered.finished(delivery) {
+            self.push_timer(next.due_at, TimerJob::Delivery(Box::new(next)));
+        }
+    }
+
     fn remember_end(&mut self, execution_id: &str, workflow: &'static str, outcome: &Outcome) {
         self.ended
             .insert(execution_id.to_owned(), (workflow, outcome.clone()));
@@ -1152,6 +1224,7 @@ impl DeliveryHost for Core {
             event_id: delivery.event.id.clone(),
             subscription: delivery.subscription.clone(),
         });
+        self.delivery_finished(delivery);
     }
 
     fn retry(&mut self, retry: DeliveryRow) {
@@ -1217,7 +1290,7 @@ impl Host for Core {
             for subscription in self.router.route(&event) {
                 let row = DeliveryRow::first(subscription.name, event.clone(), now);
                 self.ops.push(WriteOp::UpsertDelivery(row.clone()));
-                self.after.push(AfterCommit::Deliver(row));
+                self.after.push(AfterCommit::DeliverOrdered(row));
             }
         }
     }

@@ -34,16 +34,22 @@ use self::metrics::LocalMetrics;
 use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::entity::{Append, AppendError};
 use crate::engine::kernel::update::{self, SendUpdate, UpdateReply};
 use crate::engine::router::Router;
 use crate::engine::{Durability, ServiceError};
+use crate::entity::{
+    CommandReply, Entities, Entity, EntityRunner, EntityStore, Loaded, StoredEvent,
+};
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::schedule::{ScheduleInfo, ScheduleSpec};
 use crate::task::{CompletionToken, TokenSigner};
+use crate::time::Timestamp;
 use crate::workflow::command::Outcome;
 use crate::workflow::history::{HistoryEvent, RunLink};
 use crate::workflow::InboxEvent;
+use futures::future::BoxFuture;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -132,6 +138,7 @@ impl EngineConfig {
 /// A running engine. Dropping it stops the engine after the last commit.
 pub struct LocalEngine {
     handle: EngineHandle,
+    entities: Arc<EntityRunner>,
     runtime: Option<tokio::runtime::Runtime>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -192,7 +199,20 @@ impl LocalEngine {
             },
         )
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
-        let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
+        let handle = EngineHandle {
+            core: core_tx.clone(),
+            database: config.database.clone(),
+            readers: Arc::default(),
+            commits,
+            size_limit,
+            metrics: metrics.clone(),
+        };
+        let entities = EntityRunner::new(Arc::new(handle.clone()));
+        let workers = worker::Workers::new(
+            runtime.handle().clone(),
+            core_tx,
+            Arc::new(entities.clone()),
+        );
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
             .with_retention(config.retention)
@@ -204,14 +224,8 @@ impl LocalEngine {
             .spawn(move || core.run(core_rx))
             .map_err(|error| EngineError::Startup(format!("cannot start the core: {error}")))?;
         Ok(LocalEngine {
-            handle: EngineHandle {
-                core: core_tx,
-                database: config.database,
-                readers: Arc::default(),
-                commits,
-                size_limit,
-                metrics,
-            },
+            entities,
+            handle,
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
         })
@@ -220,6 +234,17 @@ impl LocalEngine {
     /// A handle to call the engine.
     pub fn handle(&self) -> EngineHandle {
         self.handle.clone()
+    }
+
+    /// Entity `id` of type `E`: its methods send commands, whose events are appended with
+    /// their outbox in one commit.
+    pub fn entity<E: Entity>(&self, id: impl Into<String>) -> E::Ref {
+        Entities::<E>::new(Arc::new(self.entities.clone()), "client").get(id)
+    }
+
+    /// The runner of this engine's entity commands.
+    pub fn entity_runner(&self) -> Arc<EntityRunner> {
+        self.entities.clone()
     }
 
     /// The engine's tokio runtime (tasks, handlers and the HTTP API run on it).
@@ -474,6 +499,16 @@ impl EngineHandle {
         Ok(result?)
     }
 
+    /// The committed events of entity `entity_type/id` from version `from` on.
+    pub fn entity_events(
+        &self,
+        entity_type: &str,
+        id: &str,
+        from: u64,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
+        self.read(|c| store::entity_events(c, entity_type, id, from))
+    }
+
     /// An execution as committed.
     pub fn execution(&self, id: &str) -> Result<ExecutionRow, ServiceError> {
         self.read(|c| store::execution(c, id))?
@@ -560,5 +595,49 @@ fn stopped() -> ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         ServiceError::Internal(error.to_string())
+    }
+}
+
+/// The local engine stores entities in its database: reads on a pooled reader, appends
+/// through the core, in its group commit, with their outbox.
+impl EntityStore for EngineHandle {
+    fn load<'a>(
+        &'a self,
+        entity_type: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Loaded, String>> {
+        let loaded = self
+            .read(|c| store::entity_load(c, entity_type, id))
+            .map_err(|error| error.to_string());
+        Box::pin(async move { loaded })
+    }
+
+    fn recorded<'a>(
+        &'a self,
+        entity_type: &'a str,
+        id: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CommandReply>, String>> {
+        let recorded = self
+            .read(|c| store::entity_recorded(c, entity_type, id, key))
+            .map_err(|error| error.to_string());
+        Box::pin(async move { recorded })
+    }
+
+    fn append(&self, append: Append) -> BoxFuture<'_, Result<(), AppendError>> {
+        Box::pin(async move {
+            match self
+                .call(|reply| CoreMsg::EntityAppend(Box::new(append), reply))
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(current)) => Err(AppendError::Conflict { current }),
+                Err(error) => Err(AppendError::Store(error.to_string())),
+            }
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::wall_clock()
     }
 }
