@@ -12,6 +12,7 @@ mod check;
 mod ctxt;
 mod duration;
 mod expand;
+mod flow;
 mod model;
 mod route;
 

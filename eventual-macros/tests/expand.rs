@@ -26,6 +26,9 @@ mod duration;
 #[path = "../src/expand/mod.rs"]
 mod expand;
 #[allow(dead_code)]
+#[path = "../src/flow/mod.rs"]
+mod flow;
+#[allow(dead_code)]
 #[path = "../src/model.rs"]
 mod model;
 #[allow(dead_code)]

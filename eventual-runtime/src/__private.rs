@@ -2,7 +2,7 @@
 
 pub use crate::api::{ApiAuth, ApiReply, ApiRequest, ApiResponse, FromApiRequest};
 pub use crate::registry::{
-    ApiRouteDescriptor, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
+    ApiRouteDescriptor, FlowArm, FlowNode, FlowStep, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
     WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
 };
 pub use crate::schedule::{CatchUpPolicy, OverlapPolicy, StaticSchedule};

@@ -88,6 +88,7 @@ pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         signals: recorded.signals,
         events: recorded.events,
         timers: recorded.timers,
+        flow: recorded.flow,
         start: registry::workflow(code).unwrap().start,
         schedule: None,
     }

@@ -1,6 +1,7 @@
 //! Code generation. Reads only the model.
 
 mod api;
+mod flow;
 mod on_event;
 mod register;
 mod task;
