@@ -71,6 +71,7 @@ pub fn millis(n: u64) -> Duration {
 pub mod crash;
 pub mod local;
 pub mod manifest;
+pub mod mermaid;
 pub mod programs;
 pub mod scenarios;
 

@@ -739,7 +739,7 @@ fn duration(expr: &Expr) -> String {
 }
 
 fn text(node: &impl ToTokens) -> String {
-    as_written(node.to_token_stream())
+    as_written(node.to_token_stream()).replace(" ?", "?")
 }
 
 /// `text` cut to [`LABEL_CHARS`] characters.
