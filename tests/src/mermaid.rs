@@ -86,9 +86,7 @@ impl Flowchart {
 
 fn is_id(text: &str) -> bool {
     !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !text.starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -199,7 +197,10 @@ pub fn check(text: &str) -> Result<Flowchart, String> {
     }
     let declared: BTreeSet<&str> = chart.nodes.iter().map(|(id, _)| id.as_str()).collect();
     for id in &declared {
-        if KEYWORDS.iter().any(|keyword| keyword.eq_ignore_ascii_case(id)) {
+        if KEYWORDS
+            .iter()
+            .any(|keyword| keyword.eq_ignore_ascii_case(id))
+        {
             return Err(format!("node id `{id}` is a Mermaid keyword"));
         }
     }
@@ -246,12 +247,27 @@ mod tests {
     fn refuses_what_mermaid_would_misread() {
         for (text, why) in [
             ("flowchart TD\n    start([\"a\"b\"])\n", "raw `\"`"),
-            ("flowchart TD\n    start([\"a\"])\n    start --> task1\n", "undeclared"),
-            ("flowchart TD\n    start([\"a\"])\n    end[\"b\"]\n    start --> end\n", "keyword"),
-            ("flowchart TD\n    start([\"a\"])\n    task1[\"b\"]\n", "not reachable"),
-            ("flowchart TD\n    start([\"a\"])\n    start([\"b\"])\n", "twice"),
+            (
+                "flowchart TD\n    start([\"a\"])\n    start --> task1\n",
+                "undeclared",
+            ),
+            (
+                "flowchart TD\n    start([\"a\"])\n    end[\"b\"]\n    start --> end\n",
+                "keyword",
+            ),
+            (
+                "flowchart TD\n    start([\"a\"])\n    task1[\"b\"]\n",
+                "not reachable",
+            ),
+            (
+                "flowchart TD\n    start([\"a\"])\n    start([\"b\"])\n",
+                "twice",
+            ),
             ("flowchart TD\n    start(a)\n", "not a quoted node shape"),
-            ("flowchart TD\n    subgraph x\n    start([\"a\"])\n", "not closed"),
+            (
+                "flowchart TD\n    subgraph x\n    start([\"a\"])\n",
+                "not closed",
+            ),
         ] {
             let error = check(text).unwrap_err();
             assert!(error.contains(why), "{text:?}: {error}");

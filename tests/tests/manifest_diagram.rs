@@ -229,7 +229,10 @@ fn loops_continue_break_and_continue_as_new() {
     let (text, chart) = chart("poll_stock");
     insta::assert_snapshot!("poll_stock.mmd", text);
     let (head, timer) = (node(&chart, "loop"), node(&chart, "timer: sleep 30s"));
-    assert!(chart.flows(timer, head), "`continue` goes back to the loop\n{text}");
+    assert!(
+        chart.flows(timer, head),
+        "`continue` goes back to the loop\n{text}"
+    );
     let again = node(&chart, "continue as new");
     assert!(chart.flows(again, "start"), "a new run starts over\n{text}");
 }
@@ -241,8 +244,14 @@ fn steps_are_drawn_in_the_order_the_body_runs_them() {
         ("pack_then_charge", "pack", "charge"),
     ] {
         let (text, chart) = chart(name);
-        let first = node(&chart, &format!("task: {first}<br/>attempts {}", attempts(first)));
-        let second = node(&chart, &format!("task: {second}<br/>attempts {}", attempts(second)));
+        let first = node(
+            &chart,
+            &format!("task: {first}<br/>attempts {}", attempts(first)),
+        );
+        let second = node(
+            &chart,
+            &format!("task: {second}<br/>attempts {}", attempts(second)),
+        );
         assert!(chart.flows("start", first), "{name}\n{text}");
         assert!(chart.flows(first, second), "{name}\n{text}");
         assert!(chart.flows(second, "finish"), "{name}\n{text}");
@@ -270,7 +279,7 @@ fn branches_are_labelled_with_conditions_and_patterns() {
         "parcel.express",
         "else",
         "Ok(payment)",
-        "Err(error) if error.kind == StepErrorKind::…",
+        "Err(error) if error.kind == StepErrorKi…",
         "Err(error)",
         "next",
         "done",
@@ -313,6 +322,12 @@ fn labels_are_escaped() {
         &inventory,
     );
     mermaid::check(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
-    assert!(text.contains("say #quot;hi#quot; #lt;b#gt;#35;1#lt;/b#gt;"), "{text}");
-    assert!(text.contains("signal: a #quot;quoted#quot; #lt;name#gt;"), "{text}");
+    assert!(
+        text.contains("say #quot;hi#quot; #lt;b#gt;#35;1#lt;/b#gt;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signal: a #quot;quoted#quot; #lt;name#gt;"),
+        "{text}"
+    );
 }

@@ -202,8 +202,7 @@ impl Reader {
                 for arg in &call.args {
                     match arg {
                         Expr::Closure(closure) => {
-                            let flow =
-                                self.collect_nested(|reader| reader.awaited(&closure.body));
+                            let flow = self.collect_nested(|reader| reader.awaited(&closure.body));
                             self.out.extend(flow);
                         }
                         Expr::Path(path) if path.qself.is_none() => {
@@ -227,8 +226,7 @@ impl Reader {
         if !JOIN_MACROS.contains(&name.as_str()) {
             return false;
         }
-        let Ok(elems) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
-        else {
+        let Ok(elems) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) else {
             return false;
         };
         let arms = self.listed(elems.iter());
@@ -255,8 +253,13 @@ impl Reader {
 
     /// A context or saga method that takes a step; `false` for any other method.
     fn step_call(&mut self, call: &ExprMethodCall) -> bool {
-        if let (true, Expr::Path(path)) = (call.method == "next" && call.args.is_empty(), strip(&call.receiver)) {
-            if let Some(Deferred::Signals(name)) = local(path).and_then(|name| self.deferred.get(&name)) {
+        if let (true, Expr::Path(path)) = (
+            call.method == "next" && call.args.is_empty(),
+            strip(&call.receiver),
+        ) {
+            if let Some(Deferred::Signals(name)) =
+                local(path).and_then(|name| self.deferred.get(&name))
+            {
                 let name = name.clone();
                 self.step(Step::Signal {
                     name,
@@ -535,15 +538,17 @@ impl<'ast> Visit<'ast> for Reader {
     fn visit_expr_break(&mut self, node: &'ast syn::ExprBreak) {
         visit::visit_expr_break(self, node);
         if !self.nested {
-            self.out
-                .push(Flow::Break(node.label.as_ref().map(|l| l.ident.to_string())));
+            self.out.push(Flow::Break(
+                node.label.as_ref().map(|l| l.ident.to_string()),
+            ));
         }
     }
 
     fn visit_expr_continue(&mut self, node: &'ast syn::ExprContinue) {
         if !self.nested {
-            self.out
-                .push(Flow::Continue(node.label.as_ref().map(|l| l.ident.to_string())));
+            self.out.push(Flow::Continue(
+                node.label.as_ref().map(|l| l.ident.to_string()),
+            ));
         }
     }
 }
@@ -657,12 +662,16 @@ fn loop_name(label: Option<&syn::Label>) -> Option<String> {
 
 /// The last segment of the first type in a method's turbofish (`child::<audit>` → `audit`).
 fn turbofish(call: &ExprMethodCall) -> Option<String> {
-    call.turbofish.as_ref()?.args.iter().find_map(|arg| match arg {
-        GenericArgument::Type(syn::Type::Path(ty)) => {
-            ty.path.segments.last().map(|s| s.ident.to_string())
-        }
-        _ => None,
-    })
+    call.turbofish
+        .as_ref()?
+        .args
+        .iter()
+        .find_map(|arg| match arg {
+            GenericArgument::Type(syn::Type::Path(ty)) => {
+                ty.path.segments.last().map(|s| s.ident.to_string())
+            }
+            _ => None,
+        })
 }
 
 /// The type of an emitted value written as a struct literal (`OrderPlaced { .. }`) or built
@@ -718,7 +727,12 @@ fn string_or_text(expr: &Expr) -> String {
 /// else as written.
 fn duration(expr: &Expr) -> String {
     if let Expr::Call(call) = strip(expr) {
-        if let (Some(unit), [Expr::Lit(syn::ExprLit { lit: Lit::Int(n), .. })]) = (
+        if let (
+            Some(unit),
+            [Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(n), ..
+            })],
+        ) = (
             callee(call),
             call.args.iter().collect::<Vec<_>>().as_slice(),
         ) {

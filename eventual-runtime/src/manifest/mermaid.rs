@@ -48,7 +48,10 @@ pub fn flowchart(workflow: &WorkflowInfo, flow: &[FlowNode], inventory: &Invento
     let timeout = workflow
         .timeout_ms
         .map_or_else(String::new, |ms| format!("<br/>timeout {ms} ms"));
-    chart.declare(START, &format!("([\"{}{timeout}\"])", label(&workflow.name)));
+    chart.declare(
+        START,
+        &format!("([\"{}{timeout}\"])", label(&workflow.name)),
+    );
     let mut ends = chart.sequence(flow, vec![End::from(START)]);
     ends.append(&mut chart.returns);
     if !ends.is_empty() {
@@ -172,9 +175,7 @@ impl Chart<'_> {
                 self.declare(&id, &format!("{{\"{}\"}}", label(text)));
                 self.connect(ends, &id);
                 arms.iter()
-                    .flat_map(|arm| {
-                        self.sequence(arm.body, vec![End::labelled(&id, arm.label)])
-                    })
+                    .flat_map(|arm| self.sequence(arm.body, vec![End::labelled(&id, arm.label)]))
                     .collect()
             }
             FlowNode::Loop {
@@ -281,10 +282,13 @@ impl Chart<'_> {
                     .unwrap_or_else(|| format!("[\"task: {}\"]", label(name)));
                 self.node("task", shape, ends)
             }
-            FlowStep::Timer(text) => self.node("timer", format!("([\"timer: {}\"])", label(text)), ends),
+            FlowStep::Timer(text) => {
+                self.node("timer", format!("([\"timer: {}\"])", label(text)), ends)
+            }
             FlowStep::Signal { name, timeout } => {
-                let timeout = timeout
-                    .map_or_else(String::new, |timeout| format!("<br/>timeout {}", label(timeout)));
+                let timeout = timeout.map_or_else(String::new, |timeout| {
+                    format!("<br/>timeout {}", label(timeout))
+                });
                 self.node(
                     "signal",
                     format!(">\"signal: {}{timeout}\"]", label(name)),
@@ -309,7 +313,11 @@ impl Chart<'_> {
                 )
             }
             FlowStep::Emit(event) => {
-                let out = self.node("event", format!("{{{{\"event: {}\"}}}}", label(event)), ends);
+                let out = self.node(
+                    "event",
+                    format!("{{{{\"event: {}\"}}}}", label(event)),
+                    ends,
+                );
                 let id = out[0].from.clone();
                 self.handlers(&id, event);
                 out
@@ -344,10 +352,7 @@ impl Chart<'_> {
             }
             FlowStep::ContinueAsNew => {
                 let out = self.node("next", "([\"continue as new\"])".to_owned(), ends);
-                self.connect(
-                    vec![End::labelled(&out[0].from, "new run")],
-                    START,
-                );
+                self.connect(vec![End::labelled(&out[0].from, "new run")], START);
                 Vec::new()
             }
         }
