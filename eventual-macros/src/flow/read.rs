@@ -846,6 +846,55 @@ mod tests {
     }
 
     #[test]
+    fn iterators_of_futures_fan_out_and_signal_streams_wait_each_round() {
+        let signal = |name: &str| {
+            Flow::Step(Step::Signal {
+                name: name.into(),
+                timeout: None,
+            })
+        };
+        assert_eq!(
+            flow(quote::quote! {
+                let results = all_settled(inputs.into_iter().map(double)).await;
+                let mut updates = ctx.signals::<String>("update");
+                while let Some(update) = updates.next().await {
+                    notify(update?).await?;
+                }
+                futures::join!(ctx.wait_for_signal::<u8>("a"), first(1));
+            }),
+            [
+                Flow::Parallel {
+                    label: "all_settled".into(),
+                    arms: vec![Arm {
+                        label: "each".into(),
+                        body: vec![call("double")]
+                    }]
+                },
+                Flow::Loop {
+                    label: "while let Some(update) = updates.next()…".into(),
+                    name: None,
+                    exits: true,
+                    head: vec![signal("update")],
+                    body: vec![call("notify")],
+                },
+                Flow::Parallel {
+                    label: "join!".into(),
+                    arms: vec![
+                        Arm {
+                            label: String::new(),
+                            body: vec![signal("a")]
+                        },
+                        Arm {
+                            label: String::new(),
+                            body: vec![call("first")]
+                        },
+                    ]
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn long_labels_are_shortened() {
         assert_eq!(shorten("abc"), "abc");
         let long = "x".repeat(60);

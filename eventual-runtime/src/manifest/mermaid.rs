@@ -6,7 +6,8 @@
 //! they may reach, saga compensations), a decision per `if` / `match` with the condition or
 //! pattern on each arm's edge, a decision per loop with its back edges, and a fork and a join
 //! node around the arms of `all` / `join!` (all done) and `race` / `any` (first done). Calls
-//! the macro recorded that name no registered task are not drawn.
+//! the macro recorded that name no registered task are not drawn (some other `async fn`,
+//! which takes no durable step), nor the branches, loops and joins around only such calls.
 //!
 //! Node ids are the node's kind and its position in drawing order, so the same flow gives
 //! the same text.
@@ -167,7 +168,57 @@ impl Chart<'_> {
         ends
     }
 
+    /// Whether `node` draws anything: a step (a call only if it names a registered task),
+    /// or a jump; a loop only if it takes a step. Branches, loops and joins around calls of
+    /// plain fns are left out with them.
+    fn draws(&self, node: &FlowNode) -> bool {
+        match node {
+            FlowNode::Step(step) => self.draws_step(step),
+            FlowNode::Return | FlowNode::Break(_) | FlowNode::Continue(_) => true,
+            FlowNode::Branch { arms, .. }
+            | FlowNode::Parallel { arms, .. }
+            | FlowNode::Race { arms, .. } => arms
+                .iter()
+                .any(|arm| arm.body.iter().any(|node| self.draws(node))),
+            FlowNode::Loop { head, body, .. } => head
+                .iter()
+                .chain(body.iter())
+                .any(|node| self.takes_step(node)),
+        }
+    }
+
+    fn draws_step(&self, step: &FlowStep) -> bool {
+        match step {
+            FlowStep::Call(name) => self
+                .inventory
+                .tasks
+                .iter()
+                .any(|task| task.location.is_named(name)),
+            _ => true,
+        }
+    }
+
+    /// Whether `node` draws a step at any depth.
+    fn takes_step(&self, node: &FlowNode) -> bool {
+        match node {
+            FlowNode::Step(step) => self.draws_step(step),
+            FlowNode::Return | FlowNode::Break(_) | FlowNode::Continue(_) => false,
+            FlowNode::Branch { arms, .. }
+            | FlowNode::Parallel { arms, .. }
+            | FlowNode::Race { arms, .. } => arms
+                .iter()
+                .any(|arm| arm.body.iter().any(|node| self.takes_step(node))),
+            FlowNode::Loop { head, body, .. } => head
+                .iter()
+                .chain(body.iter())
+                .any(|node| self.takes_step(node)),
+        }
+    }
+
     fn flow_node(&mut self, node: &FlowNode, ends: Vec<End>) -> Vec<End> {
+        if !self.draws(node) {
+            return ends;
+        }
         match node {
             FlowNode::Step(step) => self.step(step, ends),
             FlowNode::Branch { label: text, arms } => {
@@ -273,7 +324,6 @@ impl Chart<'_> {
         match step {
             FlowStep::Call(name) => match self.task_named(|task| task.location.is_named(name)) {
                 Some(shape) => self.node("task", shape, ends),
-                // Not a registered task: some other async fn, which takes no durable step.
                 None => ends,
             },
             FlowStep::TaskByName(name) => {
