@@ -2,8 +2,9 @@
 
 pub use crate::api::{ApiAuth, ApiReply, ApiRequest, ApiResponse, FromApiRequest};
 pub use crate::registry::{
-    ApiRouteDescriptor, FlowArm, FlowNode, FlowStep, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
-    WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
+    ApiRouteDescriptor, FlowArm, FlowNode, FlowStep, HandlerFailure, SourceLocation,
+    SubscriptionDescriptor, TaskDescriptor, WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS,
+    WORKFLOWS,
 };
 pub use crate::schedule::{CatchUpPolicy, OverlapPolicy, StaticSchedule};
 pub use crate::task::{Backoff, RetryPolicy, Task, TaskOptions};
