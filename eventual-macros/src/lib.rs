@@ -14,6 +14,7 @@ mod ctxt;
 mod duration;
 mod entity;
 mod expand;
+mod flow;
 mod model;
 mod route;
 
@@ -36,6 +37,12 @@ use proc_macro::TokenStream;
 ///
 /// The body may not read the wall clock, sleep, spawn, draw random numbers or read the
 /// environment: each such call is a compile error naming the `ctx` replacement.
+///
+/// The registry entry also carries the body's flow, read from its syntax: the durable steps
+/// in the order the body runs them (awaited calls, which the build keeps when they name a
+/// `#[task]`; timers, signal waits, children, emitted events, saga compensations), inside the
+/// `if` / `match` branches, loops, joins (`all`, `join!`) and races (`race`, `any`) around
+/// them. `cargo build` draws it as `target/eventual/<service>/<workflow>.mmd`.
 #[proc_macro_attribute]
 pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::dispatch(model::Kind::Workflow, args.into(), item.into()).into()

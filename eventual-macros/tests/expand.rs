@@ -29,6 +29,9 @@ mod entity;
 #[path = "../src/expand/mod.rs"]
 mod expand;
 #[allow(dead_code)]
+#[path = "../src/flow/mod.rs"]
+mod flow;
+#[allow(dead_code)]
 #[path = "../src/model.rs"]
 mod model;
 #[allow(dead_code)]
@@ -117,6 +120,37 @@ fn workflow_with_options_and_facts() {
                 ctx.emit(OrderPlaced { id: order.id, amount: order.total }).await?;
                 let _ = (receipt, approval, cancel, shipment);
                 Ok(OrderStatus::Placed)
+            }
+        },
+    );
+}
+
+#[test]
+fn workflow_flow_with_branches_loops_and_joins() {
+    check(
+        "workflow_flow_with_branches_loops_and_joins",
+        Kind::Workflow,
+        quote!(),
+        quote! {
+            async fn restock(ctx: WorkflowContext, skus: Vec<String>) -> Result<(), WorkflowError> {
+                let saga = ctx.saga();
+                saga.run(hold(skus.clone()), |hold| unhold(hold)).await?;
+                for sku in skus {
+                    match count(sku.clone()).await? {
+                        0 => order_more(sku).await?,
+                        n if n > 100 => {
+                            saga.compensate().await;
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+                let (first, _) = race(vec![
+                    ctx.sleep(Duration::from_secs(60)),
+                    ctx.sleep_until(deadline),
+                ]).await;
+                futures::join!(ctx.child::<audit>(()), ctx.emit(Restocked { first }));
+                Ok(())
             }
         },
     );

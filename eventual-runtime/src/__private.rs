@@ -3,8 +3,9 @@
 pub use crate::api::{ApiAuth, ApiReply, ApiRequest, ApiResponse, FromApiRequest};
 pub use crate::entity::EntityTarget;
 pub use crate::registry::{
-    ApiRouteDescriptor, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
-    WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
+    ApiRouteDescriptor, FlowArm, FlowNode, FlowStep, HandlerFailure, SourceLocation,
+    SubscriptionDescriptor, TaskDescriptor, WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS,
+    WORKFLOWS,
 };
 pub use crate::registry::{CommandOutcome, EntityDescriptor, ENTITIES};
 pub use crate::schedule::{CatchUpPolicy, OverlapPolicy, StaticSchedule};

@@ -58,7 +58,9 @@ fn openapi_snapshot() {
 
 #[test]
 fn diagram_snapshot() {
-    insta::assert_snapshot!("place_order.mmd", artifacts().files["place_order.mmd"]);
+    let diagram = &artifacts().files["place_order.mmd"];
+    insta::assert_snapshot!("place_order.mmd", diagram);
+    eventual_tests::mermaid::check(diagram).unwrap_or_else(|error| panic!("{error}\n{diagram}"));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod api;
 pub(crate) mod entity;
+mod flow;
 mod on_event;
 mod register;
 mod task;

@@ -14,6 +14,10 @@ use futures::future::BoxFuture;
 use linkme::distributed_slice;
 use serde_json::Value;
 
+mod flow;
+
+pub use flow::{FlowArm, FlowNode, FlowStep};
+
 /// Starts a workflow body: deserializes the input (an error names the field) and returns the
 /// body's future.
 pub type StartFn = fn(WorkflowContext, Value) -> Result<WorkflowFuture, String>;
@@ -59,6 +63,8 @@ pub struct WorkflowDescriptor {
     pub events: &'static [&'static str],
     /// Durable timers the body starts, as written (`sleep(Duration::from_secs(60))`).
     pub timers: &'static [&'static str],
+    /// The body's durable steps in the order it runs them (what its diagram draws).
+    pub flow: &'static [FlowNode],
     /// Starts the body.
     pub start: StartFn,
     /// The static schedule that starts it (`#[workflow(schedule = "...")]`), if any.
