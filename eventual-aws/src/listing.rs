@@ -145,7 +145,7 @@ async fn read(
             .set_index_name(index.map(str::to_owned))
             .expression_attribute_names("#hash", hash_key)
             .expression_attribute_values(":hash", AttributeValue::S(hash.clone()))
-            .limit(((want - found.len()).max(1)).min(BATCH_GET) as i32)
+            .limit((want - found.len()).clamp(1, BATCH_GET) as i32)
             .set_exclusive_start_key(start.take());
         // (A key condition may not compare with an empty string.)
         query = match after {
