@@ -610,6 +610,7 @@ const NON_GRANTING_TYPES: &[&str] = &[
     "AWS::Events::Rule",
     "AWS::Lambda::EventSourceMapping",
     "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
     "AWS::Scheduler::ScheduleGroup",
     "AWS::SQS::Queue",
 ];
