@@ -20,7 +20,7 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 const PREFIX: &str = "/2018-06-01/runtime";
 /// How long one run may take before the bench gives up on the binary.
 const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Whether the binary's answer to the event is the expected one.
+type Check = fn(&Value) -> bool;
 
 /// What the stand-in saw, in order.
 enum Seen {
@@ -148,10 +151,10 @@ fn serve_connection(stream: TcpStream, event: Value, seen: mpsc::Sender<Seen>) {
 /// One cold start of `binary` as `role` handling `event`: (ms to the first `next`, ms to the
 /// response), after checking the response with `check`.
 fn cold_start(
-    binary: &PathBuf,
+    binary: &Path,
     role: &str,
     event: &Value,
-    check: fn(&Value) -> bool,
+    check: Check,
 ) -> Result<(f64, f64), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -286,8 +289,8 @@ fn main() -> Result<(), String> {
     println!("binary: {} ({binary_bytes} bytes)", binary.display());
     let health = eventual_aws::api::gateway::request_event("GET", "/_eventual/health", None);
     let empty_batch = json!({ "Records": [] });
-    let roles: [(&str, &Value, fn(&Value) -> bool); 3] = [
-        ("api", &health, api_answered),
+    let roles = [
+        ("api", &health, api_answered as Check),
         ("orchestrator", &empty_batch, batch_answered),
         ("timer", &empty_batch, batch_answered),
     ];
