@@ -277,20 +277,7 @@ pub fn connect(target: &Target) -> Result<Box<dyn Transport>, String> {
 /// The service binary's `main`: its Lambda role inside Lambda, the CLI elsewhere.
 pub fn main() -> ExitCode {
     if crate::lambda::in_lambda() {
-        let runtime = match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime,
-            Err(error) => {
-                eprintln!("error: cannot start a runtime: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        return match runtime.block_on(crate::lambda::run()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        return crate::lambda::serve();
     }
     cli::main_with(&connect)
 }

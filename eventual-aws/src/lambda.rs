@@ -177,6 +177,54 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     }
 }
 
+/// The `fn main` of a service's one AWS binary (after the service's crates are linked):
+/// inside Lambda it serves the function's role until the runtime stops it; from a terminal it
+/// is the service's command line when the `cli` feature is on, and otherwise fails, saying
+/// so. Without `cli` the binary links no clap and no HTTP client: the lean Lambda package.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     eventual_aws::lambda::main()
+/// }
+/// ```
+pub fn main() -> std::process::ExitCode {
+    if in_lambda() {
+        return serve();
+    }
+    #[cfg(feature = "cli")]
+    {
+        crate::cli::main()
+    }
+    #[cfg(not(feature = "cli"))]
+    {
+        eprintln!(
+            "error: AWS_LAMBDA_RUNTIME_API is not set, so this is not a Lambda function, and \
+             this binary was built without the `cli` feature of eventual-aws (the service's \
+             command line): build it with that feature to operate the service from a terminal"
+        );
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// [`run`] on a multi-threaded tokio runtime of its own, reporting a failure on stderr (where
+/// Lambda's logs take it) and in the exit code.
+pub fn serve() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start a runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Whether this process runs inside Lambda (the runtime API is set), as opposed to a
 /// terminal: a service's one binary serves its role there and is the CLI elsewhere.
 pub fn in_lambda() -> bool {

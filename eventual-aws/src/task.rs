@@ -189,8 +189,8 @@ pub async fn handle(aws: &Aws, invoke: TaskInvoke) -> Result<TaskOutcome, AwsErr
     }
 }
 
-/// The engine's completion-token signer: the key is `EVENTUAL_TOKEN_KEY` (the template's
-/// `CompletionTokenKey` parameter), shared by the task functions and the API function.
+/// The engine's completion-token signer: the key is `EVENTUAL_TOKEN_KEY` (generated once by
+/// the template's `CompletionTokenSecret`), shared by the task functions and the API function.
 pub fn token_signer() -> TokenSigner {
     let key = std::env::var(env::TOKEN_KEY).unwrap_or_default();
     TokenSigner::new(key.as_bytes())

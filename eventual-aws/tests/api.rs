@@ -328,7 +328,7 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
         serve_gateway_with(harness.aws.clone(), Some((credentials, "us-east-1".into()))).await;
     blocking(move || {
         let binary =
-            cargo_binary_with_features("order-service", "bin", "order-service-aws", &["aws"]);
+            cargo_binary_with_features("order-service", "bin", "order-service-aws", &["cli"]);
         let by_invoke = &format!(
             "{}{}",
             eventual_aws::cli::LAMBDA_SCHEME,

@@ -141,7 +141,11 @@ impl Service {
 pub fn emit(service: &str, crates: &[&str]) {
     println!("cargo:rerun-if-changed=build.rs");
     match Service::new(service).crates(crates).emit() {
-        Ok(_) => {}
+        Ok(emitted) => {
+            for warning in emitted.artifacts.warnings() {
+                println!("cargo:warning=eventual: {warning}");
+            }
+        }
         Err(error) => {
             eprintln!("error: eventual: {error}");
             std::process::exit(1);

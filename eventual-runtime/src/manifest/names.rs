@@ -167,6 +167,9 @@ pub mod id {
     pub const TASK_LOCK_TABLE: &str = "TaskLockTable";
     /// The attribute index.
     pub const ATTRIBUTES_TABLE: &str = "AttributesTable";
+    /// The Secrets Manager secret holding the key that signs completion tokens: generated
+    /// when the stack is created, kept across updates.
+    pub const COMPLETION_TOKEN_SECRET: &str = "CompletionTokenSecret";
     /// The FIFO orchestrator queue.
     pub const ORCHESTRATOR_QUEUE: &str = "OrchestratorQueue";
     /// Its dead-letter queue.
@@ -282,8 +285,9 @@ pub mod parameter {
     pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
     /// The S3 key of the Lambda package.
     pub const ARTIFACT_KEY: &str = "ArtifactKey";
-    /// The secret signing completion tokens ([`env::TOKEN_KEY`](super::env::TOKEN_KEY)).
-    pub const COMPLETION_TOKEN_KEY: &str = "CompletionTokenKey";
+    /// The instruction set the Lambda package was built for: `arm64` (the default) or
+    /// `x86_64`.
+    pub const ARCHITECTURE: &str = "Architecture";
     /// The legacy system that answers what no route serves (empty: none).
     pub const LEGACY_BASE_URL: &str = "LegacyBaseUrl";
     /// The issuer the JWT authorizer accepts (only when a route has `auth = "jwt"`).
@@ -356,7 +360,9 @@ pub mod env {
     pub const HANDLER_QUEUE_URL: &str = "EVENTUAL_HANDLER_QUEUE_URL";
     /// A handler's dead-letter queue's URL.
     pub const DEAD_LETTER_QUEUE_URL: &str = "EVENTUAL_DEAD_LETTER_QUEUE_URL";
-    /// The completion-token key (task and API functions).
+    /// The completion-token key (task and API functions): a dynamic reference to the
+    /// stack's secret ([`COMPLETION_TOKEN_SECRET`](super::id::COMPLETION_TOKEN_SECRET)), which
+    /// CloudFormation resolves when it creates or updates the function.
     pub const TOKEN_KEY: &str = "EVENTUAL_TOKEN_KEY";
 }
 

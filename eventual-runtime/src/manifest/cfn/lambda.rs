@@ -2,6 +2,7 @@
 //! fragments several roles share.
 
 use super::resource::{arn, reference};
+use super::secrets;
 use crate::manifest::names::{env, id, parameter};
 use serde_json::{json, Map, Value};
 
@@ -30,7 +31,7 @@ pub(super) fn function(
             "Description": description,
             "Runtime": "provided.al2023",
             "Handler": "bootstrap",
-            "Architectures": ["x86_64"],
+            "Architectures": [reference(parameter::ARCHITECTURE)],
             "MemorySize": 256,
             "Timeout": timeout_s,
             "Code": {
@@ -85,7 +86,7 @@ pub(super) fn scheduler_env() -> [Var; 2] {
     ]
 }
 
-/// The completion-token key (task and API functions).
+/// The completion-token key (task and API functions), from the stack's secret.
 pub(super) fn token_env() -> Var {
-    (env::TOKEN_KEY, reference(parameter::COMPLETION_TOKEN_KEY))
+    (env::TOKEN_KEY, secrets::token_key_reference())
 }

@@ -6,6 +6,7 @@
 //! | module | builds |
 //! |---|---|
 //! | [`storage`] | the history bucket (lifecycle rules expiring history documents by their retention tag) and the executions (TTL; indexes by workflow and by status, sorted by start time), history, attributes (the searchable-attribute index) and task-lock tables |
+//! | [`secrets`] | the secret whose generated key signs completion tokens: created once with the stack, so a redeploy keeps outstanding tokens valid |
 //! | [`bus`] | the event bus; per subscription an `AWS::Events::Rule` (on the bus's *literal* name plus `DependsOn`: moto's CloudFormation fails on a `Ref` there) and the queue policy letting it send to the handler's queue |
 //! | [`orchestrator`] | the FIFO orchestrator queue (+ FIFO DLQ) feeding the orchestrator Lambda |
 //! | [`timers`] | the timer queue feeding the timer-forwarder Lambda |
@@ -35,6 +36,7 @@ mod orchestrator;
 mod resource;
 mod routes;
 mod schedules;
+mod secrets;
 mod stack;
 mod storage;
 mod tasks;
@@ -51,6 +53,7 @@ type Resources = Map<String, Value>;
 pub fn template(service: &str, inventory: &Inventory) -> Value {
     let mut resources = Resources::new();
     storage::add(service, inventory, &mut resources);
+    secrets::add(service, &mut resources);
     bus::add(service, inventory, &mut resources);
     orchestrator::add(service, &mut resources);
     timers::add(service, &mut resources);

@@ -1,6 +1,5 @@
-//! The template's parameters (the Lambda package, the completion-token secret, the legacy
-//! system, the JWT authorizer's issuer and audience) and outputs (what the CLI and operators
-//! need to reach the stack).
+//! The template's parameters (the Lambda package, the legacy system, the JWT authorizer's
+//! issuer and audience) and outputs (what the CLI and operators need to reach the stack).
 
 use super::resource::reference;
 use crate::manifest::inventory::Inventory;
@@ -18,11 +17,11 @@ pub(super) fn parameters(inventory: &Inventory) -> Value {
             "Type": "String",
             "Description": "S3 key of the Lambda package zip",
         },
-        parameter::COMPLETION_TOKEN_KEY: {
+        parameter::ARCHITECTURE: {
             "Type": "String",
-            "NoEcho": true,
-            "MinLength": 32,
-            "Description": "Secret signing the completion tokens of tasks that complete later (ctx.complete_later), for example `openssl rand -hex 32`",
+            "Default": "arm64",
+            "AllowedValues": ["arm64", "x86_64"],
+            "Description": "The instruction set of the Lambda package: arm64 (cargo lambda build --arm64; Graviton, cheaper per GB-second) or x86_64 (cargo lambda build --x86-64)",
         },
         parameter::LEGACY_BASE_URL: {
             "Type": "String",
