@@ -227,10 +227,9 @@ function executionPage(view, isCurrent, id) {
   const io = el("div", { class: "columns" });
   const timeline = el("div", { id: "timeline" });
   const raw = el("pre", { id: "raw-history" });
-  const result = el("p", { id: "action-result", class: "muted" });
   view.append(el("h1", {}, "Execution ", el("span", { class: "id" }, id)), summary,
     el("h2", {}, "Timeline"), timeline,
-    el("h2", {}, "Actions"), actions(id, result, () => load()), result,
+    el("h2", {}, "Actions"), actions(id, () => load()),
     el("h2", {}, "Input and output"), io,
     el("h2", {}, "History"), el("details", {}, el("summary", {}, "Raw history (JSON)"), raw));
   let lastShown = "";
@@ -275,9 +274,9 @@ function executionPage(view, isCurrent, id) {
   return load;
 }
 
-/** The signal form and the cancel and terminate buttons; answers go to `result`. */
-function actions(id, result, reload) {
-  const report = (text, ok) => { result.textContent = text; result.className = ok ? "" : "error"; if (!ok) showMessage(text); else showMessage(text, "info"); };
+/** The signal form and the cancel and terminate buttons; answers are shown as messages. */
+function actions(id, reload) {
+  const report = (text, ok) => showMessage(text, ok ? "info" : "");
   const name = el("input", { name: "signal", placeholder: "signal name", required: true });
   const payload = el("textarea", { name: "payload", placeholder: "payload (JSON), e.g. \"yes\" or {\"ok\": true}" }, "null");
   const reason = el("input", { name: "reason", placeholder: "reason (optional)" });
@@ -406,7 +405,8 @@ function gantt(events, now) {
   const legend = el("div", { class: "legend" }, [["ok", "succeeded"], ["failed", "failed attempt"], ["backoff", "retry backoff"], ["pending", "in progress"], ["timer", "timer"], ["child", "child workflow"]]
     .map(([cls, text]) => el("span", {}, el("i", { class: `bar ${cls}`, style: { position: "static", display: "inline-block" } }), text)),
   el("span", {}, "◆ event emitted / signal / cancel"));
-  return el("div", {}, chart, legend);
+  chart.append(legend);
+  return chart;
 }
 
 function formatDuration(ms) {

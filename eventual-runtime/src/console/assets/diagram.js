@@ -96,8 +96,17 @@ window.EventualDiagram = (() => {
     const place = new Map();
     let main = 20;
     let extentCross = 0;
+    // Each node's incoming neighbours: a layer is ordered by where they sit, so that edges
+    // between layers run straight rather than cross.
+    const parents = new Map();
+    for (const edge of edges) parents.set(edge.to, [...(parents.get(edge.to) || []), edge.from]);
+    const crossOf = (id) => {
+      const placed = (parents.get(id) || []).map((p) => place.get(p)).filter(Boolean);
+      if (!placed.length) return Infinity;
+      return placed.reduce((sum, p) => sum + (direction === "LR" ? p.y : p.x), 0) / placed.length;
+    };
     for (const l of [...columns.keys()].sort((a, b) => a - b)) {
-      const ids = columns.get(l);
+      const ids = columns.get(l).map((id, i) => [crossOf(id), i, id]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
       let cross = 20;
       let thickness = 0;
       for (const id of ids) {
@@ -126,7 +135,8 @@ window.EventualDiagram = (() => {
         : [a.x + a.w / 2, a.y + a.h, b.x + b.w / 2, b.y];
       const bend = direction === "LR" ? `C${(x1 + x2) / 2},${y1} ${(x1 + x2) / 2},${y2}` : `C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2}`;
       root.append(svg("path", { d: `M${x1},${y1} ${bend} ${x2},${y2}`, fill: "none", stroke: "#475569", "stroke-width": 1.3, "stroke-dasharray": edge.dashed ? "5 4" : "none", "marker-end": "url(#arrow)", class: "edge" }));
-      if (edge.label) root.append(svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, "text-anchor": "middle", fill: "#334155", class: "edge-label" }, edge.label));
+      // The label sits near the edge's end, where edges from one node have fanned out.
+      if (edge.label) root.append(svg("text", { x: (x1 + 3 * x2) / 4, y: (y1 + 3 * y2) / 4 - 4, "text-anchor": "middle", fill: "#334155", class: "edge-label" }, edge.label));
     }
     for (const [id, p] of place) {
       const node = nodes.get(id);
