@@ -169,9 +169,15 @@ fn the_console_lists_shows_and_cancels_an_execution_without_javascript_errors() 
         .build()
         .unwrap();
     let origin = format!("http://{}", server.address);
+    // `console --url <origin>`: the CLI's console, forwarding through the HTTP transport (it
+    // serves until the process ends).
+    let forwarder: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let transport = eventual_runtime::cli::HttpTransport::new(&origin);
+    std::thread::spawn(move || eventual_runtime::cli::console::serve(forwarder, &transport));
     runtime.block_on(async {
         let client = connect(port, &chromium, profile.path()).await;
-        let outcome = drive(&client, &origin, &id, &child_id).await;
+        drive(&client, &origin, &id, &child_id).await;
+        let outcome = through_the_cli(&client, &format!("http://{forwarder}"), &id).await;
         let _ = client.close().await;
         outcome
     });
@@ -277,6 +283,30 @@ async fn assert_no_errors(client: &Client, page: &str) {
         errors.is_empty(),
         "the {page} logged JavaScript errors: {errors:#?}"
     );
+}
+
+/// The same console served by the CLI's `console` command shows the same execution, read
+/// through its transport.
+async fn through_the_cli(client: &Client, forwarder: &str, id: &str) {
+    client
+        .goto(&format!("{forwarder}/_eventual/console/#/executions/{id}"))
+        .await
+        .expect("the CLI's console loads");
+    wait_for(
+        client,
+        "the cancelled status through the CLI's console",
+        "const s = document.querySelector('#execution-status [data-status]'); return s && s.dataset.status === 'cancelled'",
+    )
+    .await;
+    let rows = wait_for(
+        client,
+        "the timeline through the CLI's console",
+        "return document.querySelectorAll('.timeline-row').length",
+    )
+    .await;
+    assert_eq!(rows, json!(4));
+    screenshot(client, "cli-console").await;
+    assert_no_errors(client, "CLI's console").await;
 }
 
 async fn drive(client: &Client, origin: &str, id: &str, child_id: &str) {
