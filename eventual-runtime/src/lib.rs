@@ -40,6 +40,8 @@
 pub mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(any(feature = "http", feature = "cli"))]
+pub mod console;
 pub mod engine;
 pub mod entity;
 pub mod error;

@@ -121,6 +121,7 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
         ApiCommand::Timeline { execution } => fetch_history(api, &execution)
             .map(|history| print!("{}", format::timeline(&history.events))),
         ApiCommand::Schedule { action } => schedule(api, action),
+        ApiCommand::Console { listen } => super::console::serve(listen, api.transport()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The command line of a service, over any engine (feature `cli`): the commands that operate
 //! a running service through its API (`start`, `status`, `list`, `history`, `signal`,
-//! `publish`, `dlq`, `cancel`, `replay`, `timeline`, `schedule`), how they reach it
+//! `publish`, `dlq`, `cancel`, `replay`, `timeline`, `schedule`, `console`), how they reach it
 //! ([`Transport`]) and how
 //! they print.
 //!
@@ -19,6 +19,7 @@
 //! these commands.
 
 mod commands;
+pub mod console;
 mod format;
 mod transport;
 
@@ -201,6 +202,14 @@ pub enum ApiCommand {
     Timeline {
         /// The execution.
         execution: String,
+    },
+    /// Serve the web console on loopback, forwarding its API calls to `--url` (the local
+    /// engine, or an AWS deployment through Lambda invoke or SigV4). Prints
+    /// `console=<address>` once it listens.
+    Console {
+        /// Where the console listens (loopback only).
+        #[arg(long, default_value = console::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
     },
     /// Schedules: workflows started on a `rate(...)` or `cron(...)` expression.
     Schedule {

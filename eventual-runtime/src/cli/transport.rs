@@ -73,6 +73,9 @@ impl Transport for HttpTransport {
             Some(body) if method == "POST" => {
                 authorized(self.agent.post(url), authorization).send_json(body)
             }
+            None if method == "POST" => {
+                authorized(self.agent.post(url), authorization).send_empty()
+            }
             _ if method == "DELETE" => authorized(self.agent.delete(url), authorization).call(),
             _ => authorized(self.agent.get(url), authorization).call(),
         };
@@ -101,6 +104,11 @@ pub(super) struct Api {
 impl Api {
     pub(super) fn new(transport: Box<dyn Transport>) -> Self {
         Api { transport }
+    }
+
+    /// The transport itself, for what forwards requests as they come (the console).
+    pub(super) fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
     }
 
     /// `GET` an internal route: `path` is relative to `/_eventual`.

@@ -22,6 +22,8 @@
 //! | `GET /dlq` | dead letters |
 //! | `POST /dlq/redrive`, `POST /dlq/{id}/redrive` | deliver again |
 //! | `POST /tasks/complete` | complete a deferred attempt `{token, result}` or `{token, error}` |
+//! | `GET /workflows` | the workflows linked into the service: their tasks, signals, timers, children and events |
+//! | `GET /workflows/{name}/diagram` | `{workflow, format: "mermaid", source}`: the flowchart of `<workflow>.mmd` |
 //! | `POST /workflows/{name}/execute` | run to the end: body = input, response = output (202 `{execution_id, status: "running"}` when the engine stops waiting first) |
 //! | `POST /schedules` | create `{name, workflow, expression, input?, overlap?, catch_up?}` (201) |
 //! | `GET /schedules` | list, each with its `next_firing` |
@@ -38,6 +40,7 @@ use crate::engine::kernel::update::{SendUpdate, UpdateReply, UpdateStatus};
 use crate::engine::ServiceError;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::OutgoingEvent;
+use crate::manifest::{self, Inventory};
 use crate::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleSpec};
 use crate::task::CompletionToken;
 use crate::workflow::command::Outcome;
@@ -105,6 +108,8 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/dlq/redrive", post(redrive_all))
         .route("/dlq/{id}/redrive", post(redrive_one))
         .route("/tasks/complete", post(complete_task))
+        .route("/workflows", get(workflows))
+        .route("/workflows/{name}/diagram", get(diagram))
         .route("/workflows/{name}/execute", post(execute))
         .route("/schedules", post(create_schedule).get(schedules))
         .route("/schedules/{name}", delete(delete_schedule))
@@ -411,6 +416,45 @@ async fn execute(State(engine): Api, Path(name): Path<String>, bytes: Bytes) -> 
     let mut body = body;
     body["execution_id"] = Value::from(started.execution_id);
     Ok((status, Json(body)).into_response())
+}
+
+/// The workflows linked into this program, as the manifest describes them.
+async fn workflows() -> Response {
+    let inventory = Inventory::linked();
+    let workflows: Vec<Value> = inventory
+        .workflows
+        .iter()
+        .map(|workflow| {
+            let tasks: Vec<&str> = inventory
+                .tasks_of(workflow)
+                .iter()
+                .map(|task| task.name.as_str())
+                .collect();
+            json!({
+                "name": workflow.name,
+                "rust_path": workflow.location.rust_path,
+                "timeout_ms": workflow.timeout_ms,
+                "tasks": tasks,
+                "signals": workflow.signals,
+                "timers": workflow.timers,
+                "children": inventory.children_of(workflow),
+                "events": workflow.events,
+            })
+        })
+        .collect();
+    Json(json!({ "workflows": workflows })).into_response()
+}
+
+/// The Mermaid flowchart of a workflow, the one `cargo build` writes to `<workflow>.mmd`.
+async fn diagram(Path(name): Path<String>) -> RouteResult {
+    let inventory = Inventory::linked();
+    let workflow = inventory
+        .workflows
+        .iter()
+        .find(|workflow| workflow.name == name)
+        .ok_or_else(|| ServiceError::UnknownWorkflow(name.clone()))?;
+    let source = manifest::diagram(workflow, &inventory);
+    Ok(Json(json!({"workflow": name, "format": "mermaid", "source": source})).into_response())
 }
 
 /// The body of `POST /schedules`: a [`ScheduleSpec`], with unknown fields refused so that a

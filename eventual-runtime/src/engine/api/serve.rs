@@ -6,8 +6,9 @@
 //! 1. a route that panics answers a JSON 500 (`internal`) and the server goes on serving;
 //! 2. a path under [`INTERNAL_PREFIX`] goes to the internal API ([`http::router`]), behind the
 //!    bearer token when [`ServeOptions::api_token`] is set (a JSON 401 `unauthorized`
-//!    otherwise); every other path goes to the service's own routes, which therefore can never
-//!    shadow nor reach an internal one;
+//!    otherwise), or to the web console's files ([`crate::console`], at
+//!    `/_eventual/console/`, which need no token); every other path goes to the service's own
+//!    routes, which therefore can never shadow nor reach an internal one;
 //! 3. the request's body is read before any route runs, up to [`ServeOptions::body_limit`];
 //!    past it the answer is a JSON 413 (`payload_too_large`) and no route runs;
 //! 4. a request that no route of the service serves (no route has its path, or none its
@@ -196,13 +197,15 @@ pub fn service_router(
     user_routes: Router,
     options: &ServeOptions,
 ) -> Router {
-    let internal = match options.api_token.as_deref() {
+    let api = match options.api_token.as_deref() {
         Some(token) => http::router(engine).layer(middleware::from_fn_with_state(
             guard::BearerToken::new(token),
             guard::require_bearer,
         )),
         None => http::router(engine),
     };
+    // The console's files are public (the page sends the token with its API calls).
+    let internal = api.merge(crate::console::router());
     let legacy = options
         .legacy
         .as_deref()
