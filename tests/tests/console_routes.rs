@@ -69,7 +69,7 @@ fn workflows_and_their_diagrams_are_listed() {
     assert_eq!(diagram.body["format"], "mermaid");
     let source = diagram.body["source"].as_str().unwrap();
     assert!(source.starts_with("%% workflow place_order"), "{source}");
-    assert!(source.contains("flowchart LR"), "{source}");
+    assert!(source.contains("flowchart TD"), "{source}");
     assert!(source.contains("task: charge_card"), "{source}");
     assert_error(
         &api.get("/workflows/no_such_flow/diagram"),
