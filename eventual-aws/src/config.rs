@@ -23,6 +23,9 @@ pub struct Resources {
     pub scheduler_role_arn: String,
     /// The executions table, hash key `execution_id` (`EVENTUAL_EXECUTIONS_TABLE`).
     pub executions_table: String,
+    /// The history table, hash key `execution_id`, range key `seq`: one item per committed
+    /// step (`EVENTUAL_HISTORY_TABLE`).
+    pub history_table: String,
     /// The task-lock table, hash key `attempt` (`EVENTUAL_TASK_LOCK_TABLE`).
     pub task_lock_table: String,
     /// The history bucket (`EVENTUAL_HISTORY_BUCKET`).
@@ -53,6 +56,7 @@ impl Resources {
             timer_queue_arn: var(env::TIMER_QUEUE_ARN),
             scheduler_role_arn: var(env::SCHEDULER_ROLE_ARN),
             executions_table: var(env::EXECUTIONS_TABLE),
+            history_table: var(env::HISTORY_TABLE),
             task_lock_table: var(env::TASK_LOCK_TABLE),
             history_bucket: var(env::HISTORY_BUCKET),
             event_bus: var(env::EVENT_BUS),
@@ -115,6 +119,8 @@ pub struct Aws {
     pub resources: Resources,
     /// Fault points (tests).
     pub faults: Arc<Faults>,
+    /// The histories this process committed (a warm orchestrator does not read them back).
+    pub history_cache: Arc<crate::store::HistoryCache>,
 }
 
 /// `loader` with the HTTPS client of every SDK client: rustls on ring.
@@ -159,6 +165,7 @@ impl Aws {
             scheduler: aws_sdk_scheduler::Client::new(config),
             resources,
             faults: Arc::default(),
+            history_cache: Arc::default(),
         }
     }
 

@@ -1,14 +1,18 @@
 //! The orchestrator: steps executions from the FIFO orchestrator queue.
 //!
 //! For each execution of a batch (one message group), in order:
-//! 1. load its executions item; if the commands of the last committed step were not carried
-//!    out (a run crashed after its commit), carry them out now (the outbox);
+//! 1. load its executions item and its history (kept in memory from this process's last
+//!    commit, else the snapshot and batches after it); if a batch past the item's version
+//!    exists (a run stopped between its commit and the item's write), bring the item up to
+//!    it; if the commands of the last committed step were not carried out, carry them out now
+//!    (the outbox);
 //! 2. a start message creates the execution (a repeated start is ignored);
-//! 3. the inbox events are fed to the executor (replayed from the S3 history) in one step;
-//! 4. the new history goes to a fresh S3 key and the item moves to it with a conditional
-//!    write on the version: a duplicate or concurrent run fails the condition, its messages
+//! 3. the inbox events are fed to the executor (replayed from the history) in one step;
+//! 4. the step's new events and commands are committed as the history batch of the next
+//!    version, written only if absent: a duplicate or concurrent run is refused, its messages
 //!    are reported failed and come back to a run that sees the committed history (where the
-//!    core drops events it already recorded);
+//!    core drops events it already recorded); the item then moves to the new version with a
+//!    conditional write, and an occasional snapshot keeps reads short;
 //! 5. the step's commands are carried out: task invokes, timers, events, signals, child
 //!    starts; then the item records them as carried out.
 //!
@@ -20,7 +24,7 @@ use crate::error::AwsError;
 use crate::message::InboxMessage;
 use crate::outbound::{perform, send_inbox, Actions};
 use crate::payload;
-use crate::store::{self, ExecutionItem, StoredStep};
+use crate::store::{self, ExecutionItem, StoredBatch, StoredHistory};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::kernel::carry_out;
 use eventual_runtime::engine::kernel::start::{child_conflict, decide_start, StartDecision};
@@ -32,8 +36,8 @@ use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::{ParentRef, RunLink};
 use eventual_runtime::workflow::{
-    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, ReplayError, StartRequest,
-    StepOutput, WorkflowExecutor,
+    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, ReplayError,
+    StartRequest, StepOutput, WorkflowExecutor,
 };
 use tracing::{debug, warn};
 
@@ -91,9 +95,13 @@ struct Run<'a> {
     aws: &'a Aws,
     execution_id: &'a str,
     item: Option<ExecutionItem>,
-    /// The committed history, once loaded.
+    /// The last committed version (the item's, once it is brought up to date).
+    version: u64,
+    /// The committed history of the current run, once loaded.
     history: Option<Vec<HistoryEvent>>,
     executor: Option<WorkflowExecutor>,
+    /// The next commit starts a new run (its batch replaces the history).
+    new_run: bool,
 }
 
 impl<'a> Run<'a> {
@@ -102,14 +110,29 @@ impl<'a> Run<'a> {
         let mut run = Run {
             aws,
             execution_id,
+            version: item.as_ref().map_or(0, |item| item.version),
             item,
             history: None,
             executor: None,
+            new_run: false,
         };
+        // A warm orchestrator that committed the item's version has its history; a batch past
+        // it would be found by the next commit, which is then refused and comes back here.
+        if let Some(item) = &run.item {
+            if item.carried_out == item.version {
+                if let Some(events) = aws.history_cache.get(execution_id, item.version) {
+                    run.history = Some(events);
+                    return Ok(run);
+                }
+            }
+        }
+        let stored = store::load_history(aws, execution_id, run.item.as_ref()).await?;
+        if stored.version > run.version {
+            run.catch_up(&stored).await?;
+        }
         if let Some(item) = run.item.clone() {
             if item.carried_out < item.version {
                 // The last run committed and stopped before its commands were all out.
-                let step = store::load_step(aws, &item.history_key).await?;
                 debug!(
                     execution = execution_id,
                     version = item.version,
@@ -119,67 +142,157 @@ impl<'a> Run<'a> {
                     aws,
                     execution_id,
                     item.version,
-                    &step.history.events,
-                    step.commands,
+                    &stored.events,
+                    stored.commands,
                 )
                 .await?;
-                run.history = Some(step.history.events);
+                if let Some(item) = &mut run.item {
+                    item.carried_out = item.version;
+                }
             }
         }
+        aws.history_cache
+            .put(execution_id, stored.version, &stored.events);
+        run.history = Some(stored.events);
         Ok(run)
     }
 
-    /// Commits a step: the whole new history to a fresh key, then the item, conditionally.
-    async fn commit(&mut self, workflow: &str, output: StepOutput) -> Result<(), AwsError> {
-        let previous = self.item.as_ref().map(|item| item.version);
-        let version = previous.unwrap_or(0) + 1;
-        let mut events = self.history.take().unwrap_or_default();
-        events.extend(output.new_events);
-        let key = store::history_key(self.execution_id, version);
-        let step = StoredStep {
-            history: History::new(events),
-            commands: output.commands,
+    /// Brings the item up to the last committed batch: the run that committed it stopped
+    /// before writing the item.
+    async fn catch_up(&mut self, stored: &StoredHistory) -> Result<(), AwsError> {
+        let Some(HistoryEventKind::WorkflowStarted { workflow, .. }) =
+            stored.events.first().map(|event| &event.kind)
+        else {
+            return Err(AwsError::Invalid {
+                what: "history",
+                reason: format!(
+                    "execution `{}`: its current run does not begin with WorkflowStarted",
+                    self.execution_id
+                ),
+            });
         };
-        store::put_step(self.aws, &key, &step).await?;
-        if Faults::take(&self.aws.faults.crash_after_history_put) {
-            return Err(AwsError::Crashed("after the history document was written"));
+        debug!(
+            execution = self.execution_id,
+            version = stored.version,
+            "the item follows a batch committed without it"
+        );
+        let outcome = stored.events.last().and_then(|event| event.kind.outcome());
+        let mut item = self.next_item(workflow, stored.version, &stored.events, outcome);
+        if stored.new_run {
+            // The batch holds the whole of its run.
+            item.snapshot_key = None;
+            item.snapshot_version = stored.version - 1;
+            item.snapshot_bytes = 0;
         }
+        item.tail_bytes = stored.tail_bytes;
+        self.publish(item, &stored.events).await
+    }
+
+    /// The item at `version`, with `events` as the current run's history: the snapshot
+    /// fields of the current item (the caller moves them when the history moves on).
+    fn next_item(
+        &self,
+        workflow: &str,
+        version: u64,
+        events: &[HistoryEvent],
+        outcome: Option<Outcome>,
+    ) -> ExecutionItem {
         let now = Timestamp::wall_clock();
-        let (parent, correlation_id) = started(&step.history.events);
-        let item = ExecutionItem {
+        let (parent, correlation_id) = started(events);
+        let current = self.item.as_ref();
+        ExecutionItem {
             execution_id: self.execution_id.to_owned(),
             workflow: workflow.to_owned(),
-            status: output
-                .outcome
+            status: outcome
                 .as_ref()
                 .map(ExecutionStatus::of)
                 .unwrap_or(ExecutionStatus::Running),
             version,
-            history_len: step.history.events.len() as u64,
-            history_key: key,
-            carried_out: self.item.as_ref().map(|i| i.carried_out).unwrap_or(0),
-            outcome: output.outcome,
+            history_len: events.len() as u64,
+            snapshot_key: current.and_then(|item| item.snapshot_key.clone()),
+            snapshot_version: current.map_or(0, |item| item.snapshot_version),
+            snapshot_bytes: current.map_or(0, |item| item.snapshot_bytes),
+            tail_bytes: current.map_or(0, |item| item.tail_bytes),
+            carried_out: current.map_or(0, |item| item.carried_out),
+            outcome,
             correlation_id,
             parent,
-            created_at: self.item.as_ref().map_or(now, |i| i.created_at),
+            created_at: current.map_or(now, |item| item.created_at),
             updated_at: now,
             error: None,
-        };
-        store::commit_item(self.aws, &item, previous).await?;
+        }
+    }
+
+    /// Writes `item` over the one this run read (conditionally on its version), first with a
+    /// snapshot of `events` if the batches since the last one outweigh it, or if the outcome
+    /// is too large for the item (its readers then find it at the snapshot's end).
+    async fn publish(
+        &mut self,
+        mut item: ExecutionItem,
+        events: &[HistoryEvent],
+    ) -> Result<(), AwsError> {
+        let outcome_outside = item
+            .outcome
+            .as_ref()
+            .is_some_and(|outcome| !ExecutionItem::holds_inline(outcome));
+        let snapshot_due = item.tail_bytes
+            >= store::SNAPSHOT_MIN_TAIL.max(store::SNAPSHOT_RATIO * item.snapshot_bytes);
+        if outcome_outside || snapshot_due {
+            let (key, bytes) =
+                store::put_snapshot(self.aws, self.execution_id, item.version, events).await?;
+            item.snapshot_key = Some(key);
+            item.snapshot_version = item.version;
+            item.snapshot_bytes = bytes;
+            item.tail_bytes = 0;
+        }
+        let expected = self.item.as_ref().map(|item| item.version);
+        store::commit_item(self.aws, &item, expected).await?;
+        self.version = item.version;
         self.item = Some(item);
+        Ok(())
+    }
+
+    /// Commits a step: its batch at the next version (refused if another run committed that
+    /// version), then the item; then carries out its commands.
+    async fn commit(&mut self, workflow: &str, output: StepOutput) -> Result<(), AwsError> {
+        let version = self.version + 1;
+        let new_run = std::mem::take(&mut self.new_run);
+        let batch = StoredBatch::new(new_run, output.new_events, output.commands);
+        let size = match store::commit_batch(self.aws, self.execution_id, version, &batch).await {
+            Ok(size) => size,
+            Err(error) => {
+                self.aws.history_cache.forget(self.execution_id);
+                return Err(error);
+            }
+        };
+        if Faults::take(&self.aws.faults.crash_after_history_put) {
+            return Err(AwsError::Crashed("after the history batch was committed"));
+        }
+        let StoredBatch {
+            events, commands, ..
+        } = batch;
+        let mut history = self.history.take().unwrap_or_default();
+        history.extend(events);
+        let mut item = self.next_item(workflow, version, &history, output.outcome);
+        if new_run {
+            item.snapshot_key = None;
+            item.snapshot_version = version - 1;
+            item.snapshot_bytes = 0;
+            item.tail_bytes = 0;
+        }
+        item.tail_bytes += size;
+        self.publish(item, &history).await?;
+        self.aws
+            .history_cache
+            .put(self.execution_id, version, &history);
         if Faults::take(&self.aws.faults.crash_after_commit) {
             return Err(AwsError::Crashed("after the history commit"));
         }
-        let StoredStep { history, commands } = step;
-        carry_out_step(
-            self.aws,
-            self.execution_id,
-            version,
-            &history.events,
-            commands,
-        )
-        .await?;
-        self.history = Some(history.events);
+        carry_out_step(self.aws, self.execution_id, version, &history, commands).await?;
+        if let Some(item) = &mut self.item {
+            item.carried_out = version;
+        }
+        self.history = Some(history);
         Ok(())
     }
 
@@ -277,10 +390,6 @@ impl<'a> Run<'a> {
         let mut executor = match self.executor.take() {
             Some(executor) => executor,
             None => {
-                if self.history.is_none() {
-                    let step = store::load_step(self.aws, &item.history_key).await?;
-                    self.history = Some(step.history.events);
-                }
                 let history = self.history.as_deref().unwrap_or_default();
                 match WorkflowExecutor::replay(workflow, history) {
                     Ok(executor) => executor,
@@ -345,6 +454,7 @@ impl<'a> Run<'a> {
                     }
                 };
             self.history = Some(Vec::new());
+            self.new_run = true;
             executor = next_executor;
             output.new_events = next_output.new_events;
             output.commands.extend(next_output.commands);
