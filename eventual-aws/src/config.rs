@@ -75,7 +75,8 @@ impl Resources {
 /// point stop there (as if the Lambda was killed) and counts down.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// The orchestrator stops after writing a history document, before the item commit.
+    /// The orchestrator stops after committing a step's history batch, before the executions
+    /// item follows.
     pub crash_after_history_put: AtomicU32,
     /// The orchestrator stops right after a history commit, before carrying out its commands.
     pub crash_after_commit: AtomicU32,
