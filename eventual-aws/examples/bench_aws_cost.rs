@@ -104,10 +104,13 @@ impl Bill {
     fn of(calls: &[Call]) -> Bill {
         let mut bill = Bill::default();
         let mut deliveries = 0u64;
-        for call in calls.iter().filter(|call| call.attempt == 1) {
+        for call in calls {
             let operation = call.operation.as_str();
             if INFRASTRUCTURE.contains(&operation) {
-                if matches!(operation, "SQS.DeleteMessage" | "SQS.ChangeMessageVisibility") {
+                if matches!(
+                    operation,
+                    "SQS.DeleteMessage" | "SQS.ChangeMessageVisibility"
+                ) {
                     deliveries += 1;
                 }
                 continue;
@@ -131,9 +134,7 @@ impl Bill {
                 }
                 (_, "Lambda.Invoke") => {}
                 ("EventBridge", _) => bill.charge("EventBridge", 1.0, price::EVENTBRIDGE_EVENT),
-                (_, "Scheduler.CreateSchedule") => {
-                    bill.charge("Scheduler", 1.0, price::SCHEDULER)
-                }
+                (_, "Scheduler.CreateSchedule") => bill.charge("Scheduler", 1.0, price::SCHEDULER),
                 _ => {}
             }
         }
@@ -215,7 +216,10 @@ fn print_bill(name: &str, bill: &Bill, steps: u64) {
             *count as f64 / steps as f64
         );
     }
-    println!("  {:<46} {:>12} {:>14}", "priced as", "units", "USD per 1M steps");
+    println!(
+        "  {:<46} {:>12} {:>14}",
+        "priced as", "units", "USD per 1M steps"
+    );
     for (service, (units, usd)) in &bill.lines {
         println!(
             "  {service:<46} {units:>12.1} {:>14.3}",
@@ -234,8 +238,8 @@ async fn main() {
         .collect();
     let harness =
         Harness::start_with_faults(&subscriptions, Options::default(), Some(faults.clone())).await;
-    let order = serde_json::to_value(order_service::sample_order("o-1", 20_000, "eu"))
-        .expect("an order");
+    let order =
+        serde_json::to_value(order_service::sample_order("o-1", 20_000, "eu")).expect("an order");
     let workloads = [
         Workload {
             name: "place_order",
@@ -266,13 +270,7 @@ async fn main() {
     }
     println!(
         "\n{:<12} {:>6} {:>10} {:>12} {:>14} {:>14} {:>12}",
-        "workload",
-        "steps",
-        "requests",
-        "req/step",
-        "S3 B/step",
-        "history B",
-        "USD/1M steps"
+        "workload", "steps", "requests", "req/step", "S3 B/step", "history B", "USD/1M steps"
     );
     for (name, bill, steps, history_bytes) in &rows {
         let steps_f = *steps as f64;

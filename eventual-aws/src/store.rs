@@ -270,7 +270,7 @@ impl ExecutionItem {
 
     /// Whether the item can hold `outcome` itself (else it is read from the snapshot).
     pub fn holds_inline(outcome: &Outcome) -> bool {
-        serde_json::to_string(outcome).map_or(false, |text| text.len() <= INLINE_OUTCOME_LIMIT)
+        serde_json::to_string(outcome).is_ok_and(|text| text.len() <= INLINE_OUTCOME_LIMIT)
     }
 }
 

@@ -37,7 +37,11 @@ async fn history_bytes(n: u32) -> (usize, usize) {
     assert_eq!(outcome, Outcome::Succeeded { result: json!(sum) });
     // Read back cold (snapshot and batches), as the API reads it.
     let events = api.history(&id).await.unwrap();
-    assert_eq!(events.len(), 2 * n as usize + 2, "started, n × (scheduled, succeeded), ended");
+    assert_eq!(
+        events.len(),
+        2 * n as usize + 2,
+        "started, n × (scheduled, succeeded), ended"
+    );
     let tasks = events
         .iter()
         .filter(|e| e.kind.type_name() == "TaskSucceeded")

@@ -461,11 +461,9 @@ impl ServiceApi for AwsApi {
     fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>> {
         async move {
             let item = self.item(execution_id).await?;
-            Ok(
-                store::load_history(&self.aws, execution_id, Some(&item))
-                    .await?
-                    .events,
-            )
+            Ok(store::load_history(&self.aws, execution_id, Some(&item))
+                .await?
+                .events)
         }
         .boxed()
     }
