@@ -1,6 +1,7 @@
 //! Where the engine's resources are and the clients that reach them.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use eventual_runtime::engine::kernel::retention::Retention;
 use eventual_runtime::manifest::names::{self, env};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,12 @@ pub struct Resources {
     pub history_table: String,
     /// The task-lock table, hash key `attempt` (`EVENTUAL_TASK_LOCK_TABLE`).
     pub task_lock_table: String,
+    /// The attribute index, hash key `attribute`, range key `started`
+    /// (`EVENTUAL_ATTRIBUTES_TABLE`).
+    pub attributes_table: String,
+    /// Days ended executions of workflows without a retention of their own are kept
+    /// (`EVENTUAL_RETENTION_DAYS`; 0: forever).
+    pub retention_days: u64,
     /// The history bucket (`EVENTUAL_HISTORY_BUCKET`).
     pub history_bucket: String,
     /// The event bus name (`EVENTUAL_EVENT_BUS`).
@@ -58,11 +65,21 @@ impl Resources {
             executions_table: var(env::EXECUTIONS_TABLE),
             history_table: var(env::HISTORY_TABLE),
             task_lock_table: var(env::TASK_LOCK_TABLE),
+            attributes_table: var(env::ATTRIBUTES_TABLE),
+            retention_days: var(env::RETENTION_DAYS).parse().unwrap_or(0),
             history_bucket: var(env::HISTORY_BUCKET),
             event_bus: var(env::EVENT_BUS),
             handler_queue_url: var(env::HANDLER_QUEUE_URL),
             dead_letter_queue_url: var(env::DEAD_LETTER_QUEUE_URL),
         }
+    }
+
+    /// How long ended executions are kept: the workflow's own retention, or
+    /// [`Resources::retention_days`].
+    pub fn retention(&self) -> Retention {
+        let default = (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(self.retention_days * 24 * 3600));
+        Retention::new(default)
     }
 
     /// The Lambda function of task `name`.

@@ -16,6 +16,8 @@
 //! - [`outbound`]: everything the engine sends (queue messages, schedules, invokes,
 //!   `PutEvents` with failed-entry retry), from the actions the kernel decides.
 //! - [`api`]: the service API (the local engine's HTTP routes) behind API Gateway.
+//! - [`listing`]: the execution list, by queries of the list indexes and the attribute index.
+//! - [`retention`]: when an ended execution's item, index entries and history documents expire.
 //! - [`payload`]: messages too large for SQS or an invoke, stored in S3 and referenced.
 //! - [`lambda`]: one entry point per service binary that dispatches on `EVENTUAL_ROLE`.
 //! - `cli` (feature `cli`): the service's command line, reaching the API function by invoke.
@@ -33,10 +35,12 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod lambda;
+pub mod listing;
 pub mod message;
 pub mod orchestrator;
 pub mod outbound;
 pub mod payload;
+pub mod retention;
 pub mod store;
 pub mod task;
 pub mod timer;

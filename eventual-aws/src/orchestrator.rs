@@ -24,6 +24,7 @@ use crate::error::AwsError;
 use crate::message::InboxMessage;
 use crate::outbound::{perform, send_inbox, Actions};
 use crate::payload;
+use crate::retention;
 use crate::store::{self, ExecutionItem, StoredBatch, StoredHistory};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::kernel::carry_out;
@@ -34,7 +35,7 @@ use eventual_runtime::engine::ExecutionStatus;
 use eventual_runtime::registry;
 use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
-use eventual_runtime::workflow::history::{ParentRef, RunLink};
+use eventual_runtime::workflow::history::{attribute_text, ParentRef, RunLink};
 use eventual_runtime::workflow::{
     Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, ReplayError,
     StartRequest, StepOutput, WorkflowExecutor,
@@ -51,6 +52,16 @@ fn started(events: &[HistoryEvent]) -> (Option<ParentRef>, String) {
         }) => (parent.clone(), correlation_id.clone()),
         _ => (None, String::new()),
     }
+}
+
+/// The searchable attributes `events` set, in order, as the index holds them.
+fn attributes_set(events: &[HistoryEvent]) -> impl Iterator<Item = (String, String)> + '_ {
+    events.iter().filter_map(|event| match &event.kind {
+        HistoryEventKind::AttributeSet { key, value, .. } => {
+            Some((key.clone(), attribute_text(value)))
+        }
+        _ => None,
+    })
 }
 
 /// Carries out the commands of committed step `version`, then records that it did.
@@ -102,19 +113,26 @@ struct Run<'a> {
     executor: Option<WorkflowExecutor>,
     /// The next commit starts a new run (its batch replaces the history).
     new_run: bool,
+    /// The versions an earlier execution of this id used, past its retention: this one's
+    /// history batches come after them (the TTL removes theirs some time later).
+    base: u64,
 }
 
 impl<'a> Run<'a> {
     async fn load(aws: &'a Aws, execution_id: &'a str) -> Result<Run<'a>, AwsError> {
-        let item = store::load_item(aws, execution_id).await?;
+        let (item, base) = match store::load_stored_item(aws, execution_id).await? {
+            Some(expired) if expired.is_expired(Timestamp::wall_clock()) => (None, expired.version),
+            item => (item, 0),
+        };
         let mut run = Run {
             aws,
             execution_id,
-            version: item.as_ref().map_or(0, |item| item.version),
+            version: item.as_ref().map_or(base, |item| item.version),
             item,
             history: None,
             executor: None,
             new_run: false,
+            base,
         };
         // A warm orchestrator that committed the item's version has its history; a batch past
         // it would be found by the next commit, which is then refused and comes back here.
@@ -126,7 +144,7 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let stored = store::load_history(aws, execution_id, run.item.as_ref()).await?;
+        let stored = store::load_history(aws, execution_id, run.item.as_ref(), base).await?;
         if stored.version > run.version {
             run.catch_up(&stored).await?;
         }
@@ -177,7 +195,14 @@ impl<'a> Run<'a> {
             "the item follows a batch committed without it"
         );
         let outcome = stored.events.last().and_then(|event| event.kind.outcome());
-        let mut item = self.next_item(workflow, stored.version, &stored.events, outcome);
+        let attributes = attributes_set(&stored.events).collect();
+        let mut item = self.next_item(
+            workflow,
+            stored.version,
+            &stored.events,
+            outcome,
+            attributes,
+        );
         if stored.new_run {
             // The batch holds the whole of its run.
             item.snapshot_key = None;
@@ -185,7 +210,19 @@ impl<'a> Run<'a> {
             item.snapshot_bytes = 0;
         }
         item.tail_bytes = stored.tail_bytes;
-        self.publish(item, &stored.events).await
+        let expiry = self.expiry(&item);
+        // If the batch ended the execution, the run that committed it wrote it with its expiry.
+        self.publish(item, &stored.events, &expiry, stored.version - 1)
+            .await
+    }
+
+    /// How what `item`'s commit writes expires: not at all while it runs.
+    fn expiry(&self, item: &ExecutionItem) -> store::Expiry {
+        if item.status.is_terminal() {
+            retention::expiry(&self.aws.resources, &item.workflow, item.updated_at)
+        } else {
+            store::Expiry::default()
+        }
     }
 
     /// The item at `version`, with `events` as the current run's history: the snapshot
@@ -196,6 +233,7 @@ impl<'a> Run<'a> {
         version: u64,
         events: &[HistoryEvent],
         outcome: Option<Outcome>,
+        attributes: Vec<(String, String)>,
     ) -> ExecutionItem {
         let now = Timestamp::wall_clock();
         let (parent, correlation_id) = started(events);
@@ -210,7 +248,7 @@ impl<'a> Run<'a> {
             version,
             history_len: events.len() as u64,
             snapshot_key: current.and_then(|item| item.snapshot_key.clone()),
-            snapshot_version: current.map_or(0, |item| item.snapshot_version),
+            snapshot_version: current.map_or(self.base, |item| item.snapshot_version),
             snapshot_bytes: current.map_or(0, |item| item.snapshot_bytes),
             tail_bytes: current.map_or(0, |item| item.tail_bytes),
             carried_out: current.map_or(0, |item| item.carried_out),
@@ -220,33 +258,78 @@ impl<'a> Run<'a> {
             created_at: current.map_or(now, |item| item.created_at),
             updated_at: now,
             error: None,
+            attributes: ExecutionItem::attributes_after(
+                self.execution_id,
+                current
+                    .map(|item| item.attributes.clone())
+                    .unwrap_or_default(),
+                attributes,
+            ),
+            expires_at: None,
         }
     }
 
     /// Writes `item` over the one this run read (conditionally on its version), first with a
     /// snapshot of `events` if the batches since the last one outweigh it, or if the outcome
     /// is too large for the item (its readers then find it at the snapshot's end).
+    ///
+    /// When `item` ends an execution whose workflow has a retention, it carries `expiry`, and
+    /// so does what it leaves behind. S3 counts a lifecycle rule's days from an object's
+    /// creation, so an ended execution's history is a snapshot written at its end with the
+    /// retention tag (a snapshot written earlier, tagged then, could expire before the
+    /// execution), plus the ending step's batch, written with its expiry by the commit. The
+    /// earlier batches, through `unexpired`, get the items' expiry (see
+    /// [`store::expire_batches`]). A snapshot a newer one replaces, or one whose item commit
+    /// was refused, is tagged superseded.
     async fn publish(
         &mut self,
         mut item: ExecutionItem,
         events: &[HistoryEvent],
+        expiry: &store::Expiry,
+        unexpired: u64,
     ) -> Result<(), AwsError> {
+        item.expires_at = expiry.expires_at;
         let outcome_outside = item
             .outcome
             .as_ref()
             .is_some_and(|outcome| !ExecutionItem::holds_inline(outcome));
         let snapshot_due = item.tail_bytes
             >= store::SNAPSHOT_MIN_TAIL.max(store::SNAPSHOT_RATIO * item.snapshot_bytes);
-        if outcome_outside || snapshot_due {
-            let (key, bytes) =
-                store::put_snapshot(self.aws, self.execution_id, item.version, events).await?;
+        let ending = expiry.tagging.is_some() && item.snapshot_version < item.version;
+        if outcome_outside || snapshot_due || ending {
+            let (key, bytes) = store::put_snapshot(
+                self.aws,
+                self.execution_id,
+                item.version,
+                events,
+                expiry.tagging.as_deref(),
+            )
+            .await?;
             item.snapshot_key = Some(key);
             item.snapshot_version = item.version;
             item.snapshot_bytes = bytes;
             item.tail_bytes = 0;
         }
-        let expected = self.item.as_ref().map(|item| item.version);
-        store::commit_item(self.aws, &item, expected).await?;
+        let previous_snapshot = self
+            .item
+            .as_ref()
+            .and_then(|previous| previous.snapshot_key.clone());
+        let written = (item.snapshot_key != previous_snapshot)
+            .then(|| item.snapshot_key.clone())
+            .flatten();
+        if let Err(error) = store::commit_item(self.aws, &item, self.item.as_ref()).await {
+            if let (AwsError::Conflict(_), Some(written)) = (&error, &written) {
+                // Nobody will point at this run's snapshot.
+                store::mark_superseded(self.aws, written).await;
+            }
+            return Err(error);
+        }
+        if let (Some(_), Some(replaced)) = (&written, &previous_snapshot) {
+            store::mark_superseded(self.aws, replaced).await;
+        }
+        if let Some(expires_at) = expiry.expires_at {
+            store::expire_batches(self.aws, self.execution_id, unexpired, expires_at).await;
+        }
         self.version = item.version;
         self.item = Some(item);
         Ok(())
@@ -254,11 +337,30 @@ impl<'a> Run<'a> {
 
     /// Commits a step: its batch at the next version (refused if another run committed that
     /// version), then the item; then carries out its commands.
-    async fn commit(&mut self, workflow: &str, output: StepOutput) -> Result<(), AwsError> {
+    ///
+    /// `attributes` are the searchable attributes the step set, in order, from every run it
+    /// went through.
+    async fn commit(
+        &mut self,
+        workflow: &str,
+        output: StepOutput,
+        attributes: Vec<(String, String)>,
+    ) -> Result<(), AwsError> {
         let version = self.version + 1;
         let new_run = std::mem::take(&mut self.new_run);
+        let ended = output
+            .outcome
+            .as_ref()
+            .is_some_and(|outcome| ExecutionStatus::of(outcome).is_terminal());
+        let expiry = if ended {
+            retention::expiry(&self.aws.resources, workflow, Timestamp::wall_clock())
+        } else {
+            store::Expiry::default()
+        };
         let batch = StoredBatch::new(new_run, output.new_events, output.commands);
-        let size = match store::commit_batch(self.aws, self.execution_id, version, &batch).await {
+        let committed =
+            store::commit_batch(self.aws, self.execution_id, version, &batch, &expiry).await;
+        let size = match committed {
             Ok(size) => size,
             Err(error) => {
                 self.aws.history_cache.forget(self.execution_id);
@@ -273,7 +375,7 @@ impl<'a> Run<'a> {
         } = batch;
         let mut history = self.history.take().unwrap_or_default();
         history.extend(events);
-        let mut item = self.next_item(workflow, version, &history, output.outcome);
+        let mut item = self.next_item(workflow, version, &history, output.outcome, attributes);
         if new_run {
             item.snapshot_key = None;
             item.snapshot_version = version - 1;
@@ -281,7 +383,7 @@ impl<'a> Run<'a> {
             item.tail_bytes = 0;
         }
         item.tail_bytes += size;
-        self.publish(item, &history).await?;
+        self.publish(item, &history, &expiry, version - 1).await?;
         self.aws
             .history_cache
             .put(self.execution_id, version, &history);
@@ -420,7 +522,9 @@ impl<'a> Run<'a> {
         mut executor: WorkflowExecutor,
         mut output: StepOutput,
     ) -> Result<(), AwsError> {
+        let mut attributes = Vec::new();
         while let Some(continuation) = take_continuation(&mut output.commands) {
+            attributes.extend(attributes_set(&output.new_events));
             let mut ended = self.history.take().unwrap_or_default();
             ended.extend(std::mem::take(&mut output.new_events));
             let ended_run = RunLink {
@@ -428,11 +532,14 @@ impl<'a> Run<'a> {
                 first_seq: 0,
             }
             .run_id();
+            // An ended run's history expires by its own end, as a whole execution's would.
+            let tagging = retention::history_tagging(&self.aws.resources, workflow.name);
             store::put_run_history(
                 self.aws,
                 self.execution_id,
                 &ended_run,
                 &History::new(ended.clone()),
+                tagging.as_deref(),
             )
             .await?;
             let (parent, correlation_id) = started(&ended);
@@ -460,7 +567,8 @@ impl<'a> Run<'a> {
             output.commands.extend(next_output.commands);
             output.outcome = next_output.outcome;
         }
-        self.commit(workflow.name, output).await?;
+        attributes.extend(attributes_set(&output.new_events));
+        self.commit(workflow.name, output, attributes).await?;
         self.executor = (!executor.is_closed()).then_some(executor);
         Ok(())
     }

@@ -18,21 +18,35 @@
 //! A warm orchestrator reads neither: it keeps the history it committed ([`HistoryCache`]). A batch larger than
 //! [`BATCH_INLINE_LIMIT`] goes to S3 and its item holds the key (one S3 PUT costs about as much
 //! as four 1 KB write units).
+//!
+//! Documents that nobody points to any more (a snapshot a later one replaced, or one written
+//! by a run whose item commit was refused) are tagged [`names::SUPERSEDED_TAG`] and expire a
+//! day later; the S3 objects of an ended execution are tagged with its retention (see
+//! [`crate::retention`]), and its history-table items get `expires_at` (see
+//! [`expire_batches`]).
+//!
+//! The executions item carries the keys of the list indexes (by workflow; by status and
+//! workflow; both sorted by start time) and the execution's searchable attributes; the
+//! attributes table holds one item per attribute (hash key: the pair, range key: the start),
+//! written in the same transaction as the commit that changed the attribute, the status or
+//! the expiry, so the index never disagrees with the execution.
 
 use crate::config::Aws;
 use crate::error::AwsError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_sdk_s3::primitives::ByteStream;
 use eventual_runtime::engine::api::ExecutionRow;
 use eventual_runtime::engine::ExecutionStatus;
-use eventual_runtime::manifest::names;
+use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::{ParentRef, HISTORY_FORMAT_VERSION};
 use eventual_runtime::workflow::{Command, History, HistoryEvent, Outcome, ReplayError};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// The executions-table item of one execution.
@@ -71,7 +85,18 @@ pub struct ExecutionItem {
     pub updated_at: Timestamp,
     /// Why it is blocked (its code does not replay its history).
     pub error: Option<String>,
+    /// Its searchable attributes (`ctx.set_attribute`), by key, as indexed text: at most
+    /// [`MAX_INDEXED_ATTRIBUTES`].
+    pub attributes: BTreeMap<String, String>,
+    /// When it expires (epoch seconds), once it ended: DynamoDB's TTL removes the item, and
+    /// it is gone for the engine from then on.
+    pub expires_at: Option<u64>,
 }
+
+/// The most searchable attributes indexed per execution: a commit that changes every one of
+/// them (and the status) must fit in one DynamoDB transaction (100 writes) with the
+/// executions item. Later keys are recorded in history but not indexed.
+pub const MAX_INDEXED_ATTRIBUTES: usize = 49;
 
 /// The largest outcome kept in the item itself; a larger one is read from the history
 /// document, which ends with it (DynamoDB items hold at most 400 KB).
@@ -138,7 +163,7 @@ fn n(value: u64) -> AttributeValue {
 }
 
 fn key(execution_id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([(names::key::EXECUTION_ID.to_owned(), s(execution_id))])
+    HashMap::from([(key::EXECUTION_ID.to_owned(), s(execution_id))])
 }
 
 fn invalid(reason: String) -> AwsError {
@@ -182,7 +207,63 @@ impl ExecutionItem {
         }
         item.insert("created_at".into(), n(self.created_at.as_millis()));
         item.insert("updated_at".into(), n(self.updated_at.as_millis()));
+        item.insert(key::STARTED.into(), s(self.started()));
+        item.insert(
+            key::STATUS_WORKFLOW.into(),
+            s(names::status_workflow(self.status.as_str(), &self.workflow)),
+        );
+        if !self.attributes.is_empty() {
+            let map = self
+                .attributes
+                .iter()
+                .map(|(name, value)| (name.clone(), s(value)))
+                .collect();
+            item.insert("attributes".into(), AttributeValue::M(map));
+        }
+        if let Some(expires_at) = self.expires_at {
+            item.insert(key::EXPIRES_AT.into(), n(expires_at));
+        }
         item
+    }
+
+    /// Its sort key in the list indexes and the attribute index.
+    pub fn started(&self) -> String {
+        names::started(self.created_at.as_millis(), &self.execution_id)
+    }
+
+    /// Whether it is past its retention at `now` (DynamoDB's TTL removes items some time
+    /// after they expire).
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at
+            .is_some_and(|at| at.saturating_mul(1000) <= now.as_millis())
+    }
+
+    /// Whether it has every attribute of `wanted` with that value.
+    pub fn has_attributes(&self, wanted: &BTreeMap<String, String>) -> bool {
+        wanted
+            .iter()
+            .all(|(name, value)| self.attributes.get(name) == Some(value))
+    }
+
+    /// Its attributes after `set` (in order; the last value of a key wins); a new key beyond
+    /// [`MAX_INDEXED_ATTRIBUTES`] is left out (and logged).
+    pub fn attributes_after(
+        execution_id: &str,
+        mut attributes: BTreeMap<String, String>,
+        set: impl IntoIterator<Item = (String, String)>,
+    ) -> BTreeMap<String, String> {
+        for (name, value) in set {
+            if attributes.len() < MAX_INDEXED_ATTRIBUTES || attributes.contains_key(&name) {
+                attributes.insert(name, value);
+            } else {
+                tracing::warn!(
+                    execution = %execution_id,
+                    attribute = %name,
+                    "not indexed: the AWS engine indexes at most {MAX_INDEXED_ATTRIBUTES} attributes per execution"
+                );
+            }
+        }
+        attributes
     }
 
     /// The item as the API shows it.
@@ -217,7 +298,7 @@ impl ExecutionItem {
         let status = text("status")?;
         let json = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
         let execution = ExecutionItem {
-            execution_id: text(names::key::EXECUTION_ID)?,
+            execution_id: text(key::EXECUTION_ID)?,
             workflow: text("workflow")?,
             status: ExecutionStatus::parse(&status)
                 .ok_or_else(|| invalid(format!("unknown status `{status}`")))?,
@@ -238,6 +319,18 @@ impl ExecutionItem {
             created_at: Timestamp::from_millis(number("created_at").unwrap_or_default()),
             updated_at: Timestamp::from_millis(number("updated_at").unwrap_or_default()),
             error: json("error").cloned(),
+            attributes: item
+                .get("attributes")
+                .and_then(|v| v.as_m().ok())
+                .map(|map| {
+                    map.iter()
+                        .filter_map(|(name, value)| {
+                            Some((name.clone(), value.as_s().ok()?.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            expires_at: number(key::EXPIRES_AT).ok(),
         };
         let in_history = matches!(
             item.get("outcome_in_history"),
@@ -274,8 +367,20 @@ impl ExecutionItem {
     }
 }
 
-/// The execution's item, read consistently; `None` when it was never started.
+/// The execution's item, read consistently; `None` when it was never started or is past its
+/// retention.
 pub async fn load_item(aws: &Aws, execution_id: &str) -> Result<Option<ExecutionItem>, AwsError> {
+    let item = load_stored_item(aws, execution_id).await?;
+    Ok(item.filter(|item| !item.is_expired(Timestamp::wall_clock())))
+}
+
+/// The execution's item as stored, read consistently, even past its retention (DynamoDB's
+/// TTL removes it some time later): a new execution of that id continues its versions, since
+/// the expired one's history batches may still be there.
+pub async fn load_stored_item(
+    aws: &Aws,
+    execution_id: &str,
+) -> Result<Option<ExecutionItem>, AwsError> {
     let output = aws
         .dynamodb
         .get_item()
@@ -291,29 +396,48 @@ pub async fn load_item(aws: &Aws, execution_id: &str) -> Result<Option<Execution
     }
 }
 
-/// Writes `item` if the stored version is `expected` (`None`: the item must not exist yet).
+/// Writes `item` over `previous` (the item as loaded; `None`: it must not exist yet, or be
+/// past its retention), if the stored version is still `previous`'s; the attribute index
+/// follows in the same transaction when the commit changes it.
 pub async fn commit_item(
     aws: &Aws,
     item: &ExecutionItem,
-    expected: Option<u64>,
+    previous: Option<&ExecutionItem>,
 ) -> Result<(), AwsError> {
-    let mut request = aws
-        .dynamodb
-        .put_item()
+    let mut put = Put::builder()
         .table_name(&aws.resources.executions_table)
         .set_item(Some(item.to_attributes()));
-    request = match expected {
-        None => request.condition_expression("attribute_not_exists(execution_id)"),
-        Some(version) => request
+    put = match previous {
+        None => put
+            .condition_expression("attribute_not_exists(execution_id) OR #expires <= :now")
+            .expression_attribute_names("#expires", key::EXPIRES_AT)
+            .expression_attribute_values(":now", n(Timestamp::wall_clock().as_millis() / 1000)),
+        Some(previous) => put
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(version)),
+            .expression_attribute_values(":expected", n(previous.version)),
     };
-    let written = AwsError::unless_refused(
-        request.send().await,
-        PutItemError::is_conditional_check_failed_exception,
-        "PutItem (executions)",
-    )?;
+    let put = put.build().map_err(AwsError::sdk("Put (executions)"))?;
+    let index = index_writes(aws, previous, item)?;
+    let written = if index.is_empty() {
+        let request = aws
+            .dynamodb
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned());
+        AwsError::unless_refused(
+            request.send().await,
+            PutItemError::is_conditional_check_failed_exception,
+            "PutItem (executions)",
+        )?
+    } else {
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        writes.extend(index);
+        transact(aws, writes, "TransactWriteItems (executions, attributes)").await?
+    };
     if !written {
         return Err(AwsError::Conflict(format!(
             "execution `{}` version {}",
@@ -323,32 +447,129 @@ pub async fn commit_item(
     Ok(())
 }
 
-/// Marks the execution blocked with `error`, if it is still at `item`'s version (history and
-/// version stay: a later run of fixed code replays the same history).
-pub async fn mark_blocked(aws: &Aws, item: &ExecutionItem, error: &str) -> Result<(), AwsError> {
+/// Runs a transaction; `Ok(false)` when a condition refused it.
+async fn transact(
+    aws: &Aws,
+    writes: Vec<TransactWriteItem>,
+    operation: &'static str,
+) -> Result<bool, AwsError> {
     let result = aws
         .dynamodb
-        .update_item()
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .send()
+        .await;
+    let refused = |error: &TransactWriteItemsError| match error {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    };
+    AwsError::unless_refused(result, refused, operation)
+}
+
+/// The attribute-index writes that move it from `previous` to `item`: the items of attributes
+/// whose value changed go (their hash key is the pair); every attribute's item is written
+/// anew when the status or the expiry changed (they carry both, so a list by attribute and
+/// status filters on the index), else only those of new values.
+fn index_writes(
+    aws: &Aws,
+    previous: Option<&ExecutionItem>,
+    item: &ExecutionItem,
+) -> Result<Vec<TransactWriteItem>, AwsError> {
+    let table = &aws.resources.attributes_table;
+    let unchanged = BTreeMap::new();
+    let before = previous.map_or(&unchanged, |previous| &previous.attributes);
+    let rewrite_all = previous.is_none_or(|previous| {
+        previous.status != item.status || previous.expires_at != item.expires_at
+    });
+    let mut writes = Vec::new();
+    for (name, value) in before {
+        if item.attributes.get(name) != Some(value) {
+            let delete = Delete::builder()
+                .table_name(table)
+                .key(key::ATTRIBUTE, s(names::attribute_partition(name, value)))
+                .key(key::STARTED, s(item.started()))
+                .build()
+                .map_err(AwsError::sdk("Delete (attributes)"))?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+    }
+    for (name, value) in &item.attributes {
+        if !rewrite_all && before.get(name) == Some(value) {
+            continue;
+        }
+        let mut attributes = HashMap::from([
+            (
+                key::ATTRIBUTE.to_owned(),
+                s(names::attribute_partition(name, value)),
+            ),
+            (key::STARTED.to_owned(), s(item.started())),
+            (key::EXECUTION_ID.to_owned(), s(&item.execution_id)),
+            ("workflow".to_owned(), s(&item.workflow)),
+            ("status".to_owned(), s(item.status.as_str())),
+            ("key".to_owned(), s(name)),
+            ("value".to_owned(), s(value)),
+        ]);
+        if let Some(expires_at) = item.expires_at {
+            attributes.insert(key::EXPIRES_AT.to_owned(), n(expires_at));
+        }
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(attributes))
+            .build()
+            .map_err(AwsError::sdk("Put (attributes)"))?;
+        writes.push(TransactWriteItem::builder().put(put).build());
+    }
+    Ok(writes)
+}
+
+/// Marks the execution blocked with `error`, if it is still at `item`'s version (history and
+/// version stay: a later run of fixed code replays the same history); its attribute items
+/// show the status too.
+pub async fn mark_blocked(aws: &Aws, item: &ExecutionItem, error: &str) -> Result<(), AwsError> {
+    let blocked = Update::builder()
         .table_name(&aws.resources.executions_table)
         .set_key(Some(key(&item.execution_id)))
-        .update_expression("SET #status = :blocked, #error = :error, updated_at = :now")
+        .update_expression(
+            "SET #status = :blocked, #error = :error, updated_at = :now, #index = :index",
+        )
         .condition_expression("#version = :version")
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#error", "error")
         .expression_attribute_names("#version", "version")
+        .expression_attribute_names("#index", key::STATUS_WORKFLOW)
         .expression_attribute_values(":blocked", s(ExecutionStatus::Blocked.as_str()))
         .expression_attribute_values(":error", s(error))
         .expression_attribute_values(":now", n(Timestamp::wall_clock().as_millis()))
         .expression_attribute_values(":version", n(item.version))
-        .send()
-        .await;
+        .expression_attribute_values(
+            ":index",
+            s(names::status_workflow(
+                ExecutionStatus::Blocked.as_str(),
+                &item.workflow,
+            )),
+        )
+        .build()
+        .map_err(AwsError::sdk("Update (blocked)"))?;
+    let mut writes = vec![TransactWriteItem::builder().update(blocked).build()];
+    for (name, value) in &item.attributes {
+        let status = Update::builder()
+            .table_name(&aws.resources.attributes_table)
+            .key(key::ATTRIBUTE, s(names::attribute_partition(name, value)))
+            .key(key::STARTED, s(item.started()))
+            .update_expression("SET #status = :blocked")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":blocked", s(ExecutionStatus::Blocked.as_str()))
+            .build()
+            .map_err(AwsError::sdk("Update (attributes)"))?;
+        writes.push(TransactWriteItem::builder().update(status).build());
+    }
     // Refused: a later step committed, and the mark would be stale.
-    AwsError::unless_refused(
-        result,
-        UpdateItemError::is_conditional_check_failed_exception,
-        "UpdateItem (blocked)",
-    )
-    .map(drop)
+    transact(aws, writes, "TransactWriteItems (blocked)")
+        .await
+        .map(drop)
 }
 
 /// Records that the commands of `version` were carried out. A marker already past it stays.
@@ -377,16 +598,18 @@ pub fn run_history_key(execution_id: &str, run_id: &str) -> String {
     format!("history/{execution_id}/runs/{run_id}.json")
 }
 
-/// Keeps the history of a run that continued as new under [`run_history_key`].
+/// Keeps the history of a run that continued as new under [`run_history_key`], tagged with
+/// `tagging` (its retention counts from now, when the run ended).
 pub async fn put_run_history(
     aws: &Aws,
     execution_id: &str,
     run_id: &str,
     history: &History,
+    tagging: Option<&str>,
 ) -> Result<(), AwsError> {
     let body = serde_json::to_vec(history).map_err(AwsError::invalid("run history document"))?;
     let key = run_history_key(execution_id, run_id);
-    put_object(aws, &key, body, "PutObject (run history)").await
+    put_tagged_object(aws, &key, body, tagging, "PutObject (run history)").await
 }
 
 /// The history of an earlier run `run_id` (one that continued as new).
@@ -397,8 +620,42 @@ pub async fn run_history(
 ) -> Result<Vec<HistoryEvent>, AwsError> {
     let key = run_history_key(execution_id, run_id);
     let bytes = get_object(aws, &key, "GetObject (run history)").await?;
+    // (An earlier run's document past its retention is a NoSuchKey.)
     let text = String::from_utf8_lossy(&bytes);
     Ok(History::from_json(&text)?.events)
+}
+
+/// Marks a step document nobody points to any more (a later commit replaced it, or it lost
+/// its commit): the bucket's lifecycle expires it a day later. A failure only leaves the
+/// document in place, so it is logged, not returned.
+pub async fn mark_superseded(aws: &Aws, key: &str) {
+    if let Err(error) = tag_object(aws, key, names::SUPERSEDED_TAG).await {
+        tracing::warn!(%key, %error, "a superseded history document stays untagged");
+    }
+}
+
+/// Sets the object's [`names::RETENTION_TAG`] to `value`.
+async fn tag_object(aws: &Aws, key: &str, value: &str) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let operation = "PutObjectTagging";
+    let tag = Tag::builder()
+        .key(names::RETENTION_TAG)
+        .value(value)
+        .build()
+        .map_err(AwsError::sdk(operation))?;
+    let tagging = Tagging::builder()
+        .tag_set(tag)
+        .build()
+        .map_err(AwsError::sdk(operation))?;
+    aws.s3
+        .put_object_tagging()
+        .bucket(&aws.resources.history_bucket)
+        .key(key)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(AwsError::sdk(operation))?;
+    Ok(())
 }
 
 /// Writes a JSON object of the history bucket; `operation` names the call in errors.
@@ -408,11 +665,23 @@ pub async fn put_object(
     body: Vec<u8>,
     operation: &'static str,
 ) -> Result<(), AwsError> {
+    put_tagged_object(aws, key, body, None, operation).await
+}
+
+/// [`put_object`] with the object's tags (`key=value&...`).
+async fn put_tagged_object(
+    aws: &Aws,
+    key: &str,
+    body: Vec<u8>,
+    tagging: Option<&str>,
+    operation: &'static str,
+) -> Result<(), AwsError> {
     aws.s3
         .put_object()
         .bucket(&aws.resources.history_bucket)
         .key(key)
         .content_type("application/json")
+        .set_tagging(tagging.map(str::to_owned))
         .body(ByteStream::from(body))
         .send()
         .await
@@ -478,6 +747,7 @@ pub async fn commit_batch(
     execution_id: &str,
     version: u64,
     batch: &StoredBatch,
+    retention: &Expiry,
 ) -> Result<u64, AwsError> {
     let mut value = serde_json::to_value(batch).map_err(AwsError::invalid("history batch"))?;
     for attempt in task_attempts(&mut value) {
@@ -496,16 +766,30 @@ pub async fn commit_batch(
         );
     } else {
         let key = versioned_key(execution_id, "batches", version);
-        put_object(aws, &key, body, "PutObject (history batch)").await?;
+        put_tagged_object(
+            aws,
+            &key,
+            body,
+            retention.tagging.as_deref(),
+            "PutObject (history batch)",
+        )
+        .await?;
         item.insert("batch_key".into(), s(key));
+    }
+    if let Some(expires_at) = retention.expires_at {
+        item.insert(key::EXPIRES_AT.to_owned(), n(expires_at));
     }
     let result = aws
         .dynamodb
         .put_item()
         .table_name(&aws.resources.history_table)
         .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#seq)")
+        // A batch past its expiry belongs to an earlier execution of this id whose item the
+        // TTL already removed (before the batch).
+        .condition_expression("attribute_not_exists(#seq) OR #expires <= :now")
         .expression_attribute_names("#seq", names::key::SEQ)
+        .expression_attribute_names("#expires", key::EXPIRES_AT)
+        .expression_attribute_values(":now", n(Timestamp::wall_clock().as_millis() / 1000))
         .send()
         .await;
     let written = AwsError::unless_refused(
@@ -521,12 +805,67 @@ pub async fn commit_batch(
     Ok(size)
 }
 
+/// How the objects and items an ended execution writes expire (both `None` while it runs, or
+/// when its workflow keeps executions forever).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expiry {
+    /// The TTL of its items, in epoch seconds.
+    pub expires_at: Option<u64>,
+    /// Its S3 objects' [`names::RETENTION_TAG`] as `key=value` (a PUT's tagging).
+    pub tagging: Option<String>,
+}
+
+/// Gives the batches `1..=through` of an ended execution its items' expiry, so DynamoDB's
+/// TTL removes them with the executions item; the S3 objects of large ones are tagged
+/// superseded (the snapshot written at the execution's end holds their events, and nothing
+/// reads them again).
+///
+/// A running execution's batches have no expiry (how long it runs is not known while it
+/// runs), so the commit that ends it updates each earlier batch once: one small `UpdateItem`
+/// per step, paid once at the end, where each step paid one `PutItem`. An update that fails
+/// is logged and leaves that batch (a few hundred bytes) in place; it never makes the history
+/// unreadable.
+pub async fn expire_batches(aws: &Aws, execution_id: &str, through: u64, expires_at: u64) {
+    for seq in 1..=through {
+        let mut batch_key = key(execution_id);
+        batch_key.insert(key::SEQ.to_owned(), n(seq));
+        let result = aws
+            .dynamodb
+            .update_item()
+            .table_name(&aws.resources.history_table)
+            .set_key(Some(batch_key))
+            .update_expression("SET #expires = :at")
+            .condition_expression("attribute_exists(#seq)")
+            .expression_attribute_names("#expires", key::EXPIRES_AT)
+            .expression_attribute_names("#seq", key::SEQ)
+            .expression_attribute_values(":at", n(expires_at))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let object = output
+                    .attributes
+                    .and_then(|item| item.get("batch_key")?.as_s().ok().cloned());
+                if let Some(object) = object {
+                    mark_superseded(aws, &object).await;
+                }
+            }
+            Err(error) => {
+                let error = AwsError::sdk("UpdateItem (history expiry)")(error);
+                tracing::warn!(execution = %execution_id, seq, %error, "a history batch keeps no expiry");
+            }
+        }
+    }
+}
+
 /// Writes a snapshot of `events` (the history up to `version`); returns its key and size.
 pub async fn put_snapshot(
     aws: &Aws,
     execution_id: &str,
     version: u64,
     events: &[HistoryEvent],
+    tagging: Option<&str>,
 ) -> Result<(String, u64), AwsError> {
     #[derive(Serialize)]
     struct Snapshot<'a> {
@@ -540,7 +879,7 @@ pub async fn put_snapshot(
     .map_err(AwsError::invalid("history snapshot"))?;
     let size = body.len() as u64;
     let key = versioned_key(execution_id, "snapshots", version);
-    put_object(aws, &key, body, "PutObject (history snapshot)").await?;
+    put_tagged_object(aws, &key, body, tagging, "PutObject (history snapshot)").await?;
     Ok((key, size))
 }
 
@@ -612,13 +951,16 @@ async fn read_batch(
 
 /// Reads the committed history of an execution whose item is `item` (`None`: not started, or
 /// its first commit stopped before the item was written): the snapshot the item points at
-/// and every batch after it, checked to follow on without a gap.
+/// and every batch after it, checked to follow on without a gap. Without an item, the
+/// history begins after version `base` (the last of an earlier execution of this id that is
+/// past its retention; else 0).
 pub async fn load_history(
     aws: &Aws,
     execution_id: &str,
     item: Option<&ExecutionItem>,
+    base: u64,
 ) -> Result<StoredHistory, AwsError> {
-    let after = item.map_or(0, |item| item.snapshot_version);
+    let after = item.map_or(base, |item| item.snapshot_version);
     let mut history = StoredHistory {
         version: after,
         ..StoredHistory::default()
@@ -642,8 +984,18 @@ pub async fn load_history(
         .into_paginator()
         .items()
         .send();
+    let now = Timestamp::wall_clock().as_millis() / 1000;
     while let Some(batch_item) = pages.next().await {
         let batch_item = batch_item.map_err(AwsError::sdk("Query (history)"))?;
+        let expired = batch_item
+            .get(key::EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|at| at <= now);
+        if expired {
+            // An earlier execution's, which the TTL has not removed yet.
+            continue;
+        }
         let (seq, batch, size) = read_batch(aws, execution_id, &batch_item).await?;
         if snapshot.is_some() && seq == after {
             history.commands = batch.commands;
@@ -685,7 +1037,9 @@ pub async fn load_history(
 /// The execution's history (empty when it was never started).
 pub async fn history(aws: &Aws, execution_id: &str) -> Result<Vec<HistoryEvent>, AwsError> {
     let item = load_item(aws, execution_id).await?;
-    Ok(load_history(aws, execution_id, item.as_ref()).await?.events)
+    Ok(load_history(aws, execution_id, item.as_ref(), 0)
+        .await?
+        .events)
 }
 
 /// The histories an orchestrator committed, by execution: a warm Lambda steps an execution

@@ -36,6 +36,14 @@ async fn gw_wait(ctx: WorkflowContext, _n: u64) -> Result<String, WorkflowError>
     Ok(format!("got {greeting}"))
 }
 
+/// Searchable by its customer; waits for `go`.
+#[workflow]
+async fn gw_tagged(ctx: WorkflowContext, customer: String) -> Result<String, WorkflowError> {
+    ctx.set_attribute("customer", customer);
+    let () = ctx.wait_for_signal("go").await?;
+    Ok("tagged".to_owned())
+}
+
 /// Tokens handed out by `gw_approval`, by execution.
 static TOKENS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
@@ -387,6 +395,29 @@ async fn the_cli_reaches_the_api_function_by_invoke_and_through_api_gateway() {
                 .any(|line| line.starts_with("cli-1 ") && line.contains("succeeded")),
             "{out}"
         );
+        // `list --attr` filters on the attribute index.
+        for (name, customer) in [("tagged-ada", "\"ada\""), ("tagged-bob", "\"bob\"")] {
+            let (ok, out, err) = run(by_invoke, &["start", "gw_tagged", customer, "--name", name]);
+            assert!(ok, "{out}{err}");
+        }
+        let (ok, out, err) = run(by_invoke, &["list", "--attr", "customer=ada"]);
+        assert!(ok, "{err}");
+        let listed: Vec<&str> = out
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|id| id.starts_with("tagged-") || *id == "cli-1")
+            .collect();
+        assert_eq!(listed, ["tagged-ada"], "{out}");
+        let (ok, out, err) = run(
+            &gateway_url,
+            &["list", "--attr", "customer=bob", "--status", "running"],
+        );
+        assert!(ok, "{err}");
+        assert!(
+            out.lines().any(|line| line.starts_with("tagged-bob ")) && !out.contains("tagged-ada"),
+            "{out}"
+        );
+
         // The CLI replays the fetched history against its own binary's code: `gw_wait` is not
         // linked into the order service, so it says so.
         let (ok, _, err) = run(by_invoke, &["replay", "cli-1"]);

@@ -68,6 +68,8 @@ fn needed(function_role: &str) -> &'static [&'static str] {
             env::TIMER_QUEUE_ARN,
             env::SCHEDULER_ROLE_ARN,
             env::EXECUTIONS_TABLE,
+            env::ATTRIBUTES_TABLE,
+            env::RETENTION_DAYS,
             env::HISTORY_BUCKET,
             env::EVENT_BUS,
         ],
@@ -101,6 +103,7 @@ fn needed(function_role: &str) -> &'static [&'static str] {
             env::SERVICE,
             env::ORCHESTRATOR_QUEUE_URL,
             env::EXECUTIONS_TABLE,
+            env::ATTRIBUTES_TABLE,
             env::HISTORY_BUCKET,
             env::EVENT_BUS,
             env::TOKEN_KEY,
@@ -448,6 +451,41 @@ async fn the_order_service_template_deploys_into_moto() {
         assert_eq!(schema.len(), 1);
         assert_eq!(schema[0].attribute_name, key);
     }
+    // The list's indexes and the attribute index.
+    let executions = dynamodb
+        .describe_table()
+        .table_name(names::executions_table(SERVICE))
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let indexes: BTreeSet<String> = executions
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|index| index.index_name().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        indexes,
+        BTreeSet::from([
+            names::index::BY_STATUS.to_owned(),
+            names::index::BY_WORKFLOW.to_owned()
+        ])
+    );
+    let attribute_index = dynamodb
+        .describe_table()
+        .table_name(names::attributes_table(SERVICE))
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let schema: Vec<_> = attribute_index
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name().to_owned())
+        .collect();
+    assert_eq!(schema, [key::ATTRIBUTE, key::STARTED]);
 
     // Functions: one per role, each with the environment its code reads, naming resources
     // that exist.
@@ -485,8 +523,11 @@ async fn the_order_service_template_deploys_into_moto() {
                 env::EVENT_BUS => assert_eq!(*value, names::bus(SERVICE)),
                 env::EXECUTIONS_TABLE => assert_eq!(*value, names::executions_table(SERVICE)),
                 env::TASK_LOCK_TABLE => assert_eq!(*value, names::task_lock_table(SERVICE)),
+                env::ATTRIBUTES_TABLE => assert_eq!(*value, names::attributes_table(SERVICE)),
+                env::RETENTION_DAYS => assert_eq!(value, "0"),
                 env::HISTORY_BUCKET => {
                     s3.head_bucket().bucket(value).send().await.unwrap();
+                    apply_lifecycle_rules(&s3, value, &body).await;
                 }
                 _ => {}
             }
@@ -723,6 +764,101 @@ async fn the_order_service_template_deploys_into_moto() {
 }
 
 /// The template as moto can deploy it: without the outputs it cannot resolve.
+/// moto's CloudFormation leaves out a bucket's `LifecycleConfiguration`: the template's rules
+/// (resolved with `RetentionDays` at its default, 0) are applied with
+/// `PutBucketLifecycleConfiguration`, and moto's S3 must hold them as written: history
+/// documents expire by their retention tag.
+async fn apply_lifecycle_rules(s3: &aws_sdk_s3::Client, bucket: &str, body: &Value) {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleAndOperator, LifecycleRuleFilter, Tag,
+    };
+    let rules = body["Resources"][id::HISTORY_BUCKET]["Properties"]["LifecycleConfiguration"]
+        ["Rules"]
+        .as_array()
+        .unwrap();
+    // `Fn::If` on the default-retention condition, which is false at the default.
+    let resolve = |value: &Value| match value.get("Fn::If") {
+        Some(branches) => branches[2].clone(),
+        None => value.clone(),
+    };
+    let mut written = Vec::new();
+    let mut configuration = BucketLifecycleConfiguration::builder();
+    for rule in rules {
+        let id = rule["Id"].as_str().unwrap();
+        let prefix = rule["Prefix"].as_str().unwrap();
+        let tag = rule["TagFilters"][0]["Value"].as_str().map(str::to_owned);
+        let filter = match &tag {
+            None => LifecycleRuleFilter::builder().prefix(prefix).build(),
+            Some(value) => LifecycleRuleFilter::builder()
+                .and(
+                    LifecycleRuleAndOperator::builder()
+                        .prefix(prefix)
+                        .tags(
+                            Tag::builder()
+                                .key(rule["TagFilters"][0]["Key"].as_str().unwrap())
+                                .value(value)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build(),
+        };
+        let days = resolve(&rule["ExpirationInDays"]).as_i64().unwrap() as i32;
+        let status = resolve(&rule["Status"]).as_str().unwrap().to_owned();
+        configuration = configuration.rules(
+            LifecycleRule::builder()
+                .id(id)
+                .status(ExpirationStatus::from(status.as_str()))
+                .filter(filter)
+                .expiration(LifecycleExpiration::builder().days(days).build())
+                .build()
+                .unwrap(),
+        );
+        written.push((id.to_owned(), tag, days, status));
+    }
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(configuration.build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let held = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut read: Vec<_> = held
+        .rules()
+        .iter()
+        .map(|rule| {
+            let filter = rule.filter().unwrap();
+            let tag = filter
+                .and()
+                .and_then(|and| and.tags().first())
+                .map(|tag| tag.value().to_owned());
+            (
+                rule.id().unwrap().to_owned(),
+                tag,
+                rule.expiration().and_then(|e| e.days()).unwrap(),
+                rule.status().as_str().to_owned(),
+            )
+        })
+        .collect();
+    read.sort();
+    written.sort();
+    assert_eq!(read, written);
+    let superseded = (
+        "ExpireSupersededHistory".to_owned(),
+        Some(names::SUPERSEDED_TAG.to_owned()),
+        names::SUPERSEDED_KEPT_DAYS as i32,
+        "Enabled".to_owned(),
+    );
+    assert!(written.contains(&superseded), "{written:?}");
+}
+
 fn deployable(body: &Value) -> Value {
     let mut body = body.clone();
     if let Some(outputs) = body["Outputs"].as_object_mut() {

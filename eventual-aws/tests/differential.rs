@@ -5,7 +5,7 @@
 mod harness;
 
 use eventual_runtime::engine::Engine;
-use eventual_tests::programs::{differential, Subject};
+use eventual_tests::programs::{differential, differential_continue_as_new, Subject};
 use harness::{Harness, Options};
 use std::sync::Arc;
 
@@ -18,14 +18,27 @@ impl Subject for OnAws {
     }
 }
 
-fn run(cases: u32, tag: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a runtime");
+        .expect("a runtime")
+}
+
+fn run(cases: u32, tag: &str) {
+    let runtime = runtime();
     let harness = Arc::new(runtime.block_on(Harness::start_all(Options::default())));
     differential(&runtime, cases, tag, || Box::new(OnAws(harness.clone())));
+}
+
+/// A loop that continues as new, with a signal sent while a run switches (on AWS, the signal
+/// may reach the orchestrator in the batch of the switch or after it).
+#[test]
+fn continue_as_new_agrees_with_the_test_environment() {
+    let runtime = runtime();
+    let harness = Arc::new(runtime.block_on(Harness::start_all(Options::default())));
+    differential_continue_as_new(&runtime, "aws", || Box::new(OnAws(harness.clone())));
 }
 
 #[test]

@@ -240,16 +240,16 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
     stale.correlation_id = "stale".into();
     let mut winner = stale.clone();
     winner.correlation_id = before.correlation_id.clone();
-    store::commit_item(aws, &winner, Some(before.version))
+    store::commit_item(aws, &winner, Some(&before))
         .await
         .unwrap();
-    let refused = store::commit_item(aws, &stale, Some(before.version)).await;
+    let refused = store::commit_item(aws, &stale, Some(&before)).await;
     assert!(matches!(refused, Err(AwsError::Conflict(_))), "{refused:?}");
     let after = store::load_item(aws, &id).await.unwrap().unwrap();
     assert_eq!(after.correlation_id, before.correlation_id);
     assert_eq!(after.version, winner.version);
     // Back to the version the history holds, for the race below.
-    store::commit_item(aws, &before, Some(winner.version))
+    store::commit_item(aws, &before, Some(&winner))
         .await
         .unwrap();
 

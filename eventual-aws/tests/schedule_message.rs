@@ -34,6 +34,7 @@ fn scheduled_inventory() -> Inventory {
             events: vec![],
             timers: vec![],
             schedule: Some(spec),
+            retention_ms: None,
         }],
         tasks: vec![],
         subscriptions: vec![],

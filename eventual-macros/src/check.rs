@@ -286,7 +286,7 @@ impl<'ast> Visit<'ast> for BodyVisitor<'_> {
 }
 
 /// Tokens as a person writes them: `Duration::from_secs(5)`, not `Duration :: from_secs (5)`.
-fn as_written(tokens: proc_macro2::TokenStream) -> String {
+pub(crate) fn as_written(tokens: proc_macro2::TokenStream) -> String {
     let mut text = tokens.to_string();
     for (spaced, tight) in [
         (" :: ", "::"),

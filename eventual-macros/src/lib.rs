@@ -1,4 +1,5 @@
-//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
+//! Procedural macros of eventual-rs: `#[workflow]`, `#[task]`, `#[on_event]`, `#[api]` and
+//! `#[entity]`.
 //!
 //! Use them through `eventual_runtime` (`use eventual_runtime::prelude::*;`); the expansions
 //! refer to `::eventual_runtime::__private`.
@@ -11,7 +12,9 @@ mod attr;
 mod check;
 mod ctxt;
 mod duration;
+mod entity;
 mod expand;
+mod flow;
 mod model;
 mod route;
 
@@ -34,6 +37,12 @@ use proc_macro::TokenStream;
 ///
 /// The body may not read the wall clock, sleep, spawn, draw random numbers or read the
 /// environment: each such call is a compile error naming the `ctx` replacement.
+///
+/// The registry entry also carries the body's flow, read from its syntax: the durable steps
+/// in the order the body runs them (awaited calls, which the build keeps when they name a
+/// `#[task]`; timers, signal waits, children, emitted events, saga compensations), inside the
+/// `if` / `match` branches, loops, joins (`all`, `join!`) and races (`race`, `any`) around
+/// them. `cargo build` draws it as `target/eventual/<service>/<workflow>.mmd`.
 #[proc_macro_attribute]
 pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::dispatch(model::Kind::Workflow, args.into(), item.into()).into()
@@ -75,4 +84,24 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on_event(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::dispatch(model::Kind::OnEvent, args.into(), item.into()).into()
+}
+
+/// Makes the `impl` block of a state type an event-sourced entity.
+///
+/// The block holds a pure `fn apply(&mut self, event: &Event)` that folds one event into the
+/// state, and command methods `async fn name(&self, ctx: EntityContext, args...) ->
+/// Result<Vec<Event>, Error>` that decide, from the current state, which events to append.
+/// Methods without a receiver are left alone; a method may be renamed with
+/// `#[command(name = "...")]`.
+///
+/// The state implements `Default + Serialize + DeserializeOwned`, events and command
+/// arguments `Serialize + DeserializeOwned`. The macro generates `<State>Ref`, whose methods
+/// send the commands (`ctx.entity::<Account>(id).withdraw(10).await`).
+///
+/// Options: `name = "..."` (the entity type; default: the type's name in snake_case),
+/// `snapshot_every = N` (store a snapshot of the state every N events; default: never),
+/// `crate`.
+#[proc_macro_attribute]
+pub fn entity(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::entity::dispatch(args.into(), item.into()).into()
 }

@@ -3,6 +3,7 @@
 use crate::attr::{self, RetryArgs, ScheduleArgs};
 use crate::check::{self, BodyFacts};
 use crate::ctxt::Ctxt;
+use crate::flow::{self, Flow};
 use crate::route::api_def;
 pub(crate) use crate::route::ApiDef;
 use proc_macro2::{Span, TokenStream};
@@ -57,6 +58,8 @@ pub(crate) struct WorkflowDef {
     /// The static schedule that starts it, if any.
     pub(crate) schedule: Option<ScheduleArgs>,
     pub(crate) facts: BodyFacts,
+    /// The body's durable steps in order, for the workflow's diagram.
+    pub(crate) flow: Vec<Flow>,
 }
 
 pub(crate) struct TaskDef {
@@ -243,6 +246,7 @@ fn workflow_def(
     schedule: Option<ScheduleArgs>,
 ) -> Option<WorkflowDef> {
     let facts = check::check_body(cx, &f.item.block);
+    let flow = flow::read(&f.item.block);
     let mut params = std::mem::take(&mut f.params).into_iter();
     match params.next() {
         Some(param) if is_context(&param.ty) => {}
@@ -276,6 +280,7 @@ fn workflow_def(
         retention_ms: args.retention_ms,
         schedule,
         facts,
+        flow,
     })
 }
 

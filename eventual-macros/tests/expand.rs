@@ -1,4 +1,4 @@
-//! Expansion snapshots of `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
+//! Expansion snapshots of `#[workflow]`, `#[task]`, `#[on_event]`, `#[api]` and `#[entity]`.
 //!
 //! A proc-macro crate can export only macros, and its entry points need the compiler's
 //! `proc_macro` bridge. The work happens in `expand::dispatch`, which is written against
@@ -23,8 +23,14 @@ mod ctxt;
 #[path = "../src/duration.rs"]
 mod duration;
 #[allow(dead_code)]
+#[path = "../src/entity.rs"]
+mod entity;
+#[allow(dead_code)]
 #[path = "../src/expand/mod.rs"]
 mod expand;
+#[allow(dead_code)]
+#[path = "../src/flow/mod.rs"]
+mod flow;
 #[allow(dead_code)]
 #[path = "../src/model.rs"]
 mod model;
@@ -39,10 +45,17 @@ use quote::quote;
 /// Runs one attribute the way its entry point does, formats the result and compares it with
 /// snapshot `name`, whose header shows the input.
 fn check(name: &str, kind: Kind, args: TokenStream, item: TokenStream) {
-    let input = syn::parse2::<syn::File>(item.clone())
-        .map_or_else(|_| item.to_string(), |file| prettyplease::unparse(&file));
-    let description = format!("#[{kind}({args})]\n{input}");
-    let tokens = expand::dispatch(kind, args, item);
+    let description = format!("#[{kind}({args})]\n{}", pretty_input(&item));
+    snapshot(name, description, expand::dispatch(kind, args, item));
+}
+
+fn pretty_input(item: &TokenStream) -> String {
+    syn::parse2::<syn::File>(item.clone())
+        .map_or_else(|_| item.to_string(), |file| prettyplease::unparse(&file))
+}
+
+/// Compares the formatted `tokens` with snapshot `name`.
+fn snapshot(name: &str, description: String, tokens: TokenStream) {
     let file: syn::File = match syn::parse2(tokens.clone()) {
         Ok(file) => file,
         Err(error) => panic!("the expansion is not a valid file: {error}\n{tokens}"),
@@ -107,6 +120,37 @@ fn workflow_with_options_and_facts() {
                 ctx.emit(OrderPlaced { id: order.id, amount: order.total }).await?;
                 let _ = (receipt, approval, cancel, shipment);
                 Ok(OrderStatus::Placed)
+            }
+        },
+    );
+}
+
+#[test]
+fn workflow_flow_with_branches_loops_and_joins() {
+    check(
+        "workflow_flow_with_branches_loops_and_joins",
+        Kind::Workflow,
+        quote!(),
+        quote! {
+            async fn restock(ctx: WorkflowContext, skus: Vec<String>) -> Result<(), WorkflowError> {
+                let saga = ctx.saga();
+                saga.run(hold(skus.clone()), |hold| unhold(hold)).await?;
+                for sku in skus {
+                    match count(sku.clone()).await? {
+                        0 => order_more(sku).await?,
+                        n if n > 100 => {
+                            saga.compensate().await;
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+                let (first, _) = race(vec![
+                    ctx.sleep(Duration::from_secs(60)),
+                    ctx.sleep_until(deadline),
+                ]).await;
+                futures::join!(ctx.child::<audit>(()), ctx.emit(Restocked { first }));
+                Ok(())
             }
         },
     );
@@ -288,5 +332,41 @@ fn api_get_with_path_query_and_headers() {
                 lookup(customer, id, page, headers.get("accept-language")).await
             }
         },
+    );
+}
+
+/// `#[entity]` on an impl block: the snapshot shows the impl kept as written, the
+/// `<State>Ref` client, the `Entity` impl and the registry entry.
+#[test]
+fn entity_with_commands_and_snapshots() {
+    let args = quote!(snapshot_every = 100);
+    let item = quote! {
+        impl Account {
+            fn apply(&mut self, event: &AccountEvent) {
+                match event {
+                    AccountEvent::Deposited { amount } => self.balance += amount,
+                    AccountEvent::Withdrew { amount } => self.balance -= amount,
+                }
+            }
+
+            /// Takes `amount` if the balance covers it.
+            async fn withdraw(&self, ctx: EntityContext, amount: u64) -> Result<Vec<AccountEvent>, AccountError> {
+                if self.balance < amount {
+                    return Err(AccountError::Insufficient);
+                }
+                Ok(vec![AccountEvent::Withdrew { amount }])
+            }
+
+            #[command(name = "close")]
+            async fn close_account(&self, ctx: EntityContext, reason: String, at: u64) -> Result<Vec<AccountEvent>, AccountError> {
+                Ok(Vec::new())
+            }
+        }
+    };
+    let description = format!("#[entity({args})]\n{}", pretty_input(&item));
+    snapshot(
+        "entity_with_commands_and_snapshots",
+        description,
+        expand::entity::dispatch(args, item),
     );
 }

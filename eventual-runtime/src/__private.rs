@@ -1,10 +1,13 @@
 //! What macro expansions call. Paths here may change without notice.
 
 pub use crate::api::{ApiAuth, ApiReply, ApiRequest, ApiResponse, FromApiRequest};
+pub use crate::entity::EntityTarget;
 pub use crate::registry::{
-    ApiRouteDescriptor, HandlerFailure, SourceLocation, SubscriptionDescriptor, TaskDescriptor,
-    WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS, WORKFLOWS,
+    ApiRouteDescriptor, FlowArm, FlowNode, FlowStep, HandlerFailure, SourceLocation,
+    SubscriptionDescriptor, TaskDescriptor, WorkflowDescriptor, API_ROUTES, SUBSCRIPTIONS, TASKS,
+    WORKFLOWS,
 };
+pub use crate::registry::{CommandOutcome, EntityDescriptor, ENTITIES};
 pub use crate::schedule::{CatchUpPolicy, OverlapPolicy, StaticSchedule};
 pub use crate::task::{Backoff, RetryPolicy, Task, TaskOptions};
 pub use crate::workflow::{current_workflow, Workflow, WorkflowContext, WorkflowFuture};
@@ -206,6 +209,101 @@ serde_assertions! {
     assert_task_output: "a task's output",
     assert_task_error: "a task's error",
     assert_event_detail: "an event's detail",
+}
+
+// ---- entities ------------------------------------------------------------------------------
+
+/// Requires an entity's state to be what the runtime stores (spanned on the state type).
+pub fn assert_entity_state<T: Default + serde::Serialize + DeserializeOwned>() {}
+
+/// Requires an entity's events to serialize both ways (spanned on the event type).
+pub fn assert_entity_event<T: serde::Serialize + DeserializeOwned>() {}
+
+/// Requires a command argument to serialize both ways (spanned on its type).
+pub fn assert_command_arg<T: serde::Serialize + DeserializeOwned>() {}
+
+/// Requires a command's error to serialize both ways (spanned on its type).
+pub fn assert_command_error<T: serde::Serialize + DeserializeOwned>() {}
+
+/// A command's arguments (a tuple) as the JSON array it travels as.
+pub fn command_args_to_json<T: serde::Serialize>(args: &T) -> Result<Value, String> {
+    serde_json::to_value(args).map_err(|error| error.to_string())
+}
+
+/// A command's arguments from JSON; the error names the command.
+pub fn command_args_from_json<T: DeserializeOwned>(
+    command: &str,
+    args: Value,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(args).map_err(|error| {
+        format!(
+            "the arguments of command `{command}` do not fit its parameters (at `{}`): {}",
+            error.path(),
+            error.inner()
+        )
+    })
+}
+
+/// An entity's state from JSON; the error names the field.
+pub fn entity_state_from_json<T: DeserializeOwned>(state: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(state).map_err(|error| {
+        format!(
+            "the stored state does not fit the state type (at `{}`): {}",
+            error.path(),
+            error.inner()
+        )
+    })
+}
+
+/// The error for a command the entity does not have.
+pub fn unknown_command(entity: &str, command: &str) -> String {
+    format!("entity `{entity}` has no command `{command}`")
+}
+
+/// Folds a JSON snapshot (or the default state) and JSON events into the state of `E`.
+pub fn fold_entity<E: crate::entity::Entity>(
+    state: Option<Value>,
+    events: &[Value],
+) -> Result<Value, String> {
+    let mut state: E = match state {
+        Some(state) => entity_state_from_json(state)?,
+        None => E::default(),
+    };
+    for (index, event) in events.iter().enumerate() {
+        let event: E::Event = serde_path_to_error::deserialize(event).map_err(|error| {
+            format!(
+                "event {index} of entity type `{}` does not fit its event type (at `{}`): {}",
+                E::TYPE,
+                error.path(),
+                error.inner()
+            )
+        })?;
+        state.apply(&event);
+    }
+    serde_json::to_value(&state).map_err(|error| format!("the state does not serialize: {error}"))
+}
+
+/// Runs a command's future: its events or error as JSON, a panic as a fault.
+pub fn run_command<Ev, E, Fut>(future: Fut) -> BoxFuture<'static, CommandOutcome>
+where
+    Ev: serde::Serialize,
+    E: serde::Serialize,
+    Fut: Future<Output = Result<Vec<Ev>, E>> + Send + 'static,
+{
+    Box::pin(async move {
+        match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(Ok(events)) => events
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Ok)
+                .map_err(|error| format!("an event does not serialize: {error}")),
+            Ok(Err(error)) => serde_json::to_value(&error)
+                .map(Err)
+                .map_err(|e| format!("the command's error does not serialize: {e}")),
+            Err(panic) => Err(format!("the command panicked: {}", panic_message(&panic))),
+        }
+    })
 }
 
 #[cfg(test)]

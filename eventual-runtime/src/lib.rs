@@ -41,6 +41,7 @@ pub mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod engine;
+pub mod entity;
 pub mod error;
 pub mod event;
 pub mod manifest;
@@ -60,18 +61,21 @@ pub use eventual_pattern as pattern;
 
 pub use error::{Failure, StepError, StepErrorKind, WorkflowError};
 pub use event::{Event, EventEnvelope, OutgoingEvent};
+/// `#[entity]` (the attribute, in the macro namespace beside the [`entity`](mod@entity) module).
+pub use eventual_macros::entity;
 pub use eventual_macros::{api, on_event, task, workflow};
 pub use time::Timestamp;
 pub use workflow::{Saga, WorkflowContext};
 
 /// What a service module needs: `use eventual_runtime::prelude::*;`.
 pub mod prelude {
+    pub use crate::entity::{Entity, EntityContext, EntityError};
     pub use crate::error::{StepError, StepErrorKind, WorkflowError};
     pub use crate::event::Event;
     pub use crate::time::Timestamp;
     pub use crate::workflow::combinators::{all, all_settled, any, race};
     pub use crate::workflow::{ChildOptions, ParentClosePolicy, Saga, WorkflowContext};
-    pub use crate::{api, on_event, task, workflow};
+    pub use crate::{api, entity, on_event, task, workflow};
     pub use futures::StreamExt as _;
     pub use std::time::Duration;
 }

@@ -1,16 +1,21 @@
 //! Amazon EventBridge Scheduler's recurring schedule expressions, parsed and stepped to their
 //! next firing in UTC.
 //!
-//! Two forms, exactly as EventBridge Scheduler writes them:
+//! The three forms, exactly as EventBridge Scheduler writes them:
 //! - `rate(value unit)`: `rate(1 minute)`, `rate(5 minutes)`, `rate(1 hour)`, `rate(2 days)`
 //!   (singular unit for 1, plural otherwise, as EventBridge requires);
 //! - `cron(minutes hours day-of-month month day-of-week year)`: six fields, `?` in exactly one
 //!   of day-of-month and day-of-week, each field `*`, a value, a range `a-b`, a step `*/n`,
 //!   `a/n` or `a-b/n`, or a comma-separated list of those. Months may be `JAN`-`DEC`, days of
-//!   the week `SUN`-`SAT` (1 is Sunday), years 1970-2199.
-//!
-//! Not supported, and refused with an error that says so: `L`, `W` and `#` (last day, nearest
-//! weekday, n-th weekday) and one-time `at(...)` schedules.
+//!   the week `SUN`-`SAT` (1 is Sunday), years 1970-2199. The day fields also take, each
+//!   standing alone:
+//!   - day-of-month `L`, the last day of the month, and `nW`, the weekday nearest to day `n`
+//!     within its month (`1W` on a Saturday is Monday the 3rd; `31W` on a Sunday is Friday the
+//!     29th; a month without day `n` does not fire);
+//!   - day-of-week `L`, the last day of the week (Saturday), `dL`, the last weekday `d` of the
+//!     month (`6L`, the last Friday), and `d#n`, the `n`-th weekday `d` of the month (`2#1`,
+//!     the first Monday; a month without a fifth one does not fire);
+//! - `at(yyyy-mm-ddThh:mm:ss)`: one firing at that time (UTC).
 //!
 //! Rate schedules fire on multiples of their period counted from the Unix epoch, so every
 //! engine, and every restart of one, computes the same firings without remembering when the
@@ -48,6 +53,10 @@ enum Kind {
         period_ms: u64,
     },
     Cron(Box<Cron>),
+    /// Fires once, at `at_ms`.
+    At {
+        at_ms: u64,
+    },
 }
 
 /// Why a schedule expression was refused: the expression and the reason.
@@ -84,7 +93,7 @@ impl fmt::Display for ScheduleError {
 impl std::error::Error for ScheduleError {}
 
 impl ScheduleExpression {
-    /// Parses `rate(...)` or `cron(...)`.
+    /// Parses `rate(...)`, `cron(...)` or `at(...)`.
     pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let trimmed = text.trim();
         let kind = if let Some(body) = inside(trimmed, "rate") {
@@ -93,16 +102,13 @@ impl ScheduleExpression {
             Kind::Cron(Box::new(
                 Cron::parse(body).map_err(|reason| ScheduleError::new(text, reason))?,
             ))
-        } else if inside(trimmed, "at").is_some() {
-            return Err(ScheduleError::new(
-                text,
-                "one-time `at(...)` schedules are not supported; use `rate(...)` or `cron(...)`",
-            ));
+        } else if let Some(body) = inside(trimmed, "at") {
+            parse_at(body).map_err(|reason| ScheduleError::new(text, reason))?
         } else {
             return Err(ScheduleError::new(
                 text,
-                "expected `rate(value unit)` or `cron(minutes hours day-of-month month \
-                 day-of-week year)`",
+                "expected `rate(value unit)`, `cron(minutes hours day-of-month month \
+                 day-of-week year)` or `at(yyyy-mm-ddThh:mm:ss)`",
             ));
         };
         Ok(ScheduleExpression {
@@ -112,13 +118,15 @@ impl ScheduleExpression {
     }
 
     /// The first firing strictly after `after_ms` (milliseconds since the Unix epoch, UTC), or
-    /// `None` when the expression never fires again (a cron whose years have all passed).
+    /// `None` when the expression never fires again (a cron whose years have all passed, an
+    /// `at` whose time has passed).
     pub fn next_after(&self, after_ms: u64) -> Option<u64> {
         match &self.kind {
             Kind::Rate { period_ms } => (after_ms / period_ms)
                 .checked_add(1)?
                 .checked_mul(*period_ms),
             Kind::Cron(cron) => cron.next_after(after_ms),
+            Kind::At { at_ms } => (*at_ms > after_ms).then_some(*at_ms),
         }
     }
 
@@ -189,6 +197,45 @@ fn parse_rate(body: &str) -> Result<Kind, String> {
     Ok(Kind::Rate { period_ms })
 }
 
+/// `yyyy-mm-ddThh:mm:ss`, as EventBridge Scheduler's one-time schedules write it.
+fn parse_at(body: &str) -> Result<Kind, String> {
+    let shape = || format!("a one-time schedule is `at(yyyy-mm-ddThh:mm:ss)`; got `at({body})`");
+    let (date, time) = body.trim().split_once('T').ok_or_else(shape)?;
+    let numbers = |text: &str, separator: char| -> Result<Vec<u32>, String> {
+        text.split(separator)
+            .map(|part| {
+                (!part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+                    .then(|| part.parse().ok())
+                    .flatten()
+                    .ok_or_else(shape)
+            })
+            .collect()
+    };
+    let (date, time) = (numbers(date, '-')?, numbers(time, ':')?);
+    let ([year, month, day], [hour, minute, second]) = (date.as_slice(), time.as_slice()) else {
+        return Err(shape());
+    };
+    let (year, month, day) = (*year, *month, *day);
+    YEAR.value(&year.to_string())?;
+    MONTH.value(&month.to_string())?;
+    if day == 0 || day > days_in_month(year, month) {
+        return Err(format!("{year:04}-{month:02} has no day {day}"));
+    }
+    if *hour > 23 || *minute > 59 || *second > 59 {
+        return Err(format!(
+            "`{hour:02}:{minute:02}:{second:02}` is not a time of day"
+        ));
+    }
+    let date = Date { year, month, day };
+    let seconds = date.days() * MINUTES_PER_DAY * 60
+        + u64::from(*hour) * 3_600
+        + u64::from(*minute) * 60
+        + u64::from(*second);
+    Ok(Kind::At {
+        at_ms: seconds * 1_000,
+    })
+}
+
 /// A set of small integers (every cron field fits in 0..256 once years are offset).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct ValueSet([u64; 4]);
@@ -209,6 +256,8 @@ struct Field {
     min: u32,
     max: u32,
     names: &'static [&'static str],
+    /// Whether the field takes `L`, `W` or `#` (the two day fields).
+    special_days: bool,
 }
 
 const MINUTES: Field = Field {
@@ -216,18 +265,21 @@ const MINUTES: Field = Field {
     min: 0,
     max: 59,
     names: &[],
+    special_days: false,
 };
 const HOURS: Field = Field {
     name: "hours",
     min: 0,
     max: 23,
     names: &[],
+    special_days: false,
 };
 const DAY_OF_MONTH: Field = Field {
     name: "day-of-month",
     min: 1,
     max: 31,
     names: &[],
+    special_days: true,
 };
 const MONTH: Field = Field {
     name: "month",
@@ -236,18 +288,21 @@ const MONTH: Field = Field {
     names: &[
         "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
     ],
+    special_days: false,
 };
 const DAY_OF_WEEK: Field = Field {
     name: "day-of-week",
     min: 1,
     max: 7,
     names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+    special_days: true,
 };
 const YEAR: Field = Field {
     name: "year",
     min: FIRST_YEAR,
     max: LAST_YEAR,
     names: &[],
+    special_days: false,
 };
 
 impl Field {
@@ -306,11 +361,11 @@ impl Field {
                 let upper = text.to_ascii_uppercase();
                 match self.names.iter().position(|name| *name == upper) {
                     Some(index) => self.min + index as u32,
-                    // EventBridge's `L`, `W` and `#` (last, nearest weekday, n-th weekday).
-                    None if text.contains(['L', 'W', '#']) => {
+                    // `L`, `W` and `#` inside a list or range: they only stand alone.
+                    None if self.special_days && text.contains(['L', 'W', '#']) => {
                         return Err(format!(
-                            "{}: `{text}` uses `L`, `W` or `#`, which are not supported; use \
-                             `*`, values, ranges `a-b`, steps `*/n` and lists `a,b`",
+                            "{}: `{text}`: `L`, `W` and `#` stand alone in their field; they \
+                             do not combine with lists, ranges or steps",
                             self.name
                         ))
                     }
@@ -340,8 +395,116 @@ impl Field {
 /// Which of the two day fields decides (the other one is `?`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Days {
-    OfMonth(ValueSet),
-    OfWeek(ValueSet),
+    OfMonth(DayOfMonth),
+    OfWeek(DayOfWeek),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DayOfMonth {
+    Values(ValueSet),
+    /// `L`.
+    Last,
+    /// `nW`.
+    NearestWeekday(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DayOfWeek {
+    /// Sunday is 1.
+    Values(ValueSet),
+    /// `dL`: weekday `d`, in the last seven days of the month.
+    LastInMonth(u32),
+    /// `d#n`.
+    Nth { weekday: u32, nth: u32 },
+}
+
+/// Whether `text` could be one value (a number or a name), not a list, range or step: `L`,
+/// `W` and `#` apply to one value only.
+fn is_single_value(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_alphanumeric()) && text != "L"
+}
+
+/// The last week of a month has at most five of a weekday.
+const MAX_NTH_WEEKDAY: u32 = 5;
+const SATURDAY: u32 = 7;
+
+impl DayOfMonth {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text == "L" {
+            return Ok(DayOfMonth::Last);
+        }
+        if let Some(day) = text
+            .strip_suffix('W')
+            .filter(|day| !day.contains(['L', ',']))
+        {
+            return Ok(DayOfMonth::NearestWeekday(DAY_OF_MONTH.value(day)?));
+        }
+        DAY_OF_MONTH.parse(text).map(DayOfMonth::Values)
+    }
+
+    fn matches(&self, date: &Date) -> bool {
+        match self {
+            DayOfMonth::Values(days) => days.contains(date.day),
+            DayOfMonth::Last => date.day == date.days_in_month(),
+            DayOfMonth::NearestWeekday(day) => {
+                let last = date.days_in_month();
+                if *day > last {
+                    return false;
+                }
+                let target = Date { day: *day, ..*date };
+                let nearest = match target.weekday() {
+                    1 if *day == last => day - 2,
+                    1 => day + 1,
+                    SATURDAY if *day == 1 => 3,
+                    SATURDAY => day - 1,
+                    _ => *day,
+                };
+                date.day == nearest
+            }
+        }
+    }
+}
+
+impl DayOfWeek {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text == "L" {
+            let mut saturday = ValueSet::default();
+            saturday.insert(SATURDAY);
+            return Ok(DayOfWeek::Values(saturday));
+        }
+        if let Some((weekday, nth)) = text
+            .split_once('#')
+            .filter(|(weekday, _)| is_single_value(weekday))
+        {
+            let nth = nth
+                .parse()
+                .ok()
+                .filter(|nth| (1..=MAX_NTH_WEEKDAY).contains(nth))
+                .ok_or_else(|| {
+                    format!(
+                        "day-of-week: in `{text}`, `#{nth}` is not an occurrence \
+                         1-{MAX_NTH_WEEKDAY}"
+                    )
+                })?;
+            let weekday = DAY_OF_WEEK.value(weekday)?;
+            return Ok(DayOfWeek::Nth { weekday, nth });
+        }
+        if let Some(weekday) = text.strip_suffix('L').filter(|day| is_single_value(day)) {
+            return Ok(DayOfWeek::LastInMonth(DAY_OF_WEEK.value(weekday)?));
+        }
+        DAY_OF_WEEK.parse(text).map(DayOfWeek::Values)
+    }
+
+    fn matches(&self, date: &Date) -> bool {
+        let weekday = date.weekday();
+        match self {
+            DayOfWeek::Values(days) => days.contains(weekday),
+            DayOfWeek::LastInMonth(day) => weekday == *day && date.day + 7 > date.days_in_month(),
+            DayOfWeek::Nth { weekday: day, nth } => {
+                weekday == *day && (date.day - 1) / 7 + 1 == *nth
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -371,8 +534,8 @@ impl Cron {
                         .to_string(),
                 )
             }
-            ("?", day_of_week) => Days::OfWeek(DAY_OF_WEEK.parse(day_of_week)?),
-            (day_of_month, "?") => Days::OfMonth(DAY_OF_MONTH.parse(day_of_month)?),
+            ("?", day_of_week) => Days::OfWeek(DayOfWeek::parse(day_of_week)?),
+            (day_of_month, "?") => Days::OfMonth(DayOfMonth::parse(day_of_month)?),
             _ => {
                 return Err(
                     "one of day-of-month and day-of-week must be `?` (EventBridge does not \
@@ -416,7 +579,7 @@ impl Cron {
                 minute = Date::start_of_year(date.year + 1).days() * MINUTES_PER_DAY;
             } else if !self.months.contains(date.month) {
                 minute = date.start_of_next_month().days() * MINUTES_PER_DAY;
-            } else if !self.day_matches(&date, day) {
+            } else if !self.day_matches(&date) {
                 minute = (day + 1) * MINUTES_PER_DAY;
             } else if !self.hours.contains(hour) {
                 minute = day * MINUTES_PER_DAY + u64::from(hour + 1) * 60;
@@ -428,16 +591,16 @@ impl Cron {
         }
     }
 
-    fn day_matches(&self, date: &Date, days_since_epoch: u64) -> bool {
+    fn day_matches(&self, date: &Date) -> bool {
         match &self.days {
-            Days::OfMonth(set) => set.contains(date.day),
-            // 1970-01-01 was a Thursday, day 5 when Sunday is 1.
-            Days::OfWeek(set) => set.contains(((days_since_epoch + 4) % 7) as u32 + 1),
+            Days::OfMonth(rule) => rule.matches(date),
+            Days::OfWeek(rule) => rule.matches(date),
         }
     }
 }
 
 /// A proleptic Gregorian date (UTC), converted with Howard Hinnant's civil-date algorithms.
+#[derive(Clone, Copy)]
 struct Date {
     year: u32,
     month: u32,
@@ -475,6 +638,16 @@ impl Date {
         era * 146_097 + day_of_era - 719_468
     }
 
+    /// Sunday is 1, as in cron's day-of-week.
+    fn weekday(&self) -> u32 {
+        // 1970-01-01 was a Thursday, day 5.
+        ((self.days() + 4) % 7) as u32 + 1
+    }
+
+    fn days_in_month(&self) -> u32 {
+        days_in_month(self.year, self.month)
+    }
+
     fn start_of_year(year: u32) -> Date {
         Date {
             year,
@@ -493,6 +666,17 @@ impl Date {
                 day: 1,
             }
         }
+    }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 

@@ -171,10 +171,16 @@ fn the_text_is_kept_for_deployment() {
 #[test]
 fn refusals_name_the_expression_the_field_and_the_reason() {
     for (expression, reason) in [
-        ("every 5 minutes", "expected `rate(value unit)` or `cron("),
+        ("every 5 minutes", "expected `rate(value unit)`, `cron("),
+        ("at(2027-02-29T00:00:00)", "2027-02 has no day 29"),
         (
-            "at(2026-12-01T10:00:00)",
-            "one-time `at(...)` schedules are not supported",
+            "at(2027-03-14 15:09)",
+            "a one-time schedule is `at(yyyy-mm-ddThh:mm:ss)`",
+        ),
+        ("at(2027-03-14T24:00:00)", "`24:00:00` is not a time of day"),
+        (
+            "at(2200-01-01T00:00:00)",
+            "year: `2200` is outside 1970-2199",
         ),
         ("rate(1 minutes)", "write `rate(1 minute)`"),
         ("rate(5 minute)", "write `rate(5 minutes)`"),
@@ -199,17 +205,19 @@ fn refusals_name_the_expression_the_field_and_the_reason() {
             "minutes: `?` is only allowed in day-of-month or day-of-week",
         ),
         (
-            "cron(0 12 L * ? *)",
-            "day-of-month: `L` uses `L`, `W` or `#`, which are not supported",
+            "cron(0 12 L,15 * ? *)",
+            "day-of-month: `L`: `L`, `W` and `#` stand alone in their field",
         ),
         (
-            "cron(0 12 15W * ? *)",
-            "day-of-month: `15W` uses `L`, `W` or `#`",
+            "cron(0 12 ? * 2-6L *)",
+            "day-of-week: `6L`: `L`, `W` and `#` stand alone",
         ),
+        ("cron(0 12 32W * ? *)", "day-of-month: `32` is outside 1-31"),
         (
-            "cron(0 12 ? * 6#3 *)",
-            "day-of-week: `6#3` uses `L`, `W` or `#`",
+            "cron(0 12 ? * 6#6 *)",
+            "day-of-week: in `6#6`, `#6` is not an occurrence 1-5",
         ),
+        ("cron(0 12 ? * 8L *)", "day-of-week: `8` is outside 1-7"),
         ("cron(60 12 * * ? *)", "minutes: `60` is outside 0-59"),
         ("cron(0 24 * * ? *)", "hours: `24` is outside 0-23"),
         (
@@ -235,4 +243,100 @@ fn refusals_name_the_expression_the_field_and_the_reason() {
         );
         assert!(message.contains(reason), "`{expression}`: {message}");
     }
+}
+
+#[test]
+fn last_day_of_the_month_follows_month_lengths_and_leap_years() {
+    let last = "cron(0 12 L * ? *)";
+    assert_eq!(
+        next(last, utc(2027, 2, 1, 0, 0)),
+        Some(utc(2027, 2, 28, 12, 0))
+    );
+    assert_eq!(
+        next(last, utc(2028, 2, 1, 0, 0)),
+        Some(utc(2028, 2, 29, 12, 0))
+    );
+    assert_eq!(
+        next(last, utc(2027, 4, 30, 12, 0)),
+        Some(utc(2027, 5, 31, 12, 0))
+    );
+}
+
+#[test]
+fn nearest_weekday_stays_within_its_month() {
+    let fifteenth = "cron(0 12 15W * ? *)";
+    // 2027-05-15 is a Saturday: the Friday before.
+    assert_eq!(
+        next(fifteenth, utc(2027, 5, 1, 0, 0)),
+        Some(utc(2027, 5, 14, 12, 0))
+    );
+    // 2027-08-15 is a Sunday: the Monday after.
+    assert_eq!(
+        next(fifteenth, utc(2027, 8, 1, 0, 0)),
+        Some(utc(2027, 8, 16, 12, 0))
+    );
+    // 2027-06-15 is a Tuesday: the day itself.
+    assert_eq!(
+        next(fifteenth, utc(2027, 6, 1, 0, 0)),
+        Some(utc(2027, 6, 15, 12, 0))
+    );
+    // 2027-05-01 is a Saturday: not April 30th but Monday the 3rd.
+    assert_eq!(
+        next("cron(0 12 1W * ? *)", utc(2027, 4, 2, 0, 0)),
+        Some(utc(2027, 5, 3, 12, 0))
+    );
+    // 2027-10-31 is a Sunday and the month's last day: Friday the 29th.
+    let thirty_first = "cron(0 12 31W * ? *)";
+    assert_eq!(
+        next(thirty_first, utc(2027, 10, 1, 0, 0)),
+        Some(utc(2027, 10, 29, 12, 0))
+    );
+    // February has no 31st: the next firing is in March.
+    assert_eq!(
+        next(thirty_first, utc(2027, 2, 1, 0, 0)),
+        Some(utc(2027, 3, 31, 12, 0))
+    );
+}
+
+#[test]
+fn last_and_nth_weekdays_of_the_month() {
+    // Last Friday: 2027-01-29, then 2027-02-26.
+    assert_eq!(
+        next("cron(0 12 ? * 6L *)", utc(2027, 1, 1, 0, 0)),
+        Some(utc(2027, 1, 29, 12, 0))
+    );
+    assert_eq!(
+        next("cron(0 12 ? * FRIL *)", utc(2027, 1, 30, 0, 0)),
+        Some(utc(2027, 2, 26, 12, 0))
+    );
+    // April 2027 ends on a Friday: the 30th, not the 23rd a week earlier.
+    assert_eq!(
+        next("cron(0 12 ? * 6L *)", utc(2027, 4, 1, 0, 0)),
+        Some(utc(2027, 4, 30, 12, 0))
+    );
+    // First Monday of January 2027 is the 4th.
+    assert_eq!(
+        next("cron(0 12 ? * MON#1 *)", utc(2027, 1, 1, 0, 0)),
+        Some(utc(2027, 1, 4, 12, 0))
+    );
+    // A fifth Monday: none in January or February 2027, the first is March 29th.
+    assert_eq!(
+        next("cron(0 12 ? * 2#5 *)", utc(2027, 1, 1, 0, 0)),
+        Some(utc(2027, 3, 29, 12, 0))
+    );
+    // `L` alone in day-of-week is Saturday; 2027-01-01 is a Friday.
+    assert_eq!(
+        next("cron(0 12 ? * L *)", utc(2027, 1, 1, 0, 0)),
+        Some(utc(2027, 1, 2, 12, 0))
+    );
+}
+
+#[test]
+fn a_one_time_schedule_fires_once() {
+    let at = "at(2027-03-14T15:09:26)";
+    let when = utc(2027, 3, 14, 15, 9) + 26_000;
+    assert_eq!(next(at, 0), Some(when));
+    assert_eq!(next(at, when - 1), Some(when));
+    assert_eq!(next(at, when), None);
+    assert_eq!(ScheduleExpression::parse(at).unwrap().as_str(), at);
 }

@@ -12,7 +12,7 @@
 //! `executions=<n> rss_mib=<a> starts_per_s=<b> timer_late_p99_ms=<c> restart_s=<d>`.
 //!
 //! ```text
-//! cargo run --release --example bench_idle [-- --executions 100000 --dir DIR]
+//! cargo run --release --example bench_idle [-- --executions 100000 --dir DIR --max-resident N]
 //! ```
 
 use eventual_runtime::engine::client::StartExecution;
@@ -28,17 +28,24 @@ fn main() {
     eventual_examples::link();
     let mut executions = 100_000usize;
     let mut dir = std::env::temp_dir();
+    let mut max_resident = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--executions", Some(n)) => executions = n.parse().expect("a number of executions"),
             ("--dir", Some(path)) => dir = PathBuf::from(path),
-            _ => panic!("usage: bench_idle [--executions N] [--dir DIR]"),
+            ("--max-resident", Some(n)) => {
+                max_resident = Some(n.parse().expect("a number of executors"))
+            }
+            _ => panic!("usage: bench_idle [--executions N] [--dir DIR] [--max-resident N]"),
         }
     }
     let dir = dir.join(format!("eventual-bench-idle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory for the database");
-    let config = EngineConfig::new(dir.join("idle.db"));
+    let mut config = EngineConfig::new(dir.join("idle.db"));
+    if let Some(max) = max_resident {
+        config = config.with_max_resident_executions(max);
+    }
 
     let engine = LocalEngine::open(config.clone()).expect("the engine opens");
     let handle = engine.handle();

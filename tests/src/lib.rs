@@ -71,6 +71,7 @@ pub fn millis(n: u64) -> Duration {
 pub mod crash;
 pub mod local;
 pub mod manifest;
+pub mod mermaid;
 pub mod programs;
 pub mod scenarios;
 
@@ -88,6 +89,7 @@ pub fn changed_code(name: &'static str, code: &str) -> WorkflowDescriptor {
         signals: recorded.signals,
         events: recorded.events,
         timers: recorded.timers,
+        flow: recorded.flow,
         start: registry::workflow(code).unwrap().start,
         schedule: None,
     }

@@ -645,3 +645,110 @@ pub fn differential(
         panic!("{error}");
     }
 }
+
+// ---- continue-as-new ----------------------------------------------------------------------------
+
+/// What [`dp_loop`] hands from run to run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// This run's index, from 0.
+    pub run: usize,
+    /// What the earlier runs got.
+    pub done: Vec<String>,
+}
+
+/// The runs of [`dp_loop`]: every run but the last continues as new.
+pub const LOOP_RUNS: usize = 4;
+/// The run that continues as new as soon as `go` comes, while the driver sends `note`.
+const SWITCH_RUN: usize = 1;
+
+/// A loop over runs: each run but the last calls `dp_task` and continues as new; run
+/// [`SWITCH_RUN`] first waits for `go`, and the driver sends `note` right after it, so `note`
+/// arrives while that run continues as new; only the last run takes `note`, so it must be
+/// handed on from run to run whenever it arrived.
+#[workflow]
+pub async fn dp_loop(ctx: WorkflowContext, state: LoopState) -> Result<String, WorkflowError> {
+    let mut done = state.done;
+    if state.run + 1 == LOOP_RUNS {
+        done.push(ctx.wait_for_signal("note").await?);
+        return Ok(done.join("; "));
+    }
+    let call = TaskCall {
+        plan: TaskPlan::Succeed,
+        index: state.run,
+    };
+    done.push(dp_task(call).await?);
+    if state.run == SWITCH_RUN {
+        done.push(ctx.expect_signal("go", GATE).await?);
+    }
+    ctx.continue_as_new(LoopState {
+        run: state.run + 1,
+        done,
+    })
+    .await
+}
+
+/// Runs [`dp_loop`] under the root name `root`, sending `go` and then at once `note` when run
+/// [`SWITCH_RUN`] waits, and returns its trace: the outcome and every run's history. Where
+/// `note` is recorded before the run that takes it depends on when it arrived (in the run that
+/// was switching, then carried on, or in a later one), so the ended runs' traces leave it out;
+/// the last run's history and the outcome show that it got there.
+pub async fn run_continue_as_new(subject: &dyn Subject, root: &str) -> Value {
+    let engine = subject.engine();
+    engine
+        .start(StartExecution {
+            workflow: "dp_loop".to_owned(),
+            execution_name: Some(root.to_owned()),
+            input: json!(LoopState::default()),
+            correlation_id: None,
+        })
+        .await
+        .expect("the loop starts");
+    waiting(subject, root, GATE, 1).await;
+    for name in ["go", "note"] {
+        engine
+            .signal(root, name, json!(name))
+            .await
+            .expect("signal");
+    }
+    let (outcome, _) = ended(&*subject.engine(), root).await;
+    let mut runs = Vec::new();
+    for number in 1..=LOOP_RUNS {
+        let run_id = format!("run-{number}");
+        let mut history = subject
+            .engine()
+            .run_history(root, &run_id)
+            .await
+            .unwrap_or_else(|error| panic!("{run_id} of {root}: {error}"));
+        if number < LOOP_RUNS {
+            history.retain(|event| {
+                !matches!(&event.kind, HistoryEventKind::SignalReceived { name, .. } if name == "note")
+            });
+        }
+        runs.push(history);
+    }
+    normalize(json!({ "outcome": outcome, "runs": runs }), root)
+}
+
+/// Runs [`run_continue_as_new`] on a fresh `TestEnvironment` and on a subject from `make`, and
+/// requires the same traces. `tag` keeps the subject's root name apart from other tests'.
+pub fn differential_continue_as_new(
+    runtime: &tokio::runtime::Runtime,
+    tag: &str,
+    make: impl Fn() -> Box<dyn Subject>,
+) {
+    let root = format!("dp-loop-{tag}");
+    let reference = Arc::new(eventual_runtime::testing::TestEnvironment::new());
+    let expected = runtime.block_on(run_continue_as_new(&reference, &root));
+    assert_eq!(
+        expected["outcome"]["result"],
+        json!("t0; t1; go; t2; note"),
+        "{expected:#}"
+    );
+    let subject = make();
+    let actual = runtime.block_on(run_continue_as_new(&*subject, &root));
+    assert_eq!(
+        actual, expected,
+        "the engine disagrees with the TestEnvironment on continue-as-new"
+    );
+}

@@ -41,7 +41,7 @@ macro_rules! every_scenario {
     ($runner:ident) => {
         $crate::every_scenario!($runner: retries, signals, timers, children, cancellation, order_saga, events,
             cancel_during_compensation, parent_close, terminate, names, handler_ids, versioning,
-            queries, continue_as_new);
+            queries, updates, continue_as_new);
     };
     ($runner:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -873,5 +873,131 @@ pub async fn queries(engine: &dyn Engine) -> Trace {
         before[..],
         "queries wrote nothing to history"
     );
+    vec![shape(&history)]
+}
+
+// ---- updates ----------------------------------------------------------------------------------
+
+/// Adds items to a cart of at most `limit` items (update `add`, answered with the count), and
+/// answers query `items`; rejects an empty addition and one that does not fit.
+#[workflow]
+pub async fn sc_cart(ctx: WorkflowContext, limit: u64) -> Result<u64, WorkflowError> {
+    let mut items = 0;
+    ctx.answer_query("items", items);
+    while items < limit {
+        let add = ctx.next_update::<u64>("add").await;
+        if *add.input() == 0 {
+            add.reject("add at least one item");
+            continue;
+        }
+        if items + add.input() > limit {
+            add.reject(format!("only {} more fit", limit - items));
+            continue;
+        }
+        items += add.input();
+        ctx.answer_query("items", items);
+        add.accept(json!(items));
+    }
+    Ok(items)
+}
+
+/// The typed form of `sc_cart`'s update.
+pub struct AddToCart;
+
+impl eventual_runtime::workflow::Update for AddToCart {
+    const NAME: &'static str = "add";
+    type Input = u64;
+    type Output = u64;
+}
+
+/// The typed form of `sc_cart`'s query.
+pub struct CartItems;
+
+impl eventual_runtime::workflow::Query for CartItems {
+    const NAME: &'static str = "items";
+    type Output = u64;
+}
+
+fn update_events(history: &[HistoryEvent], update_id: &str) -> Vec<String> {
+    history
+        .iter()
+        .filter(|event| match &event.kind {
+            HistoryEventKind::UpdateReceived { update_id: id, .. }
+            | HistoryEventKind::UpdateAccepted { update_id: id, .. }
+            | HistoryEventKind::UpdateRejected { update_id: id, .. } => id == update_id,
+            _ => false,
+        })
+        .map(|event| crate::label(&event.kind))
+        .collect()
+}
+
+/// An update is answered to its caller; a rejected one leaves the workflow's progress (its
+/// steps and state) as it was; the same update id is answered once and recorded once, even
+/// after the end; an update to an ended execution is an error.
+pub async fn updates(engine: &dyn Engine) -> Trace {
+    use eventual_runtime::engine::kernel::update::{SendUpdate, UpdateStatus};
+    use eventual_runtime::engine::TypedClient;
+    let id = start(engine, "sc_cart", json!(5)).await;
+    let first = SendUpdate::new("add", json!(2)).with_id("add-two");
+    let reply = engine
+        .update(&id, first.clone())
+        .await
+        .expect("update add 2");
+    assert_eq!(reply.update_id, "add-two");
+    assert_eq!(reply.status, UpdateStatus::Accepted { answer: json!(2) });
+
+    let before_rejection = engine.history(&id).await.expect("a history");
+    let empty = SendUpdate::new("add", json!(0)).with_id("add-none");
+    let rejected = engine.update(&id, empty).await.expect("update add 0");
+    assert_eq!(
+        rejected.status,
+        UpdateStatus::Rejected {
+            reason: "add at least one item".into()
+        }
+    );
+    assert_eq!(engine.query_of::<CartItems>(&id).await, Ok(2));
+    let after_rejection = engine.history(&id).await.expect("a history");
+    assert_eq!(
+        shape(&after_rejection[before_rejection.len()..]),
+        ["UpdateReceived", "UpdateRejected"],
+        "a rejection takes no step"
+    );
+    let too_many = engine.update_of::<AddToCart>(&id, 4).await;
+    assert!(
+        matches!(&too_many, Err(ServiceError::UpdateRejected { reason, .. }) if reason == "only 3 more fit"),
+        "{too_many:?}"
+    );
+
+    let again = engine
+        .update(&id, first.clone())
+        .await
+        .expect("add-two again");
+    assert_eq!(again.status, UpdateStatus::Accepted { answer: json!(2) });
+    let history = engine.history(&id).await.expect("a history");
+    assert_eq!(
+        update_events(&history, "add-two"),
+        ["UpdateReceived", "UpdateAccepted@0"],
+        "a repeated update id is recorded once"
+    );
+
+    assert_eq!(engine.update_of::<AddToCart>(&id, 3).await, Ok(5));
+    let (outcome, history) = ended(engine, &id).await;
+    assert_eq!(outcome, Outcome::Succeeded { result: json!(5) });
+    let late = engine.update(&id, SendUpdate::new("add", json!(1))).await;
+    assert_eq!(late, Err(ServiceError::Ended(id.clone())));
+    let repeated = engine
+        .update(&id, first)
+        .await
+        .expect("add-two after the end");
+    assert_eq!(repeated.status, UpdateStatus::Accepted { answer: json!(2) });
+    let status = engine
+        .update_status(&id, "add-none")
+        .await
+        .expect("status of add-none");
+    assert!(matches!(status.status, UpdateStatus::Rejected { .. }));
+    assert!(matches!(
+        engine.update_status(&id, "never-sent").await,
+        Err(ServiceError::UnknownUpdate { .. })
+    ));
     vec![shape(&history)]
 }

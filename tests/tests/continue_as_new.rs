@@ -304,6 +304,67 @@ fn signals_in_the_step_that_continues_go_to_the_next_run() {
     assert_eq!(received, 2, "the next run records the signals handed on");
 }
 
+/// The first run continues as new when `go` comes, leaving `note`s it received untaken; the
+/// second run takes two `note`s.
+#[workflow]
+pub async fn cn_handover(ctx: WorkflowContext, run: u32) -> Result<String, WorkflowError> {
+    if run == 0 {
+        let _: String = ctx.wait_for_signal("go").await?;
+        return ctx.continue_as_new(1).await;
+    }
+    let first: String = ctx.wait_for_signal("note").await?;
+    let second: String = ctx.wait_for_signal("note").await?;
+    Ok(format!("{first} {second}"))
+}
+
+fn note(text: &str, id: &str) -> InboxEvent {
+    InboxEvent::Signal {
+        name: "note".into(),
+        payload: json!(text),
+        id: Some(id.into()),
+    }
+}
+
+/// A signal a run recorded but never took goes to the next run with its sender's id, so the
+/// next run still drops a duplicate delivery of it.
+#[test]
+fn a_signal_handed_on_keeps_its_id_and_its_duplicates_are_dropped() {
+    let workflow = registry::workflow("cn_handover").expect("registered");
+    let now = Timestamp::from_millis(1_767_225_600_000);
+    let (mut first, _) =
+        WorkflowExecutor::start(workflow, StartRequest::new("handover", json!(0)), now)
+            .expect("start");
+    let recorded = first.step(now, vec![note("x", "n1")]).expect("step");
+    assert_eq!(recorded.new_events.len(), 1, "{:?}", recorded.new_events);
+    let go = InboxEvent::Signal {
+        name: "go".into(),
+        payload: json!("go"),
+        id: None,
+    };
+    let output = first.step(now, vec![go]).expect("step");
+    let continuation = output
+        .commands
+        .into_iter()
+        .find_map(|command| match command {
+            Command::ContinueAsNew(continuation) => Some(continuation),
+            _ => None,
+        })
+        .expect("the step continues as new");
+    assert_eq!(continuation.carried, vec![note("x", "n1")]);
+    let next = StartRequest::continued("handover", "handover".into(), None, continuation);
+    let (mut second, _) = WorkflowExecutor::start(workflow, next, now).expect("next run");
+    let output = second
+        .step(now, vec![note("x", "n1"), note("y", "n2")])
+        .expect("step");
+    assert_eq!(
+        output.outcome,
+        Some(Outcome::Succeeded {
+            result: json!("x y")
+        }),
+        "the duplicate of the handed-on signal is dropped"
+    );
+}
+
 /// A sender sends signals as fast as the engine takes them while the workflow continues as
 /// new every three: every signal is taken once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 
 use eventual_runtime::engine::local::{EngineConfig, LocalEngine};
 use eventual_runtime::engine::{Durability, Engine};
-use eventual_tests::programs::{differential, Subject};
+use eventual_tests::programs::{differential, differential_continue_as_new, Subject};
 use std::sync::{Arc, Mutex};
 
 /// A local engine on a fresh database that can be closed and opened again.
@@ -72,6 +72,22 @@ fn generated_programs_agree_in_speculative_durability() {
 #[test]
 fn generated_programs_agree_when_every_execution_is_evicted() {
     differential(&runtime(), 50, "local-evicted", || {
+        Box::new(Local::with(|config| config.with_max_resident_executions(0)))
+    });
+}
+
+/// A loop that continues as new, with a signal sent while a run switches, in strict and
+/// speculative durability.
+#[test]
+fn continue_as_new_agrees_with_the_test_environment() {
+    let runtime = runtime();
+    differential_continue_as_new(&runtime, "local", || {
+        Box::new(Local::open(Durability::Strict))
+    });
+    differential_continue_as_new(&runtime, "local-speculative", || {
+        Box::new(Local::open(Durability::Speculative))
+    });
+    differential_continue_as_new(&runtime, "local-evicted", || {
         Box::new(Local::with(|config| config.with_max_resident_executions(0)))
     });
 }

@@ -752,3 +752,214 @@ fn queries_answer_from_the_replayed_state() {
         "nope",
     );
 }
+
+/// Fails its first attempt, so that the metrics count a retry.
+#[task(retry(max_attempts = 2, backoff = "fixed", initial = "10ms", jitter = 0.0))]
+async fn api_second_try(n: u64) -> Result<u64, StepError> {
+    let attempt = eventual_runtime::task::TaskContext::current()
+        .expect("inside a task")
+        .attempt;
+    if attempt == 1 {
+        return Err(StepError::new(StepErrorKind::Failed, "first attempt fails"));
+    }
+    Ok(n)
+}
+
+#[workflow]
+async fn api_nap_then_retry(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    ctx.sleep(Duration::from_millis(20)).await;
+    Ok(api_second_try(n).await?)
+}
+
+/// The value of the sample `name` (with its labels) in OpenMetrics text, if present.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_count_executions_steps_attempts_deliveries_timers_and_commits() {
+    let server = InProcess::start();
+    let api = &server.api;
+    let (_, napper) = start(api, "api_nap_then_retry", json!(7), None);
+    let (_, failer) = start(api, "api_fail", json!("no"), None);
+    let published = api.post(
+        "/events",
+        &json!([{"source": "tests", "detail-type": "ApiFlaky", "detail": {"n": 3}}]),
+    );
+    assert_eq!(published.status, 202);
+    assert_eq!(api.wait_ended(&napper, WAIT)["status"], "succeeded");
+    assert_eq!(api.wait_ended(&failer, WAIT)["status"], "failed");
+    poll(WAIT, "a dead letter", || {
+        (api.get("/dlq").body.as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+
+    let url = format!("http://{}/_eventual/metrics", server.address);
+    let mut response = ureq::get(&url).call().expect("GET /_eventual/metrics");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.body_mut().read_to_string().unwrap();
+    for (name, expected) in [
+        (
+            "eventual_executions_started_total{workflow=\"api_nap_then_retry\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_completed_total{workflow=\"api_nap_then_retry\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_started_total{workflow=\"api_fail\"}",
+            1.0,
+        ),
+        (
+            "eventual_executions_failed_total{workflow=\"api_fail\",status=\"failed\"}",
+            1.0,
+        ),
+        ("eventual_task_attempts_total{task=\"api_second_try\"}", 2.0),
+        ("eventual_task_retries_total{task=\"api_second_try\"}", 1.0),
+        (
+            "eventual_deliveries_total{subscription=\"api_flaky_handler\"}",
+            2.0,
+        ),
+        (
+            "eventual_dead_letters_total{subscription=\"api_flaky_handler\"}",
+            1.0,
+        ),
+        ("eventual_timer_lateness_seconds_count", 1.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(expected), "{name} in:\n{text}");
+    }
+    for name in [
+        "eventual_step_duration_seconds_count",
+        "eventual_commit_writes_count",
+        "eventual_commit_fsync_duration_seconds_count",
+    ] {
+        assert!(
+            sample(&text, name).is_some_and(|n| n >= 1.0),
+            "{name} in:\n{text}"
+        );
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+/// Sleeps `ms`, then accepts `add` updates (rejecting 0) until the total reaches `target`.
+#[workflow]
+async fn api_updated(ctx: WorkflowContext, target: u64) -> Result<u64, WorkflowError> {
+    let mut total = 0;
+    while total < target {
+        let add = ctx.next_update::<u64>("add").await;
+        if *add.input() == 0 {
+            add.reject("add more than nothing");
+            continue;
+        }
+        total += add.input();
+        add.accept(json!({ "total": total }));
+    }
+    let _: () = ctx.wait_for_signal("done").await?;
+    Ok(total)
+}
+
+/// Sleeps before it takes updates, so a short wait ends first.
+#[workflow]
+async fn api_slow_updated(ctx: WorkflowContext, ms: u64) -> Result<u64, WorkflowError> {
+    ctx.sleep(Duration::from_millis(ms)).await;
+    let add = ctx.next_update::<u64>("add").await;
+    let value = *add.input();
+    add.accept(json!(value));
+    Ok(value)
+}
+
+/// `POST /executions/{id}/updates/{name}` waits for the verdict: 200 with the answer, 422
+/// with the reason, the same answer for the same id, 202 with the id when the wait ends first
+/// (then `GET .../updates/{update_id}`), 409 once the execution ended; bad bodies are 400.
+#[test]
+fn updates_are_answered_over_http() {
+    let server = InProcess::start();
+    let api = &server.api;
+    let body = json!({"workflow": "api_updated", "input": 5, "name": "up-1"});
+    assert_eq!(api.post("/executions", &body).status, 201);
+    let accepted = api.post(
+        "/executions/up-1/updates/add",
+        &json!({"input": 2, "update_id": "two"}),
+    );
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    assert_eq!(
+        accepted.body,
+        json!({"update_id": "two", "status": "accepted", "answer": {"total": 2}})
+    );
+    let history = api.history("up-1");
+    let again = api.post(
+        "/executions/up-1/updates/add",
+        &json!({"input": 2, "update_id": "two"}),
+    );
+    assert_eq!(again.body, accepted.body);
+    assert_eq!(
+        api.history("up-1"),
+        history,
+        "a repeated update writes nothing"
+    );
+    assert_error(
+        &api.post("/executions/up-1/updates/add", &json!({"input": 0})),
+        422,
+        "update_rejected",
+        "add more than nothing",
+    );
+    assert_eq!(api.get("/executions/up-1/updates/two").body, accepted.body);
+    assert_error(
+        &api.get("/executions/up-1/updates/never"),
+        404,
+        "unknown_update",
+        "never",
+    );
+    assert_error(
+        &api.post_raw("/executions/up-1/updates/add", "{\"inptu\": 1}"),
+        400,
+        "bad_request",
+        "inptu",
+    );
+    assert_error(
+        &api.post("/executions/nope/updates/add", &json!({"input": 1})),
+        404,
+        "not_found",
+        "nope",
+    );
+    let done = api.post("/executions/up-1/updates/add", &json!({"input": 3}));
+    assert_eq!(done.body["answer"], json!({"total": 5}));
+    api.post("/executions/up-1/signals", &json!({"name": "done"}));
+    poll(Duration::from_secs(30), "up-1 to end", || {
+        (api.get("/executions/up-1").body["status"] == "succeeded").then_some(())
+    });
+    assert_error(
+        &api.post("/executions/up-1/updates/add", &json!({"input": 1})),
+        409,
+        "ended",
+        "up-1",
+    );
+
+    let body = json!({"workflow": "api_slow_updated", "input": 1500, "name": "up-2"});
+    assert_eq!(api.post("/executions", &body).status, 201);
+    let pending = api.post(
+        "/executions/up-2/updates/add",
+        &json!({"input": 9, "wait_ms": 50}),
+    );
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    assert_eq!(pending.body["status"], "pending");
+    let update_id = pending.body["update_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let path = format!("/executions/up-2/updates/{update_id}");
+    let answered = poll(Duration::from_secs(30), "the update to be answered", || {
+        let reply = api.get(&path);
+        (reply.status == 200).then_some(reply.body)
+    });
+    assert_eq!(answered["answer"], json!(9));
+}

@@ -189,6 +189,41 @@ fn every_command_against_a_served_engine() {
         "{events}"
     );
 
+    // update: recorded and, while the workflow never takes it, pending under the given id;
+    // an update to an ended execution is an error that says so.
+    let pending = cli.ok(&[
+        "update",
+        &running,
+        "note",
+        "--input",
+        r#""fragile""#,
+        "--id",
+        "note-1",
+        "--wait",
+        "0.2",
+    ]);
+    assert!(
+        pending.contains("update `note-1`") && pending.contains("pending"),
+        "{pending}"
+    );
+    let events = cli.json(&["history", &running, "--json"])["events"].clone();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "UpdateReceived"
+                && e["update_id"] == "note-1"
+                && e["input"] == "fragile"),
+        "{events}"
+    );
+    let late = cli.run(&["update", "o-1", "note", "--input", "1"]);
+    assert!(!late.status.success());
+    assert!(
+        String::from_utf8_lossy(&late.stderr).contains("execution `o-1` has already ended"),
+        "{late:?}"
+    );
+
     // cancel: the execution ends cancelled, after its compensations.
     let cancelled = cli.ok(&["cancel", &running, "--reason", "customer called"]);
     assert!(cancelled.contains("cancellation"), "{cancelled}");

@@ -222,6 +222,48 @@ fn a_workflow_waiting_on_expect_signal_across_a_restart_receives_a_later_signal(
     );
 }
 
+/// More waiting executions than executors kept in memory: recovery replays every history but
+/// keeps only the first two executors; the others step by replaying from disk.
+#[test]
+fn executions_recovered_beyond_the_resident_cap_still_receive_their_signals() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.db");
+    let capped = || {
+        LocalEngine::open(EngineConfig::new(&db).with_max_resident_executions(2))
+            .expect("the engine opens")
+    };
+    let engine = capped();
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            start(
+                &engine.handle(),
+                "rs_expect",
+                json!(i),
+                &format!("capped-{i}"),
+            )
+            .0
+        })
+        .collect();
+    for id in &ids {
+        poll(WAIT, "the wait to be recorded", || {
+            (engine.handle().history(id).unwrap().len() >= 2).then_some(())
+        });
+    }
+    drop(engine);
+
+    let engine = capped();
+    let handle = engine.handle();
+    for id in &ids {
+        block(handle.signal(id, "approve", json!(id), None)).unwrap();
+    }
+    for id in &ids {
+        assert_eq!(
+            succeeded_with(&handle, id),
+            json!(format!("approved: {id}"))
+        );
+    }
+}
+
 #[test]
 fn a_duplicate_start_after_a_restart_returns_the_same_execution() {
     let dir = tempfile::tempdir().unwrap();
@@ -330,6 +372,54 @@ fn a_blocked_execution_keeps_its_history_untouched() {
             "TaskScheduled@0",
             "TaskSucceeded@0",
             "SignalReceived",
+            "WorkflowSucceeded"
+        ]
+    );
+}
+
+/// Accepts `add` updates until the total reaches `target`.
+#[workflow]
+async fn rs_total(ctx: WorkflowContext, target: u64) -> Result<u64, WorkflowError> {
+    let mut total = 0;
+    while total < target {
+        let add = ctx.next_update::<u64>("add").await;
+        total += add.input();
+        add.accept(json!(total));
+    }
+    Ok(total)
+}
+
+#[test]
+fn an_accepted_update_survives_a_restart_and_is_answered_again_not_applied_again() {
+    use eventual_runtime::engine::kernel::update::{SendUpdate, UpdateStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.db");
+    let engine = open(&db);
+    let (id, _) = start(&engine.handle(), "rs_total", json!(10), "total-1");
+    let first = SendUpdate::new("add", json!(4)).with_id("four");
+    let reply = block(engine.handle().update(&id, first.clone())).expect("answered");
+    assert_eq!(reply.status, UpdateStatus::Accepted { answer: json!(4) });
+    drop(engine);
+
+    let engine = open(&db);
+    let again = block(engine.handle().update(&id, first)).expect("answered again");
+    assert_eq!(again.status, UpdateStatus::Accepted { answer: json!(4) });
+    let more = SendUpdate::new("add", json!(6)).with_id("six");
+    let reply = block(engine.handle().update(&id, more)).expect("answered");
+    assert_eq!(
+        reply.status,
+        UpdateStatus::Accepted { answer: json!(10) },
+        "the total kept the update accepted before the restart, once"
+    );
+    assert_eq!(succeeded_with(&engine.handle(), &id), json!(10));
+    assert_eq!(
+        shape(&engine.handle().history(&id).unwrap()),
+        [
+            "WorkflowStarted",
+            "UpdateReceived",
+            "UpdateAccepted@0",
+            "UpdateReceived",
+            "UpdateAccepted@1",
             "WorkflowSucceeded"
         ]
     );

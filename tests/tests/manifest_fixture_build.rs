@@ -101,7 +101,19 @@ fn a_clean_build_writes_the_artifacts_with_the_cross_crate_handler() {
     );
     let template = read(&target, "template.json");
     assert!(template.contains(&names::id::handler_rule("audit_greeting")));
-    assert!(read(&target, "greet.mmd").contains("audit_greeting"));
+    // The diagram `cargo build` writes draws the body's steps in order: the task, then the
+    // event, which the other crate's handler may match.
+    let diagram = read(&target, "greet.mmd");
+    let chart =
+        eventual_tests::mermaid::check(&diagram).unwrap_or_else(|e| panic!("{e}\n{diagram}"));
+    let task = chart.nodes_labelled("task: make_greeting<br/>attempts 2");
+    let event = chart.nodes_labelled("event: Greeted");
+    let handler = chart.nodes_labelled("handler: audit_greeting");
+    assert!(
+        matches!((&task[..], &event[..], &handler[..]), ([task], [event], [_])
+            if chart.flows("start", task) && chart.flows(task, event) && chart.flows(event, "finish")),
+        "{diagram}"
+    );
 
     // No #[api] route: an OpenAPI document without paths, at the build script's package's
     // version (the fixture's, like this crate's, is the workspace's).

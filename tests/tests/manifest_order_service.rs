@@ -58,7 +58,9 @@ fn openapi_snapshot() {
 
 #[test]
 fn diagram_snapshot() {
-    insta::assert_snapshot!("place_order.mmd", artifacts().files["place_order.mmd"]);
+    let diagram = &artifacts().files["place_order.mmd"];
+    insta::assert_snapshot!("place_order.mmd", diagram);
+    eventual_tests::mermaid::check(diagram).unwrap_or_else(|error| panic!("{error}\n{diagram}"));
 }
 
 #[test]
@@ -407,6 +409,18 @@ fn allowlist() -> Allowlist {
         &["${ExecutionsTable.Arn}", "${HistoryTable.Arn}"],
     );
     allow.allow(role, READ_WRITE_OBJECTS, &["${HistoryBucket.Arn}/*"]);
+    // Keeps the attribute index in each commit's transaction, and tags history documents for
+    // the bucket's lifecycle rules.
+    allow.allow(
+        role,
+        &[
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+        &["${AttributesTable.Arn}"],
+    );
+    allow.allow(role, &["s3:PutObjectTagging"], &["${HistoryBucket.Arn}/*"]);
     allow.allow(
         role,
         WRITE_LOGS,
@@ -460,8 +474,23 @@ fn allowlist() -> Allowlist {
     allow.allow(role, SEND, &["${OrchestratorQueue.Arn}"]);
     allow.allow(
         role,
-        &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+        &["dynamodb:GetItem", "dynamodb:Query"],
         &["${ExecutionsTable.Arn}", "${HistoryTable.Arn}"],
+    );
+    // Lists by queries of the list indexes and the attribute index, never by a scan.
+    allow.allow(
+        role,
+        &["dynamodb:Query"],
+        &[
+            "${AttributesTable.Arn}",
+            "${ExecutionsTable.Arn}/index/by-status",
+            "${ExecutionsTable.Arn}/index/by-workflow",
+        ],
+    );
+    allow.allow(
+        role,
+        &["dynamodb:BatchGetItem"],
+        &["${ExecutionsTable.Arn}"],
     );
     allow.allow(role, &["s3:GetObject"], &["${HistoryBucket.Arn}/*"]);
     allow.allow(role, READ_WRITE_OBJECTS, &[PAYLOADS]);
@@ -1025,4 +1054,102 @@ fn rules_name_the_bus_and_depend_on_it() {
             "{id}"
         );
     }
+}
+
+/// Retention and the execution list in the template: TTL on every per-execution table, the
+/// executions table's list indexes, a lifecycle rule per distinct workflow retention (in
+/// whole days) and for the service default, and the least privilege to keep and read them.
+#[test]
+fn the_template_expires_ended_executions_and_lists_them_without_scans() {
+    use eventual_runtime::manifest::names::{self, condition, index, key};
+    let mut inventory = inventory();
+    inventory.workflows[0].retention_ms = Some(7 * 24 * 3600 * 1000);
+    if let Some(second) = inventory.workflows.get_mut(1) {
+        second.retention_ms = Some(2 * 3600 * 1000);
+    }
+    let template = template(SERVICE, &inventory);
+    let resources = &template["Resources"];
+    for table in [
+        id::EXECUTIONS_TABLE,
+        id::HISTORY_TABLE,
+        id::ATTRIBUTES_TABLE,
+    ] {
+        assert_eq!(
+            resources[table]["Properties"]["TimeToLiveSpecification"],
+            serde_json::json!({"AttributeName": key::EXPIRES_AT, "Enabled": true}),
+            "{table}"
+        );
+    }
+    let indexes: Vec<(&str, &str)> = resources[id::EXECUTIONS_TABLE]["Properties"]
+        ["GlobalSecondaryIndexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["IndexName"].as_str().unwrap(),
+                i["KeySchema"][0]["AttributeName"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            (index::BY_WORKFLOW, key::WORKFLOW),
+            (index::BY_STATUS, key::STATUS_WORKFLOW)
+        ]
+    );
+    let rules = resources[id::HISTORY_BUCKET]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .unwrap();
+    let tagged: BTreeMap<&str, &Value> = rules
+        .iter()
+        .filter_map(|rule| {
+            let tag = &rule["TagFilters"][0];
+            (tag["Key"] == names::RETENTION_TAG)
+                .then(|| (tag["Value"].as_str().unwrap(), &rule["ExpirationInDays"]))
+        })
+        .collect();
+    let mut expected = BTreeMap::from([
+        ("7d", serde_json::json!(7)),
+        (names::SUPERSEDED_TAG, serde_json::json!(1)),
+        (
+            names::DEFAULT_RETENTION_TAG,
+            serde_json::json!({"Fn::If": [condition::HAS_DEFAULT_RETENTION, {"Ref": parameter::RETENTION_DAYS}, 1]}),
+        ),
+    ]);
+    if inventory.workflows.len() > 1 {
+        expected.insert("1d", serde_json::json!(1));
+    }
+    assert_eq!(
+        tagged,
+        expected
+            .iter()
+            .map(|(k, v)| (*k, v))
+            .collect::<BTreeMap<_, _>>()
+    );
+    // The API lists by queries of the indexes (never a scan); the orchestrator keeps the
+    // attribute index and tags history documents.
+    let actions = |role: &str| -> BTreeSet<String> {
+        resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let api = actions(id::API_ROLE);
+    assert!(!api.contains("dynamodb:Scan"), "{api:?}");
+    assert!(api.contains("dynamodb:Query") && api.contains("dynamodb:BatchGetItem"));
+    let orchestrator = actions(id::ORCHESTRATOR_ROLE);
+    assert!(
+        orchestrator.contains("s3:PutObjectTagging"),
+        "{orchestrator:?}"
+    );
+    assert!(
+        orchestrator.contains("dynamodb:DeleteItem"),
+        "{orchestrator:?}"
+    );
+    cfn_lint_accepts(&template);
 }

@@ -44,6 +44,7 @@ fn workflow(name: &str, path: &str, line: u32) -> WorkflowInfo {
         events: vec![],
         timers: vec![],
         schedule: None,
+        retention_ms: None,
     }
 }
 

@@ -182,6 +182,39 @@ async fn runtime_schedules_are_created_paused_resumed_and_deleted() {
 }
 
 #[tokio::test]
+async fn a_one_time_schedule_fires_once_and_a_last_day_cron_on_the_last_day() {
+    let env = TestEnvironment::new();
+    let once = env
+        .create_schedule(greeting_schedule("once", "at(2026-01-01T02:30:00)"))
+        .unwrap();
+    let two_thirty = Timestamp::from_millis(START_MS + 150 * 60_000);
+    assert_eq!(once.next_firing, Some(two_thirty));
+    let month_end = env
+        .create_schedule(greeting_schedule("month_end", "cron(0 12 L * ? *)"))
+        .unwrap();
+    let january_31 = at_hour(30 * 24 + 12);
+    assert_eq!(month_end.next_firing, Some(january_31));
+
+    env.advance(Duration::from_secs(40 * 24 * 3600)).await;
+    let firings = |name| -> Vec<Timestamp> { log_of(&env, name).iter().map(|r| r.at).collect() };
+    assert_eq!(firings("once"), vec![two_thirty]);
+    assert_eq!(firings("month_end"), vec![january_31]);
+    let schedules = env.schedules();
+    let once = schedules
+        .iter()
+        .find(|info| info.spec.name == "once")
+        .unwrap();
+    assert_eq!(once.next_firing, None, "a one-time schedule fires again");
+    let execution = format!("once-schedule-{}", two_thirty.as_millis());
+    assert_eq!(
+        env.outcome(&execution),
+        Some(Outcome::Succeeded {
+            result: json!("hello ada")
+        })
+    );
+}
+
+#[tokio::test]
 async fn bad_schedules_are_refused_naming_what_is_wrong() {
     let env = TestEnvironment::new();
     let bad_expression = env

@@ -1,4 +1,5 @@
-//! Compile-fail and compile-pass cases of `#[workflow]`, `#[task]`, `#[on_event]` and `#[api]`.
+//! Compile-fail and compile-pass cases of `#[workflow]`, `#[task]`, `#[on_event]`, `#[api]` and
+//! `#[entity]`.
 //!
 //! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test -p eventual-ui-tests`,
 //! then read each one: the error must sit on the offending token.

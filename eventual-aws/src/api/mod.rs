@@ -20,7 +20,6 @@ use crate::error::AwsError;
 use crate::message::{unique_id, InboxMessage};
 use crate::outbound::send_inbox;
 use crate::store::{self, ExecutionItem};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_runtime::engine::api::{
     ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started,
@@ -29,17 +28,17 @@ use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::kernel::delivery::DeadLetter;
 use eventual_runtime::engine::kernel::signal::outside_signal;
 use eventual_runtime::engine::kernel::start::{decide_start, fresh_execution_id};
+use eventual_runtime::engine::kernel::update::{self, SendUpdate, UpdateReply, UpdateStatus};
 use eventual_runtime::engine::ServiceError;
 use eventual_runtime::error::Failure;
 use eventual_runtime::event::OutgoingEvent;
-use eventual_runtime::manifest::names::{self, key};
+use eventual_runtime::manifest::names;
 use eventual_runtime::registry::{self, HandlerFailure};
 use eventual_runtime::task::{CompletionToken, TokenSigner};
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::{HistoryEvent, InboxEvent, Outcome, RunLink};
 use futures::FutureExt;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How long the API function waits for an execution to end (its timeout is 30 s, like
@@ -164,50 +163,7 @@ impl AwsApi {
     }
 
     async fn list_executions(&self, filter: &ListFilter) -> Result<ExecutionPage, ServiceError> {
-        if !filter.attributes.is_empty() {
-            // Filtering a scan would read the whole table; the attribute index is not built yet.
-            return Err(ServiceError::BadRequest(
-                "filtering executions by attribute is not available on the AWS engine yet"
-                    .to_owned(),
-            ));
-        }
-        let size = filter.page_size() as usize;
-        let mut rows = Vec::new();
-        let mut start = filter.next_token.clone();
-        let next_token = loop {
-            let output = self
-                .aws
-                .dynamodb
-                .scan()
-                .table_name(&self.aws.resources.executions_table)
-                .limit((size - rows.len()) as i32)
-                .set_exclusive_start_key(start.map(|id| {
-                    HashMap::from([(key::EXECUTION_ID.to_owned(), AttributeValue::S(id))])
-                }))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(AwsError::sdk("Scan (executions)"))?;
-            for attributes in output.items() {
-                let row = ExecutionItem::load(&self.aws, attributes).await?.to_row();
-                if filter.admits(&row) {
-                    rows.push(row);
-                }
-            }
-            start = output
-                .last_evaluated_key()
-                .and_then(|last| last.get(key::EXECUTION_ID))
-                .and_then(|id| id.as_s().ok())
-                .cloned();
-            if start.is_none() || rows.len() >= size {
-                break start;
-            }
-        };
-        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(ExecutionPage {
-            executions: rows,
-            next_token,
-        })
+        Ok(crate::listing::list(&self.aws, filter).await?)
     }
 
     /// The dead-letter queues of the subscriptions linked into this binary that have one.
@@ -431,6 +387,54 @@ impl AwsApi {
         Ok(true)
     }
 
+    /// Sends an update to the orchestrator queue, like a signal, and polls the execution's
+    /// history for the workflow's verdict until `update.wait()` has passed.
+    async fn send_update(
+        &self,
+        execution_id: &str,
+        update: SendUpdate,
+    ) -> Result<UpdateReply, ServiceError> {
+        update.check()?;
+        let update_id = update.id(unique_id);
+        let (known, ended) = self.update_standing(execution_id, &update_id).await?;
+        if let Some(reply) = update::before_sending(execution_id, &update_id, known, ended)? {
+            return Ok(reply);
+        }
+        let message = InboxMessage::Event {
+            execution_id: execution_id.to_owned(),
+            event: update.to_inbox(&update_id),
+        };
+        send_inbox(&self.aws, &message).await?;
+        let deadline = Instant::now() + update.wait();
+        loop {
+            let (known, ended) = self.update_standing(execution_id, &update_id).await?;
+            if let Some(reply) = update::while_waiting(execution_id, &update_id, known, ended)? {
+                return Ok(reply);
+            }
+            if Instant::now() >= deadline {
+                return Ok(UpdateReply {
+                    update_id,
+                    status: UpdateStatus::Pending,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// What the histories say of an update, and whether the execution has ended (read first,
+    /// so that an end seen means the histories read after it are whole).
+    async fn update_standing(
+        &self,
+        execution_id: &str,
+        update_id: &str,
+    ) -> Result<(Option<UpdateStatus>, bool), ServiceError> {
+        let ended = self.item(execution_id).await?.status.is_terminal();
+        let known =
+            eventual_runtime::engine::api::update_status_in_runs(self, execution_id, update_id)
+                .await?;
+        Ok((known, ended))
+    }
+
     async fn wait_for(&self, execution_id: &str) -> Result<Outcome, ServiceError> {
         let deadline = Instant::now() + self.wait;
         loop {
@@ -461,7 +465,7 @@ impl ServiceApi for AwsApi {
     fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>> {
         async move {
             let item = self.item(execution_id).await?;
-            Ok(store::load_history(&self.aws, execution_id, Some(&item))
+            Ok(store::load_history(&self.aws, execution_id, Some(&item), 0)
                 .await?
                 .events)
         }
@@ -501,6 +505,14 @@ impl ServiceApi for AwsApi {
     ) -> ApiResult<'a, ()> {
         let event = outside_signal(name, payload, signal_id, unique_id);
         self.send(execution_id, event).boxed()
+    }
+
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> ApiResult<'a, UpdateReply> {
+        self.send_update(execution_id, update).boxed()
     }
 
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {

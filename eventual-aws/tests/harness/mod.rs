@@ -7,14 +7,15 @@
 #![allow(dead_code)]
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use eventual_aws::api::AwsApi;
 use eventual_aws::{Aws, Resources, SqsBatchResponse, SqsEvent, SqsMessage};
 use eventual_runtime::engine::api::ServiceApi;
-use eventual_runtime::manifest::names::{self, key};
+use eventual_runtime::manifest::names;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -127,35 +128,92 @@ pub async fn create_queue(aws: &Aws, name: &str, fifo: bool) -> String {
     request.send().await.unwrap().queue_url.unwrap()
 }
 
-async fn create_table(aws: &Aws, name: &str, key: &str) {
-    create_table_with(aws, name, &[(key, ScalarAttributeType::S, KeyType::Hash)]).await;
+/// Creates every DynamoDB table of the service's template as the template defines it (keys,
+/// indexes; moto ignores TTL specifications, which `UpdateTimeToLive` sets), so the harness
+/// and a deployment never disagree.
+async fn create_template_tables(aws: &Aws) {
+    let template = eventual_runtime::manifest::template(
+        SERVICE,
+        &eventual_runtime::manifest::Inventory::linked(),
+    );
+    let resources = template["Resources"].as_object().unwrap();
+    for table in resources
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::DynamoDB::Table")
+    {
+        create_table_as(aws, &table["Properties"]).await;
+    }
 }
 
-/// Creates an on-demand table with `keys`: `(attribute, type, role)`.
-async fn create_table_with(aws: &Aws, name: &str, keys: &[(&str, ScalarAttributeType, KeyType)]) {
+/// `CreateTable` (and `UpdateTimeToLive`) with a template table's `Properties`.
+pub async fn create_table_as(aws: &Aws, properties: &Value) {
+    let name = properties["TableName"].as_str().unwrap();
+    let key_schema = |keys: &Value| -> Vec<KeySchemaElement> {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .map(|key| {
+                KeySchemaElement::builder()
+                    .attribute_name(key["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
     let mut request = aws
         .dynamodb
         .create_table()
         .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest);
-    for (attribute, kind, role) in keys {
-        request = request
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(*attribute)
-                    .attribute_type(kind.clone())
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&properties["KeySchema"])));
+    for definition in properties["AttributeDefinitions"].as_array().unwrap() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(definition["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    definition["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap(),
+        );
+    }
+    for index in properties["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            index["Projection"]["ProjectionType"].as_str().unwrap(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap();
+    if let Some(ttl) = properties["TimeToLiveSpecification"]["AttributeName"].as_str() {
+        aws.dynamodb
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(ttl)
+                    .enabled(true)
                     .build()
                     .unwrap(),
             )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(*attribute)
-                    .key_type(role.clone())
-                    .build()
-                    .unwrap(),
-            );
+            .send()
+            .await
+            .unwrap();
     }
-    request.send().await.unwrap();
 }
 
 /// The largest payload of an asynchronous invoke (Lambda refuses larger ones with 413).
@@ -634,6 +692,7 @@ impl Harness {
             executions_table: names::executions_table(SERVICE),
             history_table: names::history_table(SERVICE),
             task_lock_table: names::task_lock_table(SERVICE),
+            attributes_table: names::attributes_table(SERVICE),
             // The template lets CloudFormation name the bucket.
             history_bucket: format!("{SERVICE}-history"),
             event_bus: names::bus(SERVICE),
@@ -647,17 +706,7 @@ impl Harness {
         // moto does not check roles (the template lets CloudFormation name this one).
         resources.scheduler_role_arn =
             format!("arn:aws:iam::123456789012:role/{SERVICE}-timer-scheduler");
-        create_table(&aws, &resources.executions_table, key::EXECUTION_ID).await;
-        create_table(&aws, &resources.task_lock_table, key::ATTEMPT).await;
-        create_table_with(
-            &aws,
-            &resources.history_table,
-            &[
-                (key::EXECUTION_ID, ScalarAttributeType::S, KeyType::Hash),
-                (key::SEQ, ScalarAttributeType::N, KeyType::Range),
-            ],
-        )
-        .await;
+        create_template_tables(&aws).await;
         aws.s3
             .create_bucket()
             .bucket(&resources.history_bucket)
@@ -912,6 +961,7 @@ fn operation_of(request: &aws_smithy_runtime_api::client::orchestrator::HttpRequ
         return format!("Scheduler.{operation}");
     }
     let operation = match request.method() {
+        "PUT" if request.uri().contains("tagging") => "PutObjectTagging",
         "PUT" => "PutObject",
         "GET" if uri.contains("list-type=") => "ListObjectsV2",
         "GET" => "GetObject",

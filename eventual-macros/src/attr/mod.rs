@@ -5,6 +5,7 @@
 //! see every mistake at once.
 
 pub(crate) mod api;
+pub(crate) mod entity;
 mod retry;
 mod schedule;
 
@@ -238,7 +239,7 @@ pub(crate) fn expect_duration(cx: &Ctxt, expr: &Expr, option: &str) -> Option<u6
 }
 
 /// Names become queue, rule and function names: EventBridge's rule-name rules apply.
-fn check_name(cx: &Ctxt, lit: &LitStr) -> bool {
+pub(crate) fn check_name(cx: &Ctxt, lit: &LitStr) -> bool {
     let value = lit.value();
     let valid = !value.is_empty()
         && value.len() <= 64

@@ -1,6 +1,8 @@
 //! Code generation. Reads only the model.
 
 mod api;
+pub(crate) mod entity;
+mod flow;
 mod on_event;
 mod register;
 mod task;

@@ -1,6 +1,7 @@
 //! `#[workflow]`: the function unchanged, a same-named type implementing `Workflow`, and a
 //! registry entry whose `start` deserializes the input and runs the body.
 
+use super::flow::flow_slice;
 use super::register::{option_u64, registration, str_slice};
 use crate::attr::CatchUp;
 use crate::model::WorkflowDef;
@@ -41,6 +42,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
         let timers = str_slice(&facts.timers);
         let signals = str_slice(&facts.signals);
         let events = str_slice(&facts.events);
+        let flow = flow_slice(krate, &def.flow);
         quote! {
             timeout_ms: #timeout,
             retention_ms: #retention,
@@ -50,6 +52,7 @@ pub(crate) fn expand(def: &WorkflowDef) -> TokenStream {
             signals: #signals,
             events: #events,
             timers: #timers,
+            flow: #flow,
             start: __eventual_start,
             schedule: #schedule,
         }

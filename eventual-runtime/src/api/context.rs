@@ -2,9 +2,10 @@
 
 use crate::engine::api::{ExecutionRow, ServiceApi, Started};
 use crate::engine::client::StartExecution;
-use crate::engine::ServiceError;
+use crate::engine::kernel::update::SendUpdate;
+use crate::engine::{decode_answer, ServiceError};
 use crate::event::OutgoingEvent;
-use crate::workflow::Workflow;
+use crate::workflow::{Query, Update, Workflow};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -82,6 +83,80 @@ impl ApiContext {
                 "the answer to query `{name}` does not fit: {error}"
             ))
         })
+    }
+
+    /// The answer of an execution to the typed query `Q` (see [`Query`]).
+    ///
+    /// ```
+    /// use eventual_runtime::api::{ApiContext, ApiError};
+    /// use eventual_runtime::prelude::*;
+    /// use eventual_runtime::workflow::Query;
+    ///
+    /// struct Stage;
+    /// impl Query for Stage {
+    ///     const NAME: &'static str = "stage";
+    ///     type Output = String;
+    /// }
+    ///
+    /// #[api(GET "/orders/{id}/stage")]
+    /// async fn stage(ctx: ApiContext, id: String) -> Result<String, ApiError> {
+    ///     Ok(ctx.query_of::<Stage>(&id).await?)
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn query_of<Q: Query>(&self, execution_id: &str) -> Result<Q::Output, ServiceError> {
+        let answer = self.service.query(execution_id, Q::NAME).await?;
+        decode_answer(answer, "query", Q::NAME)
+    }
+
+    /// Sends update `name` with `input` to an execution and waits (the default wait) for the
+    /// workflow's answer. A rejection is [`ServiceError::UpdateRejected`], an answer not given
+    /// within the wait [`ServiceError::UpdatePending`].
+    pub async fn update(
+        &self,
+        execution_id: &str,
+        name: &str,
+        input: impl Serialize,
+    ) -> Result<serde_json::Value, ServiceError> {
+        let input = serde_json::to_value(input)
+            .map_err(|error| ServiceError::BadRequest(error.to_string()))?;
+        self.service
+            .update(execution_id, SendUpdate::new(name, input))
+            .await?
+            .into_answer(execution_id)
+    }
+
+    /// Sends the typed update `U` (see [`Update`]) and waits for its answer, as `U::Output`.
+    ///
+    /// ```
+    /// use eventual_runtime::api::{ApiContext, ApiError, Json};
+    /// use eventual_runtime::prelude::*;
+    /// use eventual_runtime::workflow::Update;
+    ///
+    /// struct AddItem;
+    /// impl Update for AddItem {
+    ///     const NAME: &'static str = "add_item";
+    ///     type Input = String;
+    ///     type Output = u32;
+    /// }
+    ///
+    /// #[api(POST "/carts/{id}/items")]
+    /// async fn add_item(
+    ///     ctx: ApiContext,
+    ///     id: String,
+    ///     Json(item): Json<String>,
+    /// ) -> Result<u32, ApiError> {
+    ///     Ok(ctx.update_of::<AddItem>(&id, item).await?)
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn update_of<U: Update>(
+        &self,
+        execution_id: &str,
+        input: U::Input,
+    ) -> Result<U::Output, ServiceError> {
+        let answer = self.update(execution_id, U::NAME, input).await?;
+        decode_answer(answer, "update", U::NAME)
     }
 
     /// Sends signal `name` with `payload` to an execution.

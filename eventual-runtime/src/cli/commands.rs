@@ -53,6 +53,13 @@ pub(super) fn call(command: ApiCommand, transport: Box<dyn Transport>) -> Result
                 &Value::Null,
             )
             .map(|answer| print_json(&answer["result"])),
+        ApiCommand::Update {
+            execution,
+            name,
+            input,
+            id,
+            wait,
+        } => send_update(api, &execution, &name, &input, id, wait),
         ApiCommand::Signal {
             execution,
             name,
@@ -371,4 +378,45 @@ pub fn replay_history(events: &[HistoryEvent]) -> Result<String, String> {
 
 fn parse_json(text: &str, what: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("the {what} is not valid JSON: {e}"))
+}
+
+/// `update`: sends the update, prints the answer (or that it is still pending, with the id to
+/// send it again under).
+fn send_update(
+    api: &Api,
+    execution: &str,
+    name: &str,
+    input: &str,
+    id: Option<String>,
+    wait: Option<f64>,
+) -> Result<(), String> {
+    let input = parse_json(input, "input")?;
+    let mut body = serde_json::json!({ "input": input });
+    if let Some(id) = id {
+        body["update_id"] = Value::from(id);
+    }
+    if let Some(seconds) = wait {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return Err(format!("--wait takes a number of seconds, not `{seconds}`"));
+        }
+        body["wait_ms"] = Value::from((seconds * 1000.0).round() as u64);
+    }
+    let reply = api.post(
+        &format!("/executions/{}/updates/{}", encode(execution), encode(name)),
+        &body,
+    )?;
+    match reply["status"].as_str() {
+        Some("accepted") => {
+            print_json(&reply["answer"]);
+            Ok(())
+        }
+        _ => {
+            let update_id = reply["update_id"].as_str().unwrap_or_default();
+            println!(
+                "update `{update_id}` to {execution} is pending: send it again with \
+                 `--id {update_id}` to wait for its answer"
+            );
+            Ok(())
+        }
+    }
 }

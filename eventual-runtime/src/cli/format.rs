@@ -225,6 +225,22 @@ fn detail(kind: &HistoryEventKind) -> String {
         | HistoryEventKind::WorkflowCancelled { reason }
         | HistoryEventKind::WorkflowTerminated { reason } => reason.clone().unwrap_or_default(),
         HistoryEventKind::ChildCancelRequested { execution_id, .. } => execution_id.clone(),
+        HistoryEventKind::UpdateReceived {
+            name,
+            update_id,
+            input,
+        } => format!("{name} {update_id}: {}", compact(input)),
+        HistoryEventKind::UpdateAccepted {
+            name,
+            update_id,
+            answer,
+            ..
+        } => format!("{name} {update_id}: {}", compact(answer)),
+        HistoryEventKind::UpdateRejected {
+            name,
+            update_id,
+            reason,
+        } => format!("{name} {update_id}: {reason}"),
         HistoryEventKind::TimerFired { .. } | HistoryEventKind::WorkflowTimedOut => String::new(),
     }
 }

@@ -119,6 +119,23 @@ pub enum ApiCommand {
         /// The query.
         name: String,
     },
+    /// Send an update (`ctx.next_update`) and wait for the workflow's answer: prints the
+    /// answer as JSON; a rejection is an error that gives the workflow's reason.
+    Update {
+        /// The execution.
+        execution: String,
+        /// The update's name.
+        name: String,
+        /// The input, as JSON.
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// The update's id: sending the same id again is the same update (answered once).
+        #[arg(long = "id")]
+        id: Option<String>,
+        /// How long to wait for the answer, in seconds.
+        #[arg(long = "wait", value_name = "SECS")]
+        wait: Option<f64>,
+    },
     /// Send a signal.
     Signal {
         /// The execution.

@@ -36,6 +36,33 @@ pub enum ServiceError {
         /// The query asked.
         query: String,
     },
+    /// The execution never received an update with that id.
+    #[error("execution `{execution_id}` received no update `{update_id}`")]
+    UnknownUpdate {
+        /// The execution.
+        execution_id: String,
+        /// The update's id.
+        update_id: String,
+    },
+    /// The workflow rejected the update.
+    #[error("execution `{execution_id}` rejected update `{update_id}`: {reason}")]
+    UpdateRejected {
+        /// The execution.
+        execution_id: String,
+        /// The update's id.
+        update_id: String,
+        /// The workflow's reason.
+        reason: String,
+    },
+    /// The workflow had not answered the update when the caller stopped waiting: ask again
+    /// with its id.
+    #[error("execution `{execution_id}` has not answered update `{update_id}` yet")]
+    UpdatePending {
+        /// The execution.
+        execution_id: String,
+        /// The update's id.
+        update_id: String,
+    },
     /// No route serves this method and path.
     #[error("no route serves `{0}`")]
     NoRoute(String),
@@ -91,7 +118,10 @@ impl ServiceError {
             | ServiceError::UnknownWorkflow(_)
             | ServiceError::NoRoute(_)
             | ServiceError::UnknownQuery { .. }
+            | ServiceError::UnknownUpdate { .. }
             | ServiceError::ScheduleNotFound(_) => 404,
+            ServiceError::UpdateRejected { .. } => 422,
+            ServiceError::UpdatePending { .. } => 202,
             ServiceError::Ended(_)
             | ServiceError::AlreadyStarted { .. }
             | ServiceError::Conflict(_) => 409,
@@ -117,6 +147,9 @@ impl ServiceError {
             ServiceError::AlreadyStarted { .. } => "already_started",
             ServiceError::NoRoute(_) => "no_route",
             ServiceError::UnknownQuery { .. } => "unknown_query",
+            ServiceError::UnknownUpdate { .. } => "unknown_update",
+            ServiceError::UpdateRejected { .. } => "update_rejected",
+            ServiceError::UpdatePending { .. } => "update_pending",
             ServiceError::BadRequest(_) => "bad_request",
             ServiceError::PayloadTooLarge(_) => "payload_too_large",
             ServiceError::Unauthorized(_) => "unauthorized",

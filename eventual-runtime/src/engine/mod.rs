@@ -97,8 +97,9 @@ impl fmt::Display for ExecutionStatus {
 use crate::engine::client::StartExecution;
 pub use crate::engine::error::ServiceError;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::update::{SendUpdate, UpdateReply};
 use crate::event::OutgoingEvent;
-use crate::workflow::HistoryEvent;
+use crate::workflow::{HistoryEvent, Query, Update};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -140,6 +141,13 @@ pub trait Engine: Send + Sync {
         &'a self,
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
+    /// The history of run `run_id` (`run-1`, `run-2`, ...) of the execution: its current run
+    /// or one that continued as new; `NotFound` when there is no such run.
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>>;
     /// The execution's answer to query `query`, from the state its history replays to.
     fn query<'a>(
         &'a self,
@@ -153,8 +161,108 @@ pub trait Engine: Send + Sync {
             history,
         ))
     }
+    /// Sends an update and waits for the workflow's verdict (see [`ServiceApi::update`]).
+    ///
+    /// [`ServiceApi::update`]: crate::engine::api::ServiceApi::update
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>>;
+    /// Where update `update_id` of an execution stands.
+    fn update_status<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update_id: &'a str,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>>;
     /// The dead letters of every subscription.
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>>;
+}
+
+/// Typed queries and updates on any [`Engine`]: the answer comes back deserialized.
+///
+/// ```
+/// use eventual_runtime::engine::TypedClient;
+/// use eventual_runtime::prelude::*;
+/// use eventual_runtime::testing::TestEnvironment;
+/// use eventual_runtime::workflow::{Query, Update};
+///
+/// struct Add;
+/// impl Update for Add {
+///     const NAME: &'static str = "add";
+///     type Input = u32;
+///     type Output = u32;
+/// }
+/// struct Total;
+/// impl Query for Total {
+///     const NAME: &'static str = "total";
+///     type Output = u32;
+/// }
+///
+/// #[workflow]
+/// async fn counter(ctx: WorkflowContext, target: u32) -> Result<u32, WorkflowError> {
+///     let mut total = 0;
+///     ctx.answer_query_of::<Total>(&total);
+///     while total < target {
+///         let add = ctx.next_update_of::<Add>().await;
+///         total += add.input();
+///         ctx.answer_query_of::<Total>(&total);
+///         add.accept(total);
+///     }
+///     Ok(total)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let env = TestEnvironment::new();
+/// let run = env.start::<counter>(10).unwrap();
+/// assert_eq!(env.update_of::<Add>(run.id(), 4).await, Ok(4));
+/// assert_eq!(env.query_of::<Total>(run.id()).await, Ok(4));
+/// # }
+/// ```
+pub trait TypedClient: Engine {
+    /// The answer to query `Q`, as `Q::Output`.
+    fn query_of<'a, Q: Query>(
+        &'a self,
+        execution_id: &'a str,
+    ) -> impl std::future::Future<Output = Result<Q::Output, ServiceError>> + Send + 'a {
+        let answer = self.query(execution_id, Q::NAME);
+        async move { decode_answer(answer.await?, "query", Q::NAME) }
+    }
+
+    /// Sends update `U` with `input` and waits for the accepted answer, as `U::Output`. A
+    /// rejection is [`ServiceError::UpdateRejected`]; an update the workflow has not answered
+    /// within the default wait is [`ServiceError::UpdatePending`] (ask again with
+    /// [`Engine::update_status`]).
+    fn update_of<'a, U: Update>(
+        &'a self,
+        execution_id: &'a str,
+        input: U::Input,
+    ) -> impl std::future::Future<Output = Result<U::Output, ServiceError>> + Send + 'a {
+        let input = serde_json::to_value(input);
+        async move {
+            let input = input.map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
+            let reply = self
+                .update(execution_id, SendUpdate::new(U::NAME, input))
+                .await?;
+            decode_answer(reply.into_answer(execution_id)?, "update", U::NAME)
+        }
+    }
+}
+
+impl<E: Engine + ?Sized> TypedClient for E {}
+
+/// Deserializes the answer to query or update `name` (`what`).
+pub(crate) fn decode_answer<T: serde::de::DeserializeOwned>(
+    answer: Value,
+    what: &str,
+    name: &str,
+) -> Result<T, ServiceError> {
+    serde_json::from_value(answer).map_err(|error| {
+        ServiceError::Internal(format!(
+            "the answer to {what} `{name}` does not fit `{}`: {error}",
+            std::any::type_name::<T>()
+        ))
+    })
 }
 
 /// Every service API is an engine for the engine-neutral scenarios.
@@ -207,6 +315,30 @@ impl<T: crate::engine::api::ServiceApi> Engine for T {
         execution_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
         crate::engine::api::ServiceApi::history(self, execution_id)
+    }
+
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>> {
+        crate::engine::api::ServiceApi::update(self, execution_id, update)
+    }
+
+    fn update_status<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update_id: &'a str,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>> {
+        crate::engine::api::ServiceApi::update_status(self, execution_id, update_id)
+    }
+
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
+        crate::engine::api::ServiceApi::run_history(self, execution_id, run_id)
     }
 
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, ServiceError>> {

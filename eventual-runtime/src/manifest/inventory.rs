@@ -84,6 +84,9 @@ pub struct WorkflowInfo {
     pub timers: Vec<String>,
     /// The static schedule that starts it, if any.
     pub schedule: Option<ScheduleSpec>,
+    /// How long its ended executions are kept, in milliseconds (`None`: the service's
+    /// default).
+    pub retention_ms: Option<u64>,
 }
 
 /// A task as the artifacts see it.
@@ -259,10 +262,13 @@ impl Inventory {
                     events: strings(w.events),
                     timers: strings(w.timers),
                     schedule: ScheduleSpec::from_static(w),
+                    retention_ms: w.retention_ms,
                 })
                 .collect(),
             tasks: TASKS
                 .iter()
+                // The engine's own tasks are not the service's.
+                .filter(|t| t.name != crate::entity::ENTITY_COMMAND_TASK)
                 .map(|t| TaskInfo {
                     name: t.name.to_owned(),
                     location: (&t.location).into(),

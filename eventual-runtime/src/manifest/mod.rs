@@ -11,7 +11,7 @@
 //! | `eventbridge-rules.json` | one rule per subscription: `name`, `event_pattern`, `target` |
 //! | `template.json` | the CloudFormation template of the AWS engine |
 //! | `openapi.json` | the OpenAPI 3.1 document of the `#[api]` routes |
-//! | `<workflow>.mmd` | a Mermaid flowchart of the workflow's steps |
+//! | `<workflow>.mmd` | a Mermaid flowchart of the workflow's durable steps, in the order its body runs them |
 //!
 //! Every file is a pure function of the registry: keys are sorted (`serde_json` maps are
 //! B-trees), arrays are sorted by name, source files are relative paths, so two clean builds
@@ -33,7 +33,7 @@ pub use inventory::{
     Inventory, Location, RouteInfo, RouteSchemas, SubscriptionInfo, TaskInfo, WorkflowInfo,
 };
 pub use json::{eventbridge_rules, manifest};
-pub use mermaid::diagram;
+pub use mermaid::{diagram, flowchart, registered_flow};
 pub use openapi::{openapi, OPENAPI_VERSION};
 pub use validate::{validate, Problem, ValidationError};
 

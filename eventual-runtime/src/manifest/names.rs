@@ -115,6 +115,11 @@ pub fn executions_table(service: &str) -> String {
 pub fn history_table(service: &str) -> String {
     table(service, "history")
 }
+/// The attribute index (hash key [`key::ATTRIBUTE`], range key [`key::STARTED`], TTL
+/// [`key::EXPIRES_AT`]): one item per searchable attribute of an execution.
+pub fn attributes_table(service: &str) -> String {
+    table(service, "attributes")
+}
 /// The task-lock table (hash key [`key::ATTEMPT`], TTL [`key::EXPIRES_AT`]).
 pub fn task_lock_table(service: &str) -> String {
     table(service, "task-lock")
@@ -160,6 +165,8 @@ pub mod id {
     pub const HISTORY_TABLE: &str = "HistoryTable";
     /// The task-lock table.
     pub const TASK_LOCK_TABLE: &str = "TaskLockTable";
+    /// The attribute index.
+    pub const ATTRIBUTES_TABLE: &str = "AttributesTable";
     /// The FIFO orchestrator queue.
     pub const ORCHESTRATOR_QUEUE: &str = "OrchestratorQueue";
     /// Its dead-letter queue.
@@ -283,6 +290,9 @@ pub mod parameter {
     pub const JWT_ISSUER: &str = "JwtIssuer";
     /// The audiences the JWT authorizer accepts (only when a route has `auth = "jwt"`).
     pub const JWT_AUDIENCE: &str = "JwtAudience";
+    /// Days ended executions of workflows without a `retention` of their own are kept
+    /// (0: forever).
+    pub const RETENTION_DAYS: &str = "RetentionDays";
 }
 
 /// The template's conditions.
@@ -290,6 +300,9 @@ pub mod condition {
     /// [`LEGACY_BASE_URL`](super::parameter::LEGACY_BASE_URL) is set: unmatched requests go
     /// to the legacy system.
     pub const HAS_LEGACY_BASE_URL: &str = "HasLegacyBaseUrl";
+    /// [`RETENTION_DAYS`](super::parameter::RETENTION_DAYS) is not 0: ended executions of
+    /// workflows without a retention of their own expire.
+    pub const HAS_DEFAULT_RETENTION: &str = "HasDefaultRetention";
 }
 
 /// The template's outputs.
@@ -330,6 +343,11 @@ pub mod env {
     pub const HISTORY_TABLE: &str = "EVENTUAL_HISTORY_TABLE";
     /// The task-lock table.
     pub const TASK_LOCK_TABLE: &str = "EVENTUAL_TASK_LOCK_TABLE";
+    /// The attribute index.
+    pub const ATTRIBUTES_TABLE: &str = "EVENTUAL_ATTRIBUTES_TABLE";
+    /// Days ended executions are kept unless their workflow says otherwise (0 or unset:
+    /// forever).
+    pub const RETENTION_DAYS: &str = "EVENTUAL_RETENTION_DAYS";
     /// The history bucket.
     pub const HISTORY_BUCKET: &str = "EVENTUAL_HISTORY_BUCKET";
     /// The event bus's name.
@@ -371,6 +389,77 @@ pub mod key {
     pub const SEQ: &str = "seq";
     /// The hash key of the task-lock table: `<execution>#<seq>#<attempt>`.
     pub const ATTEMPT: &str = "attempt";
-    /// The task-lock table's TTL attribute (epoch seconds).
+    /// The TTL attribute (epoch seconds) of the task-lock table, and of the executions,
+    /// history and attributes tables once an execution ended.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// The hash key of the attributes table: [`attribute_partition`](super::attribute_partition).
+    pub const ATTRIBUTE: &str = "attribute";
+    /// The range key of the attributes table and of the executions table's indexes:
+    /// [`started`](super::started), so a partition lists executions by start time.
+    pub const STARTED: &str = "started";
+    /// The hash key of the executions table's [`BY_WORKFLOW`](super::index::BY_WORKFLOW).
+    pub const WORKFLOW: &str = "workflow";
+    /// The hash key of the executions table's [`BY_STATUS`](super::index::BY_STATUS):
+    /// `<status>#<workflow>`.
+    pub const STATUS_WORKFLOW: &str = "status_workflow";
+}
+
+/// The global secondary indexes of the executions table, both sorted by [`key::STARTED`]:
+/// the execution list queries them and never scans.
+pub mod index {
+    /// By workflow (hash key [`key::WORKFLOW`](super::key::WORKFLOW)).
+    pub const BY_WORKFLOW: &str = "by-workflow";
+    /// By status and workflow (hash key
+    /// [`key::STATUS_WORKFLOW`](super::key::STATUS_WORKFLOW)): a list by status alone queries
+    /// one partition per workflow, so no partition holds every running execution.
+    pub const BY_STATUS: &str = "by-status";
+}
+
+/// The sort key of an execution in the list indexes: its start time (milliseconds, padded so
+/// that text order is time order), then its id.
+pub fn started(created_ms: u64, execution_id: &str) -> String {
+    format!("{created_ms:013}#{execution_id}")
+}
+
+/// The hash key of executions of `workflow` with status `status` in
+/// [`index::BY_STATUS`].
+pub fn status_workflow(status: &str, workflow: &str) -> String {
+    format!("{status}#{workflow}")
+}
+
+/// The hash key of the executions whose attribute `key` has (indexed text) `value` in the
+/// attributes table: the pair as a JSON array, so no separator can be ambiguous. A pair too
+/// long for a DynamoDB key (2,048 bytes) is keyed by the SHA-256 of its text instead.
+pub fn attribute_partition(key: &str, value: &str) -> String {
+    let text = serde_json::json!([key, value]).to_string();
+    if text.len() <= 1_024 {
+        return text;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The S3 object tag that tells the history bucket's lifecycle rules when a history document
+/// expires; its values are [`retention_tag`], [`DEFAULT_RETENTION_TAG`] and
+/// [`SUPERSEDED_TAG`].
+pub const RETENTION_TAG: &str = "eventual-retention";
+/// The tag of the documents of workflows kept for the service's default retention
+/// ([`parameter::RETENTION_DAYS`]).
+pub const DEFAULT_RETENTION_TAG: &str = "default";
+/// The tag of a step document that a later commit replaced (or that lost its commit).
+pub const SUPERSEDED_TAG: &str = "superseded";
+/// Days a superseded step document is kept: a run that read the execution before the commit
+/// may still be reading it.
+pub const SUPERSEDED_KEPT_DAYS: u32 = 1;
+
+/// A workflow retention in whole days, as S3 lifecycle rules count (rounded up, at least 1).
+pub fn retention_days(retention_ms: u64) -> u64 {
+    retention_ms.div_ceil(24 * 3600 * 1000).max(1)
+}
+
+/// The tag value of documents kept `days` days.
+pub fn retention_tag(days: u64) -> String {
+    format!("{days}d")
 }

@@ -14,6 +14,10 @@ use futures::future::BoxFuture;
 use linkme::distributed_slice;
 use serde_json::Value;
 
+mod flow;
+
+pub use flow::{FlowArm, FlowNode, FlowStep};
+
 /// Starts a workflow body: deserializes the input (an error names the field) and returns the
 /// body's future.
 pub type StartFn = fn(WorkflowContext, Value) -> Result<WorkflowFuture, String>;
@@ -59,6 +63,8 @@ pub struct WorkflowDescriptor {
     pub events: &'static [&'static str],
     /// Durable timers the body starts, as written (`sleep(Duration::from_secs(60))`).
     pub timers: &'static [&'static str],
+    /// The body's durable steps in the order it runs them (what its diagram draws).
+    pub flow: &'static [FlowNode],
     /// Starts the body.
     pub start: StartFn,
     /// The static schedule that starts it (`#[workflow(schedule = "...")]`), if any.
@@ -161,6 +167,50 @@ impl ApiRouteDescriptor {
     pub fn route_key(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+}
+
+/// Folds a snapshot (or the default state) and events, all JSON, into the state.
+pub type FoldFn = fn(Option<Value>, &[Value]) -> Result<Value, String>;
+
+/// What a command's future gives: its events or its error, serialized; `Err` for a fault
+/// (events that do not serialize, a panic).
+pub type CommandOutcome = Result<Result<Vec<Value>, Value>, String>;
+
+/// Starts command `command` with JSON arguments on a JSON state; `Err` names what does not
+/// fit (the state, the arguments, the command).
+pub type DecideFn = fn(
+    Value,
+    &str,
+    Value,
+    crate::entity::EntityContext,
+) -> Result<BoxFuture<'static, CommandOutcome>, String>;
+
+/// An `#[entity]`.
+#[derive(Debug)]
+pub struct EntityDescriptor {
+    /// The entity type's registered name.
+    pub name: &'static str,
+    /// Where its state type is defined.
+    pub location: SourceLocation,
+    /// A snapshot is stored every this many events.
+    pub snapshot_every: Option<u64>,
+    /// Its commands' names.
+    pub commands: &'static [&'static str],
+    /// The Rust type of its events, as written.
+    pub event_type: &'static str,
+    /// Folds events into the state.
+    pub fold: FoldFn,
+    /// Runs a command.
+    pub decide: DecideFn,
+}
+
+/// Every `#[entity]` of the program.
+#[distributed_slice]
+pub static ENTITIES: [EntityDescriptor];
+
+/// The entity type registered as `name`.
+pub fn entity(name: &str) -> Option<&'static EntityDescriptor> {
+    ENTITIES.iter().find(|e| e.name == name)
 }
 
 /// Every `#[api]` route of the program.

@@ -3,6 +3,7 @@
 use super::TestEnvironment;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::update::{self, SendUpdate, UpdateReply};
 use crate::engine::Engine;
 use crate::engine::ServiceError;
 use crate::event::OutgoingEvent;
@@ -34,6 +35,82 @@ impl TestEnvironment {
             Ok(())
         }
         .boxed()
+    }
+}
+
+impl TestEnvironment {
+    /// Sends update `name` with `input` to an execution and waits for the workflow's answer,
+    /// moving the virtual clock on (at most the default wait) if the workflow takes the update
+    /// only later. A rejection is [`ServiceError::UpdateRejected`], an update still unanswered
+    /// [`ServiceError::UpdatePending`], an ended execution [`ServiceError::Ended`].
+    ///
+    /// For the caller's own id or wait, use [`Engine::update`]; for typed updates,
+    /// [`TypedClient::update_of`](crate::engine::TypedClient::update_of).
+    pub async fn update(
+        &self,
+        execution_id: &str,
+        name: &str,
+        input: impl serde::Serialize,
+    ) -> Result<Value, ServiceError> {
+        let input = serde_json::to_value(input)
+            .map_err(|error| ServiceError::InvalidInput(error.to_string()))?;
+        let reply = self
+            .send_update(execution_id, SendUpdate::new(name, input))
+            .await?;
+        reply.into_answer(execution_id)
+    }
+
+    fn update_known(&self, execution_id: &str, update_id: &str) -> Option<update::UpdateStatus> {
+        let runs = self.run_histories(execution_id);
+        update::status_in_runs(runs.iter().map(Vec::as_slice), update_id)
+    }
+
+    fn is_ended(&self, execution_id: &str) -> bool {
+        self.status(execution_id)
+            .is_some_and(|status| status.is_terminal())
+    }
+
+    async fn send_update(
+        &self,
+        execution_id: &str,
+        request: SendUpdate,
+    ) -> Result<UpdateReply, ServiceError> {
+        request.check()?;
+        known(self, execution_id)?;
+        let update_id = request.id(|| self.lock().fresh_id("u"));
+        let known_status = self.update_known(execution_id, &update_id);
+        if let Some(reply) = update::before_sending(
+            execution_id,
+            &update_id,
+            known_status,
+            self.is_ended(execution_id),
+        )? {
+            return Ok(reply);
+        }
+        self.lock()
+            .deliver_inbox(execution_id, request.to_inbox(&update_id));
+        let horizon = self.now() + request.wait();
+        loop {
+            self.run_until_idle().await;
+            let known_status = self.update_known(execution_id, &update_id);
+            if let Some(reply) = update::while_waiting(
+                execution_id,
+                &update_id,
+                known_status,
+                self.is_ended(execution_id),
+            )? {
+                return Ok(reply);
+            }
+            match self.next_due() {
+                Some(at) if at <= horizon => self.advance(at.duration_since(self.now())).await,
+                _ => {
+                    return Ok(UpdateReply {
+                        update_id,
+                        status: update::UpdateStatus::Pending,
+                    })
+                }
+            }
+        }
     }
 }
 
@@ -127,6 +204,45 @@ impl Engine for TestEnvironment {
     ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
         let result =
             known(self, execution_id).map(|()| TestEnvironment::history(self, execution_id));
+        async move { result }.boxed()
+    }
+
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>> {
+        self.send_update(execution_id, update).boxed()
+    }
+
+    fn update_status<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update_id: &'a str,
+    ) -> BoxFuture<'a, Result<UpdateReply, ServiceError>> {
+        let result = known(self, execution_id).and_then(|()| {
+            update::reply_of(
+                execution_id,
+                update_id,
+                self.update_known(execution_id, update_id),
+            )
+        });
+        async move { result }.boxed()
+    }
+
+    fn run_history<'a>(
+        &'a self,
+        execution_id: &'a str,
+        run_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEvent>, ServiceError>> {
+        let run = crate::workflow::RunLink::from_started(Some(run_id), 0).ok();
+        let found = run.and_then(|run| {
+            let runs = self.run_histories(execution_id);
+            runs.into_iter().nth((run.number as usize).checked_sub(1)?)
+        });
+        let result = found.ok_or_else(|| {
+            ServiceError::NotFound(format!("run `{run_id}` of execution `{execution_id}`"))
+        });
         async move { result }.boxed()
     }
 

@@ -150,6 +150,9 @@ pub enum JournalEntry {
 #[derive(Clone)]
 pub struct TestEnvironment {
     state: Arc<Mutex<EnvState>>,
+    /// Entities, in memory; their appends publish on this environment's bus.
+    entities: Arc<crate::entity::EntityRunner>,
+    entity_store: Arc<crate::entity::MemoryEntityStore>,
 }
 
 impl Default for TestEnvironment {
@@ -164,7 +167,7 @@ struct ExecutionRecord {
     history: Vec<HistoryEvent>,
     /// The histories of the runs that continued as new, oldest first.
     earlier_runs: Vec<Vec<HistoryEvent>>,
-    executor: Option<WorkflowExecutor>,
+    executor: Option<Box<WorkflowExecutor>>,
     inbox: Vec<InboxEvent>,
     status: ExecutionStatus,
     outcome: Option<Outcome>,
@@ -240,34 +243,51 @@ impl TestEnvironment {
             Ok(router) => Some(router),
             Err((name, error)) => panic!("subscription `{name}` has an invalid pattern: {error}"),
         };
+        let state = Arc::new(Mutex::new(EnvState {
+            now: EPOCH,
+            mode,
+            executions: BTreeMap::new(),
+            ready: VecDeque::new(),
+            timers: BTreeMap::new(),
+            next_job: 0,
+            attempts: VecDeque::new(),
+            open: HashMap::new(),
+            claimed: HashSet::new(),
+            runs: BTreeMap::new(),
+            mocks: HashMap::new(),
+            router,
+            deliveries: VecDeque::new(),
+            delivered: HashSet::new(),
+            delivery_log: Vec::new(),
+            dead_letters: Vec::new(),
+            bus: Vec::new(),
+            signer: TokenSigner::new(b"eventual-test-environment"),
+            tokens: Vec::new(),
+            next_id: 0,
+            warnings: Vec::new(),
+            journal: Vec::new(),
+            retention: Retention::default(),
+            schedules: BTreeMap::new(),
+            schedule_log: Vec::new(),
+        }));
+        let (bus, clock) = (Arc::downgrade(&state), Arc::downgrade(&state));
+        let entity_store = Arc::new(crate::entity::MemoryEntityStore::new(
+            Box::new(move |events| {
+                if let Some(state) = bus.upgrade() {
+                    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                    state.publish_envelopes(events);
+                }
+            }),
+            Box::new(move || {
+                clock.upgrade().map_or(EPOCH, |state| {
+                    state.lock().unwrap_or_else(|p| p.into_inner()).now
+                })
+            }),
+        ));
         TestEnvironment {
-            state: Arc::new(Mutex::new(EnvState {
-                now: EPOCH,
-                mode,
-                executions: BTreeMap::new(),
-                ready: VecDeque::new(),
-                timers: BTreeMap::new(),
-                next_job: 0,
-                attempts: VecDeque::new(),
-                open: HashMap::new(),
-                claimed: HashSet::new(),
-                runs: BTreeMap::new(),
-                mocks: HashMap::new(),
-                router,
-                deliveries: VecDeque::new(),
-                delivered: HashSet::new(),
-                delivery_log: Vec::new(),
-                dead_letters: Vec::new(),
-                bus: Vec::new(),
-                signer: TokenSigner::new(b"eventual-test-environment"),
-                tokens: Vec::new(),
-                next_id: 0,
-                warnings: Vec::new(),
-                journal: Vec::new(),
-                retention: Retention::default(),
-                schedules: BTreeMap::new(),
-                schedule_log: Vec::new(),
-            })),
+            state,
+            entities: crate::entity::EntityRunner::new(entity_store.clone()),
+            entity_store,
         }
         .with_static_schedules()
     }
@@ -473,6 +493,24 @@ impl TestEnvironment {
         Ok(state.finish_attempt(&(claims.execution_id, claims.seq, claims.attempt), result))
     }
 
+    // ---- entities ------------------------------------------------------------------------------
+
+    /// Entity `id` of type `E`: its methods send commands, applied in memory; their events go
+    /// on this environment's bus with the append.
+    pub fn entity<E: crate::entity::Entity>(&self, id: impl Into<String>) -> E::Ref {
+        crate::entity::Entities::<E>::new(Arc::new(self.entities.clone()), "test").get(id)
+    }
+
+    /// The runner of this environment's entity commands.
+    pub fn entity_runner(&self) -> Arc<crate::entity::EntityRunner> {
+        self.entities.clone()
+    }
+
+    /// Every stored event of entity `entity_type/id`, in version order.
+    pub fn entity_events(&self, entity_type: &str, id: &str) -> Vec<crate::entity::StoredEvent> {
+        self.entity_store.events(entity_type, id)
+    }
+
     // ---- events --------------------------------------------------------------------------------
 
     /// Publishes an event on the bus, as an outside producer would.
@@ -650,7 +688,11 @@ impl TestEnvironment {
             job.attempt,
             control.clone(),
         );
-        let result = WithTaskContext::new(context, body).await;
+        let result = crate::entity::with_entities(
+            Arc::new(self.entities.clone()),
+            WithTaskContext::new(context, body),
+        )
+        .await;
         (!control.deferred.load(Ordering::Acquire)).then_some(result)
     }
 
@@ -671,7 +713,11 @@ impl TestEnvironment {
         };
         let buffer = EffectBuffer::new(delivery.scope(), delivery.event.correlation_id.clone());
         let body = (subscription.handle)(delivery.event.clone());
-        let result = WithClient::new(Client::new(buffer.clone()), body).await;
+        let result = crate::entity::with_entities(
+            Arc::new(self.entities.clone()),
+            WithClient::new(Client::new(buffer.clone()), body),
+        )
+        .await;
         self.lock().finish_delivery(delivery, result, buffer.take());
         true
     }
@@ -780,7 +826,7 @@ impl EnvState {
                 workflow: descriptor,
                 history: Vec::new(),
                 earlier_runs: Vec::new(),
-                executor: (self.mode == ReplayMode::Sticky).then_some(executor),
+                executor: (self.mode == ReplayMode::Sticky).then_some(Box::new(executor)),
                 inbox: Vec::new(),
                 status: ExecutionStatus::Running,
                 outcome: None,
@@ -1121,7 +1167,7 @@ impl Host for EnvState {
             Ok((executor, output)) => {
                 let ended = std::mem::take(&mut execution.history);
                 execution.earlier_runs.push(ended);
-                execution.executor = (mode == ReplayMode::Sticky).then_some(executor);
+                execution.executor = (mode == ReplayMode::Sticky).then_some(Box::new(executor));
                 self.apply_output(&id, output);
             }
             // The next run's input does not fit the workflow: the execution cannot go on.

@@ -198,6 +198,15 @@ pub enum InboxEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// An update for the execution (see `ctx.next_update`).
+    Update {
+        /// The update's name.
+        name: String,
+        /// Its id: a second update with the same id is the same update.
+        update_id: String,
+        /// Its input.
+        input: Value,
+    },
     /// A child execution ended.
     ChildCompleted {
         /// The parent's step that started it.

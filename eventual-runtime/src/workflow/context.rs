@@ -5,15 +5,15 @@ use crate::event::{EventEnvelope, OutgoingEvent};
 use crate::task::{Task, TaskOptions};
 use crate::time::Timestamp;
 use crate::workflow::futures::{
-    decode_raw, decode_result, decode_unit, ContinueAsNew, SignalFuture, SignalState, SignalStream,
-    StepFuture,
+    decode_raw, decode_result, decode_unit, ContinueAsNew, NextUpdate, SignalFuture, SignalState,
+    SignalStream, StepFuture,
 };
 use crate::workflow::history::{ParentClosePolicy, RecordedValue, Seq};
 use crate::workflow::replay::machines::SignalClaim;
 use crate::workflow::replay::state::{stable_hash, ExecutionInfo, ReplayState};
 use crate::workflow::replay::ReplayError;
 use crate::workflow::saga::Saga;
-use crate::workflow::Workflow;
+use crate::workflow::{Query, Update, Workflow};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -128,6 +128,49 @@ impl WorkflowContext {
     pub fn answer_query(&self, name: &str, answer: impl serde::Serialize) {
         let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
         self.with_state(|state| state.query_answers.insert(name.to_owned(), answer));
+    }
+
+    /// Sets the answer to the typed query `Q` (see [`Query`]), as
+    /// [`answer_query`](Self::answer_query) does for `Q::NAME`.
+    pub fn answer_query_of<Q: Query>(&self, answer: &Q::Output) {
+        self.answer_query(Q::NAME, answer);
+    }
+
+    /// Waits for the next update `name` not yet taken by another wait: a durable message whose
+    /// caller waits for the answer (`POST /_eventual/executions/{id}/updates/{name}`, `update
+    /// <id> <name>`, `client.update_of::<U>`). Updates that arrived earlier are buffered and
+    /// taken first, in order; an update id the execution received before is the same update.
+    ///
+    /// Validate the input, then [`accept`](crate::workflow::UpdateRequest::accept) with an answer or
+    /// [`reject`](crate::workflow::UpdateRequest::reject). A rejection takes no step, so validate before
+    /// anything durable and a rejected update leaves the workflow's progress as it was. An
+    /// input that does not deserialize as `I` is rejected for you, saying why.
+    ///
+    /// ```
+    /// # use eventual_runtime::prelude::*;
+    /// #[workflow]
+    /// async fn cart(ctx: WorkflowContext, limit: u32) -> Result<u32, WorkflowError> {
+    ///     let mut items = 0;
+    ///     while items < limit {
+    ///         let add = ctx.next_update::<u32>("add").await;
+    ///         if *add.input() == 0 || items + add.input() > limit {
+    ///             add.reject(format!("add 1 to {} items", limit - items));
+    ///             continue;
+    ///         }
+    ///         items += add.input();
+    ///         add.accept(serde_json::json!({ "items": items }));
+    ///     }
+    ///     Ok(items)
+    /// }
+    /// ```
+    pub fn next_update<I: DeserializeOwned>(&self, name: &str) -> NextUpdate<I> {
+        NextUpdate::new(self.clone(), name.to_owned())
+    }
+
+    /// Waits for the next typed update `U` (see [`Update`]): its input is a `U::Input` and it
+    /// is accepted with a `U::Output`.
+    pub fn next_update_of<U: Update>(&self) -> NextUpdate<U::Input, U::Output> {
+        NextUpdate::new(self.clone(), U::NAME.to_owned())
     }
 
     /// Sets a searchable attribute of the execution (`customer`, `region`, ...), recorded in

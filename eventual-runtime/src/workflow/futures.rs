@@ -255,3 +255,167 @@ impl<T> Future for ContinueAsNew<T> {
         Poll::Pending
     }
 }
+
+/// The wait of `ctx.next_update`: resolves with the next update of its name not yet taken by
+/// another wait. An update whose input does not deserialize as `I` is rejected with a reason
+/// that says so, and the wait goes on.
+#[must_use = "an update wait does nothing unless awaited"]
+pub struct NextUpdate<I, O = Value> {
+    ctx: WorkflowContext,
+    name: String,
+    waiter: Option<u64>,
+    _types: PhantomData<fn() -> (I, O)>,
+}
+
+impl<I, O> NextUpdate<I, O> {
+    pub(crate) fn new(ctx: WorkflowContext, name: String) -> Self {
+        NextUpdate {
+            ctx,
+            name,
+            waiter: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<I, O> Unpin for NextUpdate<I, O> {}
+
+impl<I: DeserializeOwned, O> Future for NextUpdate<I, O> {
+    type Output = UpdateRequest<I, O>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            let taken = match this.waiter {
+                Some(id) => this
+                    .ctx
+                    .with_state(|state| state.updates.poll_waiter(id, cx.waker())),
+                None => match this.ctx.with_state(|state| state.updates.claim(&this.name)) {
+                    Ok(update) => Some(update),
+                    Err(id) => {
+                        this.waiter = Some(id);
+                        continue;
+                    }
+                },
+            };
+            let Some(update) = taken else {
+                return Poll::Pending;
+            };
+            this.waiter = None;
+            match serde_json::from_value::<I>(update.input.clone()) {
+                Ok(input) => {
+                    return Poll::Ready(UpdateRequest {
+                        ctx: this.ctx.clone(),
+                        update: Some(update),
+                        input,
+                        _answer: PhantomData,
+                    })
+                }
+                // Rejected for the code, which never sees it; the wait goes on.
+                Err(error) => {
+                    let reason = format!(
+                        "the input of update `{}` does not fit `{}`: {error}",
+                        update.name,
+                        std::any::type_name::<I>()
+                    );
+                    reject(&this.ctx, &update, reason);
+                }
+            }
+        }
+    }
+}
+
+impl<I, O> Drop for NextUpdate<I, O> {
+    fn drop(&mut self) {
+        if let Some(id) = self.waiter {
+            self.ctx.with_state(|state| state.updates.drop_waiter(id));
+        }
+    }
+}
+
+/// An update the workflow took with `ctx.next_update`: validate its [`input`](Self::input),
+/// then [`accept`](Self::accept) it with the answer its caller receives, or
+/// [`reject`](Self::reject) it.
+///
+/// Validate before anything durable: a rejection takes no step and records only the
+/// rejection, so the workflow's progress stays as if the update had never come; an
+/// acceptance is a step, replayed and checked like any other. An update dropped without a
+/// verdict is rejected ("the workflow did not answer the update"), as are updates still
+/// waiting when the execution ends.
+#[must_use = "an update waits for its caller until it is accepted or rejected"]
+pub struct UpdateRequest<I, O = Value> {
+    ctx: WorkflowContext,
+    update: Option<crate::workflow::replay::machines::ReceivedUpdate>,
+    input: I,
+    _answer: PhantomData<fn(O)>,
+}
+
+impl<I, O: serde::Serialize> UpdateRequest<I, O> {
+    /// The update's input.
+    pub fn input(&self) -> &I {
+        &self.input
+    }
+
+    /// The update's name.
+    pub fn name(&self) -> &str {
+        self.update
+            .as_ref()
+            .map_or("", |update| update.name.as_str())
+    }
+
+    /// The update's id (the caller's, or one the engine gave it).
+    pub fn id(&self) -> &str {
+        self.update
+            .as_ref()
+            .map_or("", |update| update.update_id.as_str())
+    }
+
+    /// Accepts the update: `answer` is recorded in history and returned to the caller (a
+    /// value that does not serialize answers `null`).
+    pub fn accept(mut self, answer: O) {
+        let Some(update) = self.update.take() else {
+            return;
+        };
+        let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
+        self.ctx.with_state(|state| {
+            if let Err(error) = state.accept_update(&update, answer) {
+                state.fail(error);
+            }
+        });
+    }
+
+    /// Rejects the update: the caller receives `reason` as an `update_rejected` error.
+    pub fn reject(mut self, reason: impl Into<String>) {
+        self.give_rejection(reason.into());
+    }
+}
+
+impl<I, O> UpdateRequest<I, O> {
+    fn give_rejection(&mut self, reason: String) {
+        if let Some(update) = self.update.take() {
+            reject(&self.ctx, &update, reason);
+        }
+    }
+}
+
+impl<I, O> Drop for UpdateRequest<I, O> {
+    fn drop(&mut self) {
+        if let Some(update) = &self.update {
+            let reason = format!("the workflow did not answer update `{}`", update.name);
+            self.give_rejection(reason);
+        }
+    }
+}
+
+/// Rejects `update`; a rejection that disagrees with history poisons the execution.
+fn reject(
+    ctx: &WorkflowContext,
+    update: &crate::workflow::replay::machines::ReceivedUpdate,
+    reason: String,
+) {
+    ctx.with_state(|state| {
+        if let Err(error) = state.reject_update(&update.name, &update.update_id, reason) {
+            state.fail(error);
+        }
+    });
+}

@@ -156,6 +156,38 @@ pub enum HistoryEventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// An update arrived (see `ctx.next_update`): it waits, buffered, until the workflow takes
+    /// it and accepts or rejects it. An update id already received is not recorded again.
+    UpdateReceived {
+        /// The update's name.
+        name: String,
+        /// The caller's (or the engine's) id of the update, unique within the execution.
+        update_id: String,
+        /// Its input.
+        input: Value,
+    },
+    /// The workflow accepted an update and answered it: a step, so that a replay that does
+    /// not accept the same update at the same point is a non-determinism error naming it.
+    UpdateAccepted {
+        /// The step.
+        seq: Seq,
+        /// The update's name.
+        name: String,
+        /// The update's id.
+        update_id: String,
+        /// The answer the caller receives.
+        answer: Value,
+    },
+    /// The workflow rejected an update (or ended without answering it). A rejection takes no
+    /// step: the workflow's progress is as if the update had never come.
+    UpdateRejected {
+        /// The update's name.
+        name: String,
+        /// The update's id.
+        update_id: String,
+        /// Why, as the caller reads it.
+        reason: String,
+    },
     /// The workflow sent a signal to another execution.
     SignalSent {
         /// The step.
@@ -380,9 +412,12 @@ impl HistoryEventKind {
             | ChildWorkflowFailed { seq, .. }
             | ValueRecorded { seq, .. }
             | PatchMarked { seq, .. }
-            | AttributeSet { seq, .. } => Some(*seq),
+            | AttributeSet { seq, .. }
+            | UpdateAccepted { seq, .. } => Some(*seq),
             WorkflowStarted { .. }
             | SignalReceived { .. }
+            | UpdateReceived { .. }
+            | UpdateRejected { .. }
             | CancelRequested { .. }
             | WorkflowContinuedAsNew { .. }
             | WorkflowSucceeded { .. }
@@ -406,6 +441,9 @@ impl HistoryEventKind {
             TimerFired { .. } => "TimerFired",
             SignalReceived { .. } => "SignalReceived",
             SignalSent { .. } => "SignalSent",
+            UpdateReceived { .. } => "UpdateReceived",
+            UpdateAccepted { .. } => "UpdateAccepted",
+            UpdateRejected { .. } => "UpdateRejected",
             EventsEmitted { .. } => "EventsEmitted",
             ChildWorkflowScheduled { .. } => "ChildWorkflowScheduled",
             ChildCancelRequested { .. } => "ChildCancelRequested",

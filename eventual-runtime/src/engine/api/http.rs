@@ -14,6 +14,8 @@
 //! | `GET /executions/{id}/history?run=` | history document: the current run's, or run `run` (`run-1`, ...) of an execution that continued as new |
 //! | `POST /executions/{id}/signals` | signal `{name, payload, id?}` |
 //! | `POST /executions/{id}/queries/{name}` | the answer the workflow last set (`ctx.answer_query`): `{result}`; writes nothing |
+//! | `POST /executions/{id}/updates/{name}` | update `{input?, update_id?, wait_ms?}`: waits for the workflow's verdict (`ctx.next_update`); 200 `{update_id, status: "accepted", answer}`, 202 `{update_id, status: "pending"}` when the wait ends first, 422 `update_rejected`, 409 `ended` |
+//! | `GET /executions/{id}/updates/{update_id}` | where an update stands, answered as above; 404 `unknown_update` |
 //! | `POST /executions/{id}/cancel` | cancel `{reason?}` |
 //! | `POST /executions/{id}/terminate` | end at once, no compensations `{reason?}` |
 //! | `POST /events` | publish `[{source, detail-type, detail}]` (or one event) |
@@ -32,6 +34,7 @@
 pub use super::INTERNAL_PREFIX;
 use super::{ListFilter, ServiceApi};
 use crate::engine::client::StartExecution;
+use crate::engine::kernel::update::{SendUpdate, UpdateReply, UpdateStatus};
 use crate::engine::ServiceError;
 use crate::error::{Failure, StepErrorKind};
 use crate::event::OutgoingEvent;
@@ -91,6 +94,10 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/executions/{id}/history", get(history))
         .route("/executions/{id}/signals", post(signal))
         .route("/executions/{id}/queries/{name}", post(query))
+        .route(
+            "/executions/{id}/updates/{name}",
+            post(update).get(update_status),
+        )
         .route("/executions/{id}/cancel", post(cancel))
         .route("/executions/{id}/terminate", post(terminate))
         .route("/events", post(publish))
@@ -103,6 +110,7 @@ fn internal_routes(engine: Arc<dyn ServiceApi>) -> Router {
         .route("/schedules/{name}", delete(delete_schedule))
         .route("/schedules/{name}/pause", post(pause_schedule))
         .route("/schedules/{name}/resume", post(resume_schedule))
+        .route("/metrics", get(metrics))
         .with_state(engine)
 }
 
@@ -170,6 +178,59 @@ async fn history(
 async fn query(State(engine): Api, Path((id, name)): Path<(String, String)>) -> RouteResult {
     let answer = engine.query(&id, &name).await?;
     Ok(Json(json!({ "result": answer })).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default)]
+    input: Value,
+    update_id: Option<String>,
+    /// How long to wait for the verdict, in milliseconds.
+    wait_ms: Option<u64>,
+}
+
+async fn update(
+    State(engine): Api,
+    Path((id, name)): Path<(String, String)>,
+    bytes: Bytes,
+) -> RouteResult {
+    let request: UpdateBody = if bytes.is_empty() {
+        UpdateBody::default()
+    } else {
+        body(&bytes)?
+    };
+    let update = SendUpdate {
+        name,
+        input: request.input,
+        update_id: request.update_id,
+        wait: request.wait_ms.map(std::time::Duration::from_millis),
+    };
+    update.check()?;
+    let reply = engine.update(&id, update).await?;
+    update_response(&id, reply)
+}
+
+/// The route's `{name}` segment is the update's id on a GET.
+async fn update_status(
+    State(engine): Api,
+    Path((id, update_id)): Path<(String, String)>,
+) -> RouteResult {
+    let reply = engine.update_status(&id, &update_id).await?;
+    update_response(&id, reply)
+}
+
+/// An accepted update is a 200 with its answer, a pending one a 202 with its id, a rejected
+/// one an `update_rejected` error.
+fn update_response(execution_id: &str, reply: UpdateReply) -> RouteResult {
+    if let Some(rejection) = reply.rejection(execution_id) {
+        return Err(rejection);
+    }
+    let status = match reply.status {
+        UpdateStatus::Pending => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    Ok((status, Json(reply)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -366,6 +427,26 @@ struct ScheduleBody {
     overlap: OverlapPolicy,
     #[serde(default)]
     catch_up: CatchUpPolicy,
+}
+
+/// OpenMetrics text, which Prometheus scrapes.
+async fn metrics(State(engine): Api) -> Response {
+    match engine.metrics_text() {
+        Some(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => ServiceError::NoRoute(
+            "GET /_eventual/metrics: this engine reports its metrics elsewhere (the AWS \
+             engine, to CloudWatch)"
+                .to_owned(),
+        )
+        .into_response(),
+    }
 }
 
 async fn create_schedule(State(engine): Api, bytes: Bytes) -> RouteResult {

@@ -117,6 +117,14 @@ impl ListFilter {
         self.workflow.as_ref().is_none_or(|w| *w == row.workflow)
             && self.status.is_none_or(|s| s == row.status)
     }
+
+    /// Where the page starts: after the execution started at `(created_at in milliseconds,
+    /// id)` that [`ExecutionPage::token_after`] wrote into `next_token`; `None` (from the
+    /// start) without a token or with one that is not of that form.
+    pub fn position(&self) -> Option<(u64, String)> {
+        let (time, id) = self.next_token.as_deref()?.split_once(':')?;
+        Some((time.parse().ok()?, id.to_owned()))
+    }
 }
 
 /// A page of executions.
@@ -127,6 +135,14 @@ pub struct ExecutionPage {
     /// Pass as `next_token` for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+}
+
+impl ExecutionPage {
+    /// The token of the page after one that ends with `row`: lists are ordered by start time,
+    /// then id, on every engine.
+    pub fn token_after(row: &ExecutionRow) -> String {
+        format!("{}:{}", row.created_at.as_millis(), row.id)
+    }
 }
 
 /// The result of an API call.
@@ -160,6 +176,28 @@ pub trait ServiceApi: Send + Sync {
             query,
             history,
         ))
+    }
+    /// Sends an update and waits (at most `update.wait()`) for the workflow's verdict: the
+    /// answer, a rejection, or [`Pending`](crate::engine::kernel::update::UpdateStatus::Pending)
+    /// with the id to ask again. An update id history already answered is answered again
+    /// without sending anything; an update to an ended execution is
+    /// [`ServiceError::Ended`].
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: crate::engine::kernel::update::SendUpdate,
+    ) -> ApiResult<'a, crate::engine::kernel::update::UpdateReply>;
+    /// Where update `update_id` of an execution stands, from its committed histories (every
+    /// run); [`ServiceError::UnknownUpdate`] if it never arrived.
+    fn update_status<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update_id: &'a str,
+    ) -> ApiResult<'a, crate::engine::kernel::update::UpdateReply> {
+        Box::pin(async move {
+            let known = update_status_in_runs(self, execution_id, update_id).await?;
+            crate::engine::kernel::update::reply_of(execution_id, update_id, known)
+        })
     }
     /// Sends a signal; `signal_id` drops duplicates.
     fn signal<'a>(
@@ -212,6 +250,42 @@ pub trait ServiceApi: Send + Sync {
         let _ = name;
         schedules_unsupported()
     }
+    /// The engine's metrics in the OpenMetrics text format, for `GET /_eventual/metrics`;
+    /// `None` where the engine reports them elsewhere (the AWS engine, to CloudWatch).
+    fn metrics_text(&self) -> Option<String> {
+        None
+    }
+}
+
+/// What the committed histories of an execution (its current run, then the runs before it)
+/// say of update `update_id`.
+pub async fn update_status_in_runs<A: ServiceApi + ?Sized>(
+    api: &A,
+    execution_id: &str,
+    update_id: &str,
+) -> Result<Option<crate::engine::kernel::update::UpdateStatus>, ServiceError> {
+    use crate::engine::kernel::update::status_in;
+    use crate::workflow::history::RunLink;
+    let current = api.history(execution_id).await?;
+    let mut status = status_in(&current, update_id);
+    if status.as_ref().is_some_and(|status| status.is_decided()) {
+        return Ok(status);
+    }
+    let run = RunLink::of_history(&current).unwrap_or_default();
+    for number in (1..run.number).rev() {
+        let run_id = RunLink {
+            number,
+            first_seq: 0,
+        }
+        .run_id();
+        let earlier = api.run_history(execution_id, &run_id).await?;
+        match status_in(&earlier, update_id) {
+            Some(decided) if decided.is_decided() => return Ok(Some(decided)),
+            Some(pending) => status = status.or(Some(pending)),
+            None => {}
+        }
+    }
+    Ok(status)
 }
 
 /// The answer of an engine that does not manage schedules through the service API.

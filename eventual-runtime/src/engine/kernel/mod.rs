@@ -12,16 +12,21 @@
 //! - [`delivery`]: a handler delivery's effect scope, its effects, retries and dead letters;
 //! - [`start`]: starting under an id that another execution may hold;
 //! - [`signal`]: the id of a signal sent from outside;
+//! - [`entity`]: an entity command's append (events, snapshot, idempotency record, outbox)
+//!   and its bounded retries;
 //! - [`query`]: answering a query from the state a history replays to;
+//! - [`update`]: sending an update, and reading its verdict from history;
 //! - [`retention`]: how long an ended execution is kept.
 
 pub mod attempt;
 pub mod delivery;
+pub mod entity;
 pub mod query;
 pub mod retention;
 pub mod signal;
 pub mod start;
 pub mod step;
+pub mod update;
 
 pub use delivery::{DeliveryHost, EffectHost};
 pub use step::{carry_out, Host};

@@ -200,7 +200,7 @@ pub fn take_continuation(commands: &mut Vec<Command>) -> Option<Continuation> {
 /// Steps an execution: with its live executor when there is one (sticky), otherwise by
 /// replaying `history` first. The executor stays in `slot` while the execution runs.
 pub fn step_execution(
-    slot: &mut Option<WorkflowExecutor>,
+    slot: &mut Option<Box<WorkflowExecutor>>,
     workflow: &WorkflowDescriptor,
     history: impl FnOnce() -> Vec<HistoryEvent>,
     now: Timestamp,
@@ -208,7 +208,7 @@ pub fn step_execution(
 ) -> Result<StepOutput, ReplayError> {
     let mut executor = match slot.take() {
         Some(executor) => executor,
-        None => WorkflowExecutor::replay(workflow, &history())?,
+        None => Box::new(WorkflowExecutor::replay(workflow, &history())?),
     };
     let output = executor.step(now, inbox)?;
     if !executor.is_closed() {

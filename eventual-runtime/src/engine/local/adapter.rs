@@ -6,6 +6,7 @@ use super::EngineHandle;
 use crate::engine::api::{ApiResult, ExecutionPage, ExecutionRow, ListFilter, ServiceApi, Started};
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::update::{SendUpdate, UpdateReply};
 use crate::engine::ServiceError;
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
@@ -21,6 +22,10 @@ fn ready<'a, T: Send + 'a>(result: Result<T, ServiceError>) -> ApiResult<'a, T> 
 }
 
 impl ServiceApi for EngineHandle {
+    fn metrics_text(&self) -> Option<String> {
+        Some(EngineHandle::metrics_text(self))
+    }
+
     fn start(&self, request: StartExecution) -> ApiResult<'_, Started> {
         EngineHandle::start(self, request).boxed()
     }
@@ -53,6 +58,14 @@ impl ServiceApi for EngineHandle {
         signal_id: Option<String>,
     ) -> ApiResult<'a, ()> {
         EngineHandle::signal(self, execution_id, name, payload, signal_id).boxed()
+    }
+
+    fn update<'a>(
+        &'a self,
+        execution_id: &'a str,
+        update: SendUpdate,
+    ) -> ApiResult<'a, UpdateReply> {
+        EngineHandle::update(self, execution_id, update).boxed()
     }
 
     fn cancel<'a>(&'a self, execution_id: &'a str, reason: Option<String>) -> ApiResult<'a, ()> {

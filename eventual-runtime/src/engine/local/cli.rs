@@ -148,7 +148,10 @@ fn serve(
     for workflow in registry::WORKFLOWS.iter() {
         println!("  workflow  {}", workflow.name);
     }
-    for task in registry::TASKS.iter() {
+    for task in registry::TASKS
+        .iter()
+        .filter(|t| t.name != crate::entity::ENTITY_COMMAND_TASK)
+    {
         println!("  task      {}", task.name);
     }
     for subscription in registry::SUBSCRIPTIONS.iter() {

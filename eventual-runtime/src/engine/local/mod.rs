@@ -20,6 +20,7 @@
 mod adapter;
 pub mod cli;
 mod core;
+mod metrics;
 pub mod store;
 mod worker;
 mod writer;
@@ -29,18 +30,26 @@ pub use crate::engine::api::{ExecutionPage, ExecutionRow, ListFilter, Started};
 pub use store::StoreError;
 
 use self::core::{Core, CoreMsg, Reply, ScheduleRequest};
+use self::metrics::LocalMetrics;
 use self::writer::Written;
 use crate::engine::client::StartExecution;
 use crate::engine::kernel::delivery::DeadLetter;
+use crate::engine::kernel::entity::{Append, AppendError};
+use crate::engine::kernel::update::{self, SendUpdate, UpdateReply};
 use crate::engine::router::Router;
 use crate::engine::{Durability, ServiceError};
+use crate::entity::{
+    CommandReply, Entities, Entity, EntityRunner, EntityStore, Loaded, StoredEvent,
+};
 use crate::error::Failure;
 use crate::event::OutgoingEvent;
 use crate::schedule::{ScheduleInfo, ScheduleSpec};
 use crate::task::{CompletionToken, TokenSigner};
+use crate::time::Timestamp;
 use crate::workflow::command::Outcome;
 use crate::workflow::history::{HistoryEvent, RunLink};
 use crate::workflow::InboxEvent;
+use futures::future::BoxFuture;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -82,7 +91,7 @@ pub struct EngineConfig {
     /// How long an ended execution and its history are kept when its workflow does not say
     /// (`#[workflow(retention = "30d")]`); `None` (the default) keeps them.
     pub retention: Option<std::time::Duration>,
-    /// How many running executions keep their replayed workflow in memory (default 10,000).
+    /// How many running executions keep their replayed workflow in memory (default 2,000).
     /// Beyond, the least recently stepped ones are evicted and replayed from their history when
     /// an event arrives: memory stays bounded however many executions wait.
     pub max_resident_executions: usize,
@@ -129,6 +138,7 @@ impl EngineConfig {
 /// A running engine. Dropping it stops the engine after the last commit.
 pub struct LocalEngine {
     handle: EngineHandle,
+    entities: Arc<EntityRunner>,
     runtime: Option<tokio::runtime::Runtime>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -141,6 +151,7 @@ pub struct EngineHandle {
     readers: Arc<Mutex<Vec<Connection>>>,
     commits: Arc<AtomicU64>,
     size_limit: writer::SizeLimit,
+    metrics: Arc<LocalMetrics>,
 }
 
 impl LocalEngine {
@@ -167,37 +178,54 @@ impl LocalEngine {
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let size_limit = Arc::new(AtomicU64::new(config.max_database_bytes.unwrap_or(0)));
-        let writer = writer::spawn(connection, batch_rx, size_limit.clone(), move |written| {
-            let _ = committed_tx.send(match written {
-                Written::Committed(commit) => {
-                    if commit.wrote {
-                        counted.fetch_add(1, Ordering::Relaxed);
+        let metrics = Arc::new(LocalMetrics::default());
+        let writer_metrics = metrics.clone();
+        let writer = writer::spawn(
+            connection,
+            batch_rx,
+            size_limit.clone(),
+            writer_metrics,
+            move |written| {
+                let _ = committed_tx.send(match written {
+                    Written::Committed(commit) => {
+                        if commit.wrote {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        CoreMsg::Committed(commit.last_batch)
                     }
-                    CoreMsg::Committed(commit.last_batch)
-                }
-                Written::Stalled(error) => CoreMsg::CommitStalled(error.to_string()),
-                Written::Failed(error) => CoreMsg::CommitFailed(error.to_string()),
-            });
-        })
+                    Written::Stalled(error) => CoreMsg::CommitStalled(error.to_string()),
+                    Written::Failed(error) => CoreMsg::CommitFailed(error.to_string()),
+                });
+            },
+        )
         .map_err(|error| EngineError::Startup(format!("cannot start the writer: {error}")))?;
-        let workers = worker::Workers::new(runtime.handle().clone(), core_tx.clone());
+        let handle = EngineHandle {
+            core: core_tx.clone(),
+            database: config.database.clone(),
+            readers: Arc::default(),
+            commits,
+            size_limit,
+            metrics: metrics.clone(),
+        };
+        let entities = EntityRunner::new(Arc::new(handle.clone()));
+        let workers = worker::Workers::new(
+            runtime.handle().clone(),
+            core_tx,
+            Arc::new(entities.clone()),
+        );
         let reader = store::open_reader(&config.database)?;
         let mut core = Core::new(router, signer, batch_tx, workers, reader, config.durability)
             .with_retention(config.retention)
-            .with_max_resident(config.max_resident_executions);
+            .with_max_resident(config.max_resident_executions)
+            .with_metrics(metrics.clone());
         core.recover(recovered);
         let core_thread = std::thread::Builder::new()
             .name("eventual-core".to_owned())
             .spawn(move || core.run(core_rx))
             .map_err(|error| EngineError::Startup(format!("cannot start the core: {error}")))?;
         Ok(LocalEngine {
-            handle: EngineHandle {
-                core: core_tx,
-                database: config.database,
-                readers: Arc::default(),
-                commits,
-                size_limit,
-            },
+            entities,
+            handle,
             runtime: Some(runtime),
             threads: vec![core_thread, writer],
         })
@@ -206,6 +234,17 @@ impl LocalEngine {
     /// A handle to call the engine.
     pub fn handle(&self) -> EngineHandle {
         self.handle.clone()
+    }
+
+    /// Entity `id` of type `E`: its methods send commands, whose events are appended with
+    /// their outbox in one commit.
+    pub fn entity<E: Entity>(&self, id: impl Into<String>) -> E::Ref {
+        Entities::<E>::new(Arc::new(self.entities.clone()), "client").get(id)
+    }
+
+    /// The runner of this engine's entity commands.
+    pub fn entity_runner(&self) -> Arc<EntityRunner> {
+        self.entities.clone()
     }
 
     /// The engine's tokio runtime (tasks, handlers and the HTTP API run on it).
@@ -254,6 +293,13 @@ impl Drop for LocalEngine {
 }
 
 impl EngineHandle {
+    /// The engine's metrics in the OpenMetrics text format (served at `/_eventual/metrics`):
+    /// executions started and ended per workflow, step latency, task attempts and retries,
+    /// deliveries and dead letters, timer lateness, and writes and fsync time per commit.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode()
+    }
+
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> CoreMsg) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.core.send(make(reply)).map_err(|_| stopped())?;
@@ -300,6 +346,36 @@ impl EngineHandle {
     ) -> Result<(), ServiceError> {
         self.send_inbox(execution_id, InboxEvent::Terminate { reason })
             .await
+    }
+
+    /// Sends an update and waits (at most `update.wait()`) for the workflow's verdict, told by
+    /// the core once the verdict is on disk. An update whose verdict is already committed is
+    /// answered again without sending anything.
+    pub async fn update(
+        &self,
+        execution_id: &str,
+        update: SendUpdate,
+    ) -> Result<UpdateReply, ServiceError> {
+        update.check()?;
+        let update_id = update.id(fresh_update_id);
+        let runs = self.run_histories(execution_id)?;
+        let known = update::status_in_runs(runs.iter().map(Vec::as_slice), &update_id);
+        let ended = self.execution(execution_id)?.status.is_terminal();
+        if let Some(reply) = update::before_sending(execution_id, &update_id, known, ended)? {
+            return Ok(reply);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.core
+            .send(CoreMsg::Update {
+                execution_id: execution_id.to_owned(),
+                update_id: update_id.clone(),
+                event: update.to_inbox(&update_id),
+                wait: update.wait(),
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        let status = answer.await.map_err(|_| stopped())??;
+        Ok(UpdateReply { update_id, status })
     }
 
     async fn send_inbox(&self, execution_id: &str, event: InboxEvent) -> Result<(), ServiceError> {
@@ -423,6 +499,16 @@ impl EngineHandle {
         Ok(result?)
     }
 
+    /// The committed events of entity `entity_type/id` from version `from` on.
+    pub fn entity_events(
+        &self,
+        entity_type: &str,
+        id: &str,
+        from: u64,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
+        self.read(|c| store::entity_events(c, entity_type, id, from))
+    }
+
     /// An execution as committed.
     pub fn execution(&self, id: &str) -> Result<ExecutionRow, ServiceError> {
         self.read(|c| store::execution(c, id))?
@@ -494,6 +580,14 @@ impl EngineHandle {
     }
 }
 
+/// An update id unique across processes: this process's start, and a counter.
+fn fresh_update_id() -> String {
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| crate::time::Timestamp::wall_clock().as_millis());
+    format!("{process:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn stopped() -> ServiceError {
     ServiceError::Unavailable("the engine has stopped".to_owned())
 }
@@ -501,5 +595,49 @@ fn stopped() -> ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         ServiceError::Internal(error.to_string())
+    }
+}
+
+/// The local engine stores entities in its database: reads on a pooled reader, appends
+/// through the core, in its group commit, with their outbox.
+impl EntityStore for EngineHandle {
+    fn load<'a>(
+        &'a self,
+        entity_type: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Loaded, String>> {
+        let loaded = self
+            .read(|c| store::entity_load(c, entity_type, id))
+            .map_err(|error| error.to_string());
+        Box::pin(async move { loaded })
+    }
+
+    fn recorded<'a>(
+        &'a self,
+        entity_type: &'a str,
+        id: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CommandReply>, String>> {
+        let recorded = self
+            .read(|c| store::entity_recorded(c, entity_type, id, key))
+            .map_err(|error| error.to_string());
+        Box::pin(async move { recorded })
+    }
+
+    fn append(&self, append: Append) -> BoxFuture<'_, Result<(), AppendError>> {
+        Box::pin(async move {
+            match self
+                .call(|reply| CoreMsg::EntityAppend(Box::new(append), reply))
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(current)) => Err(AppendError::Conflict { current }),
+                Err(error) => Err(AppendError::Store(error.to_string())),
+            }
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::wall_clock()
     }
 }

@@ -136,6 +136,27 @@ CREATE TABLE IF NOT EXISTS schedules (
     next_firing INTEGER,
     last_execution TEXT
 );
+CREATE TABLE IF NOT EXISTS entity_events (
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (entity_type, entity_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entity_snapshots (
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (entity_type, entity_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entity_commands (
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    PRIMARY KEY (entity_type, entity_id, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id TEXT PRIMARY KEY,
     subscription TEXT NOT NULL,
@@ -358,6 +379,9 @@ pub(crate) enum WriteOp {
         run_id: String,
     },
     UpsertDelivery(DeliveryRow),
+    /// An entity command's events, snapshot and idempotency record (its outbox is the
+    /// deliveries of the same batch). The core checked the version before.
+    AppendEntity(Box<crate::engine::kernel::entity::Append>),
     DeleteDelivery {
         event_id: String,
         subscription: String,
@@ -573,6 +597,7 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             })
             .doing("storing a delivery")
             .map(drop),
+        WriteOp::AppendEntity(append) => append_entity(tx, append),
         WriteOp::DeleteDelivery {
             event_id,
             subscription,
@@ -626,6 +651,139 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<(), StoreError> {
             .doing("deleting a schedule")
             .map(drop),
     }
+}
+
+fn append_entity(
+    tx: &Transaction<'_>,
+    append: &crate::engine::kernel::entity::Append,
+) -> Result<(), StoreError> {
+    let (entity_type, id) = (&append.entity_type, &append.id);
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO entity_events (entity_type, entity_id, version, event) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .doing("preparing an entity append")?;
+    for event in &append.events {
+        insert
+            .execute(params![
+                entity_type,
+                id,
+                event.version,
+                json(&event.payload)
+            ])
+            .doing("appending an entity event")?;
+    }
+    if let Some(snapshot) = &append.snapshot {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO entity_snapshots (entity_type, entity_id, version, state) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![entity_type, id, snapshot.version, json(&snapshot.state)]))
+        .doing("storing an entity snapshot")?;
+    }
+    if let Some(recorded) = &append.recorded {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO entity_commands (entity_type, entity_id, key, reply) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![entity_type, id, recorded.key, json(&recorded.reply)]))
+        .doing("recording an entity command")?;
+    }
+    Ok(())
+}
+
+/// An entity's latest snapshot and the events after it.
+pub(crate) fn entity_load(
+    connection: &Connection,
+    entity_type: &str,
+    id: &str,
+) -> Result<crate::engine::kernel::entity::Loaded, StoreError> {
+    use crate::engine::kernel::entity::{Loaded, Snapshot, StoredEvent};
+    let snapshot = connection
+        .prepare_cached(
+            "SELECT version, state FROM entity_snapshots WHERE entity_type = ?1 AND entity_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![entity_type, id], |row| {
+                Ok(Snapshot {
+                    version: row.get(0)?,
+                    state: parse_json(row.get(1)?, 1)?,
+                })
+            })
+            .optional()
+        })
+        .doing("reading an entity snapshot")?;
+    let after = snapshot.as_ref().map_or(0, |s| s.version);
+    let events = connection
+        .prepare_cached(
+            "SELECT version, event FROM entity_events WHERE entity_type = ?1 AND entity_id = ?2 \
+             AND version > ?3 ORDER BY version",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![entity_type, id, after], |row| {
+                Ok(StoredEvent {
+                    version: row.get(0)?,
+                    payload: parse_json(row.get(1)?, 1)?,
+                })
+            })?
+            .collect()
+        })
+        .doing("reading entity events")?;
+    Ok(Loaded { snapshot, events })
+}
+
+/// Every event of an entity from version `from` on.
+pub(crate) fn entity_events(
+    connection: &Connection,
+    entity_type: &str,
+    id: &str,
+    from: u64,
+) -> Result<Vec<crate::engine::kernel::entity::StoredEvent>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT version, event FROM entity_events WHERE entity_type = ?1 AND entity_id = ?2 \
+             AND version >= ?3 ORDER BY version",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![entity_type, id, from], |row| {
+                Ok(crate::engine::kernel::entity::StoredEvent {
+                    version: row.get(0)?,
+                    payload: parse_json(row.get(1)?, 1)?,
+                })
+            })?
+            .collect()
+        })
+        .doing("reading entity events")
+}
+
+/// An entity's committed version.
+pub(crate) fn entity_version(
+    connection: &Connection,
+    entity_type: &str,
+    id: &str,
+) -> Result<u64, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT COALESCE(MAX(version), 0) FROM entity_events WHERE entity_type = ?1 AND entity_id = ?2",
+        )
+        .and_then(|mut s| s.query_row(params![entity_type, id], |row| row.get(0)))
+        .doing("reading an entity's version")
+}
+
+/// The answer recorded for an entity command's idempotency key.
+pub(crate) fn entity_recorded(
+    connection: &Connection,
+    entity_type: &str,
+    id: &str,
+    key: &str,
+) -> Result<Option<crate::engine::kernel::entity::CommandReply>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT reply FROM entity_commands WHERE entity_type = ?1 AND entity_id = ?2 AND key = ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![entity_type, id, key], |row| parse_json(row.get(0)?, 0))
+                .optional()
+        })
+        .doing("reading an entity command's record")
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: String, column: usize) -> rusqlite::Result<T> {
@@ -724,10 +882,8 @@ pub(crate) fn list(
 ) -> Result<ExecutionPage, StoreError> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1_000);
     let (after_time, after_id) = filter
-        .next_token
-        .as_deref()
-        .and_then(|token| token.split_once(':'))
-        .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_owned())))
+        .position()
+        .map(|(time, id)| (time as i64, id))
         .unwrap_or((-1, String::new()));
     // One indexed lookup per attribute filter, numbered after the five fixed parameters.
     let attribute_clauses: String = (0..filter.attributes.len())
@@ -763,8 +919,7 @@ pub(crate) fn list(
         .doing("listing executions")?;
     let next_token = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last()
-            .map(|row| format!("{}:{}", row.created_at.as_millis(), row.id))
+        rows.last().map(ExecutionPage::token_after)
     } else {
         None
     };

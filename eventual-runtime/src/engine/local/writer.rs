@@ -6,6 +6,7 @@
 //! the engine stalls (it answers 503 to what needs a commit) and resumes by itself. Any other
 //! failure stops the writer (fail-stop), since nothing after it may be acknowledged.
 
+use super::metrics::LocalMetrics;
 use super::store::{self, StoreError, WriteOp};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,7 @@ pub(crate) fn spawn(
     mut connection: Connection,
     batches: Receiver<Batch>,
     size_limit: SizeLimit,
+    metrics: Arc<LocalMetrics>,
     report: impl Fn(Written) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -62,7 +64,7 @@ pub(crate) fn spawn(
                 let mut retry = FIRST_RETRY;
                 loop {
                     let result = apply_size_limit(&connection, &size_limit, &mut applied_limit)
-                        .and_then(|()| commit(&mut connection, &group));
+                        .and_then(|()| commit(&mut connection, &group, &metrics));
                     match result {
                         Ok(()) => {
                             report(Written::Committed(Commit {
@@ -100,16 +102,27 @@ fn apply_size_limit(
     Ok(())
 }
 
-fn commit(connection: &mut Connection, group: &[Batch]) -> Result<(), StoreError> {
+fn commit(
+    connection: &mut Connection,
+    group: &[Batch],
+    metrics: &LocalMetrics,
+) -> Result<(), StoreError> {
     let tx = connection
         .transaction()
         .map_err(|source| StoreError::new("beginning a transaction", source))?;
+    let mut writes = 0;
     for batch in group {
         store::apply(&tx, &batch.ops)?;
+        writes += batch.ops.len();
     }
+    let committing = std::time::Instant::now();
     // Dropping the transaction on an error rolls it back, so a retry starts clean.
     tx.commit()
-        .map_err(|source| StoreError::new("committing", source))
+        .map_err(|source| StoreError::new("committing", source))?;
+    if writes > 0 {
+        metrics.committed(writes, committing.elapsed());
+    }
+    Ok(())
 }
 
 /// A sender of batches that never blocks the core.

@@ -108,6 +108,7 @@ fn orchestrator(service: &str, called: &[&TaskInfo]) -> Value {
             vec![history_objects()],
         ),
     ];
+    statements.extend(retention_and_index());
     statements.extend(schedule_timers(service));
     if !called.is_empty() {
         statements.push(invoke_tasks("InvokeCalledTasks", called));
@@ -241,13 +242,14 @@ fn api(service: &str, inventory: &Inventory) -> Value {
         start_and_signal(),
         statement(
             "ReadExecutions",
-            &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+            &["dynamodb:GetItem", "dynamodb:Query"],
             state_tables(),
         ),
         read_history(),
         payloads(),
         publish_events(),
     ];
+    statements.extend(search_executions());
     let dead_letter: Vec<&str> = inventory
         .subscriptions
         .iter()
@@ -305,6 +307,49 @@ fn start_and_signal() -> Value {
         &["sqs:SendMessage"],
         vec![arn(id::ORCHESTRATOR_QUEUE)],
     )
+}
+
+/// The orchestrator keeps the attribute index with each commit (in the commit's transaction)
+/// and tags history documents for the bucket's lifecycle rules (retention, superseded steps).
+fn retention_and_index() -> [Value; 2] {
+    [
+        statement(
+            "SearchableAttributes",
+            &[
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+            vec![arn(id::ATTRIBUTES_TABLE)],
+        ),
+        statement(
+            "ExpireHistory",
+            &["s3:PutObjectTagging"],
+            vec![history_objects()],
+        ),
+    ]
+}
+
+/// The execution list: queries of the executions table's two list indexes and of the
+/// attribute index (never a scan), and the executions an attribute query found.
+fn search_executions() -> [Value; 2] {
+    let executions_index = |name: &str| json!({ "Fn::Sub": format!("${{{}.Arn}}/index/{name}", id::EXECUTIONS_TABLE) });
+    [
+        statement(
+            "SearchExecutions",
+            &["dynamodb:Query"],
+            vec![
+                executions_index(names::index::BY_WORKFLOW),
+                executions_index(names::index::BY_STATUS),
+                arn(id::ATTRIBUTES_TABLE),
+            ],
+        ),
+        statement(
+            "ReadFoundExecutions",
+            &["dynamodb:BatchGetItem"],
+            vec![arn(id::EXECUTIONS_TABLE)],
+        ),
+    ]
 }
 
 /// Reading history documents.

@@ -63,6 +63,7 @@ pub(super) fn state_env() -> Vec<Var> {
     vec![
         (env::EXECUTIONS_TABLE, reference(id::EXECUTIONS_TABLE)),
         (env::HISTORY_TABLE, reference(id::HISTORY_TABLE)),
+        (env::ATTRIBUTES_TABLE, reference(id::ATTRIBUTES_TABLE)),
         (env::HISTORY_BUCKET, reference(id::HISTORY_BUCKET)),
         (
             env::ORCHESTRATOR_QUEUE_URL,

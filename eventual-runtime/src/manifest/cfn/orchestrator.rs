@@ -4,7 +4,7 @@
 use super::lambda::{event_source, function, scheduler_env, state_env};
 use super::resource::{dead_letter_queue, queue, reference};
 use super::Resources;
-use crate::manifest::names::{self, env, id, role};
+use crate::manifest::names::{self, env, id, parameter, role};
 use serde_json::json;
 
 /// Seconds one batch of steps may take.
@@ -32,6 +32,12 @@ pub(super) fn add(service: &str, resources: &mut Resources) {
     vars.push((env::TIMER_QUEUE_URL, reference(id::TIMER_QUEUE)));
     vars.extend(scheduler_env());
     vars.push((env::EVENT_BUS, json!(names::bus(service))));
+    // The orchestrator writes an ended execution's expiry. (A variable is a string: `Sub`
+    // makes one of the number on every CloudFormation.)
+    vars.push((
+        env::RETENTION_DAYS,
+        json!({ "Fn::Sub": format!("${{{}}}", parameter::RETENTION_DAYS) }),
+    ));
     resources.insert(
         id::ORCHESTRATOR_FUNCTION.into(),
         function(

@@ -153,7 +153,12 @@ impl WorkflowExecutor {
             catalog,
             run: request.run,
         };
-        let mut executor = Self::new(ReplayState::new(info, now, Vec::new()));
+        let mut executor = Self::new(ReplayState::new(
+            info,
+            now,
+            Vec::new(),
+            super::machines::Updates::default(),
+        ));
         executor.begin(workflow, request.input.clone())?;
         executor.ctx.with_state(|state| {
             state.new_events.push(HistoryEvent {
@@ -250,7 +255,10 @@ impl WorkflowExecutor {
             catalog,
             run,
         };
-        let mut executor = Self::new(ReplayState::new(info, *at, recorded));
+        let updates = super::machines::Updates::with_recorded(
+            super::machines::Updates::verdicts_of(history.iter().map(|event| &event.kind)),
+        );
+        let mut executor = Self::new(ReplayState::new(info, *at, recorded, updates));
         executor.end_recorded = end.is_some();
         executor.end_continued = end.is_some_and(|index| {
             matches!(
@@ -296,6 +304,17 @@ impl WorkflowExecutor {
                 } else {
                     "nothing: the workflow waits without reaching this step".to_owned()
                 },
+            });
+        }
+        let rejection = self
+            .ctx
+            .with_state(|state| state.updates.rejection_not_given());
+        if let Some((update_id, name)) = rejection {
+            return Err(ReplayError::NonDeterminism {
+                workflow,
+                seq: next_seq,
+                recorded: super::machines::describe_verdict(false, &name, &update_id),
+                attempted: "nothing: the workflow never gave this update a verdict".to_owned(),
             });
         }
         if self.end_recorded && self.is_closed() && self.end_continued != self.continued {
@@ -389,6 +408,12 @@ impl WorkflowExecutor {
         Ok(())
     }
 
+    /// Whether update `update_id` was received and still waits for the workflow's verdict.
+    pub fn update_is_open(&self, update_id: &str) -> bool {
+        self.ctx
+            .with_state(|state| state.updates.is_open(update_id))
+    }
+
     /// The answer to query `name`, as the code last set it (`ctx.answer_query`), if it did.
     pub fn query(&self, name: &str) -> Option<Value> {
         self.ctx
@@ -404,7 +429,10 @@ impl WorkflowExecutor {
         };
         if matches!(
             event,
-            InboxEvent::Signal { .. } | InboxEvent::Cancel { .. } | InboxEvent::Terminate { .. }
+            InboxEvent::Signal { .. }
+                | InboxEvent::Update { .. }
+                | InboxEvent::Cancel { .. }
+                | InboxEvent::Terminate { .. }
         ) {
             continuation.carried.push(event);
         }
@@ -494,7 +522,12 @@ impl WorkflowExecutor {
                 }
             }
         }
-        Ok(())
+        // Closing the run drops the body's futures and rejects unanswered updates: a verdict
+        // there that disagrees with history is reported like any other.
+        match self.ctx.with_state(|state| state.failure.take()) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     fn cancel_reason(&self) -> Option<String> {
@@ -532,7 +565,9 @@ impl WorkflowExecutor {
     /// Ends the execution: running children whose policy says so are asked to cancel, then
     /// the end is recorded (unless replay found it in history already).
     fn finish(&mut self, outcome: Outcome) {
-        if self.close_run(outcome.verb()) {
+        let recorded_now = self.close_run(outcome.verb());
+        self.reject_unanswered_updates(outcome.verb());
+        if recorded_now {
             self.ctx.with_state(|state| {
                 let at = state.now;
                 state.new_events.push(HistoryEvent {
@@ -553,33 +588,57 @@ impl WorkflowExecutor {
     /// the signals no wait took (the body's dropped waits gave theirs back first).
     fn continue_as_new(&mut self, input: Value) {
         if self.close_run("continued as new") {
-            let continuation = self.ctx.with_state(|state| {
-                let at = state.now;
-                state.new_events.push(HistoryEvent {
-                    at,
-                    kind: HistoryEventKind::WorkflowContinuedAsNew {
-                        input: input.clone(),
-                    },
+            let continuation =
+                self.ctx.with_state(|state| {
+                    let at = state.now;
+                    state.new_events.push(HistoryEvent {
+                        at,
+                        kind: HistoryEventKind::WorkflowContinuedAsNew {
+                            input: input.clone(),
+                        },
+                    });
+                    let signals = state
+                        .signals
+                        .take_unclaimed()
+                        .into_iter()
+                        .map(|(name, payload, id)| InboxEvent::Signal { name, payload, id });
+                    // Updates keep their ids: the caller waits on them in the next run.
+                    let updates = state.updates.take_unclaimed().into_iter().map(|update| {
+                        InboxEvent::Update {
+                            name: update.name,
+                            update_id: update.update_id,
+                            input: update.input,
+                        }
+                    });
+                    let carried = signals.chain(updates).collect();
+                    Continuation {
+                        input,
+                        run: state.info.run.next(state.next_seq()),
+                        carried,
+                    }
                 });
-                let carried = state
-                    .signals
-                    .take_unclaimed()
-                    .into_iter()
-                    .map(|(name, payload)| InboxEvent::Signal {
-                        name,
-                        payload,
-                        id: None,
-                    })
-                    .collect();
-                Continuation {
-                    input,
-                    run: state.info.run.next(state.next_seq()),
-                    carried,
-                }
-            });
             self.continuation = Some(continuation);
         }
         self.continued = true;
+    }
+
+    /// The execution ended: every update it received and never answered is rejected, so that
+    /// no caller waits for an answer that cannot come.
+    fn reject_unanswered_updates(&mut self, verb: &str) {
+        let failure = self.ctx.with_state(|state| {
+            let reason = format!("the execution {verb} before the workflow answered the update");
+            for update in state.updates.take_unclaimed() {
+                if let Err(error) =
+                    state.reject_update(&update.name, &update.update_id, reason.clone())
+                {
+                    return Some(error);
+                }
+            }
+            None
+        });
+        if let Some(error) = failure {
+            self.ctx.with_state(|state| state.fail(error));
+        }
     }
 
     /// Stops the body and its cleanup and asks running children to cancel as their policy

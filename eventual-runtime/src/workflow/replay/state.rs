@@ -6,8 +6,9 @@
 //! through [`ReplayState::apply`].
 
 use super::machines::{
-    ChildMachine, InstantMachine, Sagas, SignalClaim, Signals, StepKind, StepMachine,
-    StepSignature, TaskMachine, TimerMachine, TimerOwner,
+    describe_verdict, ChildMachine, InstantMachine, ReceivedUpdate, RecordedVerdict, Sagas,
+    SignalClaim, Signals, StepKind, StepMachine, StepSignature, TaskMachine, TimerMachine,
+    TimerOwner, Updates,
 };
 use super::ReplayError;
 use crate::error::Failure;
@@ -69,6 +70,19 @@ impl RecordedStep {
             HistoryEventKind::AttributeSet { seq, key, .. } => {
                 (*seq, StepSignature::Attribute(key.clone()), Value::Null)
             }
+            HistoryEventKind::UpdateAccepted {
+                seq,
+                name,
+                update_id,
+                ..
+            } => (
+                *seq,
+                StepSignature::UpdateAccepted {
+                    name: name.clone(),
+                    update_id: update_id.clone(),
+                },
+                Value::Null,
+            ),
             _ => return None,
         };
         Some((seq, RecordedStep { signature, value }))
@@ -102,6 +116,7 @@ pub(crate) struct ReplayState {
     recorded: Vec<RecordedStep>,
     steps: Vec<StepMachine>,
     pub(crate) signals: Signals,
+    pub(crate) updates: Updates,
     pub(crate) cancel_requested: Option<Option<String>>,
     pub(crate) timed_out: bool,
     /// Set by a terminate, with its reason.
@@ -118,8 +133,14 @@ pub(crate) struct ReplayState {
 }
 
 impl ReplayState {
-    pub(crate) fn new(info: ExecutionInfo, now: Timestamp, recorded: Vec<RecordedStep>) -> Self {
+    pub(crate) fn new(
+        info: ExecutionInfo,
+        now: Timestamp,
+        recorded: Vec<RecordedStep>,
+        updates: Updates,
+    ) -> Self {
         ReplayState {
+            updates,
             info,
             now,
             // Replay asks for every recorded step again: room for them all up front.
@@ -471,6 +492,82 @@ impl ReplayState {
         Ok(claim)
     }
 
+    // ---- updates ------------------------------------------------------------------------
+
+    /// Accepts update `update` with `answer`: a step, checked on replay like any other, and
+    /// against the verdict history holds for the update.
+    pub(crate) fn accept_update(
+        &mut self,
+        update: &ReceivedUpdate,
+        answer: Value,
+    ) -> Result<(), ReplayError> {
+        let attempted = StepSignature::UpdateAccepted {
+            name: update.name.clone(),
+            update_id: update.update_id.clone(),
+        };
+        if let Some(RecordedVerdict::Rejected { name }) = self.updates.recorded(&update.update_id) {
+            let recorded = describe_verdict(false, name, &update.update_id);
+            return Err(self.non_determinism(self.next_seq(), recorded, &attempted));
+        }
+        let machine = StepMachine::Instant(InstantMachine {
+            signature: attempted,
+        });
+        let (seq, recorded) = self.begin_step(machine)?;
+        if recorded.is_none() {
+            self.record_new(HistoryEventKind::UpdateAccepted {
+                seq,
+                name: update.name.clone(),
+                update_id: update.update_id.clone(),
+                answer,
+            });
+        }
+        self.updates.close(
+            &update.update_id,
+            RecordedVerdict::Accepted {
+                name: update.name.clone(),
+                seq,
+            },
+        );
+        Ok(())
+    }
+
+    /// Rejects update `update_id` (named `name`) with `reason`. No step: a rejected update
+    /// leaves the workflow's progress as it was. On replay, history must hold the same
+    /// rejection.
+    pub(crate) fn reject_update(
+        &mut self,
+        name: &str,
+        update_id: &str,
+        reason: String,
+    ) -> Result<(), ReplayError> {
+        if !self.updates.is_open(update_id) {
+            return Ok(());
+        }
+        match self.updates.recorded(update_id) {
+            Some(RecordedVerdict::Accepted { name, seq }) => {
+                return Err(ReplayError::NonDeterminism {
+                    workflow: self.info.workflow.clone(),
+                    seq: *seq,
+                    recorded: describe_verdict(true, name, update_id),
+                    attempted: describe_verdict(false, name, update_id),
+                });
+            }
+            Some(RecordedVerdict::Rejected { .. }) => {}
+            None => self.record_new(HistoryEventKind::UpdateRejected {
+                name: name.to_owned(),
+                update_id: update_id.to_owned(),
+                reason,
+            }),
+        }
+        self.updates.close(
+            update_id,
+            RecordedVerdict::Rejected {
+                name: name.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
     // ---- polling steps ---------------------------------------------------------------------
 
     pub(crate) fn poll_step(&mut self, seq: Seq, waker: &Waker) -> Option<Result<Value, Failure>> {
@@ -525,6 +622,15 @@ impl ReplayState {
                 }
             },
             InboxEvent::Signal { name, payload, id } => self.signals.on_arrived(name, payload, id),
+            InboxEvent::Update {
+                name,
+                update_id,
+                input,
+            } => self.updates.on_arrived(ReceivedUpdate {
+                name,
+                update_id,
+                input,
+            }),
             InboxEvent::ChildCompleted { seq, result } => match self.step(seq) {
                 Some(StepMachine::Child(child)) => child.on_ended(seq, result),
                 _ => {
@@ -622,6 +728,15 @@ impl ReplayState {
             HistoryEventKind::SignalReceived { name, payload, id } => {
                 self.signals.on_received(name, payload, id.as_deref())
             }
+            HistoryEventKind::UpdateReceived {
+                name,
+                update_id,
+                input,
+            } => self.updates.on_received(ReceivedUpdate {
+                name: name.clone(),
+                update_id: update_id.clone(),
+                input: input.clone(),
+            }),
             HistoryEventKind::CancelRequested { reason } => {
                 self.cancel_requested = Some(reason.clone());
             }
@@ -646,6 +761,8 @@ impl ReplayState {
             | HistoryEventKind::ValueRecorded { .. }
             | HistoryEventKind::PatchMarked { .. }
             | HistoryEventKind::AttributeSet { .. }
+            | HistoryEventKind::UpdateAccepted { .. }
+            | HistoryEventKind::UpdateRejected { .. }
             | HistoryEventKind::WorkflowContinuedAsNew { .. }
             | HistoryEventKind::WorkflowSucceeded { .. }
             | HistoryEventKind::WorkflowFailed { .. }
@@ -719,6 +836,7 @@ fn event_seq(event: &InboxEvent) -> Option<Seq> {
         | InboxEvent::TimerFired { seq }
         | InboxEvent::ChildCompleted { seq, .. } => Some(*seq),
         InboxEvent::Signal { .. }
+        | InboxEvent::Update { .. }
         | InboxEvent::Cancel { .. }
         | InboxEvent::DeadlineReached
         | InboxEvent::Terminate { .. } => None,

@@ -10,6 +10,7 @@ mod saga;
 mod signal;
 mod task;
 mod timer;
+mod update;
 
 pub(crate) use child::ChildMachine;
 pub(crate) use instant::InstantMachine;
@@ -17,6 +18,7 @@ pub(crate) use saga::{Compensation, NextCompensation, PendingCompensation, Sagas
 pub(crate) use signal::{SignalClaim, Signals};
 pub(crate) use task::TaskMachine;
 pub(crate) use timer::{TimerMachine, TimerOwner};
+pub(crate) use update::{describe_verdict, ReceivedUpdate, RecordedVerdict, Updates};
 
 use crate::error::Failure;
 use serde_json::Value;
@@ -34,6 +36,11 @@ pub(crate) enum StepSignature {
     Value(&'static str),
     Patch(String),
     Attribute(String),
+    /// Accepting update `name` with id `update_id`.
+    UpdateAccepted {
+        name: String,
+        update_id: String,
+    },
 }
 
 impl fmt::Display for StepSignature {
@@ -47,6 +54,9 @@ impl fmt::Display for StepSignature {
             StepSignature::Value(source) => write!(f, "a recorded `ctx.{source}()` value"),
             StepSignature::Patch(patch) => write!(f, "patch marker `{patch}`"),
             StepSignature::Attribute(key) => write!(f, "setting attribute `{key}`"),
+            StepSignature::UpdateAccepted { name, update_id } => {
+                f.write_str(&update::describe_verdict(true, name, update_id))
+            }
         }
     }
 }

@@ -7,12 +7,16 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::task::Waker;
 
+/// A received signal: its payload and its sender's id, which a run that continues as new
+/// hands on with it (so the next run still drops the signal's duplicate deliveries).
+type Received = (Value, Option<String>);
+
 /// Signals of one name: every payload ever received (for streams) and the ones no
 /// `expect_signal` has taken yet.
 #[derive(Default)]
 struct SignalChannel {
     log: Vec<Value>,
-    unclaimed: VecDeque<Value>,
+    unclaimed: VecDeque<Received>,
     waiters: VecDeque<u64>,
     stream_wakers: Vec<Waker>,
 }
@@ -21,6 +25,8 @@ struct SignalChannel {
 struct SignalWaiter {
     name: String,
     result: Option<Result<Value, Failure>>,
+    /// The id of the signal in `result`, if one was handed to this waiter.
+    signal_id: Option<String>,
     waker: Option<Waker>,
 }
 
@@ -43,7 +49,7 @@ impl Signals {
     /// A wait for signal `name`: a buffered one at once, or a new waiter.
     pub(crate) fn claim(&mut self, name: &str) -> SignalClaim {
         let channel = self.channels.entry(name.to_owned()).or_default();
-        if let Some(payload) = channel.unclaimed.pop_front() {
+        if let Some((payload, _)) = channel.unclaimed.pop_front() {
             return SignalClaim::Ready(payload);
         }
         let id = self.next_waiter;
@@ -54,6 +60,7 @@ impl Signals {
             SignalWaiter {
                 name: name.to_owned(),
                 result: None,
+                signal_id: None,
                 waker: None,
             },
         );
@@ -85,7 +92,7 @@ impl Signals {
         for waker in channel.stream_wakers.drain(..) {
             waker.wake();
         }
-        self.hand_out_signal(name, payload.clone(), false);
+        self.hand_out_signal(name, (payload.clone(), id.map(str::to_owned)), false);
     }
 
     pub(crate) fn poll_waiter(&mut self, id: u64, waker: &Waker) -> Option<Result<Value, Failure>> {
@@ -111,36 +118,38 @@ impl Signals {
         let channel = self.channels.entry(waiter.name.clone()).or_default();
         channel.waiters.retain(|w| *w != id);
         if let Some(Ok(payload)) = waiter.result {
-            self.hand_out_signal(&waiter.name, payload, true);
+            self.hand_out_signal(&waiter.name, (payload, waiter.signal_id), true);
         }
     }
 
-    fn hand_out_signal(&mut self, name: &str, payload: Value, to_front: bool) {
+    fn hand_out_signal(&mut self, name: &str, signal: Received, to_front: bool) {
         let channel = self.channels.entry(name.to_owned()).or_default();
         match channel.waiters.pop_front() {
             Some(id) => {
                 if let Some(waiter) = self.waiters.get_mut(&id) {
+                    let (payload, signal_id) = signal;
                     waiter.result = Some(Ok(payload));
+                    waiter.signal_id = signal_id;
                     if let Some(waker) = waiter.waker.take() {
                         waker.wake();
                     }
                 }
             }
-            None if to_front => channel.unclaimed.push_front(payload),
-            None => channel.unclaimed.push_back(payload),
+            None if to_front => channel.unclaimed.push_front(signal),
+            None => channel.unclaimed.push_back(signal),
         }
     }
 
-    /// Takes every signal no wait has taken, oldest first within each name (names in order):
-    /// what a run that continues as new hands on to the next run.
-    pub(crate) fn take_unclaimed(&mut self) -> Vec<(String, Value)> {
+    /// Takes every signal no wait has taken, oldest first within each name (names in order),
+    /// with its id: what a run that continues as new hands on to the next run.
+    pub(crate) fn take_unclaimed(&mut self) -> Vec<(String, Value, Option<String>)> {
         self.channels
             .iter_mut()
             .flat_map(|(name, channel)| {
                 channel
                     .unclaimed
                     .drain(..)
-                    .map(move |payload| (name.clone(), payload))
+                    .map(move |(payload, id)| (name.clone(), payload, id))
             })
             .collect()
     }

@@ -1,0 +1,6 @@
+use eventual_runtime::prelude::*;
+
+#[entity]
+fn not_an_impl() {}
+
+fn main() {}
