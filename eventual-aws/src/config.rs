@@ -24,6 +24,9 @@ pub struct Resources {
     pub scheduler_role_arn: String,
     /// The executions table, hash key `execution_id` (`EVENTUAL_EXECUTIONS_TABLE`).
     pub executions_table: String,
+    /// The history table, hash key `execution_id`, range key `seq`: one item per committed
+    /// step (`EVENTUAL_HISTORY_TABLE`).
+    pub history_table: String,
     /// The task-lock table, hash key `attempt` (`EVENTUAL_TASK_LOCK_TABLE`).
     pub task_lock_table: String,
     /// The attribute index, hash key `attribute`, range key `started`
@@ -60,6 +63,7 @@ impl Resources {
             timer_queue_arn: var(env::TIMER_QUEUE_ARN),
             scheduler_role_arn: var(env::SCHEDULER_ROLE_ARN),
             executions_table: var(env::EXECUTIONS_TABLE),
+            history_table: var(env::HISTORY_TABLE),
             task_lock_table: var(env::TASK_LOCK_TABLE),
             attributes_table: var(env::ATTRIBUTES_TABLE),
             retention_days: var(env::RETENTION_DAYS).parse().unwrap_or(0),
@@ -88,7 +92,8 @@ impl Resources {
 /// point stop there (as if the Lambda was killed) and counts down.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// The orchestrator stops after writing a history document, before the item commit.
+    /// The orchestrator stops after committing a step's history batch, before the executions
+    /// item follows.
     pub crash_after_history_put: AtomicU32,
     /// The orchestrator stops right after a history commit, before carrying out its commands.
     pub crash_after_commit: AtomicU32,
@@ -132,6 +137,8 @@ pub struct Aws {
     pub resources: Resources,
     /// Fault points (tests).
     pub faults: Arc<Faults>,
+    /// The histories this process committed (a warm orchestrator does not read them back).
+    pub history_cache: Arc<crate::store::HistoryCache>,
 }
 
 /// `loader` with the HTTPS client of every SDK client: rustls on ring.
@@ -176,6 +183,7 @@ impl Aws {
             scheduler: aws_sdk_scheduler::Client::new(config),
             resources,
             faults: Arc::default(),
+            history_cache: Arc::default(),
         }
     }
 

@@ -1,14 +1,18 @@
 //! The orchestrator: steps executions from the FIFO orchestrator queue.
 //!
 //! For each execution of a batch (one message group), in order:
-//! 1. load its executions item; if the commands of the last committed step were not carried
-//!    out (a run crashed after its commit), carry them out now (the outbox);
+//! 1. load its executions item and its history (kept in memory from this process's last
+//!    commit, else the snapshot and batches after it); if a batch past the item's version
+//!    exists (a run stopped between its commit and the item's write), bring the item up to
+//!    it; if the commands of the last committed step were not carried out, carry them out now
+//!    (the outbox);
 //! 2. a start message creates the execution (a repeated start is ignored);
-//! 3. the inbox events are fed to the executor (replayed from the S3 history) in one step;
-//! 4. the new history goes to a fresh S3 key and the item moves to it with a conditional
-//!    write on the version: a duplicate or concurrent run fails the condition, its messages
+//! 3. the inbox events are fed to the executor (replayed from the history) in one step;
+//! 4. the step's new events and commands are committed as the history batch of the next
+//!    version, written only if absent: a duplicate or concurrent run is refused, its messages
 //!    are reported failed and come back to a run that sees the committed history (where the
-//!    core drops events it already recorded);
+//!    core drops events it already recorded); the item then moves to the new version with a
+//!    conditional write, and an occasional snapshot keeps reads short;
 //! 5. the step's commands are carried out: task invokes, timers, events, signals, child
 //!    starts; then the item records them as carried out.
 //!
@@ -21,7 +25,7 @@ use crate::message::InboxMessage;
 use crate::outbound::{perform, send_inbox, Actions};
 use crate::payload;
 use crate::retention;
-use crate::store::{self, ExecutionItem, StoredStep};
+use crate::store::{self, ExecutionItem, StoredBatch, StoredHistory};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use eventual_runtime::engine::kernel::carry_out;
 use eventual_runtime::engine::kernel::start::{child_conflict, decide_start, StartDecision};
@@ -33,8 +37,8 @@ use eventual_runtime::registry::WorkflowDescriptor;
 use eventual_runtime::time::Timestamp;
 use eventual_runtime::workflow::history::{attribute_text, ParentRef, RunLink};
 use eventual_runtime::workflow::{
-    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, ReplayError, StartRequest,
-    StepOutput, WorkflowExecutor,
+    Command, History, HistoryEvent, HistoryEventKind, InboxEvent, Outcome, ReplayError,
+    StartRequest, StepOutput, WorkflowExecutor,
 };
 use tracing::{debug, warn};
 
@@ -102,25 +106,51 @@ struct Run<'a> {
     aws: &'a Aws,
     execution_id: &'a str,
     item: Option<ExecutionItem>,
-    /// The committed history, once loaded.
+    /// The last committed version (the item's, once it is brought up to date).
+    version: u64,
+    /// The committed history of the current run, once loaded.
     history: Option<Vec<HistoryEvent>>,
     executor: Option<WorkflowExecutor>,
+    /// The next commit starts a new run (its batch replaces the history).
+    new_run: bool,
+    /// The versions an earlier execution of this id used, past its retention: this one's
+    /// history batches come after them (the TTL removes theirs some time later).
+    base: u64,
 }
 
 impl<'a> Run<'a> {
     async fn load(aws: &'a Aws, execution_id: &'a str) -> Result<Run<'a>, AwsError> {
-        let item = store::load_item(aws, execution_id).await?;
+        let (item, base) = match store::load_stored_item(aws, execution_id).await? {
+            Some(expired) if expired.is_expired(Timestamp::wall_clock()) => (None, expired.version),
+            item => (item, 0),
+        };
         let mut run = Run {
             aws,
             execution_id,
+            version: item.as_ref().map_or(base, |item| item.version),
             item,
             history: None,
             executor: None,
+            new_run: false,
+            base,
         };
+        // A warm orchestrator that committed the item's version has its history; a batch past
+        // it would be found by the next commit, which is then refused and comes back here.
+        if let Some(item) = &run.item {
+            if item.carried_out == item.version {
+                if let Some(events) = aws.history_cache.get(execution_id, item.version) {
+                    run.history = Some(events);
+                    return Ok(run);
+                }
+            }
+        }
+        let stored = store::load_history(aws, execution_id, run.item.as_ref(), base).await?;
+        if stored.version > run.version {
+            run.catch_up(&stored).await?;
+        }
         if let Some(item) = run.item.clone() {
             if item.carried_out < item.version {
                 // The last run committed and stopped before its commands were all out.
-                let step = store::load_step(aws, &item.history_key).await?;
                 debug!(
                     execution = execution_id,
                     version = item.version,
@@ -130,99 +160,241 @@ impl<'a> Run<'a> {
                     aws,
                     execution_id,
                     item.version,
-                    &step.history.events,
-                    step.commands,
+                    &stored.events,
+                    stored.commands,
                 )
                 .await?;
-                run.history = Some(step.history.events);
+                if let Some(item) = &mut run.item {
+                    item.carried_out = item.version;
+                }
             }
         }
+        aws.history_cache
+            .put(execution_id, stored.version, &stored.events);
+        run.history = Some(stored.events);
         Ok(run)
     }
 
-    /// Commits a step: the whole new history to a fresh key, then the item, conditionally,
-    /// with the attributes the step set (`attributes`, in order, from every run it went
-    /// through) and, when the step ended the execution, its expiry.
+    /// Brings the item up to the last committed batch: the run that committed it stopped
+    /// before writing the item.
+    async fn catch_up(&mut self, stored: &StoredHistory) -> Result<(), AwsError> {
+        let Some(HistoryEventKind::WorkflowStarted { workflow, .. }) =
+            stored.events.first().map(|event| &event.kind)
+        else {
+            return Err(AwsError::Invalid {
+                what: "history",
+                reason: format!(
+                    "execution `{}`: its current run does not begin with WorkflowStarted",
+                    self.execution_id
+                ),
+            });
+        };
+        debug!(
+            execution = self.execution_id,
+            version = stored.version,
+            "the item follows a batch committed without it"
+        );
+        let outcome = stored.events.last().and_then(|event| event.kind.outcome());
+        let attributes = attributes_set(&stored.events).collect();
+        let mut item = self.next_item(
+            workflow,
+            stored.version,
+            &stored.events,
+            outcome,
+            attributes,
+        );
+        if stored.new_run {
+            // The batch holds the whole of its run.
+            item.snapshot_key = None;
+            item.snapshot_version = stored.version - 1;
+            item.snapshot_bytes = 0;
+        }
+        item.tail_bytes = stored.tail_bytes;
+        let expiry = self.expiry(&item);
+        // If the batch ended the execution, the run that committed it wrote it with its expiry.
+        self.publish(item, &stored.events, &expiry, stored.version - 1)
+            .await
+    }
+
+    /// How what `item`'s commit writes expires: not at all while it runs.
+    fn expiry(&self, item: &ExecutionItem) -> store::Expiry {
+        if item.status.is_terminal() {
+            retention::expiry(&self.aws.resources, &item.workflow, item.updated_at)
+        } else {
+            store::Expiry::default()
+        }
+    }
+
+    /// The item at `version`, with `events` as the current run's history: the snapshot
+    /// fields of the current item (the caller moves them when the history moves on).
+    fn next_item(
+        &self,
+        workflow: &str,
+        version: u64,
+        events: &[HistoryEvent],
+        outcome: Option<Outcome>,
+        attributes: Vec<(String, String)>,
+    ) -> ExecutionItem {
+        let now = Timestamp::wall_clock();
+        let (parent, correlation_id) = started(events);
+        let current = self.item.as_ref();
+        ExecutionItem {
+            execution_id: self.execution_id.to_owned(),
+            workflow: workflow.to_owned(),
+            status: outcome
+                .as_ref()
+                .map(ExecutionStatus::of)
+                .unwrap_or(ExecutionStatus::Running),
+            version,
+            history_len: events.len() as u64,
+            snapshot_key: current.and_then(|item| item.snapshot_key.clone()),
+            snapshot_version: current.map_or(self.base, |item| item.snapshot_version),
+            snapshot_bytes: current.map_or(0, |item| item.snapshot_bytes),
+            tail_bytes: current.map_or(0, |item| item.tail_bytes),
+            carried_out: current.map_or(0, |item| item.carried_out),
+            outcome,
+            correlation_id,
+            parent,
+            created_at: current.map_or(now, |item| item.created_at),
+            updated_at: now,
+            error: None,
+            attributes: ExecutionItem::attributes_after(
+                self.execution_id,
+                current
+                    .map(|item| item.attributes.clone())
+                    .unwrap_or_default(),
+                attributes,
+            ),
+            expires_at: None,
+        }
+    }
+
+    /// Writes `item` over the one this run read (conditionally on its version), first with a
+    /// snapshot of `events` if the batches since the last one outweigh it, or if the outcome
+    /// is too large for the item (its readers then find it at the snapshot's end).
+    ///
+    /// When `item` ends an execution whose workflow has a retention, it carries `expiry`, and
+    /// so does what it leaves behind. S3 counts a lifecycle rule's days from an object's
+    /// creation, so an ended execution's history is a snapshot written at its end with the
+    /// retention tag (a snapshot written earlier, tagged then, could expire before the
+    /// execution), plus the ending step's batch, written with its expiry by the commit. The
+    /// earlier batches, through `unexpired`, get the items' expiry (see
+    /// [`store::expire_batches`]). A snapshot a newer one replaces, or one whose item commit
+    /// was refused, is tagged superseded.
+    async fn publish(
+        &mut self,
+        mut item: ExecutionItem,
+        events: &[HistoryEvent],
+        expiry: &store::Expiry,
+        unexpired: u64,
+    ) -> Result<(), AwsError> {
+        item.expires_at = expiry.expires_at;
+        let outcome_outside = item
+            .outcome
+            .as_ref()
+            .is_some_and(|outcome| !ExecutionItem::holds_inline(outcome));
+        let snapshot_due = item.tail_bytes
+            >= store::SNAPSHOT_MIN_TAIL.max(store::SNAPSHOT_RATIO * item.snapshot_bytes);
+        let ending = expiry.tagging.is_some() && item.snapshot_version < item.version;
+        if outcome_outside || snapshot_due || ending {
+            let (key, bytes) = store::put_snapshot(
+                self.aws,
+                self.execution_id,
+                item.version,
+                events,
+                expiry.tagging.as_deref(),
+            )
+            .await?;
+            item.snapshot_key = Some(key);
+            item.snapshot_version = item.version;
+            item.snapshot_bytes = bytes;
+            item.tail_bytes = 0;
+        }
+        let previous_snapshot = self
+            .item
+            .as_ref()
+            .and_then(|previous| previous.snapshot_key.clone());
+        let written = (item.snapshot_key != previous_snapshot)
+            .then(|| item.snapshot_key.clone())
+            .flatten();
+        if let Err(error) = store::commit_item(self.aws, &item, self.item.as_ref()).await {
+            if let (AwsError::Conflict(_), Some(written)) = (&error, &written) {
+                // Nobody will point at this run's snapshot.
+                store::mark_superseded(self.aws, written).await;
+            }
+            return Err(error);
+        }
+        if let (Some(_), Some(replaced)) = (&written, &previous_snapshot) {
+            store::mark_superseded(self.aws, replaced).await;
+        }
+        if let Some(expires_at) = expiry.expires_at {
+            store::expire_batches(self.aws, self.execution_id, unexpired, expires_at).await;
+        }
+        self.version = item.version;
+        self.item = Some(item);
+        Ok(())
+    }
+
+    /// Commits a step: its batch at the next version (refused if another run committed that
+    /// version), then the item; then carries out its commands.
+    ///
+    /// `attributes` are the searchable attributes the step set, in order, from every run it
+    /// went through.
     async fn commit(
         &mut self,
         workflow: &str,
         output: StepOutput,
         attributes: Vec<(String, String)>,
     ) -> Result<(), AwsError> {
-        let previous = self.item.as_ref().map(|item| item.version);
-        let version = previous.unwrap_or(0) + 1;
-        let mut events = self.history.take().unwrap_or_default();
-        events.extend(output.new_events);
-        let key = store::history_key(self.execution_id, version);
-        let step = StoredStep {
-            history: History::new(events),
-            commands: output.commands,
-        };
-        let now = Timestamp::wall_clock();
-        let status = output
+        let version = self.version + 1;
+        let new_run = std::mem::take(&mut self.new_run);
+        let ended = output
             .outcome
             .as_ref()
-            .map(ExecutionStatus::of)
-            .unwrap_or(ExecutionStatus::Running);
-        // The last document of an ended execution expires with it.
-        let ended = status.is_terminal();
-        let tagging = ended
-            .then(|| retention::history_tagging(&self.aws.resources, workflow))
-            .flatten();
-        store::put_step(self.aws, &key, &step, tagging.as_deref()).await?;
-        if Faults::take(&self.aws.faults.crash_after_history_put) {
-            return Err(AwsError::Crashed("after the history document was written"));
-        }
-        let (parent, correlation_id) = started(&step.history.events);
-        let previous_item = self.item.as_ref();
-        let item = ExecutionItem {
-            execution_id: self.execution_id.to_owned(),
-            workflow: workflow.to_owned(),
-            status,
-            version,
-            history_len: step.history.events.len() as u64,
-            history_key: key.clone(),
-            carried_out: self.item.as_ref().map(|i| i.carried_out).unwrap_or(0),
-            outcome: output.outcome,
-            correlation_id,
-            parent,
-            created_at: self.item.as_ref().map_or(now, |i| i.created_at),
-            updated_at: now,
-            error: None,
-            attributes: ExecutionItem::attributes_after(
-                self.execution_id,
-                previous_item
-                    .map(|p| p.attributes.clone())
-                    .unwrap_or_default(),
-                attributes,
-            ),
-            expires_at: ended
-                .then(|| retention::expires_at(&self.aws.resources, workflow, now))
-                .flatten(),
+            .is_some_and(|outcome| ExecutionStatus::of(outcome).is_terminal());
+        let expiry = if ended {
+            retention::expiry(&self.aws.resources, workflow, Timestamp::wall_clock())
+        } else {
+            store::Expiry::default()
         };
-        if let Err(error) = store::commit_item(self.aws, &item, previous_item).await {
-            if matches!(error, AwsError::Conflict(_)) {
-                // Nobody will point at this run's document.
-                store::mark_superseded(self.aws, &key).await;
+        let batch = StoredBatch::new(new_run, output.new_events, output.commands);
+        let committed =
+            store::commit_batch(self.aws, self.execution_id, version, &batch, &expiry).await;
+        let size = match committed {
+            Ok(size) => size,
+            Err(error) => {
+                self.aws.history_cache.forget(self.execution_id);
+                return Err(error);
             }
-            return Err(error);
+        };
+        if Faults::take(&self.aws.faults.crash_after_history_put) {
+            return Err(AwsError::Crashed("after the history batch was committed"));
         }
-        if let Some(replaced) = self.item.replace(item) {
-            store::mark_superseded(self.aws, &replaced.history_key).await;
+        let StoredBatch {
+            events, commands, ..
+        } = batch;
+        let mut history = self.history.take().unwrap_or_default();
+        history.extend(events);
+        let mut item = self.next_item(workflow, version, &history, output.outcome, attributes);
+        if new_run {
+            item.snapshot_key = None;
+            item.snapshot_version = version - 1;
+            item.snapshot_bytes = 0;
+            item.tail_bytes = 0;
         }
+        item.tail_bytes += size;
+        self.publish(item, &history, &expiry, version - 1).await?;
+        self.aws
+            .history_cache
+            .put(self.execution_id, version, &history);
         if Faults::take(&self.aws.faults.crash_after_commit) {
             return Err(AwsError::Crashed("after the history commit"));
         }
-        let StoredStep { history, commands } = step;
-        carry_out_step(
-            self.aws,
-            self.execution_id,
-            version,
-            &history.events,
-            commands,
-        )
-        .await?;
-        self.history = Some(history.events);
+        carry_out_step(self.aws, self.execution_id, version, &history, commands).await?;
+        if let Some(item) = &mut self.item {
+            item.carried_out = version;
+        }
+        self.history = Some(history);
         Ok(())
     }
 
@@ -320,10 +492,6 @@ impl<'a> Run<'a> {
         let mut executor = match self.executor.take() {
             Some(executor) => executor,
             None => {
-                if self.history.is_none() {
-                    let step = store::load_step(self.aws, &item.history_key).await?;
-                    self.history = Some(step.history.events);
-                }
                 let history = self.history.as_deref().unwrap_or_default();
                 match WorkflowExecutor::replay(workflow, history) {
                     Ok(executor) => executor,
@@ -393,6 +561,7 @@ impl<'a> Run<'a> {
                     }
                 };
             self.history = Some(Vec::new());
+            self.new_run = true;
             executor = next_executor;
             output.new_events = next_output.new_events;
             output.commands.extend(next_output.commands);

@@ -6,6 +6,7 @@
 //! `retention`, or the service's default ([`Resources::retention_days`]).
 
 use crate::config::Resources;
+use crate::store::Expiry;
 use eventual_runtime::manifest::names;
 use eventual_runtime::registry;
 use eventual_runtime::time::Timestamp;
@@ -27,6 +28,14 @@ pub fn history_tagging(resources: &Resources, workflow: &str) -> Option<String> 
         None => return None,
     };
     Some(tagging(&value))
+}
+
+/// How the objects and items of an execution of `workflow` that ended at `ended_at` expire.
+pub fn expiry(resources: &Resources, workflow: &str, ended_at: Timestamp) -> Expiry {
+    Expiry {
+        expires_at: expires_at(resources, workflow, ended_at),
+        tagging: history_tagging(resources, workflow),
+    }
 }
 
 fn tagging(value: &str) -> String {

@@ -11,6 +11,7 @@ use eventual_runtime::engine::client::StartExecution;
 use eventual_runtime::engine::{ExecutionStatus, ServiceError};
 use eventual_runtime::manifest::names::{self, key};
 use eventual_runtime::prelude::*;
+use eventual_runtime::workflow::Outcome;
 use harness::{Harness, Options, SdkFaults, WAIT};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -34,6 +35,16 @@ async fn ls_other(ctx: WorkflowContext, customer: String) -> Result<String, Work
     ctx.set_attribute("customer", &customer);
     let () = ctx.wait_for_signal("finish").await?;
     Ok(customer)
+}
+
+/// Waits for a large `chunk`, then `finish`, and ends with the chunk four times over: its
+/// history is snapshotted while it runs and again at its end (an outcome too large for the
+/// executions item), and both large batches go to S3.
+#[workflow(retention = "2h")]
+async fn ls_big(ctx: WorkflowContext, _input: Value) -> Result<String, WorkflowError> {
+    let chunk: String = ctx.wait_for_signal("chunk").await?;
+    let () = ctx.wait_for_signal("finish").await?;
+    Ok(chunk.repeat(4))
 }
 
 /// Continues as new once, then ends.
@@ -161,6 +172,36 @@ async fn retention_tag(harness: &Harness, key: &str) -> Option<String> {
         .map(|tag| tag.value().to_owned())
 }
 
+/// The raw history-table items (one per committed step) of execution `id`.
+async fn history_items(
+    harness: &Harness,
+    id: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    harness
+        .aws
+        .dynamodb
+        .query()
+        .table_name(&harness.aws.resources.history_table)
+        .key_condition_expression("#id = :id")
+        .expression_attribute_names("#id", key::EXECUTION_ID)
+        .expression_attribute_values(":id", AttributeValue::S(id.to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+/// Waits until `check` holds: what the ending commit does after the item shows the end (tags,
+/// the earlier batches' expiry) follows it closely.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
@@ -266,8 +307,15 @@ async fn an_ended_execution_expires_after_its_workflow_s_retention() {
     recorded(&api, "r1", "AttributeSet", 2).await;
     let running = raw_item(&harness, "r1").await;
     assert_eq!(number(&running, key::EXPIRES_AT), None);
-    let waiting_key = running["history_key"].as_s().unwrap().clone();
-    assert_eq!(retention_tag(&harness, &waiting_key).await, None);
+    let batches = history_items(&harness, "r1").await;
+    assert!(!batches.is_empty());
+    for batch in &batches {
+        assert_eq!(
+            number(batch, key::EXPIRES_AT),
+            None,
+            "a running execution's batch"
+        );
+    }
 
     api.signal("r1", "finish", json!(null), None).await.unwrap();
     api.wait("r1").await.unwrap();
@@ -283,16 +331,27 @@ async fn an_ended_execution_expires_after_its_workflow_s_retention() {
     }
     // The replaced value's item is gone.
     assert!(index_items(&harness, "stage", "waiting").await.is_empty());
-    let last_key = ended["history_key"].as_s().unwrap();
+    // Its history is a snapshot written at its end, so S3 counts its days from there.
     assert_eq!(
-        retention_tag(&harness, last_key).await.as_deref(),
+        number(&ended, "snapshot_version"),
+        number(&ended, "version")
+    );
+    let snapshot = ended["snapshot_key"].as_s().expect("a snapshot at the end");
+    assert_eq!(
+        retention_tag(&harness, snapshot).await.as_deref(),
         Some("1d"),
         "two hours, in the whole days of S3's lifecycle rules"
     );
-    assert_eq!(
-        retention_tag(&harness, &waiting_key).await.as_deref(),
-        Some(names::SUPERSEDED_TAG)
-    );
+    // Every history batch, the earlier ones too, expires with the execution.
+    let version = number(&ended, "version").unwrap();
+    eventually("every batch expires", || async {
+        let batches = history_items(&harness, "r1").await;
+        batches.len() as u64 == version
+            && batches
+                .iter()
+                .all(|batch| number(batch, key::EXPIRES_AT) == Some(expires))
+    })
+    .await;
 
     // Past its expiry, the execution is gone for the engine before the TTL removes it.
     harness
@@ -314,9 +373,99 @@ async fn an_ended_execution_expires_after_its_workflow_s_retention() {
     assert!(find(&api, "workflow=ls_customer", 10).await.is_empty());
     // Its name is free again.
     start(&api, "ls_customer", "r1", json!({})).await;
+    recorded(&api, "r1", "AttributeSet", 1).await;
     assert_eq!(
         api.execution("r1").await.unwrap().status,
         ExecutionStatus::Running
+    );
+    // Its history is its own: the expired execution's batches (still there until the TTL
+    // removes them) are not read into it.
+    let history = api.history("r1").await.unwrap();
+    let starts = history
+        .iter()
+        .filter(|e| e.kind.type_name() == "WorkflowStarted")
+        .count();
+    assert_eq!(starts, 1, "{history:?}");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.kind.type_name() == "AttributeSet")
+            .count(),
+        1,
+        "{history:?}"
+    );
+    api.signal("r1", "finish", json!(null), None).await.unwrap();
+    api.wait("r1").await.unwrap();
+}
+
+/// An ended execution's history is a snapshot written at its end with its retention's tag
+/// (S3 counts a rule's days from an object's creation) and its last batch, tagged when
+/// written; what the snapshot replaced (the earlier snapshot, the earlier large batches) is
+/// tagged superseded; while it runs, nothing is tagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_execution_s_history_objects_are_tagged() {
+    let harness = Harness::start(&[], Options::default()).await;
+    let api = harness.api();
+    start(&api, "ls_big", "big", json!(null)).await;
+    let chunk = "x".repeat(10 * 1024);
+    api.signal("big", "chunk", json!(chunk), None)
+        .await
+        .unwrap();
+    recorded(&api, "big", "SignalReceived", 1).await;
+    // The item follows the committed batch (which the history already shows).
+    let deadline = std::time::Instant::now() + WAIT;
+    let first = loop {
+        if let Some(AttributeValue::S(key)) = raw_item(&harness, "big").await.get("snapshot_key") {
+            break key.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(retention_tag(&harness, &first).await, None);
+    let objects = |batches: Vec<std::collections::HashMap<String, AttributeValue>>| {
+        batches
+            .iter()
+            .filter_map(|batch| Some(batch.get("batch_key")?.as_s().ok()?.clone()))
+            .collect::<Vec<_>>()
+    };
+    let large = objects(history_items(&harness, "big").await);
+    assert_eq!(large.len(), 1, "the chunk's batch is in S3");
+    assert_eq!(retention_tag(&harness, &large[0]).await, None);
+
+    api.signal("big", "finish", json!(null), None)
+        .await
+        .unwrap();
+    api.wait("big").await.unwrap();
+    let ended = raw_item(&harness, "big").await;
+    let last = ended["snapshot_key"].as_s().unwrap();
+    assert_ne!(last, &first);
+    assert_eq!(
+        retention_tag(&harness, last).await.as_deref(),
+        Some("1d"),
+        "two hours, in the whole days of S3's lifecycle rules"
+    );
+    eventually("the first snapshot is superseded", || async {
+        retention_tag(&harness, &first).await.as_deref() == Some(names::SUPERSEDED_TAG)
+    })
+    .await;
+    // The chunk's batch is in the last snapshot: superseded; the last batch (the outcome's)
+    // is read with the snapshot, and expires with it.
+    let large = objects(history_items(&harness, "big").await);
+    assert_eq!(large.len(), 2, "the outcome's batch is in S3 too");
+    eventually("the chunk's batch is superseded", || async {
+        retention_tag(&harness, &large[0]).await.as_deref() == Some(names::SUPERSEDED_TAG)
+    })
+    .await;
+    assert_eq!(
+        retention_tag(&harness, &large[1]).await.as_deref(),
+        Some("1d")
+    );
+    let history = api.history("big").await.unwrap();
+    assert_eq!(
+        history.last().and_then(|event| event.kind.outcome()),
+        Some(Outcome::Succeeded {
+            result: json!(chunk.repeat(4))
+        })
     );
 }
 
@@ -347,10 +496,9 @@ async fn continued_runs_and_the_default_retention_expire_too() {
     api.wait("o1").await.unwrap();
     let ended = raw_item(&harness, "o1").await;
     assert_eq!(number(&ended, key::EXPIRES_AT), None);
-    assert_eq!(
-        retention_tag(&harness, ended["history_key"].as_s().unwrap()).await,
-        None
-    );
+    for batch in history_items(&harness, "o1").await {
+        assert_eq!(number(&batch, key::EXPIRES_AT), None, "{batch:?}");
+    }
     let with_default = eventual_aws::Resources {
         retention_days: 30,
         ..harness.aws.resources.clone()

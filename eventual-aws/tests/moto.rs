@@ -237,16 +237,21 @@ async fn concurrent_runs_of_one_execution_never_fork_its_history() {
     // The conditional write itself: a second commit at the same version is refused.
     let mut stale = before.clone();
     stale.version += 1;
-    stale.history_key = "history/waiter-1/elsewhere.json".into();
+    stale.correlation_id = "stale".into();
     let mut winner = stale.clone();
-    winner.history_key = before.history_key.clone();
+    winner.correlation_id = before.correlation_id.clone();
     store::commit_item(aws, &winner, Some(&before))
         .await
         .unwrap();
     let refused = store::commit_item(aws, &stale, Some(&before)).await;
     assert!(matches!(refused, Err(AwsError::Conflict(_))), "{refused:?}");
     let after = store::load_item(aws, &id).await.unwrap().unwrap();
-    assert_eq!(after.history_key, before.history_key);
+    assert_eq!(after.correlation_id, before.correlation_id);
+    assert_eq!(after.version, winner.version);
+    // Back to the version the history holds, for the race below.
+    store::commit_item(aws, &before, Some(&winner))
+        .await
+        .unwrap();
 
     // Two runs with different signals race: whatever the interleaving, one signal is recorded
     // and the committed item points at a history of its own length.
@@ -318,13 +323,13 @@ fn injected<'a>(calls: &'a [Call], operation: &str) -> Vec<&'a Call> {
 /// the history of an undisturbed run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_server_errors_are_retried_with_backoff() {
-    // Every write and read of an execution's state, every enqueue, invoke and event.
+    // Every write and read of an execution's state (a short history is all in DynamoDB:
+    // S3 holds only snapshots of long ones), every enqueue, invoke and event.
     let operations = [
         "SQS.SendMessage",
         "DynamoDB.GetItem",
         "DynamoDB.PutItem",
-        "S3.PutObject",
-        "S3.GetObject",
+        "DynamoDB.Query",
         "Lambda.Invoke",
         "EventBridge.PutEvents",
     ];
@@ -360,7 +365,7 @@ async fn throttling_and_server_errors_are_retried_with_backoff() {
             );
         }
     }
-    // Backoff, not an immediate retry: the waits of the 14 retries add up (each is uniform in
+    // Backoff, not an immediate retry: the waits of the 12 retries add up (each is uniform in
     // [0, 1 s) or [0, 2 s); their sum is below 1 s with a probability of about 1e-9).
     let waited: Duration = calls
         .iter()
@@ -388,7 +393,6 @@ async fn server_errors_after_the_write_happened_change_nothing() {
     let operations = [
         "SQS.SendMessage",
         "DynamoDB.PutItem",
-        "S3.PutObject",
         "Lambda.Invoke",
         "EventBridge.PutEvents",
     ];

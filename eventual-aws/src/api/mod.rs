@@ -465,9 +465,8 @@ impl ServiceApi for AwsApi {
     fn history<'a>(&'a self, execution_id: &'a str) -> ApiResult<'a, Vec<HistoryEvent>> {
         async move {
             let item = self.item(execution_id).await?;
-            Ok(store::load_step(&self.aws, &item.history_key)
+            Ok(store::load_history(&self.aws, execution_id, Some(&item), 0)
                 .await?
-                .history
                 .events)
         }
         .boxed()

@@ -690,6 +690,7 @@ impl Harness {
         let mut resources = Resources {
             service: SERVICE.into(),
             executions_table: names::executions_table(SERVICE),
+            history_table: names::history_table(SERVICE),
             task_lock_table: names::task_lock_table(SERVICE),
             attributes_table: names::attributes_table(SERVICE),
             // The template lets CloudFormation name the bucket.
@@ -843,6 +844,11 @@ impl Harness {
 }
 
 impl Harness {
+    /// moto_server's endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self._moto.endpoint
+    }
+
     /// The service API as the API function serves it, with the test's patience; as every
     /// service API, it is also the `Engine` the engine-neutral tests drive.
     pub fn api(&self) -> AwsApi {
@@ -893,6 +899,11 @@ pub struct Call {
     pub at: Instant,
     /// Whether the harness failed it (and how) instead of forwarding it.
     pub fault: Option<Fault>,
+    /// What it stores, in bytes: an S3 PUT's body, a DynamoDB `PutItem`'s item (attribute
+    /// names and values, as DynamoDB sizes items); 0 for other calls.
+    pub stored_bytes: usize,
+    /// The DynamoDB table it addresses, if any.
+    pub table: Option<String>,
 }
 
 /// Faults to inject into SDK calls, and the log of every call.
@@ -930,17 +941,74 @@ fn operation_of(request: &aws_smithy_runtime_api::client::orchestrator::HttpRequ
         };
         return format!("{service}.{operation}");
     }
-    if request.uri().contains("/2015-03-31/functions/") {
+    let uri = request.uri();
+    if uri.contains("/2015-03-31/functions/") {
         return "Lambda.Invoke".to_owned();
+    }
+    let path = uri
+        .split_once("://")
+        .map_or(uri, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
+    if let Some(rest) = path.strip_prefix("/schedules") {
+        let one = rest.starts_with('/');
+        let operation = match (request.method(), one) {
+            ("GET", false) => "ListSchedules",
+            ("GET", true) => "GetSchedule",
+            ("POST", _) => "CreateSchedule",
+            ("PUT", _) => "UpdateSchedule",
+            ("DELETE", _) => "DeleteSchedule",
+            (other, _) => other,
+        };
+        return format!("Scheduler.{operation}");
     }
     let operation = match request.method() {
         "PUT" if request.uri().contains("tagging") => "PutObjectTagging",
         "PUT" => "PutObject",
+        "GET" if uri.contains("list-type=") => "ListObjectsV2",
         "GET" => "GetObject",
         "HEAD" => "HeadObject",
+        "DELETE" => "DeleteObject",
         other => other,
     };
     format!("S3.{operation}")
+}
+
+/// The bytes a request stores and the table it addresses (see [`Call::stored_bytes`]).
+fn stored_bytes(operation: &str, body: &[u8]) -> (usize, Option<String>) {
+    if operation == "S3.PutObject" {
+        return (body.len(), None);
+    }
+    if !operation.starts_with("DynamoDB.") {
+        return (0, None);
+    }
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let table = request["TableName"].as_str().map(str::to_owned);
+    let size = match (operation, request["Item"].as_object()) {
+        ("DynamoDB.PutItem", Some(item)) => item
+            .iter()
+            .map(|(name, value)| name.len() + attribute_bytes(value))
+            .sum(),
+        _ => 0,
+    };
+    (size, table)
+}
+
+/// The size DynamoDB counts for an attribute value (strings and numbers by their text).
+fn attribute_bytes(value: &Value) -> usize {
+    let Some((kind, inner)) = value.as_object().and_then(|v| v.iter().next()) else {
+        return 0;
+    };
+    match (kind.as_str(), inner) {
+        ("S" | "N" | "B", Value::String(text)) => text.len(),
+        ("BOOL" | "NULL", _) => 1,
+        ("L", Value::Array(items)) => 3 + items.iter().map(attribute_bytes).sum::<usize>(),
+        ("M", Value::Object(map)) => {
+            3 + map
+                .iter()
+                .map(|(name, value)| name.len() + attribute_bytes(value))
+                .sum::<usize>()
+        }
+        _ => inner.to_string().len(),
+    }
 }
 
 fn fault_response(
@@ -1023,12 +1091,16 @@ impl aws_smithy_runtime_api::client::http::HttpConnector for FaultyConnector {
                 .filter(|faults| !faults.is_empty())
                 .map(|faults| faults.remove(0))
         };
+        let body = request.body().bytes().unwrap_or_default();
+        let (stored_bytes, table) = stored_bytes(&operation, body);
         self.faults.calls.lock().unwrap().push(Call {
             operation: operation.clone(),
             invocation: header("amz-sdk-invocation-id"),
             attempt,
             at: Instant::now(),
             fault,
+            stored_bytes,
+            table,
         });
         match fault {
             Some(Fault::ServerErrorAfterApplying) => {
